@@ -1,0 +1,46 @@
+# Two commands do everything on a fresh machine: `make run` and `make test`.
+# Both create .venv if missing and install the pinned versions once (a stamp file makes a
+# second run install nothing until pyproject.toml or constraints.txt change).
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export TRANSFER_STUDIO_OFFLINE ?= 1
+
+.PHONY: setup run test demo-cli bench screenshots lock clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+setup: $(STAMP)
+
+run: setup
+	$(BIN)/transfer-studio gui --demo
+
+test: setup
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
+
+# The whole demo through the CLI: data, training, export, prediction.
+demo-cli: setup
+	$(BIN)/transfer-studio demo demo-data
+	$(BIN)/transfer-studio train --source demo-data/source --target demo-data/target/train \
+	    --target-test demo-data/target/test --epochs 5 --runs-dir runs --name demo-source-only
+	$(BIN)/transfer-studio export runs/demo-source-only
+	$(BIN)/transfer-studio predict runs/demo-source-only/exports/model.onnx demo-data/target/test --csv runs/demo-predictions.csv
+
+bench: setup
+	for f in bench/*.py; do $(BIN)/python $$f || exit 1; done
+
+screenshots: setup
+	QT_QPA_PLATFORM=offscreen $(BIN)/python -m desktop_app.screenshots docs/screenshots
+
+# Refresh constraints.txt from the environment the tests passed in.
+lock:
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
+
+clean:
+	rm -rf $(VENV) *.egg-info

@@ -1,0 +1,115 @@
+"""Run engine jobs off the UI thread and hand their events back in throttled batches.
+
+A job is any callable `fn(emit, control, *args, **kwargs) -> result` from the engine. It runs in
+a QThread; its events go into a thread-safe queue that a 20 Hz QTimer on the UI thread drains,
+so a job emitting thousands of events a second costs the window at most 20 redraws a second.
+Exceptions arrive as `failed(message, details)`; a UserError's message is meant for the user.
+"""
+from __future__ import annotations
+
+import queue
+import traceback
+from typing import Any, Callable
+
+from PySide6.QtCore import QObject, QThread, QTimer, Signal
+
+from engine.control import JobControl
+
+
+class _Worker(QThread):
+    def __init__(self, fn: Callable[..., Any], control: JobControl, sink: "queue.Queue[Any]", args: tuple, kwargs: dict) -> None:
+        super().__init__()
+        self.fn, self.control, self.sink, self.args, self.kwargs = fn, control, sink, args, kwargs
+        self.result: Any = None
+        self.error: tuple[str, str] | None = None
+
+    def run(self) -> None:  # runs in the worker thread
+        try:
+            self.result = self.fn(self.sink.put, self.control, *self.args, **self.kwargs)
+        except Exception as err:  # noqa: BLE001 - every failure must reach the UI, never kill it
+            from engine.errors import UserError
+
+            message = str(err) if isinstance(err, UserError) else f"{type(err).__name__}: {err}"
+            self.error = (message, traceback.format_exc())
+
+
+class JobRunner(QObject):
+    """One job at a time. Signals: `events(list)`, `finished(result)`, `failed(message, details)`."""
+
+    events = Signal(list)
+    finished = Signal(object)
+    failed = Signal(str, str)
+    running_changed = Signal(bool)
+
+    def __init__(self, parent: QObject | None = None, interval_ms: int = 50) -> None:
+        super().__init__(parent)
+        self._queue: "queue.Queue[Any]" = queue.Queue()
+        self._worker: _Worker | None = None
+        self.control: JobControl | None = None
+        self._timer = QTimer(self)
+        self._timer.setInterval(interval_ms)
+        self._timer.timeout.connect(self._drain)
+
+    @property
+    def running(self) -> bool:
+        return self._worker is not None and self._worker.isRunning()
+
+    @property
+    def paused(self) -> bool:
+        return self.control is not None and self.control.paused
+
+    def start(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> None:
+        if self.running:
+            raise RuntimeError("a job is already running")
+        self.control = JobControl()
+        self._queue = queue.Queue()
+        self._worker = _Worker(fn, self.control, self._queue, args, kwargs)
+        self._worker.finished.connect(self._on_worker_done)
+        self._worker.start()
+        self._timer.start()
+        self.running_changed.emit(True)
+
+    def pause(self) -> None:
+        if self.control:
+            self.control.pause()
+
+    def resume(self) -> None:
+        if self.control:
+            self.control.resume()
+
+    def stop(self) -> None:
+        if self.control:
+            self.control.stop()
+
+    def stop_and_wait(self, timeout_ms: int = 30_000) -> bool:
+        """Ask the job to stop and join its thread (window close). True when it ended in time."""
+        if not self.running:
+            return True
+        self.stop()
+        assert self._worker is not None
+        done = self._worker.wait(timeout_ms)
+        self._drain()
+        return bool(done)
+
+    def _drain(self) -> None:
+        batch = []
+        while True:
+            try:
+                batch.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        if batch:
+            self.events.emit(batch)
+
+    def _on_worker_done(self) -> None:
+        self._timer.stop()
+        self._drain()
+        worker, self._worker = self._worker, None
+        self.running_changed.emit(False)
+        if worker is None:
+            return
+        if worker.error is not None:
+            self.failed.emit(*worker.error)
+        else:
+            self.finished.emit(worker.result)
+        worker.deleteLater()

@@ -1,0 +1,84 @@
+"""Terminal progress for CLI jobs: engine events become a tqdm bar and one line per epoch."""
+from __future__ import annotations
+
+import signal
+import sys
+from contextlib import contextmanager
+from typing import Any, Iterator
+
+from tqdm import tqdm
+
+from engine.control import JobControl
+from engine.events import EpochEnd, Event, Failed, Finished, Log, Progress, Started
+
+
+def _fmt(metrics: dict[str, float], keys: tuple[str, ...] | None = None) -> str:
+    items = [(k, v) for k, v in metrics.items() if keys is None or k in keys]
+    return "  ".join(f"{k} {v:.4g}" for k, v in items if isinstance(v, (int, float)))
+
+
+class TrainPrinter:
+    """An event sink for the terminal: a step bar plus a summary line per epoch."""
+
+    def __init__(self, quiet: bool = False) -> None:
+        self.quiet = quiet or not sys.stderr.isatty()
+        self.bar: tqdm | None = None
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, Started):
+            print(f"{event.job}: {event.run_dir} on {event.device}", flush=True)
+            if not self.quiet and event.total_steps:
+                self.bar = tqdm(total=event.total_steps, unit="step", dynamic_ncols=True, leave=False)
+        elif isinstance(event, Progress):
+            if self.bar is not None:
+                self.bar.n = event.step
+                self.bar.set_postfix_str(_fmt(event.metrics, ("loss", "lambda", "domain_acc")), refresh=True)
+        elif isinstance(event, EpochEnd):
+            line = f"epoch {event.epoch}: {_fmt(event.metrics)}"
+            tqdm.write(line) if self.bar is not None else print(line, flush=True)
+        elif isinstance(event, Log):
+            text = event.message if event.level == "info" else f"{event.level}: {event.message}"
+            tqdm.write(text, file=sys.stderr if event.level != "info" else sys.stdout)
+        elif isinstance(event, (Finished, Failed)):
+            self.close()
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
+
+
+class CallbackBar:
+    """`progress(done, total)` callback shown as a tqdm bar; a context manager."""
+
+    def __init__(self, desc: str, total: int | None = None) -> None:
+        self.bar = tqdm(total=total, desc=desc, leave=False, disable=not sys.stderr.isatty(), dynamic_ncols=True)
+
+    def __call__(self, done: int, total: int | None = None) -> None:
+        if total is not None and self.bar.total != total:
+            self.bar.total = total
+        self.bar.n = done
+        self.bar.refresh()
+
+    def __enter__(self) -> "CallbackBar":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.bar.close()
+
+
+@contextmanager
+def stop_on_interrupt(control: JobControl) -> Iterator[None]:
+    """First Ctrl-C asks the job to stop cleanly (checkpoint kept); a second one kills."""
+
+    def handler(signum: int, frame: Any) -> None:
+        if control.stop_requested:
+            raise KeyboardInterrupt
+        print("\nstopping after this step (Ctrl-C again to abort)...", file=sys.stderr, flush=True)
+        control.stop()
+
+    old = signal.signal(signal.SIGINT, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, old)

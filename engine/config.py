@@ -1,0 +1,133 @@
+"""Job configurations as pydantic models, with TOML in and out.
+
+A config is plain data: it never names code to run. Validation errors are turned into
+messages that name the field, the bad value and what is allowed (`format_validation_error`).
+"""
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+import tomli_w
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from engine.errors import UserError
+from engine.fsutil import atomic_write_text
+
+M = TypeVar("M", bound=BaseModel)
+
+
+class StrictModel(BaseModel):
+    """Base for every config: unknown keys are errors (a typo must not be silently ignored)."""
+
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+def format_validation_error(err: ValidationError, source: str = "config") -> str:
+    """One line per problem: `source: field 'x' = value: what is allowed`."""
+    lines = []
+    for e in err.errors():
+        loc = ".".join(str(p) for p in e["loc"]) or "(root)"
+        value = e.get("input")
+        shown = repr(value) if not isinstance(value, dict) else "{...}"
+        if len(shown) > 80:
+            shown = shown[:77] + "..."
+        msg = e["msg"].removeprefix("Value error, ")
+        lines.append(f"{source}: field '{loc}' = {shown}: {msg}")
+    return "\n".join(lines)
+
+
+def validate(model: type[M], data: dict[str, Any], source: str = "config") -> M:
+    """Build `model` from `data`, raising UserError with readable messages."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as err:
+        raise UserError(format_validation_error(err, source)) from None
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    p = Path(path)
+    if not p.is_file():
+        raise UserError(f"{p}: config file not found. Give the path of a .toml file.")
+    try:
+        return tomllib.loads(p.read_text(encoding="utf-8"))
+    except tomllib.TOMLDecodeError as err:
+        raise UserError(f"{p}: not valid TOML ({err}). Fix the line named or start from a saved config.toml.") from None
+    except UnicodeDecodeError:
+        raise UserError(f"{p}: not a text file. A config must be UTF-8 TOML.") from None
+
+
+def _plain(value: Any) -> Any:
+    """Convert to TOML-able values: Paths to strings, drop Nones (TOML has no null)."""
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def to_toml(model: BaseModel) -> str:
+    return tomli_w.dumps(_plain(model.model_dump(mode="python")))
+
+
+def save_toml(model: BaseModel, path: str | Path) -> None:
+    atomic_write_text(Path(path), to_toml(model))
+
+
+def load_config(model: type[M], path: str | Path | None, overrides: dict[str, Any]) -> M:
+    """Config from an optional TOML file, with `overrides` (non-None CLI flags) on top."""
+    data: dict[str, Any] = read_toml(path) if path else {}
+    for key, value in overrides.items():
+        if value is not None:
+            data[key] = value
+    return validate(model, data, str(path) if path else "options")
+
+
+Device = Literal["auto", "cpu", "cuda", "mps"]
+Augment = Literal["none", "light", "strong"]
+
+
+class TrainConfig(StrictModel):
+    """Everything a training run needs. Saved as `config.toml` in the run directory."""
+
+    source: Path = Field(description="Labelled source folder: one sub-folder per class.")
+    target: Path | None = Field(None, description="Target folder (unlabelled images, or class sub-folders).")
+    target_test: Path | None = Field(None, description="Labelled target folder used only to measure accuracy.")
+    method: str = Field("finetune", description="Transfer method from the method registry.")
+    method_options: dict[str, Any] = Field(default_factory=dict, description="Settings of the method.")
+    backbone: str = Field("small_cnn", description="Network architecture from the backbone registry.")
+    weights: str = Field("auto", description="'auto' (pretrained if the backbone has them), 'pretrained', 'random' or a weights file.")
+    image_size: int | None = Field(None, ge=8, le=1024, description="Side of the square input; empty uses the backbone's default.")
+    epochs: int = Field(10, ge=1, le=10_000, description="Passes over the source data.")
+    batch_size: int = Field(64, ge=1, le=4096, description="Images per step (per domain for adaptation methods).")
+    lr: float = Field(1e-3, gt=0, le=10, description="Learning rate of the new layers.")
+    optimizer: Literal["sgd", "adamw"] = Field("adamw", description="SGD with momentum 0.9 (Nesterov) or AdamW.")
+    weight_decay: float = Field(1e-4, ge=0, le=1, description="L2 penalty on the weights.")
+    warmup_epochs: float = Field(0.5, ge=0, description="Linear learning-rate warm-up, in epochs.")
+    schedule: Literal["cosine", "constant"] = Field("cosine", description="Learning-rate schedule after warm-up.")
+    label_smoothing: float = Field(0.0, ge=0, lt=1, description="Cross-entropy label smoothing.")
+    augment: Augment = Field("none", description="Training augmentation preset.")
+    val_fraction: float = Field(0.2, ge=0, lt=1, description="Share of the source held out for validation.")
+    early_stop_patience: int = Field(0, ge=0, description="Stop after this many epochs without a better selection score (0: never).")
+    select: Literal["val_acc", "target_entropy", "last"] = Field(
+        "val_acc",
+        description="How the best checkpoint is chosen without target labels: source validation accuracy, "
+        "lowest target prediction entropy, or the last epoch.",
+    )
+    ema_decay: float = Field(0.0, ge=0, lt=1, description="Average the weights over steps with this decay (0: off; 0.99 steadies adversarial methods).")
+    device: Device = Field("auto", description="Where to train: auto picks cuda, then mps, then cpu.")
+    amp: bool = Field(True, description="Mixed precision on CUDA.")
+    workers: int = Field(0, ge=0, le=64, description="Processes that decode images.")
+    seed: int = Field(0, description="Random seed for splits, initialisation and batches.")
+    runs_dir: Path = Field(Path("runs"), description="Where run directories are created.")
+    name: str | None = Field(None, description="Optional run name (default: method-backbone-time).")
+
+    @field_validator("source", "target", "target_test", "runs_dir", mode="before")
+    @classmethod
+    def _expand(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return Path(v).expanduser()
+        return v

@@ -1,0 +1,138 @@
+"""Evaluation: accuracy, per-class precision and recall, confusion matrix, misclassified files.
+
+`evaluate_run` is the `transfer-studio evaluate` job; `predict_logits` and `summarise` are also
+used by the trainer at the end of every epoch.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from pydantic import Field
+
+from engine.config import StrictModel
+from engine.control import JobControl
+from engine.devices import pick_device, to_device_float
+from engine.events import Emit, Finished, Log, Progress, Started, ignore
+
+
+@torch.inference_mode()
+def predict_logits(
+    model: torch.nn.Module,
+    x_uint8: torch.Tensor,
+    device: torch.device,
+    batch_size: int = 256,
+    control: JobControl | None = None,
+    features: bool = False,
+) -> torch.Tensor:
+    """Logits (or features) of uint8 images, batch by batch, in eval mode; returned on the CPU."""
+    was_training = model.training
+    model.eval()
+    outs = []
+    try:
+        for i in range(0, len(x_uint8), batch_size):
+            if control is not None:
+                control.check()
+            x = to_device_float(x_uint8[i : i + batch_size], device)
+            out = model.features(x) if features else model(x)  # type: ignore[operator]
+            outs.append(out.float().cpu())
+    finally:
+        model.train(was_training)
+    if not outs:
+        return torch.zeros(0, getattr(model, "num_classes", 0))
+    return torch.cat(outs)
+
+
+def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
+    if len(labels) == 0:
+        return float("nan")
+    return float((logits.argmax(1) == labels).float().mean())
+
+
+def mean_entropy(logits: torch.Tensor) -> float:
+    """Mean prediction entropy in nats: lower means more confident predictions."""
+    if len(logits) == 0:
+        return float("nan")
+    logp = torch.log_softmax(logits.float(), 1)
+    return float(-(logp.exp() * logp).sum(1).mean())
+
+
+def confusion_matrix(pred: np.ndarray, true: np.ndarray, num_classes: int) -> np.ndarray:
+    cm = np.zeros((num_classes, num_classes), dtype=np.int64)
+    np.add.at(cm, (true, pred), 1)
+    return cm
+
+
+def per_class(cm: np.ndarray, classes: list[str]) -> list[dict[str, Any]]:
+    rows = []
+    for i, name in enumerate(classes):
+        tp = int(cm[i, i])
+        support = int(cm[i].sum())
+        predicted = int(cm[:, i].sum())
+        rows.append(
+            {
+                "class": name,
+                "support": support,
+                "precision": tp / predicted if predicted else float("nan"),
+                "recall": tp / support if support else float("nan"),
+            }
+        )
+    return rows
+
+
+class EvaluateConfig(StrictModel):
+    run_dir: Path = Field(description="Run directory to evaluate.")
+    data: Path = Field(description="Labelled folder (class sub-folders) to measure on.")
+    checkpoint: str = Field("best", pattern="^(best|last)$", description="Which checkpoint: best or last.")
+    device: str = Field("auto", description="auto, cpu, cuda or mps.")
+    batch_size: int = Field(256, ge=1, le=4096, description="Images per forward pass.")
+
+
+def evaluate_run(config: EvaluateConfig, emit: Emit = ignore, control: JobControl | None = None) -> dict[str, Any]:
+    """Accuracy, per-class precision/recall, confusion matrix and misclassified files on a folder."""
+    from engine.data.folders import scan_domain
+    from engine.data.loading import decode_domain
+    from engine.errors import UserError
+    from engine.runs import load_run_model
+
+    model, info = load_run_model(config.run_dir, which=config.checkpoint)
+    classes: list[str] = info["classes"]
+    domain = scan_domain(config.data, name="evaluation")
+    if not domain.labelled:
+        raise UserError(f"{config.data}: has no class sub-folders, so there is nothing to measure against. Pick a labelled folder.")
+    unknown = sorted(set(domain.classes) - set(classes))
+    if unknown:
+        raise UserError(f"{config.data}: classes {unknown} are unknown to the model (it knows {classes}).")
+    emit(Started("evaluate", str(config.run_dir)))
+    dec = decode_domain(domain, int(info["input_size"]), control=control)
+    index = {c: i for i, c in enumerate(classes)}
+    labels = torch.tensor([index[domain.classes[int(l)]] for l in dec.labels], dtype=torch.long)
+    device = pick_device(config.device)
+    model.to(device)
+    logits = predict_logits(model, dec.images, device, config.batch_size, control)
+    emit(Progress(0, len(labels), len(labels), {}))
+    probs = torch.softmax(logits, 1)
+    pred = probs.argmax(1)
+    cm = confusion_matrix(pred.numpy(), labels.numpy(), len(classes))
+    wrong = (pred != labels).nonzero().flatten().tolist()
+    report = {
+        "run_dir": str(config.run_dir),
+        "data": str(config.data),
+        "checkpoint": info.get("checkpoint", ""),
+        "n": len(labels),
+        "accuracy": accuracy(logits, labels),
+        "classes": classes,
+        "per_class": per_class(cm, classes),
+        "confusion_matrix": cm.tolist(),
+        "misclassified": [
+            {"path": dec.paths[i], "true": classes[int(labels[i])], "predicted": classes[int(pred[i])],
+             "confidence": float(probs[i, pred[i]])}
+            for i in wrong
+        ],
+        "skipped": [{"path": p, "reason": r} for p, r in dec.skipped],
+    }
+    emit(Log(f"Accuracy {report['accuracy']:.2%} on {len(labels)} images"))
+    emit(Finished("evaluate", str(config.run_dir), {"accuracy": report["accuracy"]}))
+    return report

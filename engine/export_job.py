@@ -1,0 +1,72 @@
+"""The export job: a run's best model -> one ONNX file, verified against PyTorch on real images.
+
+Writes RUN_DIR/exports/model.onnx (or the user's path) and export_report.json beside it;
+optionally a static INT8 copy calibrated on the run's own source images.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+from pydantic import Field
+
+from engine.config import StrictModel
+from engine.events import Emit, Finished, Log, Started, ignore
+
+
+class ExportConfig(StrictModel):
+    run_dir: Path = Field(description="Run directory whose model is exported.")
+    out: Path | None = Field(None, description="Where to write the .onnx file (default: RUN_DIR/exports/model.onnx).")
+    checkpoint: str = Field("best", pattern="^(best|last)$", description="Which checkpoint to export.")
+    parity_images: int = Field(64, ge=2, le=4096, description="Real images used to check ONNX against PyTorch.")
+    atol: float = Field(1e-3, gt=0, le=1, description="Largest allowed logit difference between ONNX and PyTorch.")
+    int8: bool = Field(False, description="Also write a static INT8 (QDQ) model for fast CPU inference.")
+
+
+def parity_batch(run_dir: Path, size: int, n: int) -> torch.Tensor:
+    """Up to `n` real source images of the run (float [0, 1]), spread over the classes."""
+    from engine.runs import open_run
+    from engine.train_data import DEFAULT_CACHE
+
+    from engine.data.folders import scan_domain
+
+    cfg = open_run(run_dir).config()
+    domain = scan_domain(cfg.source, name="source")
+    decoded = DEFAULT_CACHE.get_or_decode(domain, size, 0, None)
+    if len(decoded.images) < 2:
+        raise ValueError("need at least 2 readable source images to check the export")
+    step = max(1, len(decoded.images) // n)
+    return decoded.images[::step][:n].float().div(255)
+
+
+def export_run(config: ExportConfig, emit: Emit = ignore) -> dict[str, Any]:
+    from engine.export import export_and_verify
+    from engine.runs import load_run_model, open_run
+
+    run = open_run(config.run_dir)
+    model, info = load_run_model(run.path, which=config.checkpoint)
+    out = Path(config.out) if config.out else run.exports_dir / "model.onnx"
+    if out.suffix.lower() != ".onnx":
+        out = out.with_suffix(".onnx")
+    emit(Started("export", str(run.path)))
+    emit(Log(f"Exporting {info['backbone']} ({len(info['classes'])} classes) to {out}"))
+    batch = parity_batch(run.path, int(info["input_size"]), config.parity_images)
+    metadata = {
+        "classes": info["classes"], "mean": info["mean"], "std": info["std"], "input_size": info["input_size"],
+        "backbone": info["backbone"], "method": info["method"], "run_id": info["run_id"],
+    }
+    parity = export_and_verify(model, batch, out, metadata, atol=config.atol)
+    report: dict[str, Any] = {"path": str(out), **parity.model_dump()}
+    emit(Log(f"Parity: max |diff| {parity.max_abs_diff:.2e}, top-1 agreement {parity.top1_agreement:.2%}"))
+    if config.int8:
+        from engine.quantize import quantize_int8
+
+        int8_path = out.with_name(out.stem + ".int8.onnx")
+        calib = [batch[i : i + 16].numpy() for i in range(0, len(batch), 16)]
+        quantize_int8(out, calib, int8_path)
+        report["int8_path"] = str(int8_path)
+        emit(Log(f"INT8 model: {int8_path}"))
+    run.update_info(exported=str(out))
+    emit(Finished("export", str(run.path), {"max_abs_diff": parity.max_abs_diff, "top1_agreement": parity.top1_agreement}))
+    return report

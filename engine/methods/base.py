@@ -1,0 +1,146 @@
+"""What a transfer method is: its config, its extra modules, and its loss for one step.
+
+The trainer owns the loop, devices, AMP, checkpoints, metrics and stop/pause; a method owns
+its losses and the modules it adds (a domain discriminator, say), following Lightning's split
+between a training loop and `BaseFinetuning`-style freezing hooks.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+import torch
+from pydantic import Field
+from torch import nn
+
+from engine.config import StrictModel, validate
+from engine.errors import UserError
+from engine.models.classifier import ImageClassifier
+
+
+class MethodConfig(StrictModel):
+    """Settings every method shares. Subclasses add their own fields (with descriptions)."""
+
+    freeze_stages: int = Field(0, ge=0, le=32, description="Freeze the first N stages of the backbone (0: train all).")
+    backbone_lr_factor: float = Field(0.1, ge=0, le=10, description="Pretrained layers learn at the learning rate times this.")
+    bottleneck_dim: int = Field(0, ge=0, le=4096, description="Width of a bottleneck layer before the head (0: none).")
+
+
+@dataclass(frozen=True)
+class MethodContext:
+    num_classes: int
+    feature_dim: int
+    total_steps: int
+    steps_per_epoch: int
+    label_smoothing: float = 0.0
+
+
+@dataclass
+class Batch:
+    """One step's data, already on the device as float images in [0, 1]."""
+
+    x_source: torch.Tensor
+    y_source: torch.Tensor
+    x_target: torch.Tensor | None = None
+    step: int = 0
+    progress: float = 0.0  # training progress over the whole run, 0 -> 1
+
+
+@dataclass
+class StepResult:
+    loss: torch.Tensor
+    logits_source: torch.Tensor
+    metrics: dict[str, float] = field(default_factory=dict)
+
+
+class Method(nn.Module):
+    """Base class. Subclasses set `name`, `label`, `summary`, `Config` and write `training_step`."""
+
+    name: ClassVar[str] = ""
+    label: ClassVar[str] = ""
+    summary: ClassVar[str] = ""
+    Config: ClassVar[type[MethodConfig]] = MethodConfig
+    uses_target: ClassVar[bool] = False  # needs an unlabelled target batch every step
+    kind: ClassVar[str] = "fine-tuning"  # fine-tuning | domain adaptation | robustness
+
+    def __init__(self, model: ImageClassifier, config: MethodConfig, ctx: MethodContext) -> None:
+        super().__init__()
+        self.model = model
+        self.config = config
+        self.ctx = ctx
+        self._frozen: list[nn.Module] = []
+        self.freeze()
+
+    # --------------------------------------------------------------------- freezing
+    def frozen_stage_count(self) -> int:
+        return min(self.config.freeze_stages, len(self.model.stages))
+
+    def freeze(self) -> None:
+        """Freeze the first `freeze_stages` backbone stages (weights and BatchNorm statistics)."""
+        self._frozen = self.model.stages[: self.frozen_stage_count()]
+        for module in self._frozen:
+            for p in module.parameters():
+                p.requires_grad_(False)
+
+    def backbone_frozen(self) -> bool:
+        return all(not p.requires_grad for p in self.model.backbone.parameters())
+
+    def train(self, mode: bool = True) -> "Method":
+        super().train(mode)
+        for module in self._frozen:
+            module.eval()
+        return self
+
+    # --------------------------------------------------------------------- optimisation
+    def extra_modules(self) -> list[nn.Module]:
+        """Modules the method adds (trained at the full learning rate)."""
+        return [m for name, m in self.named_children() if name != "model"]
+
+    def param_groups(self, lr: float) -> list[dict[str, Any]]:
+        """Backbone at lr x backbone_lr_factor, new layers and method modules at lr."""
+        backbone = [p for p in self.model.backbone.parameters() if p.requires_grad]
+        new = [p for p in self.model.new_parameters() if p.requires_grad]
+        for module in self.extra_modules():
+            new += [p for p in module.parameters() if p.requires_grad]
+        groups = [{"params": new, "lr": lr, "name": "new"}]
+        if backbone and self.config.backbone_lr_factor > 0:
+            groups.insert(0, {"params": backbone, "lr": lr * self.config.backbone_lr_factor, "name": "backbone"})
+        elif backbone:
+            for p in backbone:
+                p.requires_grad_(False)
+        return groups
+
+    def classification_loss(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return nn.functional.cross_entropy(logits, y, label_smoothing=self.ctx.label_smoothing)
+
+    def training_step(self, batch: Batch) -> StepResult:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def lr_multiplier(self, progress: float) -> float | None:
+        """A method may impose its own learning-rate schedule (DANN's annealing); None keeps the trainer's."""
+        return None
+
+
+METHODS: dict[str, type[Method]] = {}
+
+
+def register(cls: type[Method]) -> type[Method]:
+    if not cls.name:
+        raise ValueError(f"{cls.__name__} has no name")
+    METHODS[cls.name] = cls
+    return cls
+
+
+def get_method(name: str) -> type[Method]:
+    if name not in METHODS:
+        raise UserError(f"method '{name}' is unknown. Choose one of: {', '.join(sorted(METHODS))}.")
+    return METHODS[name]
+
+
+def list_methods() -> list[type[Method]]:
+    return list(METHODS.values())
+
+
+def method_config(name: str, options: dict[str, Any]) -> MethodConfig:
+    """Validate `options` against the method's own config class (errors name the field)."""
+    return validate(get_method(name).Config, options, f"method_options ({name})")

@@ -1,0 +1,145 @@
+"""Backbone registry: feature extractors mapping normalised images [N,3,H,W] to vectors [N,D].
+
+Each entry knows its default input size, its normalisation, how to split itself into stages
+(for freezing the first N) and which pretrained weights file it expects.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import torch
+from torch import nn
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+@dataclass(frozen=True)
+class Backbone:
+    """A built feature extractor: `module(x) -> [N, dim]`, with its ordered stages."""
+
+    module: nn.Module
+    dim: int
+    stages: list[nn.Module]
+
+
+@dataclass(frozen=True)
+class BackboneSpec:
+    name: str
+    summary: str
+    build: Callable[[], tuple[nn.Module, "Callable[[nn.Module], Backbone]"]]
+    input_size: int
+    mean: tuple[float, float, float] = IMAGENET_MEAN
+    std: tuple[float, float, float] = IMAGENET_STD
+    weights_url: str | None = None
+    aliases: tuple[str, ...] = field(default_factory=tuple)
+
+    @property
+    def weights_file(self) -> str | None:
+        return self.weights_url.rsplit("/", 1)[-1] if self.weights_url else None
+
+    @property
+    def has_pretrained(self) -> bool:
+        return self.weights_url is not None
+
+
+BACKBONES: dict[str, BackboneSpec] = {}
+
+
+def register(spec: BackboneSpec) -> BackboneSpec:
+    BACKBONES[spec.name] = spec
+    return spec
+
+
+def get_backbone_spec(name: str) -> BackboneSpec:
+    from engine.errors import UserError
+
+    if name not in BACKBONES:
+        raise UserError(f"backbone '{name}' is unknown. Choose one of: {', '.join(sorted(BACKBONES))}.")
+    return BACKBONES[name]
+
+
+def list_backbones() -> list[str]:
+    return list(BACKBONES)
+
+
+# ----------------------------------------------------------------------------- small CNN
+def _conv_block(cin: int, cout: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Conv2d(cin, cout, 3, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+        nn.Conv2d(cout, cout, 3, padding=1, bias=False),
+        nn.BatchNorm2d(cout),
+        nn.ReLU(inplace=True),
+        nn.MaxPool2d(2),
+    )
+
+
+class SmallCNN(nn.Module):
+    """Three VGG-style blocks (32-64-128 channels) and global average pooling: ~290k weights."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.block1 = _conv_block(3, 32)
+        self.block2 = _conv_block(32, 64)
+        self.block3 = _conv_block(64, 128)
+        self.pool = nn.AdaptiveAvgPool2d(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.flatten(self.pool(self.block3(self.block2(self.block1(x)))), 1)
+
+
+def _small_cnn() -> tuple[nn.Module, Callable[[nn.Module], Backbone]]:
+    net = SmallCNN()
+    return net, lambda m: Backbone(m, 128, [m.block1, m.block2, m.block3])
+
+
+# ----------------------------------------------------------------------------- torchvision
+class _Pooled(nn.Module):
+    """torchvision trunk + global pooling + flatten (drops the ImageNet classifier)."""
+
+    def __init__(self, trunk: nn.Module) -> None:
+        super().__init__()
+        self.trunk = trunk
+        self.pool = nn.AdaptiveAvgPool2d(1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.flatten(self.pool(self.trunk(x)), 1)
+
+
+def _resnet(arch: str, dim: int) -> Callable[[], tuple[nn.Module, Callable[[nn.Module], Backbone]]]:
+    def build() -> tuple[nn.Module, Callable[[nn.Module], Backbone]]:
+        import torchvision
+
+        full = getattr(torchvision.models, arch)(weights=None)
+
+        def extract(m: nn.Module) -> Backbone:
+            stem = nn.Sequential(m.conv1, m.bn1, m.relu, m.maxpool)
+            trunk = nn.Sequential(stem, m.layer1, m.layer2, m.layer3, m.layer4)
+            return Backbone(_Pooled(trunk), dim, list(trunk))
+
+        return full, extract
+
+    return build
+
+
+def _features_net(arch: str, dim: int) -> Callable[[], tuple[nn.Module, Callable[[nn.Module], Backbone]]]:
+    """MobileNet / EfficientNet: `features` is a Sequential of blocks; each block is a stage."""
+
+    def build() -> tuple[nn.Module, Callable[[nn.Module], Backbone]]:
+        import torchvision
+
+        full = getattr(torchvision.models, arch)(weights=None)
+        return full, lambda m: Backbone(_Pooled(m.features), dim, list(m.features))
+
+    return build
+
+
+_TV = "https://download.pytorch.org/models/"
+register(BackboneSpec("small_cnn", "Small 6-layer CNN for 32x32 images; trains in seconds on a CPU.", _small_cnn, 32, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)))
+register(BackboneSpec("resnet18", "ResNet-18 (11.7M weights), ImageNet-pretrained.", _resnet("resnet18", 512), 224, weights_url=_TV + "resnet18-f37072fd.pth"))
+register(BackboneSpec("resnet50", "ResNet-50 (25.6M weights), ImageNet-pretrained.", _resnet("resnet50", 2048), 224, weights_url=_TV + "resnet50-0676ba61.pth"))
+register(BackboneSpec("mobilenet_v3_small", "MobileNetV3-Small (2.5M weights), fast on CPUs and phones.", _features_net("mobilenet_v3_small", 576), 224, weights_url=_TV + "mobilenet_v3_small-047dcff4.pth"))
+register(BackboneSpec("efficientnet_b0", "EfficientNet-B0 (5.3M weights), accurate for its size.", _features_net("efficientnet_b0", 1280), 224, weights_url=_TV + "efficientnet_b0_rwightman-7f5810bc.pth"))

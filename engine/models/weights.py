@@ -1,0 +1,120 @@
+"""Pretrained weights: from the torch hub cache, a user's file, or a download when online.
+
+Files are read with `torch.load(weights_only=True)` or safetensors: never unpickled.
+Set TRANSFER_STUDIO_OFFLINE=1 to forbid downloads (tests do).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Callable
+
+import torch
+from torch import nn
+
+from engine.errors import UserError, WeightsMissing
+from engine.models.backbones import BackboneSpec
+
+
+def hub_checkpoint_dir() -> Path:
+    """Where torch hub keeps downloaded weights (honours TORCH_HOME)."""
+    return Path(torch.hub.get_dir()) / "checkpoints"
+
+
+def cached_weights_path(spec: BackboneSpec) -> Path | None:
+    if not spec.weights_file:
+        return None
+    return hub_checkpoint_dir() / spec.weights_file
+
+
+def pretrained_available(spec: BackboneSpec) -> bool:
+    path = cached_weights_path(spec)
+    return path is not None and path.is_file()
+
+
+def offline() -> bool:
+    return os.environ.get("TRANSFER_STUDIO_OFFLINE", "") not in ("", "0")
+
+
+def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
+    """Read a state dict from .pth/.pt (weights only) or .safetensors; unwrap common containers."""
+    p = Path(path).expanduser()
+    if not p.is_file():
+        raise UserError(f"{p}: weights file not found. Pick an existing .pth, .pt or .safetensors file.")
+    try:
+        if p.suffix.lower() == ".safetensors":
+            from safetensors.torch import load_file
+
+            obj: Any = load_file(str(p))
+        else:
+            obj = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as err:  # noqa: BLE001 - any decode failure is the file's fault
+        raise UserError(
+            f"{p}: could not read weights ({type(err).__name__}: {str(err).splitlines()[0][:200]}). "
+            "Use a state dict saved with torch.save(model.state_dict()) or a .safetensors file."
+        ) from None
+    for key in ("state_dict", "model", "model_state"):
+        if isinstance(obj, dict) and isinstance(obj.get(key), dict):
+            obj = obj[key]
+    if not isinstance(obj, dict) or not all(isinstance(v, torch.Tensor) for v in obj.values()):
+        raise UserError(f"{p}: holds no state dict of tensors. Save weights with torch.save(model.state_dict(), path).")
+    return {k.removeprefix("module."): v for k, v in obj.items()}
+
+
+def load_into(module: nn.Module, state: dict[str, torch.Tensor], source: str) -> None:
+    """Load matching tensors; refuse files that fit the architecture poorly."""
+    own = module.state_dict()
+    usable = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape}
+    wanted = [k for k in own if not k.endswith("num_batches_tracked")]
+    missing = [k for k in wanted if k not in usable]
+    if not usable or len(missing) > 0.1 * len(wanted):
+        raise UserError(
+            f"{source}: only {len(usable)} of {len(wanted)} weight tensors fit this backbone "
+            f"(first missing: {missing[:3]}). Pick weights saved from the same architecture."
+        )
+    module.load_state_dict(usable, strict=False)
+
+
+def download(spec: BackboneSpec, progress: bool = True) -> Path:
+    """Fetch the pretrained file into the hub cache (shows a progress bar on the terminal)."""
+    assert spec.weights_url
+    dest = cached_weights_path(spec)
+    assert dest is not None
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    torch.hub.download_url_to_file(spec.weights_url, str(dest), progress=progress)
+    return dest
+
+
+def missing_message(spec: BackboneSpec) -> str:
+    dest = cached_weights_path(spec)
+    return (
+        f"pretrained weights for '{spec.name}' are not on this computer: expected the file "
+        f"'{spec.weights_file}' in {dest.parent if dest else '?'} (the torch hub cache; set TORCH_HOME to move it). "
+        f"Download {spec.weights_url} and put it there, pick a weights file yourself, "
+        "or choose random initialisation (weights = 'random')."
+    )
+
+
+def resolve_pretrained(
+    spec: BackboneSpec, weights: str, *, downloader: Callable[[BackboneSpec], Path] | None = None
+) -> dict[str, torch.Tensor] | None:
+    """State dict for the `weights` choice ('auto', 'pretrained', 'random' or a path), or None."""
+    choice = weights.strip()
+    if choice == "random":
+        return None
+    if choice in ("auto", "pretrained", "imagenet"):
+        if not spec.has_pretrained:
+            if choice == "auto":
+                return None
+            raise UserError(f"backbone '{spec.name}' has no pretrained weights; use weights = 'random' or a file.")
+        path = cached_weights_path(spec)
+        assert path is not None
+        if not path.is_file():
+            if offline():
+                raise WeightsMissing(missing_message(spec))
+            try:
+                path = (downloader or download)(spec)
+            except Exception as err:  # noqa: BLE001 - offline, proxy, disk full...
+                raise WeightsMissing(f"{missing_message(spec)} (download failed: {err})") from None
+        return read_state_dict(path)
+    return read_state_dict(choice)

@@ -1,0 +1,172 @@
+"""Run directories: config, status, metrics and checkpoints, all written atomically.
+
+```
+RUN_DIR/
+  config.toml       the TrainConfig the run was started with
+  run.json          status, classes, input size, best metrics (rewritten atomically)
+  metrics.jsonl     one JSON line per finished epoch
+  checkpoints/      last.pt (every epoch and on stop), best.pt (best selection score)
+  exports/          ONNX files and their parity reports
+```
+"""
+from __future__ import annotations
+
+import json
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from engine.config import TrainConfig, read_toml, save_toml, validate
+from engine.errors import UserError
+from engine.fsutil import atomic_path, atomic_write_json
+
+STATUSES = ("created", "running", "paused", "stopped", "finished", "failed")
+
+
+@dataclass
+class Run:
+    """A handle on one run directory."""
+
+    path: Path
+
+    @property
+    def config_path(self) -> Path:
+        return self.path / "config.toml"
+
+    @property
+    def info_path(self) -> Path:
+        return self.path / "run.json"
+
+    @property
+    def metrics_path(self) -> Path:
+        return self.path / "metrics.jsonl"
+
+    @property
+    def checkpoint_dir(self) -> Path:
+        return self.path / "checkpoints"
+
+    @property
+    def exports_dir(self) -> Path:
+        return self.path / "exports"
+
+    def checkpoint(self, which: str = "last") -> Path:
+        return self.checkpoint_dir / f"{which}.pt"
+
+    # ----------------------------------------------------------------- reading
+    def config(self) -> TrainConfig:
+        return validate(TrainConfig, read_toml(self.config_path), str(self.config_path))
+
+    def info(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.info_path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            return {}
+
+    def metrics(self) -> list[dict[str, Any]]:
+        """Epoch records; a torn last line (killed mid-write) is ignored."""
+        rows: list[dict[str, Any]] = []
+        if not self.metrics_path.is_file():
+            return rows
+        for line in self.metrics_path.read_text(encoding="utf-8").splitlines():
+            try:
+                rows.append(json.loads(line))
+            except json.JSONDecodeError:
+                continue
+        return rows
+
+    # ----------------------------------------------------------------- writing
+    def update_info(self, **fields: Any) -> dict[str, Any]:
+        info = self.info()
+        info.update(fields)
+        info["updated"] = time.time()
+        atomic_write_json(self.info_path, info)
+        return info
+
+    def write_metrics(self, rows: list[dict[str, Any]]) -> None:
+        with atomic_path(self.metrics_path) as tmp:
+            tmp.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+
+    def append_metrics(self, row: dict[str, Any]) -> None:
+        self.write_metrics([r for r in self.metrics() if r.get("epoch") != row.get("epoch")] + [row])
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")[:60] or "run"
+
+
+def create_run(config: TrainConfig) -> Run:
+    """Make a fresh run directory under `config.runs_dir` and save the config there."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = _slug(config.name) if config.name else f"{stamp}-{_slug(config.method)}-{_slug(config.backbone)}"
+    root = Path(config.runs_dir)
+    path = root / base
+    n = 1
+    while path.exists():
+        n += 1
+        path = root / f"{base}-{n}"
+    path.mkdir(parents=True)
+    (path / "checkpoints").mkdir()
+    run = Run(path)
+    save_toml(config, run.config_path)
+    run.update_info(status="created", created=time.time(), method=config.method, backbone=config.backbone)
+    return run
+
+
+def open_run(path: str | Path) -> Run:
+    p = Path(path).expanduser()
+    if not (p / "config.toml").is_file():
+        raise UserError(f"{p}: not a run directory (no config.toml). Pick a folder made by 'transfer-studio train'.")
+    return Run(p)
+
+
+def list_runs(runs_dir: str | Path) -> list[Run]:
+    root = Path(runs_dir).expanduser()
+    if not root.is_dir():
+        return []
+    runs = [Run(p) for p in root.iterdir() if (p / "config.toml").is_file()]
+    return sorted(runs, key=lambda r: r.path.stat().st_mtime, reverse=True)
+
+
+def delete_run(run: Run) -> None:
+    import shutil
+
+    if not (run.path / "config.toml").is_file():
+        raise UserError(f"{run.path}: refusing to delete a folder that is not a run directory.")
+    shutil.rmtree(run.path)
+
+
+def load_run_model(run_dir: str | Path, which: str = "best") -> tuple[Any, dict[str, Any]]:
+    """The run's classifier (taking [0, 1] images, eval mode, CPU) and its info dict.
+
+    `which` is 'best' or 'last'; 'best' falls back to 'last' when no best checkpoint exists.
+    """
+    import torch
+
+    from engine.models.classifier import build_model
+
+    run = open_run(run_dir)
+    info = run.info()
+    path = run.checkpoint(which)
+    if not path.is_file():
+        path = run.checkpoint("last")
+    if not path.is_file():
+        raise UserError(f"{run.path}: has no checkpoint yet. Train it first (or resume it) for at least one epoch.")
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    cfg = run.config()
+    model = build_model(cfg.backbone, len(state["classes"]), weights="random", bottleneck_dim=state.get("bottleneck_dim", 0))
+    model.load_state_dict(state["model"])
+    model.eval()
+    info = dict(info)
+    info.update(
+        classes=list(state["classes"]),
+        input_size=int(state["input_size"]),
+        backbone=cfg.backbone,
+        method=cfg.method,
+        run_id=run.path.name,
+        mean=[float(v) for v in model.mean.flatten()],
+        std=[float(v) for v in model.std.flatten()],
+        checkpoint=str(path),
+    )
+    return model, info
