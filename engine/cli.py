@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import tomllib
 import traceback
@@ -93,6 +94,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                 config.method_options = {**base.method_options, **overrides["method_options"]}
             result = run_train(config, emit=printer, control=control)
     printer.close()
+    if os.environ.get("RANK", "0") != "0":  # torchrun: rank 0 reports
+        return 0
     best = ", ".join(f"{k} {v:.4f}" for k, v in result.best_metrics.items() if k.endswith("acc"))
     print(f"run: {result.run_dir}  ({result.status}, {result.epochs_done} epochs; best epoch {result.best_epoch}: {best})")
     return 0 if result.status in ("finished", "stopped") else 1
@@ -215,9 +218,14 @@ def cmd_list(args: argparse.Namespace) -> int:
 
 
 def cmd_gui(args: argparse.Namespace) -> int:
-    from desktop_app.app import main as gui_main
+    """Start the desktop front end, found through its entry point (engine never imports Qt code)."""
+    from importlib.metadata import entry_points
 
-    return gui_main(["--demo"] if args.demo else [])
+    found = entry_points(group="transfer_studio.frontends", name="gui")
+    if not found:
+        raise UserError("the desktop app is not installed. Install the package with its GUI (pip install -e .) and try again.")
+    gui_main = next(iter(found)).load()
+    return int(gui_main(["--demo"] if args.demo else []) or 0)
 
 
 def _print_logs(event: Any) -> None:
@@ -337,6 +345,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # output piped into `head`: not an error
+        sys.stderr.close()
+        return 0
     except Exception as err:  # noqa: BLE001 - the last line of defence for a CLI
         if args.debug:
             traceback.print_exc()

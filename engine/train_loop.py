@@ -37,6 +37,11 @@ class EpochLoop:
             t.step_in_epoch = 0
             torch.manual_seed(t.config.seed * 7919 + t.epoch + 1)
 
+    def shard(self, perm: torch.Tensor) -> torch.Tensor:
+        """This process's share of an epoch's permutation (all of it without torchrun)."""
+        d = self.t.dist
+        return perm if d is None else perm[d.rank :: d.world]
+
     def report(self, metrics: dict[str, float]) -> None:
         now = time.perf_counter()
         dt, self._last = now - self._last, now
@@ -89,9 +94,9 @@ class StepLoop(EpochLoop):
         t = self.t
         self.begin_epoch()
         g = t.epoch_generator(t.epoch)
-        perm = torch.randperm(len(t.data.x_train), generator=g)
+        perm = self.shard(torch.randperm(len(t.data.x_train), generator=g))
         xt = t.data.x_target if t.method.uses_target else None
-        perm_t = torch.randperm(len(xt), generator=g) if xt is not None else None
+        perm_t = self.shard(torch.randperm(len(xt), generator=g)) if xt is not None else None
         t.method.train()
         losses: list[float] = []
         accs: list[float] = []
@@ -102,7 +107,7 @@ class StepLoop(EpochLoop):
             x_target = None
             if xt is not None and perm_t is not None:
                 i = t.step_in_epoch
-                idx = perm_t[torch.arange(i * len(xs), (i + 1) * len(xs)) % len(xt)]
+                idx = perm_t[torch.arange(i * len(xs), (i + 1) * len(xs)) % len(perm_t)]
                 x_target = to_device_float(xt[idx], t.device)
             batch = Batch(xs, ys, x_target, t.step, t.step / max(1, t.total_steps))
             loss, acc, metrics = t.optimiser_step(batch)
@@ -119,7 +124,7 @@ class FeatureCacheLoop(EpochLoop):
     @staticmethod
     def applies(trainer: "Trainer") -> bool:
         check = getattr(trainer.method, "feature_cache_ok", None)
-        return bool(check and check() and not trainer.method.uses_target)
+        return bool(check and check() and not trainer.method.uses_target and trainer.dist is None)
 
     def __init__(self, trainer: "Trainer") -> None:
         super().__init__(trainer)

@@ -21,6 +21,7 @@ from engine.checkpoint import load_checkpoint, rng_state, save_checkpoint
 from engine.config import TrainConfig
 from engine.control import JobControl, Stopped
 from engine.devices import autocast, describe_device, pick_device
+from engine.distributed import DistInfo, broadcast_text, device_for, setup, teardown
 from engine.errors import UserError
 from engine.evaluate import accuracy, mean_entropy, predict_logits
 from engine.events import EpochEnd, Failed, Finished, Log, Progress, Started, Emit, ignore
@@ -69,9 +70,15 @@ def selection_score(select: str, metrics: dict[str, float], epoch: int) -> float
 class Trainer:
     """One run: built from a config (new run) or from a run directory (resume)."""
 
-    def __init__(self, config: TrainConfig, run: Run, emit: Emit, control: JobControl, cache: DecodeCache | None) -> None:
-        self.config, self.run, self.emit, self.control = config, run, emit, control
-        self.device = pick_device(config.device)
+    def __init__(
+        self, config: TrainConfig, run: Run, emit: Emit, control: JobControl, cache: DecodeCache | None,
+        dist_info: DistInfo | None = None,
+    ) -> None:
+        self.config, self.run, self.control = config, run, control
+        self.dist = dist_info
+        self.is_main = dist_info is None or dist_info.is_main
+        self.emit = emit if self.is_main else ignore
+        self.device = device_for(dist_info, pick_device(config.device))
         spec = get_backbone_spec(config.backbone)
         self.size = config.image_size or spec.input_size
         self.data: PreparedData = prepare_data(config, self.size, emit, control, cache)
@@ -79,7 +86,7 @@ class Trainer:
         self.method_cfg = method_config(config.method, config.method_options)
         if method_cls.uses_target and self.data.x_target is None:
             raise UserError(f"method '{config.method}' adapts to a target domain: choose a target folder (unlabelled images are fine).")
-        n = len(self.data.x_train)
+        n = len(self.data.x_train) // (dist_info.world if dist_info else 1)
         self.batch_size = min(config.batch_size, n)
         self.steps_per_epoch = max(1, n // self.batch_size)
         self.total_steps = self.steps_per_epoch * config.epochs
@@ -92,6 +99,10 @@ class Trainer:
         self.method: Method = method_cls(self.model, self.method_cfg, ctx).to(self.device)
         if self.device.type == "cuda":
             self.method.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+        self.step_module: nn.Module = self.method
+        if dist_info is not None:
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self.step_module = nn.parallel.DistributedDataParallel(self.method, device_ids=ids, find_unused_parameters=True)
         groups = self.method.param_groups(config.lr)
         for g in groups:
             g["base_lr"] = g["lr"]
@@ -117,6 +128,10 @@ class Trainer:
         self.epoch_rng: dict[str, Any] | None = None
 
     # ------------------------------------------------------------------ helpers
+    def update_info(self, **fields: Any) -> None:
+        if self.is_main:
+            self.run.update_info(**fields)
+
     def deploy_model(self) -> nn.Module:
         return self.ema.module if self.ema is not None else self.model
 
@@ -136,7 +151,7 @@ class Trainer:
         """One step: loss, backward, update. Returns (loss, batch accuracy, method metrics)."""
         lr = self.set_lr()
         with autocast(self.device, self.config.amp):
-            out = self.method.training_step(batch)
+            out = self.step_module(batch)
         loss = out.loss
         value = float(loss.detach())
         if not math.isfinite(value):
@@ -184,6 +199,8 @@ class Trainer:
         }
 
     def save_last(self) -> None:
+        if not self.is_main:
+            return
         payload = self._deploy_payload()
         payload.update(
             method=self.method.state_dict(),
@@ -221,19 +238,21 @@ class Trainer:
         if improved:
             self.best_score, self.best_epoch, self.best_metrics = score, self.epoch, dict(metrics)
             self.stale_epochs = 0
-            save_checkpoint(self.run.checkpoint("best"), self._deploy_payload() | {"metrics": metrics})
+            if self.is_main:
+                save_checkpoint(self.run.checkpoint("best"), self._deploy_payload() | {"metrics": metrics})
         else:
             self.stale_epochs += 1
         self.save_last()
-        self.run.append_metrics({"epoch": self.epoch, "step": self.step, **metrics})
-        self.run.update_info(status="running", epoch=self.epoch, epochs=self.config.epochs,
-                             best_epoch=self.best_epoch, best_metrics=self.best_metrics, last_metrics=metrics)
+        if self.is_main:
+            self.run.append_metrics({"epoch": self.epoch, "step": self.step, **metrics})
+            self.run.update_info(status="running", epoch=self.epoch, epochs=self.config.epochs,
+                                 best_epoch=self.best_epoch, best_metrics=self.best_metrics, last_metrics=metrics)
         self.emit(EpochEnd(self.epoch, self.step, metrics))
         return metrics
 
     # ------------------------------------------------------------------ main loop
     def fit(self) -> TrainResult:
-        self.run.update_info(
+        self.update_info(
             status="running", classes=self.data.classes, input_size=self.size, device=describe_device(self.device),
             source=str(self.config.source), target=str(self.config.target or ""), target_test=str(self.config.target_test or ""),
             total_steps=self.total_steps,
@@ -256,7 +275,7 @@ class Trainer:
             self.epoch_rng = rng_state() if self.step_in_epoch > 0 else None
             self.save_last()
             self.emit(Log(f"Stopped at step {self.step}; resume to continue from here."))
-        self.run.update_info(status=status, epoch=self.epoch, best_epoch=self.best_epoch, best_metrics=self.best_metrics)
+        self.update_info(status=status, epoch=self.epoch, best_epoch=self.best_epoch, best_metrics=self.best_metrics)
         result = TrainResult(self.run.path, status, self.epoch, metrics, self.best_metrics, self.best_epoch)
         self.emit(Finished("train", str(self.run.path), self.best_metrics, stopped=status == "stopped"))
         return result
@@ -272,31 +291,42 @@ def run_train(
 ) -> TrainResult:
     """Start a run from `config`, or continue the run directory `resume` from its last checkpoint."""
     control = control or JobControl()
+    dist_info = setup(config.device if config is not None else "auto")
+    main = dist_info is None or dist_info.is_main
     if resume is not None:
         run = open_run(resume)
         config = run.config()
         last = run.checkpoint("last")
         state = load_checkpoint(last) if last.is_file() else None
     elif config is not None:
-        run, state = create_run(config), None
+        path = str(create_run(config).path) if main else ""
+        run, state = Run(Path(broadcast_text(path, dist_info))), None
     else:
         raise UserError("give a training config, or a run directory to resume.")
+    if not main:
+        emit = ignore
     try:
-        trainer = Trainer(config, run, emit, control, cache)
+        trainer = Trainer(config, run, emit, control, cache, dist_info)
         if state is not None:
             trainer.restore(state)
-            run.write_metrics([r for r in run.metrics() if r.get("epoch", 0) <= trainer.epoch])
+            if main:
+                run.write_metrics([r for r in run.metrics() if r.get("epoch", 0) <= trainer.epoch])
             emit(Log(f"Resuming {run.path.name} at epoch {trainer.epoch + 1}, step {trainer.step}."))
         return trainer.fit()
     except Stopped:
-        run.update_info(status="stopped")
+        if main:
+            run.update_info(status="stopped")
         emit(Finished("train", str(run.path), {}, stopped=True))
         return TrainResult(run.path, "stopped", 0)
     except UserError as err:
-        run.update_info(status="failed", error=str(err))
+        if main:
+            run.update_info(status="failed", error=str(err))
         emit(Failed("train", str(err)))
         raise
     except Exception as err:
-        run.update_info(status="failed", error=f"{type(err).__name__}: {err}")
+        if main:
+            run.update_info(status="failed", error=f"{type(err).__name__}: {err}")
         emit(Failed("train", f"{type(err).__name__}: {err}", traceback.format_exc()))
         raise
+    finally:
+        teardown(dist_info)

@@ -116,6 +116,10 @@ class Method(nn.Module):
     def training_step(self, batch: Batch) -> StepResult:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def forward(self, batch: Batch) -> StepResult:
+        """Calling the method runs one training step (so DistributedDataParallel can wrap it)."""
+        return self.training_step(batch)
+
     def lr_multiplier(self, progress: float) -> float | None:
         """A method may impose its own learning-rate schedule (DANN's annealing); None keeps the trainer's."""
         return None

@@ -1,0 +1,17 @@
+"""Shared helpers for the bench scripts: a demo folder in a temp dir, quiet environment."""
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+os.environ.setdefault("TRANSFER_STUDIO_OFFLINE", "1")
+
+
+def demo_dir(per_class: int = 150) -> Path:
+    """Write (once per process) the demo pair and return its root."""
+    from engine.data.demo import make_demo
+
+    root = Path(tempfile.mkdtemp(prefix="ts-bench-")) / "demo"
+    make_demo(root, per_class=per_class)
+    return root
