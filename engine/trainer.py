@@ -20,7 +20,7 @@ from torch import nn
 from engine.checkpoint import load_checkpoint, rng_state, save_checkpoint
 from engine.config import TrainConfig
 from engine.control import JobControl, Stopped
-from engine.devices import autocast, describe_device, pick_device
+from engine.devices import autocast, describe_device, pick_device, to_device_float
 from engine.distributed import DistInfo, broadcast_text, device_for, setup, teardown
 from engine.errors import UserError
 from engine.evaluate import accuracy, mean_entropy, predict_logits
@@ -186,6 +186,11 @@ class Trainer:
             out["target/entropy"] = mean_entropy(self.logits_of(model, d.x_target))
         if d.x_test is not None and d.y_test is not None:
             out["target/acc"] = accuracy(self.logits_of(model, d.x_test), d.y_test)
+        extra = getattr(self.method, "epoch_metrics", None)
+        if extra is not None and len(d.x_val):  # e.g. robust accuracy of adversarial training
+            n = min(len(d.x_val), 256)
+            x = to_device_float(d.x_val[:n], self.device)
+            out.update(extra(model, x, d.y_val[:n].to(self.device)))
         return out
 
     # ------------------------------------------------------------------ checkpoints
