@@ -1,0 +1,298 @@
+"""Validate an ONNX file before anything runs it, and read what preprocessing it needs.
+
+No torch here: the predict path must run on a machine with only onnxruntime. Every refusal is a
+UserError naming the file, what was found and what Transfer Studio expects.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+import onnx
+
+from engine.errors import UserError
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+DEFAULT_INPUT_SIZE = 224
+MAX_FILE_BYTES = 4 << 30  # 4 GiB: beyond this it is not a classifier this app can serve
+MIN_FILE_BYTES = 16
+# Operator domains onnxruntime's CPU build runs without a custom-op library.
+RUNNABLE_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml", "com.microsoft", "ai.onnx.preview.training"})
+EXPECTED = "Transfer Studio expects an image classifier taking [N, 3, H, W] (or [N, H, W, 3]) and returning [N, classes]"
+
+
+@dataclass(frozen=True)
+class OnnxModelInfo:
+    """What inspect_onnx found: input/output layout, preprocessing and provenance."""
+
+    path: str
+    size_bytes: int
+    opset: int | None
+    producer: str
+    input_name: str
+    input_shape: tuple[int | str | None, ...]
+    layout: str  # "NCHW" | "NHWC"
+    channels: int
+    fixed_batch: int | None  # None when the batch axis is dynamic
+    output_name: str
+    output_shape: tuple[int | str | None, ...] | None
+    num_classes: int | None
+    classes: tuple[str, ...]
+    mean: tuple[float, ...]
+    std: tuple[float, ...]
+    input_size: int
+    normalize_in_model: bool
+    backbone: str
+    method: str
+    run_id: str
+    metadata: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def from_transfer_studio(self) -> bool:
+        """True when the file was written by engine.export."""
+        return self.metadata.get("producer") == "transfer-studio"
+
+
+def _dims(value_info: onnx.ValueInfoProto) -> tuple[int | str | None, ...] | None:
+    """Shape as ints (static), strings (named dynamic) or None (unknown); None if rank unknown."""
+    tt = value_info.type.tensor_type
+    if not tt.HasField("shape"):
+        return None
+    out: list[int | str | None] = []
+    for d in tt.shape.dim:
+        if d.HasField("dim_value") and d.dim_value > 0:
+            out.append(int(d.dim_value))
+        elif d.HasField("dim_param") and d.dim_param:
+            out.append(d.dim_param)
+        else:
+            out.append(None)
+    return tuple(out)
+
+
+def _fmt(shape: tuple[int | str | None, ...]) -> str:
+    return "[" + ", ".join("?" if d is None else str(d) for d in shape) + "]"
+
+
+def _check_file(path: Path) -> int:
+    if not path.exists():
+        raise UserError(f"{path}: no such file; choose an existing .onnx model file")
+    if not path.is_file():
+        raise UserError(f"{path}: is a folder, not an .onnx file")
+    size = path.stat().st_size
+    if size < MIN_FILE_BYTES:
+        raise UserError(f"{path.name}: file is {size} bytes, too small to be an ONNX model")
+    if size > MAX_FILE_BYTES:
+        raise UserError(f"{path.name}: file is {size / 2**30:.1f} GiB; the limit is {MAX_FILE_BYTES >> 30} GiB")
+    return size
+
+
+def _load(path: Path) -> onnx.ModelProto:
+    """Run onnx.checker on the path (handles external data), then load the graph without weights."""
+    try:
+        onnx.checker.check_model(str(path))
+    except onnx.checker.ValidationError as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise UserError(f"{path.name}: not a valid ONNX model ({first[:300]})") from None
+    except Exception as exc:  # protobuf DecodeError and friends for corrupt or non-ONNX files
+        raise UserError(f"{path.name}: not a readable ONNX file ({type(exc).__name__}: {str(exc)[:200]})") from None
+    try:
+        return onnx.load(str(path), load_external_data=False)
+    except Exception as exc:
+        raise UserError(f"{path.name}: not a readable ONNX file ({type(exc).__name__}: {str(exc)[:200]})") from None
+
+
+def _nodes(graph: onnx.GraphProto) -> Iterator[onnx.NodeProto]:
+    """Every node, including those in If/Loop/Scan subgraphs."""
+    for node in graph.node:
+        yield node
+        for attr in node.attribute:
+            if attr.type == onnx.AttributeProto.GRAPH:
+                yield from _nodes(attr.g)
+            elif attr.type == onnx.AttributeProto.GRAPHS:
+                for g in attr.graphs:
+                    yield from _nodes(g)
+
+
+def _check_domains(path: Path, model: onnx.ModelProto) -> None:
+    """Refuse operators from custom domains that onnxruntime cannot run without a plugin."""
+    local = {f.domain for f in model.functions}
+    nodes = list(_nodes(model.graph))
+    for fn in model.functions:
+        nodes.extend(fn.node)
+    bad: dict[str, set[str]] = {}
+    for node in nodes:
+        if node.domain not in RUNNABLE_DOMAINS and node.domain not in local:
+            bad.setdefault(node.domain, set()).add(node.op_type)
+    if bad:
+        found = "; ".join(f"domain '{d}' ({', '.join(sorted(ops))})" for d, ops in sorted(bad.items()))
+        raise UserError(
+            f"{path.name}: uses custom operators that onnxruntime cannot run without a plugin library: {found}; "
+            "export the model with standard ONNX operators"
+        )
+
+
+def _input(path: Path, model: onnx.ModelProto) -> tuple[onnx.ValueInfoProto, tuple[int | str | None, ...]]:
+    inits = {t.name for t in model.graph.initializer}
+    inputs = [i for i in model.graph.input if i.name not in inits]
+    if len(inputs) != 1:
+        names = ", ".join(f"'{i.name}'" for i in inputs) or "none"
+        raise UserError(f"{path.name}: has {len(inputs)} inputs ({names}); {EXPECTED} (exactly one input)")
+    inp = inputs[0]
+    if not inp.type.HasField("tensor_type"):
+        raise UserError(f"{path.name}: input '{inp.name}' is not a tensor; {EXPECTED}")
+    elem = inp.type.tensor_type.elem_type
+    if elem != onnx.TensorProto.FLOAT:
+        kind = onnx.TensorProto.DataType.Name(elem) if elem else "UNDEFINED"
+        raise UserError(f"{path.name}: input '{inp.name}' has element type {kind}; {EXPECTED} as float32")
+    shape = _dims(inp)
+    if shape is None:
+        raise UserError(f"{path.name}: input '{inp.name}' has no declared shape; {EXPECTED}")
+    if len(shape) != 4:
+        raise UserError(
+            f"{path.name}: input '{inp.name}' has rank {len(shape)} {_fmt(shape)}; {EXPECTED}"
+        )
+    return inp, shape
+
+
+def _layout(path: Path, name: str, shape: tuple[int | str | None, ...]) -> tuple[str, int, tuple[Any, Any]]:
+    """Decide NCHW vs NHWC from the static channel axis; return layout, channels and (H, W)."""
+    if shape[1] in (1, 3):
+        return "NCHW", int(shape[1]), (shape[2], shape[3])  # type: ignore[arg-type]
+    if shape[3] == 3:
+        return "NHWC", 3, (shape[1], shape[2])
+    raise UserError(
+        f"{path.name}: input '{name}' has shape {_fmt(shape)} with no 3- (or 1-) channel axis; {EXPECTED}"
+    )
+
+
+def _output(path: Path, model: onnx.ModelProto) -> tuple[onnx.ValueInfoProto, tuple[Any, ...] | None, int | None]:
+    outputs = list(model.graph.output)
+    if len(outputs) != 1:
+        names = ", ".join(f"'{o.name}'" for o in outputs) or "none"
+        raise UserError(f"{path.name}: has {len(outputs)} outputs ({names}); {EXPECTED} (exactly one output)")
+    out = outputs[0]
+    if not out.type.HasField("tensor_type"):
+        raise UserError(f"{path.name}: output '{out.name}' is not a tensor; {EXPECTED}")
+    elem = out.type.tensor_type.elem_type
+    if elem not in (onnx.TensorProto.FLOAT, onnx.TensorProto.FLOAT16, onnx.TensorProto.DOUBLE):
+        kind = onnx.TensorProto.DataType.Name(elem) if elem else "UNDEFINED"
+        raise UserError(f"{path.name}: output '{out.name}' has element type {kind}; {EXPECTED} as float scores")
+    shape = _dims(out)
+    if shape is None:
+        return out, None, None  # rank unknown: checked when the model first runs
+    squeezed = list(shape)
+    while len(squeezed) > 2 and squeezed[-1] == 1:
+        squeezed.pop()
+    if len(squeezed) != 2:
+        raise UserError(
+            f"{path.name}: output '{out.name}' has rank {len(shape)} {_fmt(shape)}; {EXPECTED}"
+        )
+    classes = squeezed[1] if isinstance(squeezed[1], int) else None
+    return out, shape, classes
+
+
+def _json_list(path: Path, meta: dict[str, str], key: str) -> list[Any] | None:
+    if key not in meta:
+        return None
+    try:
+        value = json.loads(meta[key])
+    except json.JSONDecodeError:
+        raise UserError(f"{path.name}: metadata '{key}' is not valid JSON: {meta[key][:80]!r}") from None
+    if not isinstance(value, list):
+        raise UserError(f"{path.name}: metadata '{key}' must be a JSON list, found {meta[key][:80]!r}")
+    return value
+
+
+def _stats(path: Path, meta: dict[str, str], key: str, channels: int, default: tuple[float, ...]) -> tuple[float, ...]:
+    value = _json_list(path, meta, key)
+    if value is None:
+        if channels == 1:
+            return (sum(default) / 3,)
+        return default
+    ok = len(value) == channels and all(isinstance(v, (int, float)) and math.isfinite(v) for v in value)
+    if not ok or (key == "std" and any(v <= 0 for v in value)):
+        raise UserError(
+            f"{path.name}: metadata '{key}' is {value!r}; expected {channels} finite numbers"
+            + (" above 0" if key == "std" else "")
+        )
+    return tuple(float(v) for v in value)
+
+
+def _classes(path: Path, meta: dict[str, str], num_classes: int | None) -> tuple[tuple[str, ...], int | None]:
+    value = _json_list(path, meta, "classes")
+    if value is None:
+        if num_classes is None:
+            return (), None
+        return tuple(f"class_{i}" for i in range(num_classes)), num_classes
+    if not value or not all(isinstance(c, str) for c in value):
+        raise UserError(f"{path.name}: metadata 'classes' must be a non-empty JSON list of names")
+    if num_classes is not None and len(value) != num_classes:
+        raise UserError(
+            f"{path.name}: metadata 'classes' names {len(value)} classes but the output has {num_classes} scores"
+        )
+    return tuple(value), len(value)
+
+
+def _input_size(path: Path, meta: dict[str, str], hw: tuple[Any, Any], name: str) -> int:
+    h, w = hw
+    static = isinstance(h, int) and isinstance(w, int)
+    if static and h != w:
+        raise UserError(f"{path.name}: input '{name}' is {h}×{w}; Transfer Studio feeds square images (H == W)")
+    if "input_size" in meta:
+        try:
+            size = int(meta["input_size"])
+        except ValueError:
+            raise UserError(f"{path.name}: metadata 'input_size' is {meta['input_size']!r}; expected a whole number") from None
+        if size <= 0:
+            raise UserError(f"{path.name}: metadata 'input_size' is {size}; expected a positive number of pixels")
+        if static and size != h:
+            raise UserError(f"{path.name}: metadata 'input_size' is {size} but the input is fixed at {h}×{w}")
+        return size
+    return int(h) if static else DEFAULT_INPUT_SIZE
+
+
+def inspect_onnx(path: str | Path) -> OnnxModelInfo:
+    """Check that `path` is an image classifier this app can run; return its layout and metadata."""
+    path = Path(path)
+    size = _check_file(path)
+    model = _load(path)
+    _check_domains(path, model)
+    inp, in_shape = _input(path, model)
+    layout, channels, hw = _layout(path, inp.name, in_shape)
+    batch = in_shape[0]
+    out, out_shape, num_classes = _output(path, model)
+    if isinstance(batch, int) and out_shape is not None and isinstance(out_shape[0], int) and out_shape[0] != batch:
+        raise UserError(
+            f"{path.name}: input batch is {batch} but output '{out.name}' has {out_shape[0]} rows; {EXPECTED}"
+        )
+    meta = {p.key: p.value for p in model.metadata_props}
+    classes, num_classes = _classes(path, meta, num_classes)
+    opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
+    producer = " ".join(p for p in (model.producer_name, model.producer_version) if p)
+    return OnnxModelInfo(
+        path=str(path),
+        size_bytes=size,
+        opset=opset,
+        producer=producer,
+        input_name=inp.name,
+        input_shape=in_shape,
+        layout=layout,
+        channels=channels,
+        fixed_batch=batch if isinstance(batch, int) else None,
+        output_name=out.name,
+        output_shape=out_shape,
+        num_classes=num_classes,
+        classes=classes,
+        mean=_stats(path, meta, "mean", channels, IMAGENET_MEAN),
+        std=_stats(path, meta, "std", channels, IMAGENET_STD),
+        input_size=_input_size(path, meta, hw, inp.name),
+        normalize_in_model=meta.get("normalize_in_model", "false").strip().lower() == "true",
+        backbone=meta.get("backbone", ""),
+        method=meta.get("method", ""),
+        run_id=meta.get("run_id", ""),
+        metadata=meta,
+    )
