@@ -168,9 +168,16 @@ def cmd_attack(args: argparse.Namespace) -> int:
     with stop_on_interrupt(control):
         report = run_attack(cfg, printer, control)
     printer.close()
-    data = report.model_dump(mode="json") if hasattr(report, "model_dump") else report
-    for row in data.get("results", []):
-        print(json.dumps(row))
+    data = report.model_dump(mode="json")
+    print(f"clean accuracy {data['clean_accuracy']:.3f} on {data['n_images']} images; report in {data['folder']}")
+    print(f"{'eps':>8} {'accuracy':>9} {'success':>8} {'L2 mean':>8} {'Linf mean':>9} {'queries':>8}")
+
+    def num(v: Any, fmt: str) -> str:
+        return format(v, fmt) if isinstance(v, (int, float)) else "-"
+
+    for row in data["results"]:
+        print(f"{row['eps']:>8.4f} {row['accuracy']:>9.3f} {row['success_rate']:>8.3f} {num(row['l2_mean'], '8.3f'):>8} "
+              f"{num(row['linf_mean'], '9.4f'):>9} {num(row['queries_mean'], '8.0f'):>8}")
     if args.json:
         write_json(args.json, data)
     return 0
