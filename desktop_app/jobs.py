@@ -22,6 +22,7 @@ class _Worker(QThread):
         self.fn, self.control, self.sink, self.args, self.kwargs = fn, control, sink, args, kwargs
         self.result: Any = None
         self.error: tuple[str, str] | None = None
+        self.delivered = False  # its result was handed to the UI
 
     def run(self) -> None:  # runs in the worker thread
         try:
@@ -52,7 +53,8 @@ class JobRunner(QObject):
 
     @property
     def running(self) -> bool:
-        return self._worker is not None and self._worker.isRunning()
+        """True from `start` until the job's result has been delivered."""
+        return self._worker is not None
 
     @property
     def paused(self) -> bool:
@@ -63,9 +65,11 @@ class JobRunner(QObject):
             raise RuntimeError("a job is already running")
         self.control = JobControl()
         self._queue = queue.Queue()
-        self._worker = _Worker(fn, self.control, self._queue, args, kwargs)
-        self._worker.finished.connect(self._on_worker_done)
-        self._worker.start()
+        worker = _Worker(fn, self.control, self._queue, args, kwargs)
+        self._worker = worker
+        # bind this worker: a late "finished" of an earlier job must not clear a newer one
+        worker.finished.connect(lambda w=worker: self._on_worker_done(w))
+        worker.start()
         self._timer.start()
         self.running_changed.emit(True)
 
@@ -86,9 +90,13 @@ class JobRunner(QObject):
         if not self.running:
             return True
         self.stop()
-        assert self._worker is not None
-        done = self._worker.wait(timeout_ms)
-        self._drain()
+        worker = self._worker
+        assert worker is not None
+        done = worker.wait(timeout_ms)
+        if done:
+            self._on_worker_done(worker)  # deliver now: the window may close before the queued signal
+        else:
+            self._drain()
         return bool(done)
 
     def _drain(self) -> None:
@@ -101,13 +109,17 @@ class JobRunner(QObject):
         if batch:
             self.events.emit(batch)
 
-    def _on_worker_done(self) -> None:
+    def _on_worker_done(self, worker: _Worker) -> None:
+        if worker.delivered:
+            return
+        worker.delivered = True
+        if worker is not self._worker:
+            worker.deleteLater()
+            return
         self._timer.stop()
         self._drain()
-        worker, self._worker = self._worker, None
+        self._worker = None
         self.running_changed.emit(False)
-        if worker is None:
-            return
         if worker.error is not None:
             self.failed.emit(*worker.error)
         else:

@@ -1,0 +1,9 @@
+"""`python -m desktop_app`: open the desktop app (same as `transfer-studio gui`)."""
+from __future__ import annotations
+
+import sys
+
+from desktop_app.app import main
+
+if __name__ == "__main__":
+    sys.exit(main())

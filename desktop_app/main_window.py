@@ -1,0 +1,268 @@
+"""The main window: a side bar of pages, a stack, menus, shortcuts, the status bar. Wiring only.
+
+Pages come from `PAGES`, a list of (module, class) names imported with importlib, so a page
+module that does not exist yet is skipped and a broken one is reported without taking the window
+down. Pages that define `engine_ready(info)` are told when torch has loaded in the background.
+"""
+from __future__ import annotations
+
+import importlib
+import platform
+import sys
+import traceback
+from importlib import metadata
+from typing import Any
+
+from PySide6 import __version__ as pyside_version
+from PySide6.QtCore import QSize, Qt, qVersion
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow, QMessageBox, QStackedWidget, QStyle, QWidget
+
+from desktop_app import errors
+from desktop_app.compat import guard_none_refcount
+from desktop_app.pages.base import Page
+from desktop_app.state import AppState
+
+guard_none_refcount()  # PySide6 6.12.0 on Python < 3.12 (see desktop_app.compat)
+APP_TITLE = "Transfer Studio"
+PAGES: list[tuple[str, str]] = [
+    ("desktop_app.pages.data", "DataPage"),
+    ("desktop_app.pages.train", "TrainPage"),
+    ("desktop_app.pages.evaluate", "EvaluatePage"),
+    ("desktop_app.pages.domains", "DomainsPage"),
+    ("desktop_app.pages.robustness", "RobustnessPage"),
+    ("desktop_app.pages.export", "ExportPage"),
+    ("desktop_app.pages.predict", "PredictPage"),
+    ("desktop_app.pages.runs", "RunsPage"),
+]
+
+
+def load_page_classes(specs: list[tuple[str, str]]) -> tuple[list[type[Page]], list[str]]:
+    """Import each page class; a missing module is skipped quietly, any other failure is reported."""
+    classes: list[type[Page]] = []
+    problems: list[str] = []
+    for module_name, class_name in specs:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as err:
+            if err.name != module_name:
+                problems.append(f"{module_name}: {err}")
+            continue
+        except Exception as err:  # noqa: BLE001 - one broken page must not stop the app
+            problems.append(f"{module_name}: {type(err).__name__}: {err}")
+            continue
+        cls = getattr(module, class_name, None)
+        if isinstance(cls, type) and issubclass(cls, Page):
+            classes.append(cls)
+        else:
+            problems.append(f"{module_name}: no Page class named {class_name}")
+    return classes, problems
+
+
+def package_version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return "not installed"
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, state: AppState, pages: list[tuple[str, str]] | None = None, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.engine_info: dict[str, Any] = {}
+        self._ask_before_closing = True
+        self.setWindowTitle(APP_TITLE)
+        self.sidebar = QListWidget()
+        self.sidebar.setIconSize(QSize(20, 20))
+        self.sidebar.setFixedWidth(150)
+        self.sidebar.setToolTip("Pages of the app, in the order of the work.")
+        self.stack = QStackedWidget()
+        self.pages: list[Page] = []
+        classes, self.page_problems = load_page_classes(PAGES if pages is None else pages)
+        for cls in classes:
+            self._add_page(cls)
+        central = QWidget()
+        row = QHBoxLayout(central)
+        row.setContentsMargins(4, 4, 4, 0)
+        row.addWidget(self.sidebar)
+        row.addWidget(self.stack, 1)
+        self.setCentralWidget(central)
+        self.engine_label = QLabel("Loading PyTorch…")
+        self.engine_label.setToolTip("PyTorch loads in the background; training starts once it is ready.")
+        self.statusBar().addPermanentWidget(self.engine_label)
+        self._build_actions()
+        self.sidebar.currentRowChanged.connect(self._on_page_selected)
+        self._restore()
+        for problem in self.page_problems:
+            print(f"transfer-studio: page not loaded: {problem}", file=sys.stderr)
+        if self.page_problems:
+            self.statusBar().showMessage(f"{len(self.page_problems)} page(s) could not be loaded; see the terminal.", 10_000)
+
+    # ------------------------------------------------------------------ construction
+    def _add_page(self, cls: type[Page]) -> None:
+        try:
+            page = cls(self.state)
+        except Exception as err:  # noqa: BLE001
+            self.page_problems.append(f"{cls.__name__}: {type(err).__name__}: {err}")
+            traceback.print_exc()
+            return
+        self.pages.append(page)
+        self.stack.addWidget(page)
+        icon = getattr(QStyle.StandardPixmap, page.icon, None) if page.icon else None
+        item = QListWidgetItem(page.title)
+        if icon is not None:
+            item.setIcon(self.style().standardIcon(icon))
+        item.setToolTip(f"{page.title} page")
+        self.sidebar.addItem(item)
+        signal = getattr(page, "resume_requested", None)
+        if signal is not None and hasattr(signal, "connect"):
+            signal.connect(self.resume_run)
+
+    def _build_actions(self) -> None:
+        self.start_action = QAction("&Start training", self)
+        self.start_action.setShortcut(QKeySequence("Ctrl+R"))
+        self.start_action.setToolTip("Start training with the Train page's settings (Ctrl+R).")
+        self.start_action.triggered.connect(self._on_start_action)
+        self.stop_action = QAction("S&top", self)
+        self.stop_action.setShortcuts([QKeySequence("Ctrl+."), QKeySequence(Qt.Key.Key_Escape)])
+        self.stop_action.setToolTip("Stop the running job; a training run keeps a checkpoint (Ctrl+. or Esc).")
+        self.stop_action.triggered.connect(self._on_stop_action)
+        quit_action = QAction("&Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        about_action = QAction("&About Transfer Studio", self)
+        about_action.triggered.connect(self._on_about)
+        menu = self.menuBar()
+        menu.addMenu("&File").addAction(quit_action)
+        run_menu = menu.addMenu("&Run")
+        run_menu.addAction(self.start_action)
+        run_menu.addAction(self.stop_action)
+        go = menu.addMenu("&Go")
+        for i, page in enumerate(self.pages[:9]):
+            action = go.addAction(page.title)
+            action.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
+            action.triggered.connect(lambda _=False, row=i: self.sidebar.setCurrentRow(row))
+        menu.addMenu("&Help").addAction(about_action)
+        for action in (self.start_action, self.stop_action, quit_action, about_action):
+            self.addAction(action)
+
+    def _restore(self) -> None:
+        s = self.state.settings
+        geometry = s.value("window/geometry")
+        if geometry is None or not self.restoreGeometry(geometry):
+            self.resize(1280, 820)
+        names = [type(p).__name__ for p in self.pages]
+        last = str(s.value("window/page", ""))
+        self.sidebar.setCurrentRow(names.index(last) if last in names else 0)
+
+    # ------------------------------------------------------------------ API
+    def page(self, name: str) -> Page | None:
+        """A page by class name (e.g. 'TrainPage') or title (e.g. 'Train')."""
+        return next((p for p in self.pages if type(p).__name__ == name or p.title == name), None)
+
+    def current_page(self) -> Page | None:
+        widget = self.stack.currentWidget()
+        return widget if isinstance(widget, Page) else None
+
+    def show_page(self, name: str) -> Page | None:
+        page = self.page(name)
+        if page is not None:
+            self.sidebar.setCurrentRow(self.pages.index(page))
+        return page
+
+    def resume_run(self, run_dir: str) -> bool:
+        """Open the Train page and continue `run_dir` from its last checkpoint."""
+        train = self.show_page("TrainPage")
+        return bool(train is not None and train.resume(run_dir))  # type: ignore[attr-defined]
+
+    def close_without_asking(self) -> None:
+        """Close as the window's close button does, stopping jobs without the question (Ctrl+C, SIGTERM)."""
+        self._ask_before_closing = False
+        self.close()
+
+    def on_engine_ready(self, info: dict[str, Any]) -> None:
+        """Torch and the engine have loaded: tell the pages, show it in the status bar."""
+        self.engine_info = dict(info)
+        device = info.get("device", "?")
+        self.engine_label.setText(f"torch ready · {device}")
+        self.engine_label.setToolTip(f"PyTorch {info.get('torch', '')} loaded in {info.get('seconds', 0):.1f} s; training runs on {device}.")
+        for page in self.pages:
+            hook = getattr(page, "engine_ready", None)
+            if callable(hook):
+                try:
+                    hook(self.engine_info)
+                except Exception as err:  # noqa: BLE001
+                    errors.show_error(self, f"The {page.title} page could not use the engine: {err}", traceback.format_exc())
+
+    def on_engine_failed(self, message: str, details: str) -> None:
+        self.engine_label.setText("PyTorch failed to load")
+        errors.show_error(self, f"PyTorch could not be loaded, so training is unavailable: {message}", details)
+
+    def about_text(self) -> str:
+        info = self.engine_info
+        rows = [
+            ("Transfer Studio", package_version("transfer-studio")),
+            ("PyTorch", info.get("torch") or f"{package_version('torch')} (loading…)"),
+            ("onnxruntime", package_version("onnxruntime")),
+            ("Qt", qVersion()),
+            ("PySide6", pyside_version),
+            ("Python", platform.python_version()),
+            ("Device", info.get("device", "unknown until PyTorch has loaded")),
+            ("Workspace", str(self.state.workspace)),
+        ]
+        table = "".join(f"<tr><td><b>{k}</b></td><td>&nbsp;{v}</td></tr>" for k, v in rows)
+        return ("<p>Transfer learning, domain adaptation and adversarial robustness on images.</p>"
+                f"<table>{table}</table>")
+
+    # ------------------------------------------------------------------ slots
+    def _on_page_selected(self, row: int) -> None:
+        if 0 <= row < len(self.pages):
+            self.stack.setCurrentIndex(row)
+            page = self.pages[row]
+            self.state.settings.setValue("window/page", type(page).__name__)
+            page.on_shown()
+
+    def _on_start_action(self) -> None:
+        train = self.show_page("TrainPage")
+        if train is None:
+            return
+        if not train.start():  # type: ignore[attr-defined]
+            _, reason = train.can_start()  # type: ignore[attr-defined]
+            self.statusBar().showMessage(reason or "Training is already running.", 5000)
+
+    def _on_stop_action(self) -> None:
+        current = self.current_page()
+        candidates = ([current] if current is not None else []) + self.pages
+        for page in candidates:
+            stop = getattr(page, "stop", None)
+            if page.busy() and callable(stop):
+                stop()
+                self.statusBar().showMessage(f"Stopping the {page.title} job…", 5000)
+                return
+
+    def _on_about(self) -> None:
+        QMessageBox.about(self, "About Transfer Studio", self.about_text())
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+        busy = [p for p in self.pages if p.busy()]
+        if busy and self._ask_before_closing:
+            names = ", ".join(p.title for p in busy)
+            answer = QMessageBox.question(
+                self, "Stop and quit?",
+                f"A job is still running on the {names} page. Stop it and quit?\n\n"
+                "A training run saves a checkpoint and can be resumed later from the Runs page.",
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No,
+            )
+            if answer != QMessageBox.StandardButton.Yes:
+                event.ignore()
+                return
+            self.statusBar().showMessage("Stopping…")
+        for page in self.pages:
+            try:
+                page.shutdown()
+            except Exception:  # noqa: BLE001 - closing must finish
+                traceback.print_exc()
+        self.state.settings.setValue("window/geometry", self.saveGeometry())
+        self.state.settings.sync()
+        event.accept()

@@ -1,0 +1,342 @@
+"""Data page: choose the source, target and target-test folders, check their health, browse them.
+
+"Check" runs the engine's health check in a worker (progress bar, stoppable) and shows its
+report: per-class counts per domain, every warning and error, every unreadable file with its
+reason, and a thumbnail grid per domain and class. The folders go to the shared AppState.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from PySide6.QtCore import Qt
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QStyle,
+    QTabWidget,
+    QTreeWidget,
+    QTreeWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app import errors
+from desktop_app.compat import lower_thread_priority
+from desktop_app.jobs import JobRunner
+from desktop_app.pages.base import Page
+from desktop_app.state import AppState
+from desktop_app.widgets.bar_chart import ClassCountsChart
+from desktop_app.widgets.folder_picker import FolderPicker
+from desktop_app.widgets.image_grid import ImageGrid
+from engine.config import TrainConfig
+from engine.events import Emit, Progress
+
+DOMAIN_TITLES = {"source": "Source", "target": "Target", "target_test": "Target test"}
+_LEVEL_ICONS = {"error": QStyle.StandardPixmap.SP_MessageBoxCritical, "warning": QStyle.StandardPixmap.SP_MessageBoxWarning,
+                "info": QStyle.StandardPixmap.SP_MessageBoxInformation}
+
+
+@dataclass
+class CheckResult:
+    """What the check job hands back: the engine's report and the scanned domains (for thumbnails)."""
+
+    report: Any  # engine.data.health.FoldersReport
+    domains: dict[str, Any]  # name -> engine.data.folders.Domain
+
+
+def check_job(emit: Emit, control: Any, source: str, target: str, target_test: str) -> CheckResult | None:
+    """Scan and health-check the folders (None when stopped). Runs in a worker thread."""
+    from engine.control import Stopped
+    from engine.data.folders import scan_domain
+    from engine.data.health import check_folders
+
+    lower_thread_priority()  # its decoding threads inherit it: the window stays first in line
+    domains = {"source": scan_domain(source, name="source")}
+    if target:
+        domains["target"] = scan_domain(target, name="target")
+    if target_test:
+        domains["target_test"] = scan_domain(target_test, name="target_test")
+    try:
+        report = check_folders(domains["source"], domains.get("target"), domains.get("target_test"),
+                               progress=lambda done, total: emit(Progress(0, done, total)), control=control)
+    except Stopped:
+        return None
+    return CheckResult(report, domains)
+
+
+def _tip(field: str) -> str:
+    return TrainConfig.model_fields[field].description or ""
+
+
+class DataPage(Page):
+    title = "Data"
+    icon = "SP_DirIcon"
+
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(state, parent)
+        self.report: Any = None
+        self.domains: dict[str, Any] = {}
+        self.runner = JobRunner(self)
+        self.runner.events.connect(self._on_events)
+        self.runner.finished.connect(self._on_finished)
+        self.runner.failed.connect(self._on_failed)
+        self.runner.running_changed.connect(self._on_running_changed)
+        self._build()
+        self._on_state_folders()
+        state.folders_changed.connect(self._on_state_folders)
+
+    # ------------------------------------------------------------------ layout
+    def _build(self) -> None:
+        recent = self.state.recent_folders
+        self.source_picker = FolderPicker("Labelled source folder: one sub-folder per class", _tip("source"), recent, self)
+        self.target_picker = FolderPicker("Optional: target folder (unlabelled images are fine)", _tip("target"), recent, self)
+        self.test_picker = FolderPicker("Optional: labelled target test folder (to measure accuracy)", _tip("target_test"), recent, self)
+        for picker in (self.source_picker, self.target_picker, self.test_picker):
+            picker.changed.connect(self._on_picker_changed)
+        folders = QGroupBox("Folders")
+        form = QFormLayout(folders)
+        form.addRow("Source", self.source_picker)
+        form.addRow("Target", self.target_picker)
+        form.addRow("Target test", self.test_picker)
+
+        self.check_button = QPushButton("Check folders")
+        self.check_button.setToolTip("Open every image once and report what would hurt training (runs in the background).")
+        self.check_button.clicked.connect(self._on_check_clicked)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop the check.")
+        self.stop_button.setEnabled(False)
+        self.stop_button.clicked.connect(self.stop)
+        self.progress = QProgressBar()
+        self.progress.setFormat("%v / %m images")
+        self.progress.setToolTip("Images checked so far.")
+        self.status = QLabel("Choose the folders, then check them.")
+        self.status.setWordWrap(True)
+        self.status.setTextFormat(Qt.TextFormat.RichText)
+        actions = QHBoxLayout()
+        actions.addWidget(self.check_button)
+        actions.addWidget(self.stop_button)
+        actions.addWidget(self.progress, 1)
+        form.addRow(actions)
+        form.addRow(self.status)
+
+        self.chart = ClassCountsChart(self)
+        self.chart.setMinimumHeight(180)
+        self.issues = QTreeWidget()
+        self.issues.setHeaderLabels(["Level", "Finding", "Where"])
+        self.issues.setRootIsDecorated(False)
+        self.issues.setWordWrap(True)
+        self.issues.setToolTip("Warnings and errors found by the health check.")
+        self.unreadable = QTreeWidget()
+        self.unreadable.setHeaderLabels(["Domain", "File", "Reason"])
+        self.unreadable.setRootIsDecorated(False)
+        self.unreadable.setToolTip("Files that cannot be decoded; training skips them.")
+        for tree in (self.issues, self.unreadable):
+            header = tree.header()
+            header.setStretchLastSection(False)
+            header.setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+            header.setSectionResizeMode(1, QHeaderView.ResizeMode.Stretch)
+            header.setSectionResizeMode(2, QHeaderView.ResizeMode.Interactive)
+            header.resizeSection(2, 200)
+        self.tabs = QTabWidget()
+        self.tabs.addTab(self.issues, "Issues")
+        self.tabs.addTab(self.unreadable, "Unreadable files")
+        left = QSplitter(Qt.Orientation.Vertical)
+        left.addWidget(self.chart)
+        left.addWidget(self.tabs)
+        left.setSizes([260, 240])
+
+        self.domain_combo = QComboBox()
+        self.domain_combo.setToolTip("Which folder's images to show.")
+        self.class_combo = QComboBox()
+        self.class_combo.setToolTip("Show one class, or all images of the folder.")
+        self.domain_combo.currentIndexChanged.connect(self._on_domain_selected)
+        self.class_combo.currentIndexChanged.connect(self._on_class_selected)
+        self.image_count = QLabel("")
+        self.grid = ImageGrid(parent=self)
+        images = QGroupBox("Images")
+        col = QVBoxLayout(images)
+        pick = QHBoxLayout()
+        pick.addWidget(QLabel("Domain"))
+        pick.addWidget(self.domain_combo, 1)
+        pick.addWidget(QLabel("Class"))
+        pick.addWidget(self.class_combo, 1)
+        pick.addWidget(self.image_count)
+        col.addLayout(pick)
+        col.addWidget(self.grid, 1)
+
+        body = QSplitter(Qt.Orientation.Horizontal)
+        body.addWidget(left)
+        body.addWidget(images)
+        body.setStretchFactor(0, 3)
+        body.setStretchFactor(1, 2)
+        layout = QVBoxLayout(self)
+        layout.addWidget(folders)
+        layout.addWidget(body, 1)
+
+    # ------------------------------------------------------------------ API
+    def folders(self) -> tuple[str, str, str]:
+        return self.source_picker.path(), self.target_picker.path(), self.test_picker.path()
+
+    def check(self) -> bool:
+        """Start the health check of the chosen folders; False when it cannot start."""
+        if self.runner.running or getattr(self.runner, "_worker", None) is not None:
+            return False
+        source, target, test = self.folders()
+        if not source:
+            errors.show_error(self, "Choose a source folder first: a folder with one sub-folder of images per class.")
+            return False
+        self.state.set_folders(source, target, test)
+        self.progress.setRange(0, 0)
+        self.status.setText("Checking…")
+        self.runner.start(check_job, source, target, test)
+        return True
+
+    def stop(self) -> None:
+        self.runner.stop()
+
+    def busy(self) -> bool:
+        return self.runner.running
+
+    def shutdown(self) -> None:
+        self.runner.stop_and_wait()
+        self.grid.thumbnails.shutdown()
+
+    def show_images(self, domain: str, class_name: str | None = None) -> None:
+        """Select a domain (and a class, or None for all) in the thumbnail grid."""
+        i = self.domain_combo.findData(domain)
+        if i >= 0:
+            self.domain_combo.setCurrentIndex(i)
+        j = self.class_combo.findData(class_name)
+        if j >= 0:
+            self.class_combo.setCurrentIndex(j)
+
+    # ------------------------------------------------------------------ slots
+    def _on_check_clicked(self) -> None:
+        self.check()
+
+    def _on_picker_changed(self, _: str) -> None:
+        self.state.set_folders(*self.folders())
+
+    def _on_state_folders(self) -> None:
+        s = self.state
+        for picker, value in ((self.source_picker, s.source), (self.target_picker, s.target), (self.test_picker, s.target_test)):
+            if picker.path() != value:
+                picker.set_path(value)
+
+    def _on_running_changed(self, running: bool) -> None:
+        self.check_button.setEnabled(not running)
+        self.stop_button.setEnabled(running)
+        for picker in (self.source_picker, self.target_picker, self.test_picker):
+            picker.setEnabled(not running)
+
+    def _on_events(self, batch: list) -> None:
+        last = next((e for e in reversed(batch) if isinstance(e, Progress)), None)
+        if last is not None:
+            self.progress.setRange(0, max(1, last.total_steps))
+            self.progress.setValue(last.step)
+
+    def _on_failed(self, message: str, details: str) -> None:
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.status.setText(f"<span style='color:#d32f2f'>Check failed:</span> {_escape(message)}")
+        errors.show_error(self, message, details)
+
+    def _on_finished(self, result: CheckResult | None) -> None:
+        if result is None:
+            self.status.setText("Check stopped.")
+            self.progress.setRange(0, 1)
+            self.progress.setValue(0)
+            return
+        self.report, self.domains = result.report, result.domains
+        self.progress.setValue(self.progress.maximum())
+        self._show_report(result.report)
+
+    def _on_domain_selected(self, _: int) -> None:
+        domain = self.domains.get(self.domain_combo.currentData())
+        self.class_combo.blockSignals(True)
+        self.class_combo.clear()
+        if domain is not None:
+            self.class_combo.addItem(f"All ({len(domain)})", None)
+            counts = domain.class_counts()
+            for name in domain.classes:
+                self.class_combo.addItem(f"{name} ({counts.get(name, 0)})", name)
+        self.class_combo.blockSignals(False)
+        self._on_class_selected(0)
+
+    def _on_class_selected(self, _: int) -> None:
+        domain = self.domains.get(self.domain_combo.currentData())
+        if domain is None:
+            self.grid.set_paths([])
+            self.image_count.setText("")
+            return
+        name = self.class_combo.currentData()
+        label = domain.classes.index(name) if name in domain.classes else None
+        paths = [str(s.path) for s in domain.samples if label is None or s.label == label]
+        self.grid.set_paths(paths)
+        self.image_count.setText(f"{len(paths):,} images")
+
+    # ------------------------------------------------------------------ report
+    def _show_report(self, report: Any) -> None:
+        parts = []
+        for r in report.reports():
+            title = DOMAIN_TITLES.get(r.domain, r.domain)
+            kind = f"{len(r.classes)} classes" if r.labelled else "unlabelled"
+            bad = f", <b>{len(r.unreadable)} unreadable</b>" if r.unreadable else ""
+            parts.append(f"<b>{title}</b>: {r.num_images:,} images, {kind}{bad}")
+        verdict = ("<span style='color:#d32f2f'><b>Errors: fix them before training.</b></span>" if report.has_errors
+                   else "<span style='color:#2e7d32'><b>OK to train.</b></span>")
+        self.status.setText(" · ".join(parts) + " — " + verdict)
+        self.chart.set_counts({DOMAIN_TITLES.get(r.domain, r.domain): r.class_counts for r in report.reports() if r.labelled})
+        self._fill_issues(report)
+        self._fill_unreadable(report)
+        current = self.domain_combo.currentData()
+        self.domain_combo.blockSignals(True)
+        self.domain_combo.clear()
+        for name in self.domains:
+            self.domain_combo.addItem(DOMAIN_TITLES.get(name, name), name)
+        self.domain_combo.blockSignals(False)
+        i = self.domain_combo.findData(current)
+        self.domain_combo.setCurrentIndex(max(0, i))
+        self._on_domain_selected(self.domain_combo.currentIndex())
+
+    def _fill_issues(self, report: Any) -> None:
+        self.issues.clear()
+        style = self.style()
+        found = [(DOMAIN_TITLES.get(r.domain, r.domain), i) for r in report.reports() for i in r.issues]
+        found += [("Across folders", i) for i in report.issues]
+        order = {"error": 0, "warning": 1, "info": 2}
+        for where, issue in sorted(found, key=lambda f: order.get(f[1].level, 3)):
+            item = QTreeWidgetItem([issue.level, issue.message, issue.path or where])
+            item.setIcon(0, style.standardIcon(_LEVEL_ICONS.get(issue.level, QStyle.StandardPixmap.SP_MessageBoxInformation)))
+            item.setToolTip(1, issue.message)
+            item.setToolTip(2, issue.path or where)
+            self.issues.addTopLevelItem(item)
+        if not found:
+            self.issues.addTopLevelItem(QTreeWidgetItem(["ok", "No problems found.", ""]))
+        errors_n = sum(1 for _, i in found if i.level == "error")
+        warnings_n = sum(1 for _, i in found if i.level == "warning")
+        self.tabs.setTabText(0, f"Issues ({errors_n} errors, {warnings_n} warnings)")
+
+    def _fill_unreadable(self, report: Any) -> None:
+        self.unreadable.clear()
+        n = 0
+        for r in report.reports():
+            for u in r.unreadable:
+                item = QTreeWidgetItem([DOMAIN_TITLES.get(r.domain, r.domain), u["path"], u["reason"]])
+                item.setToolTip(1, u["path"])
+                item.setToolTip(2, u["reason"])
+                self.unreadable.addTopLevelItem(item)
+                n += 1
+        self.tabs.setTabText(1, f"Unreadable files ({n})")
+
+
+def _escape(text: str) -> str:
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

@@ -1,0 +1,381 @@
+"""Predict page: classify an image or a folder with an ONNX model (onnxruntime, no torch).
+
+Drop an image, a folder or an .onnx file onto the page, or use the buttons. The model file is
+checked with inspect_onnx on the UI thread (cheap, read-only); the onnxruntime session is made
+inside the first prediction job and reused. A folder's unreadable files become error rows.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QPixmap
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QStackedWidget,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app.jobs import JobRunner
+from desktop_app.pages.base import Page
+from desktop_app.pages.runs import show_error
+from desktop_app.state import AppState
+from desktop_app.widgets.gallery import read_scaled
+from desktop_app.widgets.table_utils import SortItem, fill_table, fmt_percent, make_table, mark_error
+from engine.control import Stopped
+from engine.events import Progress, Started
+from engine.onnx_check import OnnxModelInfo, inspect_onnx
+from engine.predict import OnnxClassifier, Prediction, list_images, write_csv
+
+CHUNK = 64  # files per predict_paths call: progress and Stop work between chunks
+PREVIEW = 320
+HINT = "Drop an image or a folder of images here (or an .onnx file to use it as the model)."
+
+
+def predict_job(emit: Any, control: Any, classifier: OnnxClassifier | None, model_path: str,
+                targets: Sequence[str], top_k: int) -> dict[str, Any]:
+    """JobRunner job: list the files under `targets` and classify them in chunks (stoppable)."""
+    if classifier is None or classifier.info.path != model_path:
+        classifier = OnnxClassifier(model_path)
+    paths: list[Path] = []
+    for target in targets:
+        paths.extend(list_images(target))
+    emit(Started("predict", total_steps=len(paths)))
+    predictions: list[Prediction] = []
+    stopped = False
+    for start in range(0, len(paths), CHUNK):
+        try:
+            control.check()
+        except Stopped:
+            stopped = True
+            break
+        predictions.extend(classifier.predict_paths(paths[start : start + CHUNK], top_k=top_k))
+        emit(Progress(0, len(predictions), len(paths)))
+    return {"kind": "predict", "classifier": classifier, "predictions": predictions, "stopped": stopped,
+            "total": len(paths), "targets": list(targets), "top_k": top_k}
+
+
+def save_csv_job(emit: Any, control: Any, predictions: list[Prediction], out: str, top_k: int) -> dict[str, Any]:
+    """JobRunner job: write the predictions as CSV (atomic)."""
+    return {"kind": "csv", "path": str(write_csv(predictions, out, top_k)), "rows": len(predictions)}
+
+
+class PredictPage(Page):
+    """Model, top-k, image/folder input; results as bars (one image) or a table (a folder)."""
+
+    title = "Predict"
+    icon = "SP_FileDialogContentsView"
+    predicted = Signal(object)  # list[Prediction] of the last finished prediction
+
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(state, parent)
+        self.setAcceptDrops(True)
+        self.model_info: OnnxModelInfo | None = None
+        self.predictions: list[Prediction] = []
+        self.csv_path = ""
+        self._classifier: OnnxClassifier | None = None
+        self._top_k_used = 3
+        self._root = ""
+        self._single = False
+        self.runner = JobRunner(self)
+        self.model_label = QLabel("No model. Export a run on the Export page, or open an ONNX file.")
+        self.model_label.setWordWrap(True)
+        self.open_model_button = QPushButton("Open model...")
+        self.open_model_button.setToolTip("Choose any ONNX image classifier (it is checked before use).")
+        self.top_k = QSpinBox()
+        self.top_k.setRange(1, 20)
+        self.top_k.setValue(3)
+        self.top_k.setToolTip("How many of the most likely classes to show for each image.")
+        self.open_image_button = QPushButton("Open image...")
+        self.open_image_button.setToolTip("Classify one image file.")
+        self.open_folder_button = QPushButton("Open folder...")
+        self.open_folder_button.setToolTip("Classify every file in a folder (and its sub-folders).")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop classifying; the files done so far are kept.")
+        self.stop_button.setEnabled(False)
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(240)
+        self.progress.setFormat("%v / %m")
+        self.progress.setVisible(False)  # shown from the first prediction on
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.stack = QStackedWidget()
+        self.hint = QLabel(HINT, alignment=Qt.AlignmentFlag.AlignCenter)
+        self.hint.setStyleSheet("QLabel { border: 2px dashed #999; border-radius: 8px; color: #666; font-size: 14pt; }")
+        self.image_label = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
+        self.image_label.setMinimumSize(PREVIEW, PREVIEW)
+        self.image_name = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
+        self.image_name.setWordWrap(True)
+        self.topk_table = make_table(["Class", "Probability"])
+        self.topk_table.setToolTip("The most likely classes for this image.")
+        self.folder_table = make_table(["File", "Prediction", "Probability", "Other classes", "Error"], multi=True,
+                                       sort_column=0)
+        self.folder_table.setToolTip("One row per file; files that could not be read are red, with the reason.")
+        self.save_csv_button = QPushButton("Save CSV...")
+        self.save_csv_button.setToolTip("Save the table as CSV: path, prediction, probability, top-k pairs, error.")
+        self.save_csv_button.setEnabled(False)
+        self._build_layout()
+        self.open_model_button.clicked.connect(self._on_open_model)
+        self.open_image_button.clicked.connect(self._on_open_image)
+        self.open_folder_button.clicked.connect(self._on_open_folder)
+        self.stop_button.clicked.connect(self._on_stop)
+        self.save_csv_button.clicked.connect(self._on_save_csv)
+        self.runner.events.connect(self._on_events)
+        self.runner.finished.connect(self._on_finished)
+        self.runner.failed.connect(self._on_failed)
+        self.runner.running_changed.connect(self._on_running_changed)
+        state.model_changed.connect(self._on_model_changed)
+        if state.onnx_path:
+            self.load_model(state.onnx_path, quiet=True)
+
+    def _build_layout(self) -> None:
+        model_row = QHBoxLayout()
+        model_row.addWidget(QLabel("Model:"))
+        model_row.addWidget(self.model_label, 1)
+        model_row.addWidget(self.open_model_button)
+        model_row.addWidget(QLabel("Top-k:"))
+        model_row.addWidget(self.top_k)
+        input_row = QHBoxLayout()
+        for w in (self.open_image_button, self.open_folder_button, self.stop_button, self.progress):
+            input_row.addWidget(w)
+        input_row.addWidget(self.status, 1)
+        single = QWidget()
+        single_layout = QHBoxLayout(single)
+        left = QVBoxLayout()
+        left.addWidget(self.image_label, 1)
+        left.addWidget(self.image_name)
+        single_layout.addLayout(left, 1)
+        single_layout.addWidget(self.topk_table, 1)
+        folder = QWidget()
+        folder_layout = QVBoxLayout(folder)
+        folder_layout.setContentsMargins(0, 0, 0, 0)
+        folder_layout.addWidget(self.folder_table, 1)
+        csv_row = QHBoxLayout()
+        csv_row.addStretch(1)
+        csv_row.addWidget(self.save_csv_button)
+        folder_layout.addLayout(csv_row)
+        for w in (self.hint, single, folder):
+            self.stack.addWidget(w)
+        layout = QVBoxLayout(self)
+        layout.addLayout(model_row)
+        layout.addLayout(input_row)
+        layout.addWidget(self.stack, 1)
+
+    # ------------------------------------------------------------------ public API
+    def busy(self) -> bool:
+        return self.runner.running
+
+    def shutdown(self) -> None:
+        self.runner.stop_and_wait()
+
+    def stop(self) -> None:
+        """Stop classifying; the files done so far are shown (the main window's Stop action calls this)."""
+        self.runner.stop()
+
+    def on_shown(self) -> None:
+        if self.state.onnx_path and (self.model_info is None or self.model_info.path != self.state.onnx_path):
+            self.load_model(self.state.onnx_path, quiet=True)
+
+    def load_model(self, path: str, quiet: bool = False) -> bool:
+        """Check `path` with inspect_onnx and use it; on a refusal show why (unless `quiet`) and keep the old model."""
+        if not path:
+            self.model_info, self._classifier = None, None
+            self.model_label.setText("No model. Export a run on the Export page, or open an ONNX file.")
+            return False
+        try:
+            info = inspect_onnx(path)
+        except Exception as err:  # noqa: BLE001 - UserError says what is wrong with the file
+            if not quiet:
+                show_error(self, str(err))
+            else:
+                self.status.setText(str(err))
+            return False
+        self.model_info, self._classifier = info, None
+        classes = ", ".join(info.classes[:8]) + (", ..." if len(info.classes) > 8 else "")
+        origin = f"{info.backbone}, " if info.backbone else ""
+        self.model_label.setText(f"{Path(path).name}  ({origin}{info.num_classes or '?'} classes: {classes}; "
+                                 f"{info.input_size}×{info.input_size} input)")
+        self.model_label.setToolTip(path)
+        return True
+
+    def predict(self, paths: Sequence[str]) -> bool:
+        """Classify `paths`: one image file shows bars, anything else (folders, several files) a table."""
+        paths = [str(p) for p in paths if p]
+        if not paths or self.runner.running:
+            return False
+        if self.model_info is None:
+            show_error(self, "No model to predict with. Export a run on the Export page, or click Open model... "
+                             "to choose an ONNX file.")
+            return False
+        missing = [p for p in paths if not Path(p).exists()]
+        if missing:
+            show_error(self, f"{missing[0]}: no such file or folder; choose an image or a folder of images.")
+            return False
+        self._root = paths[0] if len(paths) == 1 and Path(paths[0]).is_dir() else ""
+        self._single = len(paths) == 1 and Path(paths[0]).is_file()
+        self.progress.setRange(0, 0)
+        self.progress.setVisible(True)
+        self.status.setText("Loading the model..." if self._classifier is None else "Classifying...")
+        self.runner.start(predict_job, self._classifier, self.model_info.path, paths, self.top_k.value())
+        return True
+
+    def open_paths(self, paths: Sequence[str]) -> None:
+        """What a drop does: an .onnx file becomes the model; images and folders are classified."""
+        models = [p for p in paths if p.lower().endswith(".onnx") and Path(p).is_file()]
+        if models:
+            if self.load_model(models[0]):
+                self.state.set_model(models[0])
+            return
+        self.predict(paths)
+
+    def save_csv(self, path: str) -> bool:
+        """Write the current predictions to `path` as CSV (in the background)."""
+        if not self.predictions or self.runner.running:
+            return False
+        self.runner.start(save_csv_job, list(self.predictions), path, self._top_k_used)
+        return True
+
+    # ------------------------------------------------------------------ drag and drop
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
+        urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
+        if any(u.isLocalFile() for u in urls) and not self.runner.running:
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt override
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        if paths:
+            event.acceptProposedAction()
+            self.open_paths(paths)
+
+    # ------------------------------------------------------------------ showing results
+    def _show_single(self, pred: Prediction) -> None:
+        image = read_scaled(pred.path, PREVIEW)
+        if image.isNull():
+            self.image_label.setText("(no preview for this file)")
+        else:
+            self.image_label.setPixmap(QPixmap.fromImage(image))
+        self.image_name.setText(Path(pred.path).name)
+        self.topk_table.setRowCount(0)
+        if pred.error:
+            show_error(self, f"{pred.path}: {pred.error}")
+            self.status.setText(f"Could not read {Path(pred.path).name}: {pred.error}")
+        rows = [[SortItem(name, p), SortItem("")] for name, p in pred.top]
+        fill_table(self.topk_table, rows)
+        for r, (_name, p) in enumerate(pred.top):
+            bar = QProgressBar()
+            bar.setRange(0, 1000)
+            bar.setValue(round(1000 * p))
+            bar.setFormat(fmt_percent(p))
+            bar.setTextVisible(True)
+            self.topk_table.setCellWidget(r, 1, bar)
+        self.topk_table.setColumnWidth(0, 140)
+        self.stack.setCurrentIndex(1)
+
+    def _show_table(self, preds: list[Prediction]) -> None:
+        root = Path(self._root) if self._root else None
+        rows = []
+        for pred in preds:
+            name = str(Path(pred.path).relative_to(root)) if root and Path(pred.path).is_relative_to(root) else pred.path
+            file_item = SortItem(name)
+            file_item.setToolTip(pred.path)
+            top = pred.top
+            others = ", ".join(f"{c} {fmt_percent(p)}" for c, p in top[1:])
+            rows.append([
+                file_item,
+                SortItem(top[0][0] if top else ""),
+                SortItem(fmt_percent(top[0][1]) if top else "", top[0][1] if top else None),
+                SortItem(others),
+                SortItem(pred.error or ""),
+            ])
+        fill_table(self.folder_table, rows)
+        for r in range(self.folder_table.rowCount()):
+            if self.folder_table.item(r, 4).text():
+                mark_error(self.folder_table, r)
+        self.save_csv_button.setEnabled(bool(preds))
+        self.stack.setCurrentIndex(2)
+
+    # ------------------------------------------------------------------ slots
+    def _on_stop(self) -> None:
+        self.stop()
+
+    def _on_model_changed(self, path: str) -> None:
+        if self.model_info is None or self.model_info.path != path:
+            self.load_model(path)
+
+    def _on_open_model(self) -> None:
+        start = str(Path(self.state.onnx_path).parent) if self.state.onnx_path else str(self.state.workspace)
+        path, _ = QFileDialog.getOpenFileName(self, "Open an ONNX model", start, "ONNX models (*.onnx);;All files (*)")
+        if path and self.load_model(path):
+            self.state.set_model(path)
+
+    def _on_open_image(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Classify an image", "", "Images (*.png *.jpg *.jpeg *.bmp *.gif *.tif *.tiff *.webp);;All files (*)"
+        )
+        if path:
+            self.predict([path])
+
+    def _on_open_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Classify a folder of images")
+        if folder:
+            self.predict([folder])
+
+    def _on_save_csv(self) -> None:
+        default = (Path(self._root).parent / f"{Path(self._root).name}_predictions.csv") if self._root else Path("predictions.csv")
+        path, _ = QFileDialog.getSaveFileName(self, "Save predictions as CSV", str(default), "CSV files (*.csv)")
+        if path:
+            self.save_csv(path if path.lower().endswith(".csv") else path + ".csv")
+
+    def _on_events(self, events: list) -> None:
+        for event in events:
+            if isinstance(event, Started):
+                self.progress.setRange(0, max(1, event.total_steps))
+                self.progress.setValue(0)
+                self.status.setText(f"Classifying {event.total_steps} file(s)...")
+            elif isinstance(event, Progress):
+                self.progress.setRange(0, max(1, event.total_steps))
+                self.progress.setValue(event.step)
+
+    def _on_finished(self, result: dict[str, Any]) -> None:
+        if result["kind"] == "csv":
+            self.csv_path = result["path"]
+            self.status.setText(f"Saved {result['rows']} row(s) to {result['path']}")
+            return
+        self._classifier = result["classifier"]
+        self._top_k_used = result["top_k"]
+        preds: list[Prediction] = result["predictions"]
+        self.predictions = preds
+        errors = sum(1 for p in preds if p.error)
+        self.progress.setRange(0, max(1, result["total"]))
+        self.progress.setValue(len(preds))
+        if self._single and len(preds) == 1:
+            self._show_single(preds[0])
+            if not preds[0].error:
+                self.status.setText(f"{Path(preds[0].path).name}: {preds[0].top[0][0]} ({fmt_percent(preds[0].top[0][1])})")
+        else:
+            self._show_table(preds)
+            text = f"{len(preds)} file(s) classified" + (f", {errors} could not be read" if errors else "")
+            if result["stopped"]:
+                text += f"; stopped before the other {result['total'] - len(preds)}"
+            self.status.setText(text + ".")
+        self.predicted.emit(preds)
+
+    def _on_failed(self, message: str, details: str) -> None:
+        self.status.setText("Failed.")
+        self.progress.setRange(0, 1)
+        show_error(self, message, details)
+
+    def _on_running_changed(self, running: bool) -> None:
+        self.stop_button.setEnabled(running)
+        for w in (self.open_model_button, self.open_image_button, self.open_folder_button, self.top_k):
+            w.setEnabled(not running)
+        self.save_csv_button.setEnabled(not running and bool(self.predictions) and self.stack.currentIndex() == 2)

@@ -1,0 +1,436 @@
+"""Robustness page: attack a run (every attack) or an ONNX file (query and transfer attacks) over a
+grid of budgets; overlay accuracy-vs-eps curves, read the table and the example galleries.
+
+The attack list and each attack's settings form come from the engine's registry, which needs
+torch, so they are filled when the app reports the engine loaded (`engine_ready`). The attack is
+engine.robustness.run_attack in a JobRunner; it is imported inside the job only.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QRadioButton,
+    QScrollArea,
+    QSpinBox,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app import errors
+from desktop_app.compat import lower_thread_priority
+from desktop_app.jobs import JobRunner
+from desktop_app.pages.base import Page
+from desktop_app.pages.runs import RunChooser
+from desktop_app.state import AppState
+from desktop_app.widgets.attack_results import AttackResults
+from desktop_app.widgets.attack_settings import AttackSettings
+from engine.events import Log, Progress, Started
+from engine.runs import Run
+
+
+def attack_job(emit: Any, control: Any, options: dict[str, Any]) -> dict[str, Any]:
+    """JobRunner job: run_attack (imports torch: only ever runs in the worker thread); the report as a dict."""
+    from pydantic import ValidationError
+
+    from engine.errors import UserError
+    from engine.robustness import AttackJobConfig, run_attack
+
+    lower_thread_priority()
+    try:
+        config = AttackJobConfig(**options)
+    except ValidationError as err:
+        raise UserError("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}"
+                                  for e in err.errors())) from None
+    return run_attack(config, emit, control).model_dump(mode="json")
+
+
+def _spin(lo: int, hi: int, value: int, tip: str, special: str = "") -> QSpinBox:
+    spin = QSpinBox()
+    spin.setRange(lo, hi)
+    spin.setValue(value)
+    spin.setToolTip(tip)
+    if special:
+        spin.setSpecialValueText(special)
+    return spin
+
+
+def _row(*widgets: QWidget | None) -> QHBoxLayout:
+    """Widgets side by side; the first line edit or progress bar stretches, None adds a stretch."""
+    row = QHBoxLayout()
+    for w in widgets:
+        if w is None:
+            row.addStretch(1)
+        else:
+            row.addWidget(w, 1 if isinstance(w, (QLineEdit, QProgressBar)) else 0)
+    return row
+
+
+class RobustnessPage(Page):
+    """Choose model, images, attack and budgets; Run; compare curves. Signal `attacked(dict)`."""
+
+    title = "Robustness"
+    icon = "SP_MessageBoxWarning"
+    attacked = Signal(object)  # the RobustnessReport as a dict
+
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(state, parent)
+        self._data_edited = self._onnx_edited = self._stopping = self._pending = False
+        self.runner = JobRunner(self)
+        self._build_widgets()
+        self._build_layout()
+        self._connect()
+        self._apply_defaults()
+        if "torch" in sys.modules:  # the engine is already loaded (a page created late, tests)
+            self.engine_ready()
+        self._update_enabled()
+        self._update_run_button()
+
+    # ------------------------------------------------------------------ construction
+    def _build_widgets(self) -> None:
+        self.run_radio = QRadioButton("Training run")
+        self.run_radio.setToolTip("Attack a run's PyTorch model: every attack is available, white-box ones included.")
+        self.onnx_radio = QRadioButton("ONNX file")
+        self.onnx_radio.setToolTip("Attack an exported .onnx classifier: query attacks (square, hopskipjump) and "
+                                   "transfer attacks crafted on a surrogate run.")
+        self.model_group = QButtonGroup(self)
+        self.model_group.addButton(self.run_radio)
+        self.model_group.addButton(self.onnx_radio)
+        self.run_radio.setChecked(True)
+        self.run_chooser = RunChooser(self.state)
+        self.checkpoint = QComboBox()
+        self.checkpoint.addItem("best", "best")
+        self.checkpoint.addItem("last", "last")
+        self.checkpoint.setToolTip("Which checkpoint of the run (and of the surrogate) to attack: the best or the latest epoch.")
+        self.onnx_edit = QLineEdit()
+        self.onnx_edit.setPlaceholderText("model.onnx")
+        self.onnx_edit.setToolTip("The .onnx image classifier to attack (defaults to the model exported last).")
+        self.onnx_browse = QPushButton("Browse...")
+        self.onnx_browse.setToolTip("Choose an .onnx file.")
+        self.data_edit = QLineEdit()
+        self.data_edit.setPlaceholderText("A labelled folder: one sub-folder of images per class")
+        self.data_edit.setToolTip("Labelled images to attack (class sub-folders named like the model's classes). "
+                                  "Defaults to the target test folder, else the run's source folder.")
+        self.data_browse = QPushButton("Browse...")
+        self.data_browse.setToolTip("Choose the labelled folder.")
+        self.attack_settings = AttackSettings(self)
+        self.attack_combo, self.norm_combo = self.attack_settings.attack_combo, self.attack_settings.norm_combo
+        self.eps_edit, self.eps_error = self.attack_settings.eps_edit, self.attack_settings.eps_error
+        self.limit = _spin(0, 1_000_000, 100, "Attack at most this many images (a seeded random subset); "
+                           "'all' attacks the whole folder.", "all")
+        self.batch = _spin(1, 4096, 64, "Images attacked together (lower it if memory runs out).")
+        self.surrogate = RunChooser(self.state)
+        for chooser in (self.run_chooser, self.surrogate):
+            chooser.combo.setMinimumContentsLength(16)
+        self.surrogate.setToolTip("Transfer attack: the run whose model crafts the adversarial images (same classes).")
+        self.surrogate.combo.setToolTip(self.surrogate.toolTip())
+        self.run_button = QPushButton("Run")
+        self.run_button.setToolTip("Attack the model at every budget of the grid (runs in the background).")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop the attack; the report covers the images finished so far.")
+        self.stop_button.setEnabled(False)
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        self.progress.setToolTip("Batches attacked, over every budget.")
+        self.status = QLabel("Waiting for PyTorch to load…")
+        self.status.setWordWrap(True)
+        self.results = AttackResults()
+
+    def _build_layout(self) -> None:
+        eps_cell = QVBoxLayout()
+        eps_cell.setSpacing(2)
+        eps_cell.addWidget(self.attack_settings.eps_edit)
+        eps_cell.addWidget(self.attack_settings.eps_error)
+        self.form_layout = form = QFormLayout()
+        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        form.addRow("Model:", _row(self.run_radio, self.onnx_radio, None))
+        form.addRow("Run:", self.run_chooser)
+        form.addRow("Checkpoint:", self.checkpoint)
+        form.addRow("ONNX file:", _row(self.onnx_edit, self.onnx_browse))
+        form.addRow("Images:", _row(self.data_edit, self.data_browse))
+        form.addRow("Attack:", self.attack_settings.attack_combo)
+        form.addRow("", self.attack_settings.kind_label)
+        form.addRow("Surrogate run:", self.surrogate)
+        form.addRow("Norm:", self.attack_settings.norm_combo)
+        form.addRow("eps grid:", eps_cell)
+        form.addRow("Limit (images):", self.limit)
+        form.addRow("Batch size:", self.batch)
+        for i in range(form.rowCount()):
+            label = form.itemAt(i, QFormLayout.ItemRole.LabelRole)
+            field = form.itemAt(i, QFormLayout.ItemRole.FieldRole)
+            if label is not None and label.widget() is not None and field is not None and field.widget() is not None:
+                label.widget().setToolTip(field.widget().toolTip())
+        actions = _row(self.run_button, self.stop_button, self.progress)
+        settings = QWidget()
+        col = QVBoxLayout(settings)
+        col.addLayout(form)
+        col.addWidget(self.attack_settings.options_box)
+        col.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidget(settings)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(scroll, 1)
+        left_layout.addLayout(actions)
+        left_layout.addWidget(self.status)
+        left.setMinimumWidth(460)
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(left)
+        split.addWidget(self.results)
+        split.setStretchFactor(0, 0)
+        split.setStretchFactor(1, 1)
+        split.setSizes([480, 1000])
+        layout = QVBoxLayout(self)
+        layout.addWidget(split)
+
+    def _connect(self) -> None:
+        self.run_radio.toggled.connect(self._on_model_kind_changed)
+        self.onnx_browse.clicked.connect(self._on_browse_onnx)
+        self.onnx_edit.textEdited.connect(lambda t: setattr(self, "_onnx_edited", bool(t.strip())))
+        self.data_browse.clicked.connect(self._on_browse_data)
+        self.data_edit.textEdited.connect(lambda t: setattr(self, "_data_edited", bool(t.strip())))
+        self.run_chooser.changed.connect(lambda _: self._apply_defaults())
+        self.attack_settings.attack_changed.connect(self._on_attack_changed)
+        self.attack_settings.changed.connect(self._update_run_button)
+        self.run_button.clicked.connect(self.run_attack)
+        self.stop_button.clicked.connect(self.stop)
+        self.runner.events.connect(self._on_events)
+        self.runner.finished.connect(self._on_finished)
+        self.runner.failed.connect(self._on_failed)
+        self.runner.running_changed.connect(self._on_running_changed)
+        self.state.run_changed.connect(self._on_state_run_changed)
+        self.state.model_changed.connect(lambda _: self._apply_defaults())
+        self.state.folders_changed.connect(self._apply_defaults)
+        self.state.runs_updated.connect(self._on_runs_updated)
+
+    # ------------------------------------------------------------------ engine loaded
+    def engine_ready(self, info: dict[str, Any] | None = None) -> None:
+        """Fill the attack list from the engine's registry (torch is loaded now)."""
+        self.attack_settings.set_model_kind(self.model_kind())
+        self.attack_settings.load_registry()
+        self.status.setText("Choose a model, images and an attack, then Run.")
+        self._update_enabled()
+
+    # ------------------------------------------------------------------ public API
+    def on_shown(self) -> None:
+        if not self.runner.running:
+            self.run_chooser.refresh()
+            self.surrogate.refresh()
+        self._apply_defaults()
+
+    def busy(self) -> bool:
+        """True from Run until the report (or the error) is shown."""
+        return self._pending or self.runner.running
+
+    def shutdown(self) -> None:
+        self.runner.stop_and_wait()
+        self.results.shutdown()
+
+    def model_kind(self) -> str:
+        return "run" if self.run_radio.isChecked() else "onnx"
+
+    def set_model_kind(self, kind: str) -> None:
+        (self.run_radio if kind == "run" else self.onnx_radio).setChecked(True)
+
+    def set_onnx(self, path: str) -> None:
+        self.onnx_edit.setText(path)
+        self._onnx_edited = bool(path)
+
+    def set_data(self, folder: str) -> None:
+        """Use `folder` as the labelled images (counts as the user's choice)."""
+        self.data_edit.setText(folder)
+        self._data_edited = bool(folder)
+
+    @property
+    def form(self) -> Any:
+        """The chosen attack's settings form (a ConfigForm), None before the engine has loaded."""
+        return self.attack_settings.form
+
+    @property
+    def ready(self) -> bool:
+        return self.attack_settings.ready
+
+    def attacks(self) -> list[str]:
+        """The attack names offered now (filtered by the model kind)."""
+        return self.attack_settings.attacks()
+
+    def attack(self) -> str:
+        return self.attack_settings.attack()
+
+    def set_attack(self, name: str) -> bool:
+        return self.attack_settings.set_attack(name)
+
+    def set_norm(self, norm: str) -> None:
+        self.attack_settings.set_norm(norm)
+
+    def eps_values(self) -> tuple[list[float], str]:
+        return self.attack_settings.eps_values()
+
+    def job_options(self) -> dict[str, Any]:
+        """The AttackJobConfig fields the page's settings describe."""
+        kind = self.model_kind()
+        options: dict[str, Any] = {
+            "model": self.run_chooser.run_dir() if kind == "run" else self.onnx_edit.text().strip(),
+            "data": self.data_edit.text().strip(), "attack": self.attack(),
+            "norm": self.attack_settings.norm(), "eps": self.eps_values()[0], "attack_options": self.attack_settings.options(),
+            "limit": self.limit.value() or None, "batch_size": self.batch.value(),
+            "checkpoint": self.checkpoint.currentData(),
+        }
+        if self.attack_settings.kind() == "transfer":
+            options["surrogate"] = self.surrogate.run_dir() or None
+        return options
+
+    def run_attack(self) -> bool:
+        """Start the attack; False (with an error dialog) when something the job needs is missing."""
+        if self.busy() or not self.run_button.isEnabled():
+            return False
+        options = self.job_options()
+        problem = ""
+        if not options["model"]:
+            problem = ("Choose a run to attack (train one on the Train page, or Browse... for a run folder)."
+                       if self.model_kind() == "run" else "Choose an .onnx file to attack (export one on the Export page).")
+        elif not options["data"]:
+            problem = "Choose a labelled folder to attack (one sub-folder of images per class)."
+        elif not Path(options["data"]).is_dir():
+            problem = f"{options['data']}: no such folder. Choose a labelled folder (one sub-folder of images per class)."
+        elif "surrogate" in options and not options["surrogate"]:
+            problem = "The transfer attack needs a surrogate run: choose one whose model crafts the adversarial images."
+        if problem:
+            errors.show_error(self, problem)
+            return False
+        self._stopping = False
+        self._pending = True
+        self.progress.setRange(0, 0)
+        self.status.setText(f"Starting {options['attack']}…")
+        self.runner.start(attack_job, options)
+        return True
+
+    def stop(self) -> None:
+        """Stop a running attack (the main window's Stop action calls this)."""
+        if self.runner.running:
+            self._stopping = True
+            self.status.setText("Stopping… (the current batch finishes first)")
+            self.runner.stop()
+
+    # ------------------------------------------------------------------ settings
+    def _apply_defaults(self) -> None:
+        if not self._onnx_edited and self.state.onnx_path:
+            self.onnx_edit.setText(self.state.onnx_path)
+        if self._data_edited:
+            return
+        folder = self.state.target_test
+        run_dir = self.run_chooser.run_dir()
+        if not folder and run_dir and self.model_kind() == "run":
+            try:
+                cfg = Run(Path(run_dir)).config()
+                folder = str(cfg.target_test or cfg.source)
+            except Exception:  # noqa: BLE001 - a half-written run just gives no default
+                folder = ""
+        self.data_edit.setText(folder or self.state.source)
+
+    def _on_model_kind_changed(self, *_: Any) -> None:
+        self.attack_settings.set_model_kind(self.model_kind())
+        self._update_enabled()
+        self._apply_defaults()
+
+    def _update_enabled(self) -> None:
+        running = self.busy()
+        run = self.model_kind() == "run"
+        for w in (self.run_chooser, self.checkpoint):
+            w.setEnabled(run and not running)
+        for w in (self.onnx_edit, self.onnx_browse):
+            w.setEnabled(not run and not running)
+        for w in (self.run_radio, self.onnx_radio, self.data_edit, self.data_browse, self.limit, self.batch):
+            w.setEnabled(not running)
+        self.attack_settings.set_enabled(not running)
+        self.surrogate.setEnabled(not running and self.attack_settings.kind() == "transfer")
+
+    def _on_attack_changed(self, _name: str) -> None:
+        transfer = self.attack_settings.kind() == "transfer"
+        self.surrogate.setEnabled(transfer and not self.busy())
+        self.surrogate.setVisible(transfer)
+        label = self.form_layout.labelForField(self.surrogate)
+        if label is not None:
+            label.setVisible(transfer)
+        self._update_run_button()
+
+    def _update_run_button(self) -> None:
+        why = self.attack_settings.problem()
+        self.run_button.setEnabled(not why and not self.busy())
+        self.run_button.setToolTip(why or "Attack the model at every budget of the grid (runs in the background).")
+
+    def _on_browse_onnx(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Choose an ONNX model", self.onnx_edit.text(), "ONNX models (*.onnx)")
+        if path:
+            self.set_onnx(path)
+
+    def _on_browse_data(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a labelled folder", self.data_edit.text())
+        if folder:
+            self.set_data(folder)
+
+    def _on_state_run_changed(self, run_dir: str) -> None:
+        if run_dir and not self.runner.running:
+            self.run_chooser.set_run_dir(run_dir)
+
+    def _on_runs_updated(self) -> None:
+        if not self.runner.running:
+            self.run_chooser.refresh()
+            self.surrogate.refresh()
+
+    # ------------------------------------------------------------------ job
+    def _on_events(self, events: list) -> None:
+        for event in events:
+            if isinstance(event, Started):
+                self.progress.setRange(0, max(1, event.total_steps))
+                self.progress.setValue(0)
+            elif isinstance(event, Progress):
+                self.progress.setRange(0, max(1, event.total_steps))
+                self.progress.setValue(event.step)
+                eps = event.metrics.get("eps")
+                self.status.setText(f"Batch {event.step} of {event.total_steps}" + (f" (eps {eps:.4g})" if eps is not None else ""))
+            elif isinstance(event, Log):
+                self.status.setText(event.message)
+
+    def _on_finished(self, report: dict[str, Any]) -> None:
+        self._pending = False
+        self.progress.setValue(self.progress.maximum())
+        name = self.results.add_report(report)
+        how = "Stopped" if report.get("stopped") else "Done"
+        self.status.setText(f"{how}: {name} on {report.get('n_images', 0)} images. Report: {Path(str(report.get('folder', ''))).name}")
+        self.status.setToolTip(f"Report, curve and examples saved in {report.get('folder', '')}")
+        self._on_running_changed(False)
+        self.attacked.emit(report)
+
+    def _on_failed(self, message: str, details: str) -> None:
+        self._pending = False
+        self._on_running_changed(False)
+        self.progress.setRange(0, 1)
+        self.progress.setValue(0)
+        if self._stopping:
+            self.status.setText("Stopped.")
+            return
+        self.status.setText("The attack failed.")
+        errors.show_error(self, message, details)
+
+    def _on_running_changed(self, _running: bool) -> None:
+        self.stop_button.setEnabled(self.runner.running)
+        self._update_enabled()
+        self._update_run_button()

@@ -1,0 +1,352 @@
+"""Runs page: every run in the workspace, open / resume / delete, and epoch curves side by side.
+
+Also home of `RunChooser`, the run picker the Evaluate and Export pages share. Reading runs
+(list_runs, Run.info, Run.metrics) is cheap JSON reading and happens on the UI thread.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pyqtgraph as pg
+from PySide6.QtCore import QItemSelectionModel, Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QPalette
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QMessageBox,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app.pages.base import Page
+from desktop_app.state import AppState
+from desktop_app.widgets.table_utils import SortItem, fill_table, fmt_percent, make_table
+from engine.runs import Run, delete_run, list_runs, open_run
+
+COLUMNS = ["Name", "Status", "Method", "Backbone", "Epochs", "Best val acc", "Best target acc", "Created"]
+SKIP_METRICS = {"epoch", "step"}
+PREFERRED_METRICS = ["val/acc", "target/acc", "train/loss", "train/acc", "val/loss", "target/entropy", "lr"]
+CURVE_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+
+
+def show_error(parent: QWidget, message: str, details: str = "") -> None:
+    """The app's error dialog (imported when needed so this module loads without it)."""
+    from desktop_app import errors
+
+    errors.show_error(parent, message, details)
+
+
+def _created(info: dict[str, Any]) -> tuple[str, float]:
+    stamp = info.get("created")
+    if isinstance(stamp, (int, float)):
+        return time.strftime("%Y-%m-%d %H:%M", time.localtime(stamp)), float(stamp)
+    return "", 0.0
+
+
+class RunChooser(QWidget):
+    """A combo box of the workspace's runs plus "Browse..." for a run folder elsewhere. Signal `changed(str)`."""
+
+    changed = Signal(str)
+
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        self.combo = QComboBox()
+        self.combo.setMinimumContentsLength(28)
+        self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.combo.setToolTip("The training run to use. Runs in the workspace are listed; Browse... picks any run folder.")
+        self.browse = QPushButton("Browse...")
+        self.browse.setToolTip("Choose a run folder (one holding config.toml) outside the workspace.")
+        layout.addWidget(self.combo, 1)
+        layout.addWidget(self.browse)
+        self.combo.currentIndexChanged.connect(self._on_index_changed)
+        self.browse.clicked.connect(self._on_browse)
+        self.refresh(state.run_dir)
+
+    def run_dir(self) -> str:
+        return str(self.combo.currentData() or "")
+
+    def refresh(self, select: str | None = None) -> None:
+        """Re-list the runs; keep `select` (or the current one) chosen, adding it when outside the workspace.
+
+        `changed` is emitted only when the chosen run is different afterwards."""
+        before = self.run_dir()
+        wanted = select if select is not None else before
+        self.combo.blockSignals(True)
+        self.combo.clear()
+        for run in list_runs(self.state.runs_dir):
+            self.combo.addItem(run.path.name, str(run.path))
+        self._select(wanted)
+        self.combo.blockSignals(False)
+        if self.run_dir() != before:
+            self.changed.emit(self.run_dir())
+
+    def set_run_dir(self, run_dir: str) -> None:
+        """Choose `run_dir` (added to the list when it is not in the workspace); emits `changed` if it differs."""
+        before = self.run_dir()
+        self.combo.blockSignals(True)
+        self._select(run_dir)
+        self.combo.blockSignals(False)
+        if self.run_dir() != before:
+            self.changed.emit(self.run_dir())
+
+    def _select(self, run_dir: str) -> None:
+        if not run_dir:
+            return
+        index = self.combo.findData(str(run_dir))
+        if index < 0 and Path(run_dir).is_dir():
+            self.combo.addItem(Path(run_dir).name, str(run_dir))
+            index = self.combo.count() - 1
+        if index >= 0:
+            self.combo.setCurrentIndex(index)
+
+    def _on_index_changed(self, _index: int) -> None:
+        self.changed.emit(self.run_dir())
+
+    def _on_browse(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a run folder", str(self.state.runs_dir))
+        if not folder:
+            return
+        try:
+            open_run(folder)
+        except Exception as err:  # noqa: BLE001 - UserError explains what a run folder is
+            show_error(self, str(err))
+            return
+        self.set_run_dir(folder)
+
+
+class RunsPage(Page):
+    """All runs: table, actions and a comparison plot of the selected runs' epoch metrics."""
+
+    title = "Runs"
+    icon = "SP_FileDialogDetailedView"
+    resume_requested = Signal(str)  # run directory; the main window routes it to the Train page
+
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(state, parent)
+        self._runs: list[Run] = []
+        self.table = make_table(COLUMNS, multi=True, sort_column=COLUMNS.index("Created"), descending=True)
+        self.table.setToolTip("Select one run to open or resume it; select several to compare their curves.")
+        self.open_button = QPushButton("Open")
+        self.open_button.setToolTip("Make the selected run the current one (Evaluate, Export and Robustness use it).")
+        self.resume_button = QPushButton("Resume")
+        self.resume_button.setToolTip("Continue training the selected run from its last checkpoint (on the Train page).")
+        self.delete_button = QPushButton("Delete...")
+        self.delete_button.setToolTip("Delete the selected runs' folders with their checkpoints and exports (asks first).")
+        self.folder_button = QPushButton("Show folder")
+        self.folder_button.setToolTip("Open the selected run's folder in the file manager.")
+        self.refresh_button = QPushButton("Refresh")
+        self.refresh_button.setToolTip("Read the runs folder again.")
+        self.metric_combo = QComboBox()
+        self.metric_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
+        self.metric_combo.setMinimumContentsLength(14)
+        self.metric_combo.setToolTip("Which per-epoch figure to compare across the selected runs.")
+        self.summary = QLabel()
+        fg = self.palette().color(QPalette.ColorRole.Text)
+        self.plot = pg.PlotWidget(background=self.palette().color(QPalette.ColorRole.Base))
+        self.plot.showGrid(x=True, y=True, alpha=0.3)
+        self.plot.setLabel("bottom", "epoch", color=fg.name())
+        for side in ("left", "bottom"):
+            self.plot.getAxis(side).setPen(fg)
+            self.plot.getAxis(side).setTextPen(fg)
+        self._fg = fg
+        self.plot.addLegend(offset=(-10, 10), labelTextColor=fg)
+        self.plot.setMinimumHeight(200)
+        self._build_layout()
+        self.table.itemSelectionChanged.connect(self._on_selection_changed)
+        self.table.doubleClicked.connect(self._on_open)
+        self.open_button.clicked.connect(self._on_open)
+        self.resume_button.clicked.connect(self._on_resume)
+        self.delete_button.clicked.connect(self._on_delete)
+        self.folder_button.clicked.connect(self._on_show_folder)
+        self.refresh_button.clicked.connect(self.refresh)
+        self.metric_combo.currentTextChanged.connect(self._on_metric_changed)
+        state.runs_updated.connect(self.refresh)
+        state.run_changed.connect(self._on_run_changed)
+        self.refresh()
+
+    def _build_layout(self) -> None:
+        buttons = QHBoxLayout()
+        for b in (self.open_button, self.resume_button, self.delete_button, self.folder_button):
+            buttons.addWidget(b)
+        buttons.addStretch(1)
+        buttons.addWidget(self.summary)
+        buttons.addWidget(self.refresh_button)
+        top = QWidget()
+        top_layout = QVBoxLayout(top)
+        top_layout.setContentsMargins(0, 0, 0, 0)
+        top_layout.addWidget(self.table)
+        top_layout.addLayout(buttons)
+        bottom = QWidget()
+        bottom_layout = QVBoxLayout(bottom)
+        bottom_layout.setContentsMargins(0, 0, 0, 0)
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Compare selected runs:"))
+        row.addWidget(self.metric_combo)
+        row.addStretch(1)
+        bottom_layout.addLayout(row)
+        bottom_layout.addWidget(self.plot, 1)
+        splitter = QSplitter(Qt.Orientation.Vertical)
+        splitter.addWidget(top)
+        splitter.addWidget(bottom)
+        splitter.setStretchFactor(0, 3)
+        splitter.setStretchFactor(1, 2)
+        layout = QVBoxLayout(self)
+        layout.addWidget(splitter)
+
+    # ------------------------------------------------------------------ public API
+    def on_shown(self) -> None:
+        self.refresh()
+
+    def refresh(self) -> None:
+        """Re-read the runs folder; the selection survives by run path."""
+        keep = set(self.selected_paths())
+        self._runs = list_runs(self.state.runs_dir)
+        rows = []
+        for run in self._runs:
+            info = run.info()
+            best = info.get("best_metrics") or {}
+            created, stamp = _created(info)
+            name = SortItem(run.path.name)
+            name.setData(Qt.ItemDataRole.UserRole, str(run.path))
+            name.setToolTip(str(run.path))
+            epochs = f"{info.get('epoch', 0)}/{info.get('epochs', '?')}"
+            rows.append([
+                name, SortItem(str(info.get("status", "?"))), SortItem(str(info.get("method", ""))),
+                SortItem(str(info.get("backbone", ""))), SortItem(epochs, info.get("epoch", 0)),
+                SortItem(fmt_percent(best.get("val/acc")), best.get("val/acc")),
+                SortItem(fmt_percent(best.get("target/acc")), best.get("target/acc")),
+                SortItem(created, stamp),
+            ])
+        self.table.blockSignals(True)
+        fill_table(self.table, rows)
+        self.table.clearSelection()
+        for r in range(self.table.rowCount()):
+            if self.table.item(r, 0).data(Qt.ItemDataRole.UserRole) in keep:
+                self._add_row_to_selection(r)
+        self.table.blockSignals(False)
+        self.summary.setText(f"{len(self._runs)} run(s) in {self.state.runs_dir}")
+        self._on_selection_changed()
+
+    def selected_paths(self) -> list[str]:
+        rows = sorted({i.row() for i in self.table.selectedIndexes()})
+        return [self.table.item(r, 0).data(Qt.ItemDataRole.UserRole) for r in rows]
+
+    def select_paths(self, paths: list[str]) -> None:
+        """Select the rows of these run folders (others are deselected)."""
+        wanted = {str(p) for p in paths}
+        self.table.clearSelection()
+        for r in range(self.table.rowCount()):
+            if self.table.item(r, 0).data(Qt.ItemDataRole.UserRole) in wanted:
+                self._add_row_to_selection(r)
+
+    def curve_names(self) -> list[str]:
+        """Names of the curves now drawn (one per selected run that has the metric)."""
+        return [item.name() for item in self.plot.getPlotItem().listDataItems()]
+
+    # ------------------------------------------------------------------ slots
+    def _add_row_to_selection(self, row: int) -> None:
+        model = self.table.selectionModel()
+        index = self.table.model().index(row, 0)
+        model.select(index, QItemSelectionModel.SelectionFlag.Select | QItemSelectionModel.SelectionFlag.Rows)
+
+    def _selected_runs(self) -> list[Run]:
+        return [Run(Path(p)) for p in self.selected_paths()]
+
+    def _on_selection_changed(self) -> None:
+        runs = self._selected_runs()
+        one = len(runs) == 1
+        status = runs[0].info().get("status", "") if one else ""
+        self.open_button.setEnabled(one)
+        self.folder_button.setEnabled(one)
+        self.resume_button.setEnabled(one and status != "finished")
+        self.delete_button.setEnabled(bool(runs))
+        self._update_metric_choices(runs)
+        self._draw(runs)
+
+    def _update_metric_choices(self, runs: list[Run]) -> None:
+        keys: set[str] = set()
+        for run in runs:
+            for row in run.metrics():
+                keys.update(k for k, v in row.items() if k not in SKIP_METRICS and isinstance(v, (int, float)))
+        ordered = [k for k in PREFERRED_METRICS if k in keys] + sorted(keys - set(PREFERRED_METRICS))
+        current = self.metric_combo.currentText()
+        self.metric_combo.blockSignals(True)
+        self.metric_combo.clear()
+        self.metric_combo.addItems(ordered)
+        if current in ordered:
+            self.metric_combo.setCurrentText(current)
+        self.metric_combo.blockSignals(False)
+
+    def _on_metric_changed(self, _name: str) -> None:
+        self._draw(self._selected_runs())
+
+    def _draw(self, runs: list[Run]) -> None:
+        plot = self.plot.getPlotItem()
+        plot.clear()
+        if plot.legend is not None:
+            plot.legend.clear()
+        key = self.metric_combo.currentText()
+        self.plot.setLabel("left", key, color=self._fg.name())
+        if not key:
+            return
+        for i, run in enumerate(runs):
+            points = [(r["epoch"], r[key]) for r in run.metrics() if isinstance(r.get(key), (int, float)) and "epoch" in r]
+            if not points:
+                continue
+            xs, ys = zip(*points)
+            colour = CURVE_COLOURS[i % len(CURVE_COLOURS)]
+            plot.plot(list(xs), list(ys), pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=6,
+                      symbolBrush=colour, symbolPen=None, name=run.path.name)
+
+    def _on_open(self) -> None:
+        paths = self.selected_paths()
+        if len(paths) == 1:
+            self.state.set_run(paths[0])
+
+    def _on_resume(self) -> None:
+        paths = self.selected_paths()
+        if len(paths) == 1:
+            self.resume_requested.emit(paths[0])
+
+    def _on_show_folder(self) -> None:
+        paths = self.selected_paths()
+        if len(paths) == 1:
+            QDesktopServices.openUrl(QUrl.fromLocalFile(paths[0]))
+
+    def _on_delete(self) -> None:
+        runs = self._selected_runs()
+        if not runs:
+            return
+        names = "\n".join(f"  {r.path.name}" for r in runs[:10]) + ("\n  ..." if len(runs) > 10 else "")
+        running = [r.path.name for r in runs if r.info().get("status") == "running"]
+        warning = f"\n\n{', '.join(running)} is marked running: stop its training first." if running else ""
+        answer = QMessageBox.question(
+            self, "Delete runs",
+            f"Delete {len(runs)} run(s) with their checkpoints and exports?\n{names}{warning}\n\nThis cannot be undone.",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No,
+        )
+        if answer != QMessageBox.StandardButton.Yes:
+            return
+        for run in runs:
+            try:
+                delete_run(run)
+            except Exception as err:  # noqa: BLE001 - a locked file must not stop the other deletions
+                show_error(self, f"Could not delete {run.path}: {err}")
+                continue
+            if self.state.run_dir and Path(self.state.run_dir) == run.path:
+                self.state.set_run("")
+            if self.state.onnx_path and Path(self.state.onnx_path).is_relative_to(run.path):
+                self.state.set_model("")
+        self.state.runs_updated.emit()  # refreshes this page and every other run list
+
+    def _on_run_changed(self, _run_dir: str) -> None:
+        self.refresh()

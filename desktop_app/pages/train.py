@@ -1,0 +1,373 @@
+"""Train page: the settings panel on the left, the run on the right (progress, ETA, live plots, log).
+
+The settings (method from the engine's registry with its own form, backbone and weights, the
+common TrainConfig fields) live in `TrainSettings`. The run is `engine.trainer.run_train` in a
+JobRunner worker; its events feed the live plots (redrawn once per drained batch, <= 20 Hz), the
+progress bar with ETA and the log. Start is enabled once the app reports the engine loaded
+(`engine_ready`) and every setting is valid.
+"""
+from __future__ import annotations
+
+import math
+import time
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QFontDatabase
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar, QPushButton, QSplitter, QVBoxLayout, QWidget
+
+from desktop_app import errors
+from desktop_app.compat import lower_thread_priority
+from desktop_app.jobs import JobRunner
+from desktop_app.pages.base import Page
+from desktop_app.state import AppState
+from desktop_app.widgets.live_plot import LivePlots
+from desktop_app.widgets.train_settings import TrainSettings
+from engine.config import TrainConfig
+from engine.errors import UserError
+from engine.events import EpochEnd, Failed, Finished, Log, Progress, Started
+
+NOT_PLOTTED = {"epoch_time", "lr"}  # epoch-level keys the step curves already show, or not worth a curve
+
+
+def train_job(emit: Any, control: Any, config: TrainConfig) -> Any:
+    """Worker: a new run, at a lower CPU priority than the window."""
+    from engine.trainer import run_train
+
+    lower_thread_priority()
+    return run_train(config, emit, control)
+
+
+def resume_job(emit: Any, control: Any, run_dir: str) -> Any:
+    """Worker: continue a run from its last checkpoint."""
+    from engine.trainer import run_train
+
+    lower_thread_priority()
+    return run_train(emit=emit, control=control, resume=run_dir)
+
+
+def format_eta(seconds: float) -> str:
+    if not math.isfinite(seconds) or seconds < 0:
+        return "estimating…"
+    s = int(round(seconds))
+    return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
+
+
+class TrainPage(Page):
+    title = "Train"
+    icon = "SP_MediaPlay"
+    run_started = Signal(str)  # run directory
+
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(state, parent)
+        self.run_dir = ""
+        self.total_steps = 0
+        self.last_progress: Progress | None = None
+        self.runner = JobRunner(self)
+        self.runner.events.connect(self._on_events)
+        self.runner.finished.connect(self._on_finished)
+        self.runner.failed.connect(self._on_failed)
+        self.runner.running_changed.connect(self._on_running_changed)
+        self.settings_panel = TrainSettings(state)
+        self.settings_panel.changed.connect(self._update_start)
+        self._build()
+        self._update_start()
+
+    # the settings widgets, for the shortcuts and the tests
+    @property
+    def ready(self) -> bool:
+        return self.settings_panel.ready
+
+    @property
+    def basic_form(self) -> Any:
+        return self.settings_panel.basic_form
+
+    @property
+    def advanced_form(self) -> Any:
+        return self.settings_panel.advanced_form
+
+    @property
+    def method_form(self) -> Any:
+        return self.settings_panel.method_form
+
+    @property
+    def backbone(self) -> Any:
+        return self.settings_panel.backbone
+
+    @property
+    def method_combo(self) -> Any:
+        return self.settings_panel.method_combo
+
+    @property
+    def method_summary(self) -> QLabel:
+        return self.settings_panel.method_summary
+
+    def method(self) -> str:
+        return self.settings_panel.method()
+
+    def set_method(self, name: str) -> None:
+        self.settings_panel.set_method(name)
+
+    # ------------------------------------------------------------------ layout
+    def _build(self) -> None:
+        self.start_button = QPushButton("Start")
+        self.start_button.setToolTip("Start training with these settings (Ctrl+R).")
+        self.start_button.clicked.connect(self.start)
+        self.pause_button = QPushButton("Pause")
+        self.pause_button.setToolTip("Pause between two steps; Resume continues exactly where it stopped.")
+        self.pause_button.clicked.connect(self._on_pause_clicked)
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setToolTip("Stop after the current step and save a checkpoint; the run can be resumed (Ctrl+. or Esc).")
+        self.stop_button.clicked.connect(self.stop)
+        self.start_reason = QLabel("")
+        self.start_reason.setWordWrap(True)
+        self.start_reason.setStyleSheet("color: #d32f2f;")
+        buttons = QHBoxLayout()
+        for b in (self.start_button, self.pause_button, self.stop_button):
+            buttons.addWidget(b)
+        left = QWidget()
+        lcol = QVBoxLayout(left)
+        lcol.setContentsMargins(0, 0, 0, 0)
+        lcol.addWidget(self.settings_panel, 1)
+        lcol.addLayout(buttons)
+        lcol.addWidget(self.start_reason)
+
+        self.progress = QProgressBar()
+        self.progress.setFormat("%v / %m steps")
+        self.progress.setValue(0)
+        self.progress.setToolTip("Optimiser steps done out of those planned.")
+        self.eta_label = QLabel("Not started.")
+        self.eta_label.setMinimumWidth(260)
+        self.plots = LivePlots()
+        self.log = QPlainTextEdit()
+        self.log.setReadOnly(True)
+        self.log.setMaximumBlockCount(5000)
+        self.log.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+        self.log.setToolTip("Messages from the training run.")
+        top = QHBoxLayout()
+        top.addWidget(self.progress, 1)
+        top.addWidget(self.eta_label)
+        right_split = QSplitter(Qt.Orientation.Vertical)
+        right_split.addWidget(self.plots)
+        right_split.addWidget(self.log)
+        right_split.setStretchFactor(0, 4)
+        right_split.setStretchFactor(1, 1)
+        right_split.setSizes([640, 160])
+        right = QWidget()
+        rcol = QVBoxLayout(right)
+        rcol.setContentsMargins(0, 0, 0, 0)
+        rcol.addLayout(top)
+        rcol.addWidget(right_split, 1)
+
+        split = QSplitter(Qt.Orientation.Horizontal)
+        split.addWidget(left)
+        split.addWidget(right)
+        split.setStretchFactor(0, 0)
+        split.setStretchFactor(1, 1)
+        left.setMinimumWidth(400)
+        split.setSizes([440, 1000])
+        layout = QVBoxLayout(self)
+        layout.addWidget(split)
+
+    # ------------------------------------------------------------------ API
+    def engine_ready(self, info: dict[str, Any] | None = None) -> None:
+        """Torch has loaded: fill the registries' lists and build the plots (the UI is idle now)."""
+        self.plots.prepare()
+        self.settings_panel.engine_ready()
+        self._update_start()
+
+    def reload_methods(self) -> None:
+        self.settings_panel.reload_methods()
+
+    def can_start(self) -> tuple[bool, str]:
+        """Whether Start may run now, and why not."""
+        if self.runner.running or getattr(self.runner, "_worker", None) is not None:  # a run, or its end not yet handled
+            return False, ""
+        problem = self.settings_panel.problem()
+        return not problem, problem
+
+    def start(self) -> bool:
+        """Start a new run with the settings shown; False (with the reason shown) when it cannot."""
+        ok, reason = self.can_start()
+        if not ok:
+            if reason:
+                self.start_reason.setText(reason)
+            return False
+        try:
+            config = self.settings_panel.build_config()
+        except UserError as err:
+            errors.show_error(self, str(err))
+            return False
+        self.settings_panel.save()
+        self._begin(f"Starting {config.method} on {config.backbone}…")
+        self.runner.start(train_job, config)
+        return True
+
+    def resume(self, run_dir: str) -> bool:
+        """Continue a stopped run from its last checkpoint (the Runs page calls this)."""
+        if self.runner.running or getattr(self.runner, "_worker", None) is not None:
+            errors.show_error(self, "A training run is in progress. Stop it before resuming another run.")
+            return False
+        if not self.ready:
+            errors.show_error(self, "PyTorch is still loading; try again in a moment.")
+            return False
+        from engine.runs import open_run
+
+        try:
+            run = open_run(run_dir)
+            config = run.config()
+        except UserError as err:
+            errors.show_error(self, str(err))
+            return False
+        self.settings_panel.show_config(config)
+        self._begin(f"Resuming {run.path.name}…")
+        for row in run.metrics():
+            x = float(row.get("step", 0))
+            for key, value in row.items():
+                if key not in ("epoch", "step") and key not in NOT_PLOTTED and isinstance(value, (int, float)):
+                    self.plots.add(key, x, float(value), epoch=True)
+        self.plots.refresh()
+        self.runner.start(resume_job, str(run.path))
+        return True
+
+    def pause(self) -> None:
+        if self.runner.running and not self.runner.paused:
+            self.runner.pause()
+            self.pause_button.setText("Resume")
+            self.eta_label.setText("Paused.")
+            self._log("Paused (the run waits between two steps).")
+
+    def unpause(self) -> None:
+        if self.runner.running and self.runner.paused:
+            self.runner.resume()
+            self.pause_button.setText("Pause")
+            self._log("Resumed.")
+
+    def stop(self) -> None:
+        if self.runner.running:
+            self.runner.stop()
+            self.stop_button.setEnabled(False)
+            self._log("Stopping after the current step; a checkpoint is saved so the run can be resumed.")
+
+    def busy(self) -> bool:
+        return self.runner.running
+
+    def shutdown(self) -> None:
+        self.runner.stop_and_wait(120_000)
+
+    # ------------------------------------------------------------------ helpers
+    def _begin(self, message: str) -> None:
+        self.plots.clear()  # the four plots stay in place (shown since the engine loaded): no re-layout now
+        self.log.clear()
+        self.run_dir = ""
+        self.total_steps = 0
+        self.last_progress = None
+        self.progress.setRange(0, 0)  # busy until the run knows its steps
+        self.eta_label.setText("Preparing data…")
+        self.start_reason.setText("")
+        self._log(message)
+
+    def _log(self, message: str, level: str = "info") -> None:
+        stamp = time.strftime("%H:%M:%S")
+        if level == "info":
+            self.log.appendPlainText(f"{stamp}  {message}")
+        else:
+            colour = "#d32f2f" if level == "error" else "#ef6c00"
+            text = message.replace("&", "&amp;").replace("<", "&lt;").replace("\n", "<br>")
+            self.log.appendHtml(f"<span style='color:{colour}'>{stamp}  {level.upper()}: {text}</span>")
+
+    def _update_start(self, *_: Any) -> None:
+        ok, reason = self.can_start()
+        running = self.runner.running
+        self.start_button.setEnabled(ok)
+        self.start_reason.setText("" if ok or running else reason)
+        self.pause_button.setEnabled(running)
+        self.stop_button.setEnabled(running and not (self.runner.control and self.runner.control.stop_requested))
+
+    # ------------------------------------------------------------------ slots
+    def _on_pause_clicked(self) -> None:
+        if self.runner.paused:
+            self.unpause()
+        else:
+            self.pause()
+
+    def _on_running_changed(self, running: bool) -> None:
+        if not running:
+            self.pause_button.setText("Pause")
+        self.settings_panel.set_editable(not running)
+        self._update_start()
+
+    def _on_events(self, batch: list) -> None:
+        steps: dict[str, tuple[list[float], list[float]]] = {}
+        for event in batch:
+            if isinstance(event, Progress):
+                self.last_progress = event
+                for key, value in event.metrics.items():
+                    xs, ys = steps.setdefault(key, ([], []))
+                    xs.append(event.step)
+                    ys.append(value)
+            elif isinstance(event, EpochEnd):
+                for key, value in event.metrics.items():
+                    if key not in NOT_PLOTTED:
+                        self.plots.add(key, event.step, value, epoch=True)
+                shown = ", ".join(f"{k} {v:.4f}" for k, v in event.metrics.items() if k.endswith(("acc", "loss")))
+                self._log(f"epoch {event.epoch}: {shown}")
+            elif isinstance(event, Started):
+                self._on_started(event)
+            elif isinstance(event, Log):
+                self._log(event.message, event.level)
+            elif isinstance(event, Finished):
+                self._log("Run stopped; resume it to continue." if event.stopped else "Run finished.")
+            elif isinstance(event, Failed):
+                pass  # the worker re-raises: `_on_failed` logs it and shows the dialog
+        for key, (xs, ys) in steps.items():
+            self.plots.extend(key, xs, ys)
+        self.plots.refresh()
+        self._show_progress()
+
+    def _on_started(self, event: Started) -> None:
+        self.run_dir = event.run_dir
+        self.total_steps = event.total_steps
+        self.plots.set_x_limit(event.total_steps)
+        self.progress.setRange(0, max(1, event.total_steps))
+        self.progress.setValue(0)
+        self._log(f"Run {Path(event.run_dir).name} on {event.device}: {event.total_steps} steps.")
+        self.run_started.emit(event.run_dir)
+        self.state.runs_updated.emit()
+
+    def _show_progress(self) -> None:
+        p = self.last_progress
+        if p is None:
+            return
+        if self.progress.maximum() != max(1, p.total_steps):
+            self.progress.setRange(0, max(1, p.total_steps))
+        self.progress.setValue(p.step)
+        if self.runner.paused:
+            self.eta_label.setText("Paused.")
+        else:
+            self.eta_label.setText(f"epoch {p.epoch} · ETA {format_eta(p.eta_s)}")
+
+    def _on_finished(self, result: Any) -> None:
+        status = getattr(result, "status", "finished")
+        run_dir = str(getattr(result, "run_dir", "") or self.run_dir)
+        if status == "finished":
+            self.progress.setValue(self.progress.maximum())
+        elif self.progress.maximum() == 0:
+            self.progress.setRange(0, 1)
+        best = getattr(result, "best_metrics", {}) or {}
+        accs = ", ".join(f"{k} {v:.3f}" for k, v in best.items() if k.endswith("acc"))
+        self.eta_label.setText(f"{status.capitalize()}." + (f" Best: {accs}" if accs else ""))
+        self.eta_label.setToolTip(run_dir)
+        if run_dir:
+            self.state.set_run(run_dir)
+        self.state.runs_updated.emit()
+
+    def _on_failed(self, message: str, details: str) -> None:
+        if self.progress.maximum() == 0:
+            self.progress.setRange(0, 1)
+        self.eta_label.setText("Failed.")
+        self._log(message, "error")
+        self.state.runs_updated.emit()
+        errors.show_error(self, message, details)
+

@@ -1,0 +1,158 @@
+"""Backbone and weights chooser: the engine's backbone registry, and where the weights come from.
+
+Weights are 'auto', 'pretrained', 'random' or a file. When pretrained weights are asked for but
+are not on disk, the engine's own message (which file, which folder, what to do) shows inline and
+the choice counts as invalid while offline. The registry needs torch, so `populate()` is called
+once the engine has loaded.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QToolButton, QWidget
+
+WEIGHT_CHOICES = (
+    ("auto", "Auto", "Pretrained weights when the backbone has them, else random."),
+    ("pretrained", "Pretrained (ImageNet)", "ImageNet weights from the torch hub cache (downloaded when online)."),
+    ("random", "Random", "Start from random weights (no download; needs more data and epochs)."),
+    ("file", "From a file…", "Your own weights: a .pth, .pt or .safetensors state dict."),
+)
+
+
+class BackbonePicker(QWidget):
+    """Combo boxes for the backbone and the weights, with the weights' status underneath."""
+
+    changed = Signal()
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.backbone_combo = QComboBox()
+        self.backbone_combo.setToolTip("Network architecture from the engine's backbone registry.")
+        self.backbone_combo.addItem("loading PyTorch…")
+        self.backbone_combo.setEnabled(False)
+        self.summary = QLabel("")
+        self.summary.setWordWrap(True)
+        self.weights_combo = QComboBox()
+        self.weights_combo.setToolTip("Where the backbone's starting weights come from.")
+        for key, text, tip in WEIGHT_CHOICES:
+            self.weights_combo.addItem(text, key)
+            self.weights_combo.setItemData(self.weights_combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
+        self.file_edit = QLineEdit()
+        self.file_edit.setPlaceholderText("weights file (.pth, .pt, .safetensors)")
+        self.file_edit.setToolTip("A state dict saved with torch.save(model.state_dict()) or a .safetensors file.")
+        browse = QToolButton()
+        browse.setText("…")
+        browse.setToolTip("Browse for a weights file.")
+        browse.clicked.connect(self._on_browse)
+        self.file_row = QWidget()
+        row = QHBoxLayout(self.file_row)
+        row.setContentsMargins(0, 0, 0, 0)
+        row.addWidget(self.file_edit, 1)
+        row.addWidget(browse)
+        self.file_row.setVisible(False)
+        self.message = QLabel("")
+        self.message.setWordWrap(True)
+        self.message.setToolTip("Whether the chosen weights can be used.")
+        form = QFormLayout(self)
+        form.setContentsMargins(0, 0, 0, 0)
+        form.addRow("Backbone", self.backbone_combo)
+        form.addRow("", self.summary)
+        form.addRow("Weights", self.weights_combo)
+        form.addRow("", self.file_row)
+        form.addRow(self.message)
+        self._ready = False
+        self._ok = False
+        self.backbone_combo.currentIndexChanged.connect(self._on_changed)
+        self.weights_combo.currentIndexChanged.connect(self._on_changed)
+        self.file_edit.textChanged.connect(self._on_changed)
+
+    # ------------------------------------------------------------------ API
+    def populate(self) -> None:
+        """Fill the backbone list from the engine's registry (imports torch: call once it has loaded)."""
+        from engine.models.backbones import BACKBONES
+
+        current = self.backbone()
+        self.backbone_combo.blockSignals(True)
+        self.backbone_combo.clear()
+        for spec in BACKBONES.values():
+            self.backbone_combo.addItem(spec.name, spec.name)
+            self.backbone_combo.setItemData(self.backbone_combo.count() - 1, spec.summary, Qt.ItemDataRole.ToolTipRole)
+        self.backbone_combo.setEnabled(True)
+        self.backbone_combo.blockSignals(False)
+        self._ready = True
+        if current:
+            self.set_choice(current, self.weights())
+        self._on_changed()
+
+    def backbone(self) -> str:
+        return self.backbone_combo.currentData() or ""
+
+    def weights(self) -> str:
+        key = self.weights_combo.currentData()
+        return self.file_edit.text().strip() if key == "file" else key
+
+    def set_choice(self, backbone: str, weights: str) -> None:
+        i = self.backbone_combo.findData(backbone)
+        if i >= 0:
+            self.backbone_combo.setCurrentIndex(i)
+        j = self.weights_combo.findData(weights)
+        if j < 0:
+            j = self.weights_combo.findData("file")
+            self.file_edit.setText(weights)
+        self.weights_combo.setCurrentIndex(j)
+        self._on_changed()
+
+    def is_valid(self) -> bool:
+        return self._ok
+
+    def status(self) -> tuple[bool, str]:
+        """(usable, message) for the current choice, using the engine's missing-weights message."""
+        if not self._ready:
+            return False, "Loading PyTorch…"
+        from engine.models.backbones import BACKBONES
+        from engine.models.weights import cached_weights_path, missing_message, offline, pretrained_available
+
+        spec = BACKBONES.get(self.backbone())
+        if spec is None:
+            return False, "Choose a backbone."
+        key = self.weights_combo.currentData()
+        if key == "random":
+            return True, "Weights start at random."
+        if key == "file":
+            path = self.file_edit.text().strip()
+            if not path:
+                return False, "Choose a weights file (.pth, .pt or .safetensors)."
+            if not Path(path).expanduser().is_file():
+                return False, f"{path}: weights file not found. Pick an existing .pth, .pt or .safetensors file."
+            return True, f"Weights from {path}."
+        if not spec.has_pretrained:
+            if key == "auto":
+                return True, f"'{spec.name}' has no pretrained weights: it starts from random weights."
+            return False, f"backbone '{spec.name}' has no pretrained weights; choose random initialisation or a weights file."
+        if pretrained_available(spec):
+            return True, f"Pretrained weights found: {cached_weights_path(spec)}"
+        if offline():
+            return False, missing_message(spec)
+        return True, missing_message(spec) + " They will be downloaded when training starts."
+
+    # ------------------------------------------------------------------ slots
+    def _on_browse(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Weights file", self.file_edit.text() or str(Path.home()),
+                                              "Weights (*.pth *.pt *.safetensors);;All files (*)")
+        if path:
+            self.file_edit.setText(path)
+
+    def _on_changed(self, *_: object) -> None:
+        self.file_row.setVisible(self.weights_combo.currentData() == "file")
+        if self._ready:
+            from engine.models.backbones import BACKBONES
+
+            spec = BACKBONES.get(self.backbone())
+            self.summary.setText(f"{spec.summary} Input {spec.input_size}×{spec.input_size} px." if spec else "")
+        ok, message = self.status()
+        self._ok = ok
+        colour = "palette(text)" if ok else "#d32f2f"
+        self.message.setStyleSheet(f"color: {colour};")
+        self.message.setText(message)
+        self.changed.emit()

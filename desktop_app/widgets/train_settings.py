@@ -1,0 +1,223 @@
+"""The Train page's settings panel: folders, method (+ its own form), backbone and weights, training.
+
+Method list and forms come from the engine's registry and config classes, so a new method shows
+up without code here; the common TrainConfig fields use the same generated forms. The registry
+needs torch, so `engine_ready()` fills the lists once it has loaded. Choices persist in QSettings.
+"""
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtWidgets import QComboBox, QGroupBox, QLabel, QScrollArea, QToolButton, QVBoxLayout, QWidget
+
+from desktop_app.state import AppState
+from desktop_app.widgets.backbone_picker import BackbonePicker
+from desktop_app.widgets.config_form import ConfigForm
+from engine.config import TrainConfig
+
+BASIC_FIELDS = ["epochs", "batch_size", "lr", "augment", "device"]
+EXCLUDED = {"source", "target", "target_test", "method", "method_options", "runs_dir", "name", "backbone", "weights"}
+ADVANCED_FIELDS = [f for f in TrainConfig.model_fields if f not in EXCLUDED and f not in BASIC_FIELDS]
+LABELS = {"select": "Keep best by", "amp": "Mixed precision (AMP)", "image_size": "Image size (px)",
+          "workers": "Decoding workers", "early_stop_patience": "Early stop after"}
+_KIND_ORDER = {"fine-tuning": 0, "domain adaptation": 1, "robustness": 2}
+
+
+def json_setting(value: Any) -> dict[str, Any]:
+    """A dict saved as JSON text in QSettings ({} when absent or unreadable)."""
+    try:
+        out = json.loads(str(value)) if value else {}
+    except ValueError:
+        return {}
+    return out if isinstance(out, dict) else {}
+
+
+class TrainSettings(QScrollArea):
+    """Everything a run is configured with; `changed` fires when validity may have changed."""
+
+    changed = Signal()
+
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.state = state
+        self.ready = False
+        self.method_form: ConfigForm | None = None
+        self.methods: dict[str, Any] = {}
+        self.folders_label = QLabel()
+        self.folders_label.setWordWrap(True)
+        self.folders_label.setTextFormat(Qt.TextFormat.RichText)
+        self.folders_label.setToolTip("The folders chosen on the Data page.")
+        data_box = QGroupBox("Data")
+        QVBoxLayout(data_box).addWidget(self.folders_label)
+
+        self.method_combo = QComboBox()
+        self.method_combo.setToolTip("Transfer method from the engine's registry.")
+        self.method_combo.addItem("loading PyTorch…")
+        self.method_combo.setEnabled(False)
+        self.method_combo.currentIndexChanged.connect(self._on_method_changed)
+        self.method_summary = QLabel("")
+        self.method_summary.setWordWrap(True)
+        self.method_box = QGroupBox("Method")
+        self.method_layout = QVBoxLayout(self.method_box)
+        self.method_layout.addWidget(self.method_combo)
+        self.method_layout.addWidget(self.method_summary)
+
+        self.backbone = BackbonePicker()
+        self.backbone.changed.connect(self.changed)
+        model_box = QGroupBox("Model")
+        QVBoxLayout(model_box).addWidget(self.backbone)
+
+        base = {"source": "."}
+        self.basic_form = ConfigForm(TrainConfig, fields=BASIC_FIELDS, base_values=base, labels=LABELS)
+        self.advanced_form = ConfigForm(TrainConfig, fields=ADVANCED_FIELDS, base_values=base, labels=LABELS)
+        self.advanced_form.setVisible(False)
+        self.advanced_toggle = QToolButton()
+        self.advanced_toggle.setText("Advanced settings")
+        self.advanced_toggle.setCheckable(True)
+        self.advanced_toggle.setToolButtonStyle(Qt.ToolButtonStyle.ToolButtonTextBesideIcon)
+        self.advanced_toggle.setArrowType(Qt.ArrowType.RightArrow)
+        self.advanced_toggle.setToolTip("Optimizer, schedule, validation split, checkpoint selection, seed and more.")
+        self.advanced_toggle.toggled.connect(self._on_advanced_toggled)
+        for form in (self.basic_form, self.advanced_form):
+            form.valid_changed.connect(self.changed)
+        training_box = QGroupBox("Training")
+        col = QVBoxLayout(training_box)
+        col.addWidget(self.basic_form)
+        col.addWidget(self.advanced_toggle)
+        col.addWidget(self.advanced_form)
+        self.editable = [self.method_box, model_box, training_box]
+
+        inner = QWidget()
+        scol = QVBoxLayout(inner)
+        for box in (data_box, self.method_box, model_box, training_box):
+            scol.addWidget(box)
+        scol.addStretch(1)
+        self.setWidgetResizable(True)
+        self.setWidget(inner)
+        self.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        state.folders_changed.connect(self._on_folders_changed)
+        self._on_folders_changed()
+
+    # ------------------------------------------------------------------ engine loaded
+    def engine_ready(self) -> None:
+        """Fill the method and backbone lists from the engine's registries and restore the last choices."""
+        self.ready = True
+        self.reload_methods()
+        self.backbone.populate()
+        s = self.state.settings
+        self.backbone.set_choice(str(s.value("train/backbone", "small_cnn")), str(s.value("train/weights", "auto")))
+        for form, key in ((self.basic_form, "train/basic"), (self.advanced_form, "train/advanced")):
+            form.set_values(json_setting(s.value(key, "")))
+        self.changed.emit()
+
+    def reload_methods(self) -> None:
+        """(Re)read the method registry; a newly registered method appears with its settings form."""
+        from engine.methods import list_methods
+
+        methods = sorted(list_methods(), key=lambda m: (_KIND_ORDER.get(m.kind, 9), m.name))
+        self.methods = {m.name: m for m in methods}
+        wanted = self.method_combo.currentData() or str(self.state.settings.value("train/method", "finetune"))
+        self.method_combo.blockSignals(True)
+        self.method_combo.clear()
+        for m in methods:
+            self.method_combo.addItem(m.label or m.name, m.name)
+            self.method_combo.setItemData(self.method_combo.count() - 1, f"{m.kind}: {m.summary}", Qt.ItemDataRole.ToolTipRole)
+        self.method_combo.setEnabled(True)
+        self.method_combo.blockSignals(False)
+        self.method_combo.setCurrentIndex(max(0, self.method_combo.findData(wanted)))
+        self._on_method_changed(self.method_combo.currentIndex())
+
+    # ------------------------------------------------------------------ API
+    def method(self) -> str:
+        return self.method_combo.currentData() or ""
+
+    def set_method(self, name: str) -> None:
+        i = self.method_combo.findData(name)
+        if i >= 0:
+            self.method_combo.setCurrentIndex(i)
+
+    def problem(self) -> str:
+        """Why these settings cannot start a run now ('' when they can)."""
+        if not self.ready:
+            return "PyTorch is still loading…"
+        if not self.state.source:
+            return "Choose a source folder on the Data page."
+        forms = [self.basic_form, self.advanced_form] + ([self.method_form] if self.method_form else [])
+        if not all(f.is_valid() for f in forms):
+            return "Fix the settings marked in red."
+        if not self.backbone.is_valid():
+            return "The weights cannot be used: see the message under Weights."
+        return ""
+
+    def build_config(self) -> TrainConfig:
+        """The TrainConfig of the settings shown (UserError naming the bad field)."""
+        from engine.config import validate
+        from engine.methods.base import method_config
+
+        s = self.state
+        data: dict[str, Any] = {
+            "source": s.source, "target": s.target or None, "target_test": s.target_test or None,
+            "method": self.method(), "method_options": self.method_form.values() if self.method_form else {},
+            "backbone": self.backbone.backbone(), "weights": self.backbone.weights(), "runs_dir": str(s.runs_dir),
+            **self.basic_form.values(), **self.advanced_form.values(),
+        }
+        config = validate(TrainConfig, data, "training settings")
+        method_config(config.method, config.method_options)
+        return config
+
+    def show_config(self, config: TrainConfig) -> None:
+        """Show a run's settings (resuming it)."""
+        self.set_method(config.method)
+        if self.method_form is not None:
+            self.method_form.set_values(config.method_options)
+        self.backbone.set_choice(config.backbone, config.weights)
+        values = config.model_dump()
+        self.basic_form.set_values(values)
+        self.advanced_form.set_values(values)
+
+    def save(self) -> None:
+        """Remember the choices for the next start of the app."""
+        s = self.state.settings
+        s.setValue("train/method", self.method())
+        s.setValue("train/backbone", self.backbone.backbone())
+        s.setValue("train/weights", self.backbone.weights())
+        s.setValue("train/basic", json.dumps(self.basic_form.values(), default=str))
+        s.setValue("train/advanced", json.dumps(self.advanced_form.values(), default=str))
+        if self.method_form is not None:
+            s.setValue(f"train/method_options/{self.method()}", json.dumps(self.method_form.values(), default=str))
+
+    def set_editable(self, editable: bool) -> None:
+        for box in self.editable:
+            box.setEnabled(editable)
+
+    # ------------------------------------------------------------------ slots
+    def _on_folders_changed(self) -> None:
+        s = self.state
+        rows = [("Source", s.source or "<i>not chosen</i>"), ("Target", s.target or "<i>none (fine-tuning only)</i>"),
+                ("Target test", s.target_test or "<i>none</i>")]
+        self.folders_label.setText("<br>".join(f"<b>{k}</b>: {v}" for k, v in rows))
+        self.changed.emit()
+
+    def _on_method_changed(self, _: int) -> None:
+        cls = self.methods.get(self.method())
+        if cls is None:
+            return
+        self.method_summary.setText(f"<i>{cls.kind}</i>: {cls.summary}")
+        self.method_summary.setToolTip(cls.summary)
+        if self.method_form is not None:
+            old = self.method_form
+            self.method_layout.removeWidget(old)
+            old.hide()  # gone now, not at the next turn of the event loop
+            old.setParent(None)
+            old.deleteLater()
+        self.method_form = ConfigForm(cls.Config, labels=LABELS)
+        self.method_form.set_values(json_setting(self.state.settings.value(f"train/method_options/{cls.name}", "")))
+        self.method_form.valid_changed.connect(self.changed)
+        self.method_layout.addWidget(self.method_form)
+        self.changed.emit()
+
+    def _on_advanced_toggled(self, shown: bool) -> None:
+        self.advanced_form.setVisible(shown)
+        self.advanced_toggle.setArrowType(Qt.ArrowType.DownArrow if shown else Qt.ArrowType.RightArrow)
