@@ -1,0 +1,61 @@
+"""DANN: domain-adversarial training through a gradient reversal layer.
+
+Ganin & Lempitsky, "Unsupervised Domain Adaptation by Backpropagation", ICML 2015; Ganin et
+al., "Domain-Adversarial Training of Neural Networks", JMLR 17(59), 2016. A discriminator
+learns to tell source features from target features; the reversed gradient teaches the
+feature extractor to make them indistinguishable, while the head learns the source labels.
+
+Choices, all in the config: λ(p) = 2/(1+exp(−γp)) − 1 with p the progress over the whole
+run, computed ONCE per step from `Batch.progress` and set on the layer (so calling it for
+source and target does not advance it twice); optional lr annealing 1/(1+10p)^0.75; source
+and target batches of equal size every step (the trainer's contract); BatchNorm "shared"
+(source and target concatenated in one forward pass, TLLib's choice) by default.
+"""
+from __future__ import annotations
+
+import torch
+from pydantic import Field
+
+from engine.methods.base import Batch, MethodContext, StepResult, register
+from engine.methods.losses import AdaptationConfig, AdaptationMethod
+from engine.models.classifier import ImageClassifier
+from engine.models.heads import DomainDiscriminator, GradientReversal, domain_adversarial_loss
+
+
+class AdversarialConfig(AdaptationConfig):
+    """Settings of the adversarial methods (DANN, CDAN): the domain discriminator."""
+
+    disc_hidden: int = Field(1024, ge=8, le=8192, description="Width of the discriminator's hidden layers.")
+    disc_depth: int = Field(2, ge=1, le=4, description="Number of hidden layers in the discriminator.")
+    disc_dropout: float = Field(0.5, ge=0, lt=1, description="Dropout after each hidden layer of the discriminator.")
+
+
+class DANNConfig(AdversarialConfig):
+    pass
+
+
+@register
+class DANN(AdaptationMethod):
+    name = "dann"
+    label = "DANN (domain-adversarial)"
+    summary = "Ganin & Lempitsky 2015: a gradient reversal layer makes source and target features indistinguishable to a domain discriminator."
+    Config = DANNConfig
+
+    def __init__(self, model: ImageClassifier, config: DANNConfig, ctx: MethodContext) -> None:
+        super().__init__(model, config, ctx)
+        self.grl = GradientReversal(0.0)
+        self.discriminator = DomainDiscriminator(model.feature_dim, config.disc_hidden, config.disc_depth, config.disc_dropout)
+
+    def training_step(self, batch: Batch) -> StepResult:
+        cfg = self.config
+        lam = self.ramp(batch.progress)
+        self.grl.set_coeff(lam)
+        f_s, f_t, logits_s, _ = self.forward_both(batch)
+        cls = self.classification_loss(logits_s, batch.y_source)
+        # One discriminator pass over both domains: its BatchNorm must not normalise each
+        # domain apart, or the mean shift it is meant to detect would be removed.
+        d = self.discriminator(self.grl(torch.cat([f_s, f_t], 0)))
+        transfer, acc = domain_adversarial_loss(d[: f_s.shape[0]], d[f_s.shape[0] :])
+        loss = cls + cfg.transfer_weight * transfer  # type: ignore[attr-defined]
+        metrics = {"loss/cls": float(cls.detach()), "loss/transfer": float(transfer.detach()), "domain_acc": acc, "lambda": lam}
+        return StepResult(loss, logits_s, metrics)

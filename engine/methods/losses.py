@@ -1,0 +1,140 @@
+"""Losses shared by domain-adaptation methods (multi-kernel MMD, CORAL, entropy, minimum class
+confusion, confidence-thresholded pseudo-labels) and their common base class and settings.
+
+The losses are pure functions of tensors, safe from log(0) and division by zero, so a method
+never produces a NaN on its own.
+"""
+from __future__ import annotations
+
+from typing import Literal, Sequence
+
+import torch
+from pydantic import Field
+from torch.nn import functional as F
+
+from engine.errors import UserError
+from engine.methods.base import Batch, Method, MethodConfig
+from engine.models.heads import dann_lambda, dann_lr_factor, forward_domains
+
+DEFAULT_KERNEL_MULTIPLIERS: tuple[float, ...] = (0.125, 0.25, 0.5, 1.0, 2.0)
+
+
+def _sq_dists(x: torch.Tensor) -> torch.Tensor:
+    """Pairwise squared Euclidean distances of the rows of `x` (clamped at 0)."""
+    sq = (x * x).sum(1, keepdim=True)
+    return (sq + sq.t() - 2.0 * (x @ x.t())).clamp_min(0.0)
+
+
+def mk_mmd(
+    f_s: torch.Tensor, f_t: torch.Tensor, multipliers: Sequence[float] = DEFAULT_KERNEL_MULTIPLIERS
+) -> torch.Tensor:
+    """Multi-kernel MMD² between two samples (Long et al., DAN, ICML 2015; Gretton 2012).
+
+    Sum of equally weighted Gaussian kernels exp(−d² / (2·m·σ²)); σ² is the mean pairwise
+    squared distance of the pooled sample (detached, so the bandwidth is not optimised).
+    The estimator leaves out the diagonal (unbiased for within-domain terms): close to 0 for
+    two samples of one distribution, and clearly above for shifted ones.
+    """
+    ns, nt = f_s.shape[0], f_t.shape[0]
+    x = torch.cat([f_s, f_t], 0).float()
+    d2 = _sq_dists(x)
+    n = ns + nt
+    sigma2 = (d2.detach().sum() / max(n * n - n, 1)).clamp_min(1e-8)
+    k = sum(torch.exp(-d2 / (2.0 * m * sigma2)) for m in multipliers) / len(multipliers)
+    k_ss, k_tt, k_st = k[:ns, :ns], k[ns:, ns:], k[:ns, ns:]
+    off_s = (k_ss.sum() - k_ss.diagonal().sum()) / max(ns * ns - ns, 1)
+    off_t = (k_tt.sum() - k_tt.diagonal().sum()) / max(nt * nt - nt, 1)
+    return off_s + off_t - 2.0 * k_st.mean()
+
+
+def covariance(f: torch.Tensor) -> torch.Tensor:
+    """Unbiased covariance matrix [d, d] of the rows of `f`."""
+    n = f.shape[0]
+    c = f - f.mean(0, keepdim=True)
+    return c.t() @ c / max(n - 1, 1)
+
+
+def coral(f_s: torch.Tensor, f_t: torch.Tensor) -> torch.Tensor:
+    """Deep CORAL loss ‖C_s − C_t‖²_F / (4 d²) (Sun & Saenko, ECCV-W 2016)."""
+    d = f_s.shape[1]
+    diff = covariance(f_s.float()) - covariance(f_t.float())
+    return (diff * diff).sum() / (4.0 * d * d)
+
+
+def entropy(logits: torch.Tensor, temperature: float = 1.0) -> torch.Tensor:
+    """Per-sample Shannon entropy (nats) of softmax(logits / T), via log_softmax (no log 0)."""
+    logp = F.log_softmax(logits.float() / temperature, dim=1)
+    return -(logp.exp() * logp).sum(1)
+
+
+def mcc_loss(logits_t: torch.Tensor, temperature: float = 2.5) -> torch.Tensor:
+    """Minimum Class Confusion (Jin et al., ECCV 2020) on unlabelled target logits.
+
+    Temperature-scaled probabilities, samples weighted by 1 + exp(−entropy) (confident ones
+    count more), class confusion C = Pᵀ diag(w) P normalised per class; the loss is the
+    off-diagonal mass divided by the number of classes.
+    """
+    n, k = logits_t.shape
+    p = F.softmax(logits_t.float() / temperature, dim=1)
+    h = entropy(logits_t, temperature).detach()
+    w = 1.0 + torch.exp(-h)
+    w = (n * w / w.sum()).unsqueeze(1)
+    conf = (p * w).t() @ p
+    conf = conf / conf.sum(1, keepdim=True).clamp_min(1e-8)
+    return (conf.sum() - conf.trace()) / k
+
+
+def pseudo_label_loss(
+    logits_t: torch.Tensor, threshold: float, label_smoothing: float = 0.0
+) -> tuple[torch.Tensor, float, float]:
+    """Cross-entropy on target samples whose confidence ≥ `threshold`, against their argmax.
+
+    Returns (loss averaged over the WHOLE batch, so few confident samples mean a small loss;
+    share of the batch above the threshold; mean confidence). Labels come from detached logits.
+    """
+    with torch.no_grad():
+        probs = F.softmax(logits_t.detach().float(), dim=1)
+        conf, labels = probs.max(1)
+        mask = (conf >= threshold).float()
+    ce = F.cross_entropy(logits_t, labels, reduction="none", label_smoothing=label_smoothing)
+    loss = (ce * mask).sum() / max(logits_t.shape[0], 1)
+    return loss, float(mask.mean()), float(conf.mean())
+
+
+# ----------------------------------------------------------------------------- shared base
+# The settings and helpers every domain-adaptation method shares live here (next to the
+# losses they weight) so that each method file holds only what is its own.
+
+class AdaptationConfig(MethodConfig):
+    """Settings shared by the domain-adaptation methods."""
+
+    transfer_weight: float = Field(1.0, ge=0, le=100, description="Weight of the transfer (alignment) loss against the classification loss.")
+    ramp_up: bool = Field(True, description="Grow the transfer weight from 0 to its value with λ(p) = 2/(1+exp(−γp)) − 1 over the run (Ganin 2016), so early noisy features are not aligned.")
+    gamma: float = Field(10.0, gt=0, le=100, description="Steepness γ of the λ(p) ramp; p is the progress over the whole run.")
+    bn_mode: Literal["shared", "per_domain"] = Field("shared", description="BatchNorm in the backbone: 'shared' normalises source and target together in one pass (TLLib's choice); 'per_domain' uses each domain's own batch statistics.")
+    anneal_lr: bool = Field(False, description="Replace the trainer's schedule by Ganin's annealing lr·1/(1+10p)^0.75.")
+
+
+class AdaptationMethod(Method):
+    """Base of the domain-adaptation methods: needs a target batch every step."""
+
+    uses_target = True
+    kind = "domain adaptation"
+    Config = AdaptationConfig
+
+    def lr_multiplier(self, progress: float) -> float | None:
+        return dann_lr_factor(progress) if self.config.anneal_lr else None  # type: ignore[attr-defined]
+
+    def ramp(self, progress: float) -> float:
+        """λ(p) when ramping up, else 1: computed once per step from the batch's run progress."""
+        cfg = self.config
+        return dann_lambda(progress, cfg.gamma) if cfg.ramp_up else 1.0  # type: ignore[attr-defined]
+
+    def target_of(self, batch: Batch) -> torch.Tensor:
+        if batch.x_target is None:
+            raise UserError(f"method '{self.name}' adapts to a target domain: set the target folder (unlabelled target images).")
+        return batch.x_target
+
+    def forward_both(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+        """(f_s, f_t, logits_s, logits_t) with the configured BatchNorm choice."""
+        return forward_domains(self.model, batch.x_source, self.target_of(batch), self.config.bn_mode)  # type: ignore[attr-defined]
