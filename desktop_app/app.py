@@ -97,31 +97,10 @@ def missing_libraries_message(missing: list[tuple[str, str]]) -> str:
 
 # ----------------------------------------------------------------------------- background engine load
 def load_engine() -> dict[str, Any]:
-    """Import torch and everything a run needs (run in a background thread); returns versions and device.
+    """Import torch and everything a run needs (run in a background thread); returns versions and device."""
+    from engine.runtime import preload
 
-    A module imported for the first time inside a training worker holds the GIL while it loads
-    (torchvision pulls in sympy and triton: seconds), which would freeze the window mid-run; so
-    they are all loaded here, before Start is enabled.
-    """
-    t0 = time.perf_counter()
-    from importlib import metadata
-
-    import torch  # noqa: F401 - the point of this thread
-    from PIL import Image
-
-    import engine.checkpoint  # noqa: F401
-    import engine.data.health  # noqa: F401
-    import engine.data.loading  # noqa: F401 - torchvision (and torch._dynamo through it)
-    import engine.methods  # noqa: F401 - registers every method
-    import engine.models.backbones  # noqa: F401
-    import engine.models.weights  # noqa: F401
-    import engine.runs  # noqa: F401
-    import engine.trainer  # noqa: F401
-    from engine.devices import describe_device, pick_device
-
-    Image.init()  # registers every image plugin now rather than at the first decode
-    return {"torch": metadata.version("torch"), "device": describe_device(pick_device("auto")),
-            "seconds": time.perf_counter() - t0}
+    return preload()
 
 
 def make_engine_loader(parent: Any = None) -> Any:
