@@ -34,7 +34,7 @@ def _mean_std(values: list[float]) -> str:
     return f"{mean:.1f} ± {std:.1f}"
 
 
-def run_one(method: str, seed: int, data: Path, runs_dir: Path, args: argparse.Namespace, cache: Any) -> dict[str, Any]:
+def run_one(method: str, seed: int, data: Path, runs_dir: Path, args: argparse.Namespace, cache: Any = None) -> dict[str, Any]:
     """Train one method with one seed; returns selected/last target accuracy and wall time."""
     from engine.config import TrainConfig
     from engine.trainer import run_train
@@ -72,6 +72,23 @@ def run_one(method: str, seed: int, data: Path, runs_dir: Path, args: argparse.N
     }
 
 
+_CACHE: Any = None
+
+
+def _worker(job: tuple[str, int, str, str, dict[str, Any]]) -> dict[str, Any]:
+    """One run in a worker process (one torch thread each, decoded folders cached per process)."""
+    global _CACHE
+    import torch
+
+    from engine.train_data import DecodeCache
+
+    method, seed, data, runs_dir, ns = job
+    torch.set_num_threads(ns.pop("_threads"))
+    if _CACHE is None:
+        _CACHE = DecodeCache()
+    return run_one(method, seed, Path(data), Path(runs_dir), argparse.Namespace(**ns), _CACHE)
+
+
 def table(rows: list[dict[str, Any]], methods: list[str]) -> str:
     lines = [
         "| method | target acc, selected (%) | target acc, last epoch (%) | source val acc (%) | time / run (s) |",
@@ -102,27 +119,26 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--ema", type=float, default=0.0, help="Weight averaging decay (0: off).")
     ap.add_argument("--options", default="", help="JSON method options given to EVERY method, e.g. '{\"backbone_lr_factor\": 1.0}'.")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--threads", type=int, default=0, help="torch CPU threads (0: torch's default).")
+    ap.add_argument("--jobs", type=int, default=2, help="Runs trained at once, in separate processes (use the number of cores).")
+    ap.add_argument("--threads", type=int, default=1, help="torch CPU threads per run.")
     ap.add_argument("--json", type=Path, help="Also write every run's numbers here.")
     args = ap.parse_args(argv)
 
-    import torch
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
 
     from engine.data.demo import make_demo
-    from engine.train_data import DecodeCache
 
-    if args.threads:
-        torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory(prefix="da-bench-") as tmp:
         data = args.data or make_demo(Path(tmp) / "demo").source.parent
-        cache = DecodeCache()
+        ns = {k: v for k, v in vars(args).items() if k not in ("data", "json")} | {"_threads": args.threads}
+        jobs = [(m, seed, str(data), str(Path(tmp) / "runs"), dict(ns)) for m in args.methods for seed in range(args.seeds)]
         rows: list[dict[str, Any]] = []
         t0 = time.perf_counter()
-        for method in args.methods:
-            for seed in range(args.seeds):
-                row = run_one(method, seed, Path(data), Path(tmp) / "runs", args, cache)
+        with ProcessPoolExecutor(max_workers=max(1, args.jobs), mp_context=mp.get_context("spawn")) as pool:
+            for row in pool.map(_worker, jobs):
                 rows.append(row)
-                print(f"{method:14s} seed {seed}: selected {row['selected'] * 100:5.1f}% (epoch {row['selected_epoch']}), "
+                print(f"{row['method']:14s} seed {row['seed']}: selected {row['selected'] * 100:5.1f}% (epoch {row['selected_epoch']}), "
                       f"last {row['last'] * 100:5.1f}%, {row['seconds']:.0f} s", flush=True)
         total = time.perf_counter() - t0
     print()
@@ -131,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(table(rows, args.methods))
     print()
-    print(f"Total wall time: {total / 60:.1f} min on {torch.get_num_threads()} CPU threads.")
+    print(f"Total wall time: {total / 60:.1f} min ({args.jobs} runs at once, {args.threads} torch thread(s) each).")
     if args.json:
         args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
     return 0

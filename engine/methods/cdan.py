@@ -16,7 +16,7 @@ from pydantic import Field
 from torch.nn import functional as F
 
 from engine.methods.base import Batch, MethodContext, StepResult, register
-from engine.methods.dann import AdversarialConfig
+from engine.methods.dann import AdversarialConfig, discriminator_width
 from engine.methods.losses import AdaptationMethod, entropy
 from engine.models.classifier import ImageClassifier
 from engine.models.heads import DomainDiscriminator, GradientReversal, conditioning_map, domain_adversarial_loss
@@ -45,7 +45,8 @@ class CDAN(AdaptationMethod):
         randomized = {"auto": None, "always": True, "never": False}[config.randomized]
         self.conditioning = conditioning_map(model.feature_dim, ctx.num_classes, randomized, random_dim=config.random_dim)
         self.grl = GradientReversal(0.0)
-        self.discriminator = DomainDiscriminator(self.conditioning.out_dim, config.disc_hidden, config.disc_depth, config.disc_dropout)
+        width = discriminator_width(config, model.feature_dim)
+        self.discriminator = DomainDiscriminator(self.conditioning.out_dim, width, config.disc_depth, config.disc_dropout)
 
     def condition(self, f: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
         """The discriminator's input T(f, softmax(g)), predictions detached as in the paper."""
