@@ -14,7 +14,7 @@ from attack_helpers import OrtScores
 
 TEST_EPS = {"linf": 0.1, "l2": 2.0}  # random noise this large leaves the tiny CNN at ~100 % accuracy
 CHEAP = {  # keep the folder fast; attacks not listed run with their defaults
-    "cw": dict(steps=30, search_steps=3),
+    "cw": dict(steps=30, search_steps=3, initial_const=0.1),
     "square": dict(max_queries=200),
     "hopskipjump": dict(max_queries=500),
 }
@@ -97,7 +97,7 @@ def test_attack_within_budget_and_beats_noise(name, task):
 @pytest.mark.parametrize("name,options", [
     ("pgd", dict(eps=0.1)),
     ("pgd", dict(norm="l2", eps=2.0, restarts=2, steps=5)),
-    ("cw", dict(steps=30, search_steps=3)),
+    ("cw", dict(steps=30, search_steps=3, initial_const=0.1)),
     ("deepfool", {}),
     ("fgsm", dict(eps=0.15)),
 ])
@@ -128,9 +128,9 @@ def test_deepfool_finds_smaller_l2_than_fgm_at_the_same_budget(task):
 
 
 def test_minimal_norm_attacks_respect_an_eps_bound(task):
-    free = get_attack("cw")(steps=30, search_steps=3)(task.model, task.x, task.y)
+    free = get_attack("cw")(steps=30, search_steps=3, initial_const=0.1)(task.model, task.x, task.y)
     bound = float(free.norms["l2"].median())
-    capped = get_attack("cw")(steps=30, search_steps=3, eps=bound)(task.model, task.x, task.y)
+    capped = get_attack("cw")(steps=30, search_steps=3, initial_const=0.1, eps=bound)(task.model, task.x, task.y)
     assert float(capped.norms["l2"].max()) <= bound + 1e-6
     assert 0.2 <= float(capped.success.float().mean()) <= 0.95
 
@@ -144,7 +144,7 @@ def test_white_box_restores_model_state(name, task):
     frozen.requires_grad_(False)
     model.zero_grad(set_to_none=True)
     try:
-        opts = dict(steps=2, search_steps=1) if name == "cw" else dict(steps=2) if name in ("pgd", "deepfool") else {}
+        opts = dict(steps=2, search_steps=1, initial_const=0.1) if name == "cw" else dict(steps=2) if name in ("pgd", "deepfool") else {}
         with torch.inference_mode():  # callers may hold inference tensors; the attack still needs grads
             x = task.x[:8].clone()
         res = get_attack(name)(**opts)(model, x, task.y[:8])
