@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-DA_METHODS = ["dann", "cdan", "dan", "coral", "mcc", "self_training"]
+DA_METHODS = ["adabn", "dann", "cdan", "dan", "coral", "mcc", "self_training"]
 
 
 def _mean_std(values: list[float]) -> str:
@@ -40,6 +40,8 @@ def run_one(method: str, seed: int, data: Path, runs_dir: Path, args: argparse.N
     from engine.trainer import run_train
 
     options: dict[str, Any] = dict(json.loads(args.options)) if args.options else {}
+    # what the user did not set on the command line stays at the app's defaults
+    given = {k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "optimizer") if getattr(args, k) is not None}
     config = TrainConfig(
         source=data / "source",
         target=data / "target" / "train",
@@ -48,15 +50,13 @@ def run_one(method: str, seed: int, data: Path, runs_dir: Path, args: argparse.N
         method_options=options,
         backbone="small_cnn",
         weights="random",
-        epochs=args.epochs,
-        batch_size=args.batch_size,
-        lr=args.lr,
         select=args.select,
         ema_decay=args.ema,
         device=args.device,
         seed=seed,
         runs_dir=runs_dir,
         name=f"{method}-s{seed}",
+        **given,
     )
     t0 = time.perf_counter()
     result = run_train(config, cache=cache)
@@ -112,16 +112,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--data", type=Path, help="Demo folder (made by make_demo); default: a fresh one in a temp folder.")
     ap.add_argument("--methods", nargs="+", default=["finetune", *DA_METHODS])
     ap.add_argument("--seeds", type=int, default=3)
-    ap.add_argument("--epochs", type=int, default=12)
-    ap.add_argument("--batch-size", type=int, default=32)
-    ap.add_argument("--lr", type=float, default=1e-3)
+    ap.add_argument("--epochs", type=int, help="Default: the app's.")
+    ap.add_argument("--batch-size", type=int, help="Default: the app's.")
+    ap.add_argument("--lr", type=float, help="Default: the app's.")
+    ap.add_argument("--optimizer", choices=["adamw", "sgd"], help="Default: the app's.")
     ap.add_argument("--select", default="val_acc", choices=["val_acc", "target_entropy", "last"])
-    ap.add_argument("--ema", type=float, default=0.0, help="Weight averaging decay (0: off).")
-    ap.add_argument("--options", default="", help="JSON method options given to EVERY method, e.g. '{\"backbone_lr_factor\": 1.0}'.")
+    ap.add_argument("--ema", type=float, help="Weight averaging decay (0: off; default: the method's).")
+    ap.add_argument("--options", default="", help="JSON method options given to EVERY method, e.g. '{\"target_bn\": false}'.")
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--jobs", type=int, default=2, help="Runs trained at once, in separate processes (use the number of cores).")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads per run.")
     ap.add_argument("--json", type=Path, help="Also write every run's numbers here.")
+    ap.add_argument("--runs-dir", type=Path, help="Keep the run directories here (default: a temp folder, deleted).")
     args = ap.parse_args(argv)
 
     import multiprocessing as mp
@@ -131,8 +133,9 @@ def main(argv: list[str] | None = None) -> int:
 
     with tempfile.TemporaryDirectory(prefix="da-bench-") as tmp:
         data = args.data or make_demo(Path(tmp) / "demo").source.parent
-        ns = {k: v for k, v in vars(args).items() if k not in ("data", "json")} | {"_threads": args.threads}
-        jobs = [(m, seed, str(data), str(Path(tmp) / "runs"), dict(ns)) for m in args.methods for seed in range(args.seeds)]
+        ns = {k: v for k, v in vars(args).items() if k not in ("data", "json", "runs_dir")} | {"_threads": args.threads}
+        runs_dir = args.runs_dir or Path(tmp) / "runs"
+        jobs = [(m, seed, str(data), str(runs_dir), dict(ns)) for m in args.methods for seed in range(args.seeds)]
         rows: list[dict[str, Any]] = []
         t0 = time.perf_counter()
         with ProcessPoolExecutor(max_workers=max(1, args.jobs), mp_context=mp.get_context("spawn")) as pool:
@@ -142,8 +145,14 @@ def main(argv: list[str] | None = None) -> int:
                       f"last {row['last'] * 100:5.1f}%, {row['seconds']:.0f} s", flush=True)
         total = time.perf_counter() - t0
     print()
-    print(f"Demo pair, small_cnn 32x32, {args.epochs} epochs, batch {args.batch_size} per domain, lr {args.lr}, "
-          f"{args.seeds} seeds, checkpoint selected by {args.select} (no target labels), EMA {args.ema or 'off'}.")
+    from engine.config import TrainConfig
+
+    d = TrainConfig.model_fields
+    pick = lambda k: getattr(args, k) if getattr(args, k) is not None else d[k].default  # noqa: E731
+    ema = "the method's default" if args.ema is None else (args.ema or "off")
+    print(f"Demo pair, small_cnn 32x32, {pick('epochs')} epochs, batch {pick('batch_size')} per domain, "
+          f"{pick('optimizer')} lr {pick('lr')}, {args.seeds} seeds, checkpoint selected by {args.select} "
+          f"(no target labels), EMA {ema}, options {args.options or 'default'}.")
     print()
     print(table(rows, args.methods))
     print()

@@ -117,7 +117,11 @@ class TrainConfig(StrictModel):
         description="How the best checkpoint is chosen without target labels: source validation accuracy, "
         "lowest target prediction entropy, or the last epoch.",
     )
-    ema_decay: float = Field(0.0, ge=0, lt=1, description="Average the weights over steps with this decay (0: off; 0.99 steadies adversarial methods).")
+    ema_decay: float | None = Field(
+        None, ge=0, lt=1,
+        description="Average the weights over steps with this decay (0: off; empty: the method's choice, "
+        "0.99 for domain adaptation, whose checkpoints swing, off otherwise).",
+    )
     device: Device = Field("auto", description="Where to train: auto picks cuda, then mps, then cpu.")
     amp: bool = Field(True, description="Mixed precision on CUDA.")
     workers: int = Field(0, ge=0, le=64, description="Processes that decode images.")

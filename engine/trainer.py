@@ -28,6 +28,7 @@ from engine.events import EpochEnd, Failed, Finished, Log, Progress, Started, Em
 from engine.methods import Batch, Method, MethodContext, get_method
 from engine.methods.base import method_config
 from engine.models.backbones import get_backbone_spec
+from engine.models.bn_stats import recompute_bn_stats
 from engine.models.classifier import ImageClassifier, build_model
 from engine.runs import Run, create_run, open_run
 from engine.train_data import DecodeCache, PreparedData, prepare_data
@@ -113,9 +114,10 @@ class Trainer:
         fp16 = self.device.type == "cuda" and config.amp and not torch.cuda.is_bf16_supported()
         self.scaler = torch.amp.GradScaler("cuda", enabled=fp16)
         self.ema: torch.optim.swa_utils.AveragedModel | None = None
-        if config.ema_decay > 0:
+        self.ema_decay = method_cls.default_ema if config.ema_decay is None else config.ema_decay
+        if self.ema_decay > 0:
             self.ema = torch.optim.swa_utils.AveragedModel(
-                self.model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(config.ema_decay), use_buffers=True
+                self.model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(self.ema_decay), use_buffers=True
             )
         self.warmup_steps = int(config.warmup_epochs * self.steps_per_epoch)
         self.epoch = 0  # epochs fully done
@@ -176,21 +178,30 @@ class Trainer:
         return predict_logits(model, x, self.device)
 
     def evaluate(self) -> dict[str, float]:
+        """Epoch-end metrics. With target BatchNorm statistics (AdaBN, the adaptation methods'
+        default) source metrics use exact source statistics, target metrics exact target ones,
+        and the model keeps the target's: the deployed model is for the target domain."""
         model = self.deploy_model()
         d, out = self.data, {}
+        target_bn = self.method.target_bn() and d.x_target is not None
+        frozen = model.stages[: self.method.frozen_stage_count()] if target_bn else []  # type: ignore[union-attr]
+        if target_bn:
+            recompute_bn_stats(model, d.x_train, self.device, skip=frozen)
         if len(d.x_val):
             logits = self.logits_of(model, d.x_val)
             out["val/acc"] = accuracy(logits, d.y_val)
             out["val/loss"] = float(nn.functional.cross_entropy(logits, d.y_val))
-        if d.x_target is not None:
-            out["target/entropy"] = mean_entropy(self.logits_of(model, d.x_target))
-        if d.x_test is not None and d.y_test is not None:
-            out["target/acc"] = accuracy(self.logits_of(model, d.x_test), d.y_test)
         extra = getattr(self.method, "epoch_metrics", None)
         if extra is not None and len(d.x_val):  # e.g. robust accuracy of adversarial training
             n = min(len(d.x_val), 256)
             x = to_device_float(d.x_val[:n], self.device)
             out.update(extra(model, x, d.y_val[:n].to(self.device)))
+        if target_bn and d.x_target is not None:
+            recompute_bn_stats(model, d.x_target, self.device, skip=frozen)
+        if d.x_target is not None:
+            out["target/entropy"] = mean_entropy(self.logits_of(model, d.x_target))
+        if d.x_test is not None and d.y_test is not None:
+            out["target/acc"] = accuracy(self.logits_of(model, d.x_test), d.y_test)
         return out
 
     # ------------------------------------------------------------------ checkpoints

@@ -16,7 +16,7 @@ from engine.methods.base import (  # noqa: F401
     register,
 )
 
-_BUILTIN = ["finetune", "dann", "cdan", "dan", "coral", "mcc", "self_training", "fast_at", "pgd_at", "trades", "dann_at"]
+_BUILTIN = ["finetune", "adabn", "dann", "cdan", "dan", "coral", "mcc", "self_training", "fast_at", "pgd_at", "trades", "dann_at"]
 
 
 def load_builtin_methods() -> None:

@@ -22,7 +22,7 @@ class MethodConfig(StrictModel):
     """Settings every method shares. Subclasses add their own fields (with descriptions)."""
 
     freeze_stages: int = Field(0, ge=0, le=32, description="Freeze the first N stages of the backbone (0: train all).")
-    backbone_lr_factor: float = Field(0.1, ge=0, le=10, description="Pretrained layers learn at the learning rate times this.")
+    backbone_lr_factor: float = Field(0.1, ge=0, le=10, description="Pretrained layers learn at the learning rate times this (a randomly initialised backbone learns at the full rate).")
     bottleneck_dim: int = Field(0, ge=0, le=4096, description="Width of a bottleneck layer before the head (0: none).")
 
 
@@ -62,6 +62,7 @@ class Method(nn.Module):
     Config: ClassVar[type[MethodConfig]] = MethodConfig
     uses_target: ClassVar[bool] = False  # needs an unlabelled target batch every step
     kind: ClassVar[str] = "fine-tuning"  # fine-tuning | domain adaptation | robustness
+    default_ema: ClassVar[float] = 0.0  # weight-averaging decay when the run's ema_decay is empty
 
     def __init__(self, model: ImageClassifier, config: MethodConfig, ctx: MethodContext) -> None:
         super().__init__()
@@ -96,15 +97,21 @@ class Method(nn.Module):
         """Modules the method adds (trained at the full learning rate)."""
         return [m for name, m in self.named_children() if name != "model"]
 
+    def backbone_lr_factor(self) -> float:
+        """The configured factor for pretrained weights; 1 for a backbone that starts from random
+        weights (it has nothing to preserve, and a 10x smaller rate only slows it down)."""
+        return self.config.backbone_lr_factor if self.model.pretrained else 1.0
+
     def param_groups(self, lr: float) -> list[dict[str, Any]]:
-        """Backbone at lr x backbone_lr_factor, new layers and method modules at lr."""
+        """Pretrained backbone at lr x backbone_lr_factor, new layers and method modules at lr."""
         backbone = [p for p in self.model.backbone.parameters() if p.requires_grad]
         new = [p for p in self.model.new_parameters() if p.requires_grad]
         for module in self.extra_modules():
             new += [p for p in module.parameters() if p.requires_grad]
         groups = [{"params": new, "lr": lr, "name": "new"}]
-        if backbone and self.config.backbone_lr_factor > 0:
-            groups.insert(0, {"params": backbone, "lr": lr * self.config.backbone_lr_factor, "name": "backbone"})
+        factor = self.backbone_lr_factor()
+        if backbone and factor > 0:
+            groups.insert(0, {"params": backbone, "lr": lr * factor, "name": "backbone"})
         elif backbone:
             for p in backbone:
                 p.requires_grad_(False)
@@ -119,6 +126,11 @@ class Method(nn.Module):
     def forward(self, batch: Batch) -> StepResult:
         """Calling the method runs one training step (so DistributedDataParallel can wrap it)."""
         return self.training_step(batch)
+
+    def target_bn(self) -> bool:
+        """True when the model should normalise with target BatchNorm statistics (AdaBN): the
+        trainer then recomputes them on the target images after every epoch."""
+        return bool(getattr(self.config, "target_bn", False))
 
     def lr_multiplier(self, progress: float) -> float | None:
         """A method may impose its own learning-rate schedule (DANN's annealing); None keeps the trainer's."""

@@ -45,7 +45,7 @@ class CDAN(AdaptationMethod):
         randomized = {"auto": None, "always": True, "never": False}[config.randomized]
         self.conditioning = conditioning_map(model.feature_dim, ctx.num_classes, randomized, random_dim=config.random_dim)
         self.grl = GradientReversal(0.0)
-        width = discriminator_width(config, model.feature_dim)
+        width = discriminator_width(config, self.conditioning.out_dim)
         self.discriminator = DomainDiscriminator(self.conditioning.out_dim, width, config.disc_depth, config.disc_dropout)
 
     def condition(self, f: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:

@@ -43,6 +43,7 @@ class ImageClassifier(nn.Module):
         self.backbone_dim = backbone_dim
         self.head = nn.Linear(self.feature_dim, num_classes)
         self.num_classes = num_classes
+        self.pretrained = False  # set by build_model when the backbone's weights were loaded
 
     @property
     def stages(self) -> list[nn.Module]:
@@ -72,4 +73,6 @@ def build_model(
     if state is not None:
         load_into(full, state, weights if weights not in ("auto", "pretrained", "imagenet") else str(spec.weights_file))
     bb = extract(full)
-    return ImageClassifier(bb.module, bb.dim, num_classes, spec.mean, spec.std, bb.stages, bottleneck_dim)
+    model = ImageClassifier(bb.module, bb.dim, num_classes, spec.mean, spec.std, bb.stages, bottleneck_dim)
+    model.pretrained = state is not None
+    return model

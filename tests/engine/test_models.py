@@ -15,6 +15,7 @@ from engine.models.weights import cached_weights_path
 @pytest.mark.parametrize("name", ["small_cnn", "resnet18", "resnet50", "mobilenet_v3_small", "efficientnet_b0"])
 def test_every_backbone_builds_and_classifies(name: str) -> None:
     model = build_model(name, 4, weights="random").eval()
+    assert not model.pretrained
     size = 32 if name == "small_cnn" else 64
     with torch.no_grad():
         out = model(torch.rand(2, 3, size, size))
@@ -45,6 +46,7 @@ def test_weights_from_the_hub_cache_are_used() -> None:
     try:
         model = build_model("mobilenet_v3_small", 3, weights="auto")
         torch.testing.assert_close(model.backbone.trunk[0][0].weight, donor.trunk[0][0].weight)
+        assert model.pretrained  # so its backbone learns at the smaller, pretrained-layer rate
     finally:
         path.unlink()
 
@@ -63,6 +65,7 @@ def test_weights_from_a_user_file(tmp_path: Path, suffix: str) -> None:
         torch.save({"state_dict": {f"module.{k}": v for k, v in full.state_dict().items()}}, path)
     model = build_model("resnet18", 2, weights=str(path))
     torch.testing.assert_close(model.backbone.trunk[0][0].weight, full.conv1.weight)
+    assert model.pretrained
 
 
 def test_wrong_or_unsafe_weight_files_are_refused(tmp_path: Path) -> None:

@@ -73,6 +73,11 @@ def test_dann_discriminator_is_an_extra_module_trained_at_full_rate() -> None:
     groups = {g["name"]: g for g in method.param_groups(1e-3)}
     disc = {id(p) for p in method.discriminator.parameters()}
     assert disc <= {id(p) for p in groups["new"]["params"]}
+    # a randomly initialised backbone has nothing to preserve: it learns at the full rate
+    assert method.model.pretrained is False
+    assert groups["new"]["lr"] == 1e-3 and groups["backbone"]["lr"] == pytest.approx(1e-3)
+    method.model.pretrained = True  # as build_model marks a backbone whose weights it loaded
+    groups = {g["name"]: g for g in method.param_groups(1e-3)}
     assert groups["new"]["lr"] == 1e-3 and groups["backbone"]["lr"] == pytest.approx(1e-4)
 
 
@@ -141,3 +146,11 @@ def test_configs_reject_bad_values_by_name() -> None:
     for name in DA_METHODS:
         cfg = get_method(name).Config
         assert all(f.description for f in cfg.model_fields.values()), name
+
+
+def test_discriminator_width_auto_rule() -> None:
+    dann = _method("dann", disc_hidden=0)
+    assert dann.discriminator.net[0].out_features == 256  # 2 x 128 features
+    cdan = _method("cdan", disc_hidden=0)
+    assert cdan.discriminator.net[0].in_features == 384 and cdan.discriminator.net[0].out_features == 768
+    assert _method("dann", disc_hidden=48).discriminator.net[0].out_features == 48
