@@ -145,8 +145,10 @@ def plot_redraw() -> None:
 
 def _app():
     from desktop_app.compat import guard_none_refcount
+    from desktop_app.jobs import share_the_gil_quickly
 
     guard_none_refcount()
+    share_the_gil_quickly()  # as the app's main() does
     from PySide6.QtWidgets import QApplication
 
     app = QApplication.instance() or QApplication([])

@@ -220,10 +220,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     from PySide6.QtWidgets import QApplication
 
     from desktop_app.compat import guard_none_refcount
+    from desktop_app.jobs import share_the_gil_quickly
     from desktop_app.main_window import MainWindow
     from desktop_app.state import AppState
 
     guard_none_refcount()
+    share_the_gil_quickly()
     app = QApplication.instance() or QApplication([sys.argv[0]])
     app.setOrganizationName(ORG_NAME)
     app.setApplicationName(APP_NAME)

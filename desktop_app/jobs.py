@@ -8,12 +8,28 @@ Exceptions arrive as `failed(message, details)`; a UserError's message is meant 
 from __future__ import annotations
 
 import queue
+import sys
 import traceback
 from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
 from engine.control import JobControl
+
+
+# How long a thread may hold the GIL while another waits for it. Each time Qt calls back into
+# Python (pyqtgraph paints every plot item in Python) the window's thread must take the GIL
+# back from a busy worker; with CPython's 5 ms default a repaint of the live plots could wait
+# that long many times over. With 1 ms the longest stall during a demo DANN run fell from
+# 72-87 ms to 46-57 ms (2-core CPU), at no measurable cost to the training's speed.
+GIL_SWITCH_INTERVAL_S = 0.001
+
+
+def share_the_gil_quickly(interval_s: float = GIL_SWITCH_INTERVAL_S) -> float:
+    """Shorten the GIL switch interval for a GUI that runs jobs in threads; returns the old one."""
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(min(old, interval_s))
+    return old
 
 
 class _Worker(QThread):

@@ -4,6 +4,8 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
+
 from desktop_app.jobs import JobRunner
 from engine.errors import UserError
 from engine.events import Log, Progress
@@ -89,3 +91,20 @@ def test_stop_and_wait_joins_the_worker(qtbot):
     with qtbot.waitSignal(runner.finished, timeout=10_000) as again:  # the runner is reusable
         runner.start(counting_job, 3)
     assert again.args[0]["done"] == 3
+
+
+def test_the_window_takes_the_gil_back_quickly():
+    import sys
+
+    from desktop_app.jobs import GIL_SWITCH_INTERVAL_S, share_the_gil_quickly
+
+    before = sys.getswitchinterval()
+    try:
+        sys.setswitchinterval(0.005)  # CPython's default
+        assert share_the_gil_quickly() == pytest.approx(0.005)
+        assert sys.getswitchinterval() == pytest.approx(GIL_SWITCH_INTERVAL_S) and GIL_SWITCH_INTERVAL_S < 0.005
+        sys.setswitchinterval(0.0002)
+        share_the_gil_quickly()
+        assert sys.getswitchinterval() == pytest.approx(0.0002, rel=0.01)  # never lengthened
+    finally:
+        sys.setswitchinterval(before)
