@@ -21,7 +21,7 @@ from engine.control import JobControl
 # Python (pyqtgraph paints every plot item in Python) the window's thread must take the GIL
 # back from a busy worker; with CPython's 5 ms default a repaint of the live plots could wait
 # that long many times over. With 1 ms the longest stall during a demo DANN run fell from
-# 72-87 ms to 46-57 ms (2-core CPU), at no measurable cost to the training's speed.
+# 57-87 ms to 46-57 ms (2-core CPU), at no measurable cost to the training's speed.
 GIL_SWITCH_INTERVAL_S = 0.001
 
 
