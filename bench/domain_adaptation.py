@@ -36,8 +36,8 @@ def _mean_std(values: list[float]) -> str:
 
 def run_one(method: str, seed: int, data: Path, runs_dir: Path, args: argparse.Namespace, cache: Any = None) -> dict[str, Any]:
     """Train one method with one seed; returns selected/last target accuracy and wall time."""
-    from engine.config import TrainConfig
-    from engine.trainer import run_train
+    from engine.core.config import TrainConfig
+    from engine.training.trainer import run_train
 
     options: dict[str, Any] = dict(json.loads(args.options)) if args.options else {}
     # what the user did not set on the command line stays at the app's defaults
@@ -80,7 +80,7 @@ def _worker(job: tuple[str, int, str, str, dict[str, Any]]) -> dict[str, Any]:
     global _CACHE
     import torch
 
-    from engine.train_data import DecodeCache
+    from engine.data.prepare import DecodeCache
 
     method, seed, data, runs_dir, ns = job
     torch.set_num_threads(ns.pop("_threads"))
@@ -145,7 +145,7 @@ def main(argv: list[str] | None = None) -> int:
                       f"last {row['last'] * 100:5.1f}%, {row['seconds']:.0f} s", flush=True)
         total = time.perf_counter() - t0
     print()
-    from engine.config import TrainConfig
+    from engine.core.config import TrainConfig
 
     d = TrainConfig.model_fields
     pick = lambda k: getattr(args, k) if getattr(args, k) is not None else d[k].default  # noqa: E731

@@ -13,9 +13,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import demo_dir  # noqa: E402
 
-from engine.config import TrainConfig  # noqa: E402
-from engine.events import EpochEnd  # noqa: E402
-from engine.trainer import run_train  # noqa: E402
+from engine.core.config import TrainConfig  # noqa: E402
+from engine.core.events import EpochEnd  # noqa: E402
+from engine.training.trainer import run_train  # noqa: E402
 
 
 def epoch_times(cfg: TrainConfig) -> tuple[list[float], float]:

@@ -42,7 +42,7 @@ def median_ms(fns: dict[str, Callable[[], object]], warmup: int, repeats: int) -
 
 
 def ort_session(path: Path, threads: int):
-    """Same options as engine.predict.OnnxClassifier: ALL optimisations, sequential, N intra threads."""
+    """Same options as engine.deploy.predict.OnnxClassifier: ALL optimisations, sequential, N intra threads."""
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -82,8 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_interop_threads(1)
     import onnxruntime as ort
 
-    from engine.export import export_onnx, verify_parity
-    from engine.quantize import quantize_int8
+    from engine.deploy.export import export_onnx, verify_parity
+    from engine.deploy.quantize import quantize_int8
 
     rng = np.random.default_rng(0)
     rows: list[dict] = []

@@ -15,10 +15,10 @@ from _common import demo_dir  # noqa: E402
 import torch  # noqa: E402
 
 from engine.attacks import get_attack  # noqa: E402
-from engine.config import TrainConfig  # noqa: E402
-from engine.runs import load_run_model  # noqa: E402
-from engine.train_data import prepare_data  # noqa: E402
-from engine.trainer import run_train  # noqa: E402
+from engine.core.config import TrainConfig  # noqa: E402
+from engine.core.runs import load_run_model  # noqa: E402
+from engine.data.prepare import prepare_data  # noqa: E402
+from engine.training.trainer import run_train  # noqa: E402
 
 EPS = 8 / 255
 

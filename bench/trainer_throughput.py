@@ -15,11 +15,11 @@ from _common import demo_dir  # noqa: E402
 
 import torch  # noqa: E402
 
-from engine.config import TrainConfig  # noqa: E402
-from engine.events import Progress  # noqa: E402
+from engine.core.config import TrainConfig  # noqa: E402
+from engine.core.events import Progress  # noqa: E402
 from engine.models.classifier import build_model  # noqa: E402
-from engine.trainer import run_train  # noqa: E402
-from engine.train_data import DEFAULT_CACHE, prepare_data  # noqa: E402
+from engine.training.trainer import run_train  # noqa: E402
+from engine.data.prepare import DEFAULT_CACHE, prepare_data  # noqa: E402
 
 EPOCHS, BATCH = 3, 64
 

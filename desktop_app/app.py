@@ -98,7 +98,7 @@ def missing_libraries_message(missing: list[tuple[str, str]]) -> str:
 # ----------------------------------------------------------------------------- background engine load
 def load_engine() -> dict[str, Any]:
     """Import torch and everything a run needs (run in a background thread); returns versions and device."""
-    from engine.runtime import preload
+    from engine.core.runtime import preload
 
     return preload()
 
@@ -142,7 +142,7 @@ def ensure_demo(root: Path, parent: Any = None, per_class: int = 150) -> bool:
 
     from desktop_app import errors
     from desktop_app.jobs import JobRunner
-    from engine.events import Progress
+    from engine.core.events import Progress
 
     partial = root.with_name(root.name + ".partial")
 

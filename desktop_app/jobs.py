@@ -14,7 +14,7 @@ from typing import Any, Callable
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
-from engine.control import JobControl
+from engine.core.control import JobControl
 
 
 # How long a thread may hold the GIL while another waits for it. Each time Qt calls back into
@@ -44,7 +44,7 @@ class _Worker(QThread):
         try:
             self.result = self.fn(self.sink.put, self.control, *self.args, **self.kwargs)
         except Exception as err:  # noqa: BLE001 - every failure must reach the UI, never kill it
-            from engine.errors import UserError
+            from engine.core.errors import UserError
 
             message = str(err) if isinstance(err, UserError) else f"{type(err).__name__}: {err}"
             self.error = (message, traceback.format_exc())

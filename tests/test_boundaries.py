@@ -37,8 +37,8 @@ def test_desktop_app_never_calls_torch_directly() -> None:
 def test_light_imports_stay_light() -> None:
     """The CLI entry, configs, data scanning and ONNX prediction load without torch."""
     code = (
-        "import sys, engine.cli, engine.config, engine.events, engine.data.folders, engine.data.health, "
-        "engine.predict, engine.onnx_check; print(sorted(m for m in ('torch', 'PySide6') if m in sys.modules))"
+        "import sys, engine.cli, engine.core.config, engine.core.events, engine.data.folders, engine.data.health, "
+        "engine.deploy.predict, engine.deploy.onnx_check; print(sorted(m for m in ('torch', 'PySide6') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT, check=True)
     assert out.stdout.strip() == "[]"

@@ -36,8 +36,8 @@ from desktop_app.state import AppState
 from desktop_app.widgets.bar_chart import ClassCountsChart
 from desktop_app.widgets.folder_picker import FolderPicker
 from desktop_app.widgets.image_grid import ImageGrid
-from engine.config import TrainConfig
-from engine.events import Emit, Progress
+from engine.core.config import TrainConfig
+from engine.core.events import Emit, Progress
 
 DOMAIN_TITLES = {"source": "Source", "target": "Target", "target_test": "Target test"}
 _LEVEL_ICONS = {"error": QStyle.StandardPixmap.SP_MessageBoxCritical, "warning": QStyle.StandardPixmap.SP_MessageBoxWarning,
@@ -54,7 +54,7 @@ class CheckResult:
 
 def check_job(emit: Emit, control: Any, source: str, target: str, target_test: str) -> CheckResult | None:
     """Scan and health-check the folders (None when stopped). Runs in a worker thread."""
-    from engine.control import Stopped
+    from engine.core.control import Stopped
     from engine.data.folders import scan_domain
     from engine.data.health import check_folders
 

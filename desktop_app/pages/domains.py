@@ -2,7 +2,7 @@
 e.g. source-only, and "after", e.g. DANN) embedded in 2-D side by side, with each run's proxy
 A-distance; "Live" re-embeds the run being trained whenever it saves a new checkpoint.
 
-Each side is engine.embedding.embed_run in its own JobRunner (it imports torch, so only inside
+Each side is engine.analysis.embedding.embed_run in its own JobRunner (it imports torch, so only inside
 the job); the UI thread only draws the returned numpy arrays.
 """
 from __future__ import annotations
@@ -33,7 +33,7 @@ from desktop_app.pages.base import Page
 from desktop_app.pages.runs import RunChooser
 from desktop_app.state import AppState
 from desktop_app.widgets.embedding_plot import EmbeddingPlot
-from engine.runs import Run, list_runs
+from engine.core.runs import Run, list_runs
 
 SIDES = ("before", "after")
 SOURCE_ONLY = "finetune"
@@ -47,7 +47,7 @@ def embed_job(emit: Any, control: Any, run_dir: str, method: str, limit: int, wh
     (Live) or the other side's job, a full pool spins against busy cores (40 s instead of 1 s seen)."""
     from threadpoolctl import threadpool_limits
 
-    from engine.embedding import embed_run
+    from engine.analysis.embedding import embed_run
 
     lower_thread_priority()
     control.check()

@@ -1,7 +1,7 @@
 """Evaluate page: measure a run on a labelled folder; accuracy, confusion matrix, per-class table
 and a gallery of the misclassified images.
 
-The measurement is engine.evaluate.evaluate_run in a JobRunner; engine.evaluate imports torch,
+The measurement is engine.analysis.evaluate.evaluate_run in a JobRunner; engine.analysis.evaluate imports torch,
 so it is imported inside the job, never by this module.
 """
 from __future__ import annotations
@@ -31,13 +31,13 @@ from desktop_app.state import AppState
 from desktop_app.widgets.confusion_matrix import ConfusionMatrixView
 from desktop_app.widgets.gallery import Gallery, GalleryItem
 from desktop_app.widgets.table_utils import SortItem, fill_table, fmt_percent, make_table
-from engine.events import Log
-from engine.runs import Run
+from engine.core.events import Log
+from engine.core.runs import Run
 
 
 def evaluate_job(emit: Any, control: Any, run_dir: str, data: str, checkpoint: str) -> dict[str, Any]:
     """JobRunner job: evaluate_run on `data` (imports torch, so only ever runs in the worker thread)."""
-    from engine.evaluate import EvaluateConfig, evaluate_run
+    from engine.analysis.evaluate import EvaluateConfig, evaluate_run
 
     return evaluate_run(EvaluateConfig(run_dir=Path(run_dir), data=Path(data), checkpoint=checkpoint), emit, control)
 

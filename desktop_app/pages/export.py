@@ -1,6 +1,6 @@
 """Export page: a run's model -> one ONNX file, checked against PyTorch; shows the parity report.
 
-engine.export_job imports torch, so it is imported inside the JobRunner job only. On success the
+engine.deploy.export_job imports torch, so it is imported inside the JobRunner job only. On success the
 file becomes the app's current model (AppState.set_model) for the Predict page.
 """
 from __future__ import annotations
@@ -33,16 +33,16 @@ from desktop_app.jobs import JobRunner
 from desktop_app.pages.runs import RunChooser, show_error
 from desktop_app.state import AppState
 from desktop_app.widgets.table_utils import DASH, is_number
-from engine.events import Log
+from engine.core.events import Log
 
-REPORT_NAME = "export_report.json"  # written by engine.export beside the model
+REPORT_NAME = "export_report.json"  # written by engine.deploy.export beside the model
 PASS_STYLE = "color: #1a7f37; font-weight: bold"
 FAIL_STYLE = "color: #c62828; font-weight: bold"
 
 
 def export_job(emit: Any, control: Any, run_dir: str, out: str, checkpoint: str, int8: bool) -> dict[str, Any]:
     """JobRunner job: export_run (imports torch, so only ever runs in the worker thread)."""
-    from engine.export_job import ExportConfig, export_run
+    from engine.deploy.export_job import ExportConfig, export_run
 
     config = ExportConfig(run_dir=Path(run_dir), out=Path(out) if out else None, checkpoint=checkpoint, int8=int8)
     return export_run(config, emit)

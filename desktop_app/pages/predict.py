@@ -29,10 +29,10 @@ from desktop_app.pages.runs import show_error
 from desktop_app.state import AppState
 from desktop_app.widgets.gallery import read_scaled
 from desktop_app.widgets.table_utils import SortItem, fill_table, fmt_percent, make_table, mark_error
-from engine.control import Stopped
-from engine.events import Progress, Started
-from engine.onnx_check import OnnxModelInfo, inspect_onnx
-from engine.predict import OnnxClassifier, Prediction, list_images, write_csv
+from engine.core.control import Stopped
+from engine.core.events import Progress, Started
+from engine.deploy.onnx_check import OnnxModelInfo, inspect_onnx
+from engine.deploy.predict import OnnxClassifier, Prediction, list_images, write_csv
 
 CHUNK = 64  # files per predict_paths call: progress and Stop work between chunks
 PREVIEW = 320

@@ -3,7 +3,7 @@ grid of budgets; overlay accuracy-vs-eps curves, read the table and the example 
 
 The attack list and each attack's settings form come from the engine's registry, which needs
 torch, so they are filled when the app reports the engine loaded (`engine_ready`). The attack is
-engine.robustness.run_attack in a JobRunner; it is imported inside the job only.
+engine.attacks.robustness.run_attack in a JobRunner; it is imported inside the job only.
 """
 from __future__ import annotations
 
@@ -38,16 +38,16 @@ from desktop_app.pages.runs import RunChooser
 from desktop_app.state import AppState
 from desktop_app.widgets.attack_results import AttackResults
 from desktop_app.widgets.attack_settings import AttackSettings
-from engine.events import Log, Progress, Started
-from engine.runs import Run
+from engine.core.events import Log, Progress, Started
+from engine.core.runs import Run
 
 
 def attack_job(emit: Any, control: Any, options: dict[str, Any]) -> dict[str, Any]:
     """JobRunner job: run_attack (imports torch: only ever runs in the worker thread); the report as a dict."""
     from pydantic import ValidationError
 
-    from engine.errors import UserError
-    from engine.robustness import AttackJobConfig, run_attack
+    from engine.core.errors import UserError
+    from engine.attacks.robustness import AttackJobConfig, run_attack
 
     lower_thread_priority()
     try:

@@ -27,7 +27,7 @@ from PySide6.QtWidgets import (
 from desktop_app.pages.base import Page
 from desktop_app.state import AppState
 from desktop_app.widgets.table_utils import SortItem, fill_table, fmt_percent, make_table
-from engine.runs import Run, delete_run, list_runs, open_run
+from engine.core.runs import Run, delete_run, list_runs, open_run
 
 COLUMNS = ["Name", "Status", "Method", "Backbone", "Epochs", "Best val acc", "Best target acc", "Created"]
 SKIP_METRICS = {"epoch", "step"}

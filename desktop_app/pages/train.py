@@ -1,7 +1,7 @@
 """Train page: the settings panel on the left, the run on the right (progress, ETA, live plots, log).
 
 The settings (method from the engine's registry with its own form, backbone and weights, the
-common TrainConfig fields) live in `TrainSettings`. The run is `engine.trainer.run_train` in a
+common TrainConfig fields) live in `TrainSettings`. The run is `engine.training.trainer.run_train` in a
 JobRunner worker; its events feed the live plots (redrawn once per drained batch, <= 20 Hz), the
 progress bar with ETA and the log. Start is enabled once the app reports the engine loaded
 (`engine_ready`) and every setting is valid.
@@ -24,16 +24,16 @@ from desktop_app.pages.base import Page
 from desktop_app.state import AppState
 from desktop_app.widgets.live_plot import LivePlots
 from desktop_app.widgets.train_settings import TrainSettings
-from engine.config import TrainConfig
-from engine.errors import UserError
-from engine.events import EpochEnd, Failed, Finished, Log, Progress, Started
+from engine.core.config import TrainConfig
+from engine.core.errors import UserError
+from engine.core.events import EpochEnd, Failed, Finished, Log, Progress, Started
 
 NOT_PLOTTED = {"epoch_time", "lr"}  # epoch-level keys the step curves already show, or not worth a curve
 
 
 def train_job(emit: Any, control: Any, config: TrainConfig) -> Any:
     """Worker: a new run, at a lower CPU priority than the window."""
-    from engine.trainer import run_train
+    from engine.training.trainer import run_train
 
     lower_thread_priority()
     return run_train(config, emit, control)
@@ -41,7 +41,7 @@ def train_job(emit: Any, control: Any, config: TrainConfig) -> Any:
 
 def resume_job(emit: Any, control: Any, run_dir: str) -> Any:
     """Worker: continue a run from its last checkpoint."""
-    from engine.trainer import run_train
+    from engine.training.trainer import run_train
 
     lower_thread_priority()
     return run_train(emit=emit, control=control, resume=run_dir)
@@ -212,7 +212,7 @@ class TrainPage(Page):
         if not self.ready:
             errors.show_error(self, "PyTorch is still loading; try again in a moment.")
             return False
-        from engine.runs import open_run
+        from engine.core.runs import open_run
 
         try:
             run = open_run(run_dir)

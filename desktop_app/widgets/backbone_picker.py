@@ -113,7 +113,7 @@ class BackbonePicker(QWidget):
         from engine.models.backbones import BACKBONES
         from engine.models.weights import cached_weights_path, missing_message, offline, pretrained_available
 
-        spec = BACKBONES.get(self.backbone())
+        spec = BACKBONES.find(self.backbone())
         if spec is None:
             return False, "Choose a backbone."
         key = self.weights_combo.currentData()
@@ -148,7 +148,7 @@ class BackbonePicker(QWidget):
         if self._ready:
             from engine.models.backbones import BACKBONES
 
-            spec = BACKBONES.get(self.backbone())
+            spec = BACKBONES.find(self.backbone())
             self.summary.setText(f"{spec.summary} Input {spec.input_size}×{spec.input_size} px." if spec else "")
         ok, message = self.status()
         self._ok = ok

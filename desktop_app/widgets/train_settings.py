@@ -15,7 +15,7 @@ from PySide6.QtWidgets import QComboBox, QGroupBox, QLabel, QScrollArea, QToolBu
 from desktop_app.state import AppState
 from desktop_app.widgets.backbone_picker import BackbonePicker
 from desktop_app.widgets.config_form import ConfigForm
-from engine.config import TrainConfig
+from engine.core.config import TrainConfig
 
 BASIC_FIELDS = ["epochs", "batch_size", "lr", "augment", "device"]
 EXCLUDED = {"source", "target", "target_test", "method", "method_options", "runs_dir", "name", "backbone", "weights"}
@@ -153,7 +153,7 @@ class TrainSettings(QScrollArea):
 
     def build_config(self) -> TrainConfig:
         """The TrainConfig of the settings shown (UserError naming the bad field)."""
-        from engine.config import validate
+        from engine.core.config import validate
         from engine.methods.base import method_config
 
         s = self.state

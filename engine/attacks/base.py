@@ -9,47 +9,43 @@ from __future__ import annotations
 
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Iterator, Literal
+from typing import Any, Callable, ClassVar, Iterator, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from torch import Tensor, nn
+
+from engine.core.registry import Registry
 
 Norm = Literal["linf", "l2"]
 NORMS: tuple[str, ...] = ("linf", "l2")
 KINDS = ("white-box", "score", "decision", "transfer")
 DEFAULT_EPS: dict[str, float] = {"linf": 8 / 255, "l2": 0.5}
 
-ATTACKS: dict[str, type] = {}
+def _load_builtin_attacks() -> None:
+    import engine.attacks  # noqa: F401  (imports every attack module so they register)
 
 
-def register(name: str):
+ATTACKS: Registry[type] = Registry("attack", _load_builtin_attacks)
+
+
+def register(name: str) -> Callable[[type], type]:
     """Class decorator: add an attack class to `ATTACKS` under `name` (lower case, unique)."""
 
     def deco(cls: type) -> type:
-        if name in ATTACKS:
-            raise ValueError(f"attack name {name!r} is already registered by {ATTACKS[name].__name__}")
-        cls.name = name
-        ATTACKS[name] = cls
-        return cls
+        cls.name = name  # type: ignore[attr-defined]
+        return ATTACKS.add(name, cls)
 
     return deco
 
 
 def get_attack(name: str) -> type:
-    """The attack class registered as `name`; KeyError names the known attacks."""
-    import engine.attacks  # noqa: F401  (imports every attack module so they register)
-
-    try:
-        return ATTACKS[name]
-    except KeyError:
-        raise KeyError(f"unknown attack {name!r}; known attacks: {', '.join(list_attacks())}") from None
+    """The attack class registered as `name`; an unknown name gets a message listing the known ones."""
+    return ATTACKS.get(name)
 
 
 def list_attacks(kind: str | None = None) -> list[str]:
     """Registered attack names, sorted; `kind` filters by white-box/score/decision/transfer."""
-    import engine.attacks  # noqa: F401
-
     return sorted(n for n, c in ATTACKS.items() if kind is None or c.kind == kind)
 
 

@@ -10,7 +10,7 @@ from typing import Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from engine.fsutil import atomic_write_bytes
+from engine.core.fsutil import atomic_write_bytes
 
 Example = tuple[np.ndarray, np.ndarray, int, int, bool]  # clean [3,H,W], adversarial, label, prediction, fooled
 

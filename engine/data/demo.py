@@ -17,7 +17,7 @@ from typing import Callable
 import numpy as np
 from PIL import Image
 
-from engine.errors import UserError
+from engine.core.errors import UserError
 
 CLASSES = [str(d) for d in range(10)]
 _TRAIN_SHARE, _TEST_SHARE = 0.4, 0.2  # target train / test images per class, relative to per_class

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from engine.data.images import IMAGE_EXTENSIONS, is_image_path
-from engine.errors import UserError
+from engine.core.errors import UserError
 
 _JUNK_DIRS = {"__MACOSX"}  # created by macOS zip tools; holds only resource forks
 

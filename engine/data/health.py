@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from engine.data.folders import Domain, scan_domain
 from engine.data.images import open_rgb_with_info
-from engine.errors import UnreadableImage
+from engine.core.errors import UnreadableImage
 
 Progress = Callable[[int, int], None]
 SMALL_CLASS = 5
@@ -263,7 +263,7 @@ def check_domain(domain: Domain, *, progress: Progress | None = None, control: A
     """Open every image of `domain` once (thread pool) and report its health.
 
     `progress(done, total)` is called as files finish; `control.check()` between files lets a
-    GUI pause or stop the check (it raises engine.control.Stopped).
+    GUI pause or stop the check (it raises engine.core.control.Stopped).
     """
     results = _run_pool([str(p) for p in domain.paths], max_pixels, progress, control)
     return _summarise(domain, results)

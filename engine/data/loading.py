@@ -17,7 +17,7 @@ from torchvision.transforms import v2
 
 from engine.data.folders import Domain
 from engine.data.images import open_rgb, resize_center_crop
-from engine.errors import UnreadableImage, UserError
+from engine.core.errors import UnreadableImage, UserError
 
 Preset = Literal["none", "light", "strong"]
 PRESETS: tuple[str, ...] = ("none", "light", "strong")

@@ -13,8 +13,9 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from engine.config import StrictModel, validate
-from engine.errors import UserError
+from engine.core.config import StrictModel, validate
+from engine.core.errors import UserError
+from engine.core.registry import Registry
 from engine.models.classifier import ImageClassifier
 
 
@@ -137,24 +138,22 @@ class Method(nn.Module):
         return None
 
 
-METHODS: dict[str, type[Method]] = {}
+METHODS: Registry[type[Method]] = Registry("method")
 
 
 def register(cls: type[Method]) -> type[Method]:
     if not cls.name:
         raise ValueError(f"{cls.__name__} has no name")
-    METHODS[cls.name] = cls
+    METHODS.add(cls.name, cls)
     return cls
 
 
 def get_method(name: str) -> type[Method]:
-    if name not in METHODS:
-        raise UserError(f"method '{name}' is unknown. Choose one of: {', '.join(sorted(METHODS))}.")
-    return METHODS[name]
+    return METHODS.get(name)
 
 
 def list_methods() -> list[type[Method]]:
-    return list(METHODS.values())
+    return METHODS.values()
 
 
 def method_config(name: str, options: dict[str, Any]) -> MethodConfig:

@@ -12,7 +12,7 @@ import torch
 from pydantic import Field
 from torch.nn import functional as F
 
-from engine.errors import UserError
+from engine.core.errors import UserError
 from engine.methods.base import Batch, Method, MethodConfig
 from engine.models.heads import dann_lambda, dann_lr_factor, forward_domains
 

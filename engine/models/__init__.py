@@ -18,7 +18,7 @@ def build_model(backbone: str, num_classes: int, weights: str = "random", **kwar
 
 
 def load_run_model(run_dir: Any, which: str = "best") -> tuple[Any, dict[str, Any]]:
-    """Shortcut for `engine.runs.load_run_model`: a run's model taking [0, 1] images, in eval mode."""
-    from engine.runs import load_run_model as _load
+    """Shortcut for `engine.core.runs.load_run_model`: a run's model taking [0, 1] images, in eval mode."""
+    from engine.core.runs import load_run_model as _load
 
     return _load(run_dir, which=which)

@@ -11,6 +11,8 @@ from typing import Callable
 import torch
 from torch import nn
 
+from engine.core.registry import Registry
+
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -44,24 +46,19 @@ class BackboneSpec:
         return self.weights_url is not None
 
 
-BACKBONES: dict[str, BackboneSpec] = {}
+BACKBONES: Registry[BackboneSpec] = Registry("backbone")
 
 
 def register(spec: BackboneSpec) -> BackboneSpec:
-    BACKBONES[spec.name] = spec
-    return spec
+    return BACKBONES.add(spec.name, spec)
 
 
 def get_backbone_spec(name: str) -> BackboneSpec:
-    from engine.errors import UserError
-
-    if name not in BACKBONES:
-        raise UserError(f"backbone '{name}' is unknown. Choose one of: {', '.join(sorted(BACKBONES))}.")
-    return BACKBONES[name]
+    return BACKBONES.get(name)
 
 
 def list_backbones() -> list[str]:
-    return list(BACKBONES)
+    return BACKBONES.names()
 
 
 # ----------------------------------------------------------------------------- small CNN

@@ -19,7 +19,7 @@ from typing import Iterable
 import torch
 from torch import nn
 
-from engine.devices import to_device_float
+from engine.training.devices import to_device_float
 
 _BN = nn.modules.batchnorm._BatchNorm
 

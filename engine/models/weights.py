@@ -12,7 +12,7 @@ from typing import Any, Callable
 import torch
 from torch import nn
 
-from engine.errors import UserError, WeightsMissing
+from engine.core.errors import UserError, WeightsMissing
 from engine.models.backbones import BackboneSpec
 
 

@@ -29,8 +29,8 @@ def pages_demo(tmp_path_factory: pytest.TempPathFactory) -> Any:
 @pytest.fixture(scope="session")
 def pages_run(pages_demo: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished 1-epoch small_cnn run (never modified by tests: they copy it)."""
-    from engine.config import TrainConfig
-    from engine.trainer import run_train
+    from engine.core.config import TrainConfig
+    from engine.training.trainer import run_train
 
     runs = tmp_path_factory.mktemp("pages_runs")
     config = TrainConfig(source=pages_demo.source, target_test=pages_demo.target_test, epochs=1, batch_size=32,
@@ -43,7 +43,7 @@ def pages_run(pages_demo: Any, tmp_path_factory: pytest.TempPathFactory) -> Path
 @pytest.fixture(scope="session")
 def pages_onnx(pages_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny run exported to ONNX (outside the run folder)."""
-    from engine.export_job import ExportConfig, export_run
+    from engine.deploy.export_job import ExportConfig, export_run
 
     out = tmp_path_factory.mktemp("pages_model") / "model.onnx"
     report = export_run(ExportConfig(run_dir=pages_run, out=out))

@@ -9,7 +9,7 @@ from PySide6.QtGui import QPalette
 from PySide6.QtWidgets import QCheckBox, QComboBox, QDoubleSpinBox, QLineEdit, QSpinBox
 
 from desktop_app.widgets.config_form import ConfigForm, field_label
-from engine.config import TrainConfig
+from engine.core.config import TrainConfig
 
 
 class Sample(BaseModel):

@@ -11,7 +11,7 @@ from PySide6.QtCore import Qt
 
 from desktop_app.pages.domains import DomainsPage
 from desktop_app.widgets.embedding_plot import EmbeddingPlot
-from engine.runs import Run
+from engine.core.runs import Run
 
 pytest_plugins = ["conftest_pages"]
 pytestmark = pytest.mark.usefixtures("pages_errors")
@@ -22,8 +22,8 @@ N = 20  # images per domain: the tiny demo's target test folder holds 20
 @pytest.fixture(scope="module")
 def dann_run(pages_demo, tmp_path_factory) -> Path:
     """A finished 1-epoch DANN run on the same demo as `pages_run` (the source-only run)."""
-    from engine.config import TrainConfig
-    from engine.trainer import run_train
+    from engine.core.config import TrainConfig
+    from engine.training.trainer import run_train
 
     config = TrainConfig(source=pages_demo.source, target=pages_demo.target_train, target_test=pages_demo.target_test,
                          method="dann", epochs=1, batch_size=32, lr=3e-3, runs_dir=tmp_path_factory.mktemp("dann_runs"),

@@ -7,8 +7,8 @@ import time
 import pytest
 
 from desktop_app.jobs import JobRunner
-from engine.errors import UserError
-from engine.events import Log, Progress
+from engine.core.errors import UserError
+from engine.core.events import Log, Progress
 
 
 def counting_job(emit, control, n: int, delay: float = 0.0):

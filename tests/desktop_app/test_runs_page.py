@@ -9,7 +9,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from desktop_app.pages.runs import COLUMNS, RunsPage
 from desktop_app.widgets.table_utils import column_texts
-from engine.runs import Run
+from engine.core.runs import Run
 
 pytest_plugins = ["conftest_pages"]
 pytestmark = pytest.mark.usefixtures("pages_errors")

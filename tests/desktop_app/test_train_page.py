@@ -28,7 +28,7 @@ def worker_waits_in_pause() -> bool:
     """True when some thread is blocked in JobControl.check(): the worker honours the pause."""
     for frame in sys._current_frames().values():
         while frame is not None:
-            if frame.f_code.co_name == "check" and frame.f_code.co_filename.endswith(os.path.join("engine", "control.py")):
+            if frame.f_code.co_name == "check" and frame.f_code.co_filename.endswith(os.path.join("engine", "core", "control.py")):
                 return True
             frame = frame.f_back
     return False

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import TrainConfig
+from engine.core.config import TrainConfig
 from engine.data.demo import DemoPaths, make_demo
 
 

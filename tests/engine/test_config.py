@@ -5,8 +5,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.config import TrainConfig, load_config, read_toml, save_toml
-from engine.errors import UserError
+from engine.core.config import TrainConfig, load_config, read_toml, save_toml
+from engine.core.errors import UserError
 from engine.methods.base import method_config
 
 

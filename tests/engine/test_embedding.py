@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 import torch
 
-from engine.embedding import embed_features, embed_run, project, proxy_a_distance, save_embedding_png
-from engine.errors import UserError
+from engine.analysis.embedding import embed_features, embed_run, project, proxy_a_distance, save_embedding_png
+from engine.core.errors import UserError
 
 
 def _two_sets(shift: float, n: int = 120, d: int = 16, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
@@ -51,9 +51,9 @@ def test_too_few_images_is_a_user_error() -> None:
 def test_embed_run_from_a_saved_checkpoint(tmp_path: Path) -> None:
     from PIL import Image
 
-    from engine.config import TrainConfig
+    from engine.core.config import TrainConfig
     from engine.models import build_model
-    from engine.runs import create_run
+    from engine.core.runs import create_run
 
     rng = np.random.default_rng(0)
     for domain, base in (("src", 40), ("tgt", 200)):

@@ -11,10 +11,10 @@ import pytest
 import torch
 from torch import nn
 
-from engine.errors import UserError
-from engine.export import ExportError, export_and_verify, export_onnx, verify_parity
-from engine.onnx_check import inspect_onnx
-from engine.quantize import quantize_int8
+from engine.core.errors import UserError
+from engine.deploy.export import ExportError, export_and_verify, export_onnx, verify_parity
+from engine.deploy.onnx_check import inspect_onnx
+from engine.deploy.quantize import quantize_int8
 
 CLASSES = ["ant", "bee", "cat", "dog"]
 META = {
@@ -79,7 +79,7 @@ def exported(tmp_path_factory):
 @pytest.fixture
 def fake_export(exported, monkeypatch):
     """Replace the (slow) exporter by a copy of the module's exported file."""
-    import engine.export as export_mod
+    import engine.deploy.export as export_mod
 
     def copy(model, example, out_path, metadata):
         shutil.copyfile(exported[1], out_path)

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine.errors import UserError, WeightsMissing
+from engine.core.errors import UserError, WeightsMissing
 from engine.models.backbones import BACKBONES, get_backbone_spec
 from engine.models.classifier import build_model
 from engine.models.weights import cached_weights_path

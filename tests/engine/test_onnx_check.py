@@ -9,8 +9,8 @@ import onnx
 import pytest
 from onnx import TensorProto, helper, numpy_helper
 
-from engine.errors import UserError
-from engine.onnx_check import IMAGENET_MEAN, IMAGENET_STD, inspect_onnx
+from engine.core.errors import UserError
+from engine.deploy.onnx_check import IMAGENET_MEAN, IMAGENET_STD, inspect_onnx
 
 
 def _save(model: onnx.ModelProto, path: Path, metadata: dict[str, str] | None = None) -> Path:

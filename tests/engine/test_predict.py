@@ -17,9 +17,9 @@ from PIL import Image
 from torch import nn
 
 from engine.data.images import load_for_model
-from engine.errors import UserError
-from engine.export import export_onnx
-from engine.predict import OnnxClassifier, Prediction, csv_header, list_images, softmax, write_csv
+from engine.core.errors import UserError
+from engine.deploy.export import export_onnx
+from engine.deploy.predict import OnnxClassifier, Prediction, csv_header, list_images, softmax, write_csv
 
 REPO = Path(__file__).resolve().parents[2]
 CLASSES = ["red", "green", "blue", "grey", "other"]
@@ -192,7 +192,7 @@ def test_predict_runs_without_torch(exported, image_folder, tmp_path):
     """The predict path (and what it imports) must never pull in torch."""
     script = f"""
 import json, sys
-from engine.predict import OnnxClassifier, list_images, write_csv
+from engine.deploy.predict import OnnxClassifier, list_images, write_csv
 clf = OnnxClassifier({str(exported[1])!r}, threads=1)
 preds = clf.predict_paths(list_images({str(image_folder)!r}), top_k=2)
 write_csv(preds, {str(tmp_path / "p.csv")!r}, top_k=2)

@@ -7,12 +7,12 @@ import math
 import pytest
 import torch
 
-from engine.config import TrainConfig
-from engine.control import JobControl
-from engine.errors import UserError
-from engine.events import Collector, EpochEnd, Finished, Progress, Started
-from engine.runs import load_run_model, open_run
-from engine.trainer import lr_factor, run_train
+from engine.core.config import TrainConfig
+from engine.core.control import JobControl
+from engine.core.errors import UserError
+from engine.core.events import Collector, EpochEnd, Finished, Progress, Started
+from engine.core.runs import load_run_model, open_run
+from engine.training.trainer import lr_factor, run_train
 
 
 def test_finetune_lowers_the_loss_and_writes_a_run(train_config: TrainConfig) -> None:
@@ -78,7 +78,7 @@ def test_killed_run_resumes_from_last_epoch_checkpoint(train_config: TrainConfig
     run = open_run(first.run_dir)
     cfg = run.config()
     cfg.epochs = 2
-    from engine.config import save_toml
+    from engine.core.config import save_toml
 
     save_toml(cfg, run.config_path)
     run.update_info(status="running")  # as if the process had been killed

@@ -6,6 +6,7 @@ import pytest
 import torch
 from pydantic import ValidationError
 
+from engine.core.errors import UserError
 from engine.attacks import ATTACKS, get_attack, list_attacks
 from engine.attacks.base import perturbation_norms, project
 from engine.attacks.transfer import transfer_rate
@@ -56,7 +57,7 @@ def test_registry_lists_every_attack_with_a_kind_and_config():
     for name, cls in ATTACKS.items():
         assert cls.name == name and cls.kind in ("white-box", "score", "decision", "transfer")
         assert cls.__doc__ and "Example" in cls.__doc__
-    with pytest.raises(KeyError, match="known attacks: cw"):
+    with pytest.raises(UserError, match="Choose one of: cw"):
         get_attack("nope")
 
 

@@ -8,7 +8,7 @@ from attack_helpers import OrtScores
 
 from engine.attacks import get_attack
 from engine.attacks.queries import QueryBudgetExceeded, QueryCounter, torch_scores_fn
-from engine.robustness import compare_onnx_torch
+from engine.attacks.robustness import compare_onnx_torch
 
 
 class Spy:

@@ -13,13 +13,13 @@ import torch.nn.functional as F
 from attack_helpers import export_legacy, make_data
 from PIL import Image
 
-from engine.checkpoint import save_checkpoint
-from engine.config import TrainConfig, validate
-from engine.control import JobControl
-from engine.errors import UserError
-from engine.events import Collector, Finished, Progress, Started
-from engine.robustness import AttackJobConfig, run_attack
-from engine.runs import create_run
+from engine.training.checkpoints import save_checkpoint
+from engine.core.config import TrainConfig, validate
+from engine.core.control import JobControl
+from engine.core.errors import UserError
+from engine.core.events import Collector, Finished, Progress, Started
+from engine.attacks.robustness import AttackJobConfig, run_attack
+from engine.core.runs import create_run
 
 CLASSES = ["a", "b", "c"]
 S = 8  # image side: small_cnn is cheap at 8x8

@@ -6,7 +6,7 @@ import pytest
 
 from engine.data.demo import _load_digits, assign_digits, make_demo, render_demo
 from engine.data.folders import scan_domain
-from engine.errors import UserError
+from engine.core.errors import UserError
 
 CLASSES = [str(i) for i in range(10)]
 

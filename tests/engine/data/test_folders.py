@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from engine.data.folders import Domain, Sample, scan_domain
-from engine.errors import UserError
+from engine.core.errors import UserError
 
 
 def touch(path: Path, data: bytes = b"x") -> Path:

@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from engine.control import JobControl, Stopped
+from engine.core.control import JobControl, Stopped
 from engine.data.folders import scan_domain
 from engine.data.health import FoldersReport, HealthReport, check_domain, check_folders, compare_domains
 

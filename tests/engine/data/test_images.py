@@ -9,7 +9,7 @@ from PIL import Image
 
 from engine.data.images import (IMAGE_EXTENSIONS, is_image_path, load_for_model, open_rgb, open_rgb_with_info,
                                 resize_center_crop, to_chw_float)
-from engine.errors import UnreadableImage, UserError
+from engine.core.errors import UnreadableImage, UserError
 
 
 def reason_of(path, **kw) -> str:

@@ -9,11 +9,11 @@ import pytest
 import torch
 from PIL import Image
 
-from engine.control import JobControl, Stopped
+from engine.core.control import JobControl, Stopped
 from engine.data.folders import scan_domain
 from engine.data.images import open_rgb, resize_center_crop
 from engine.data.loading import DecodedDomain, TensorImageDataset, decode_domain, make_transform
-from engine.errors import UserError
+from engine.core.errors import UserError
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from collections import Counter
 import pytest
 
 from engine.data.split import stratified_split
-from engine.errors import UserError
+from engine.core.errors import UserError
 
 LABELS = [0] * 50 + [1] * 20 + [2] * 3 + [3] * 2 + [4]
 

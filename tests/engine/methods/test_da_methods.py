@@ -6,7 +6,7 @@ import math
 import pytest
 import torch
 
-from engine.errors import UserError
+from engine.core.errors import UserError
 from engine.methods import Batch, MethodContext, get_method
 from engine.methods.base import method_config
 from engine.models import build_model

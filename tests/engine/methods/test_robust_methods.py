@@ -5,7 +5,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from engine.events import Collector, EpochEnd, Progress
+from engine.core.events import Collector, EpochEnd, Progress
 from engine.methods import Batch, MethodContext, get_method
 from engine.methods.adversarial import pgd_perturb
 from engine.methods.base import method_config
@@ -64,7 +64,7 @@ def test_robust_method_trains_with_finite_moving_losses(name: str) -> None:
 
 
 def test_pgd_training_reports_clean_and_adversarial_accuracy_live(train_config) -> None:
-    from engine.trainer import run_train
+    from engine.training.trainer import run_train
 
     train_config.method = "pgd_at"
     train_config.method_options = {"attack_steps": 2, "eval_steps": 2}

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 import torch
 
-from engine.checkpoint import load_checkpoint
-from engine.config import TrainConfig
+from engine.training.checkpoints import load_checkpoint
+from engine.core.config import TrainConfig
 from engine.data.demo import DemoPaths
 from engine.methods import get_method
 from engine.models import build_model
 from engine.models.bn_stats import recompute_bn_stats
-from engine.train_data import prepare_data
-from engine.trainer import run_train
+from engine.data.prepare import prepare_data
+from engine.training.trainer import run_train
 
 CPU = torch.device("cpu")
 

@@ -2,7 +2,7 @@
 
 The exported graph takes `image` float32 [N, 3, H, W] in [0, 1] (normalisation lives inside the
 model) and returns `logits` [N, classes]; N is a truly dynamic axis. Metadata travels in the
-file's metadata_props so `engine.onnx_check.inspect_onnx` can rebuild the preprocessing.
+file's metadata_props so `engine.deploy.onnx_check.inspect_onnx` can rebuild the preprocessing.
 """
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ import onnx
 import torch
 from pydantic import BaseModel, ConfigDict
 
-from engine.errors import UserError
+from engine.core.errors import UserError
 
 INPUT_NAME = "image"
 OUTPUT_NAME = "logits"

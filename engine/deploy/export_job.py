@@ -11,8 +11,8 @@ from typing import Any
 import torch
 from pydantic import Field
 
-from engine.config import StrictModel
-from engine.events import Emit, Finished, Log, Started, ignore
+from engine.core.config import StrictModel
+from engine.core.events import Emit, Finished, Log, Started, ignore
 
 
 class ExportConfig(StrictModel):
@@ -26,8 +26,8 @@ class ExportConfig(StrictModel):
 
 def parity_batch(run_dir: Path, size: int, n: int) -> torch.Tensor:
     """Up to `n` real source images of the run (float [0, 1]), spread over the classes."""
-    from engine.runs import open_run
-    from engine.train_data import DEFAULT_CACHE
+    from engine.core.runs import open_run
+    from engine.data.prepare import DEFAULT_CACHE
 
     from engine.data.folders import scan_domain
 
@@ -41,8 +41,8 @@ def parity_batch(run_dir: Path, size: int, n: int) -> torch.Tensor:
 
 
 def export_run(config: ExportConfig, emit: Emit = ignore) -> dict[str, Any]:
-    from engine.export import export_and_verify
-    from engine.runs import load_run_model, open_run
+    from engine.deploy.export import export_and_verify
+    from engine.core.runs import load_run_model, open_run
 
     run = open_run(config.run_dir)
     model, info = load_run_model(run.path, which=config.checkpoint)
@@ -60,7 +60,7 @@ def export_run(config: ExportConfig, emit: Emit = ignore) -> dict[str, Any]:
     report: dict[str, Any] = {"path": str(out), **parity.model_dump()}
     emit(Log(f"Parity: max |diff| {parity.max_abs_diff:.2e}, top-1 agreement {parity.top1_agreement:.2%}"))
     if config.int8:
-        from engine.quantize import quantize_int8
+        from engine.deploy.quantize import quantize_int8
 
         int8_path = out.with_name(out.stem + ".int8.onnx")
         calib = [batch[i : i + 16].numpy() for i in range(0, len(batch), 16)]

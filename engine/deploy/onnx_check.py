@@ -13,7 +13,7 @@ from typing import Any, Iterator
 
 import onnx
 
-from engine.errors import UserError
+from engine.core.errors import UserError
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -53,7 +53,7 @@ class OnnxModelInfo:
 
     @property
     def from_transfer_studio(self) -> bool:
-        """True when the file was written by engine.export."""
+        """True when the file was written by engine.deploy.export."""
         return self.metadata.get("producer") == "transfer-studio"
 
 

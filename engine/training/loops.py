@@ -12,12 +12,12 @@ from typing import TYPE_CHECKING, Iterator
 import torch
 from torch import nn
 
-from engine.devices import to_device_float
-from engine.events import Log, Progress
+from engine.training.devices import to_device_float
+from engine.core.events import Log, Progress
 from engine.methods import Batch
 
 if TYPE_CHECKING:  # pragma: no cover
-    from engine.trainer import Trainer
+    from engine.training.trainer import Trainer
 
 
 class EpochLoop:
@@ -30,7 +30,7 @@ class EpochLoop:
         """Seed this epoch's randomness, or restore it when resuming in the middle of the epoch."""
         t = self.t
         if t.step_in_epoch > 0 and t.epoch_rng is not None:
-            from engine.checkpoint import set_rng_state
+            from engine.training.checkpoints import set_rng_state
 
             set_rng_state(t.epoch_rng)
         else:

@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.config import TrainConfig, read_toml, save_toml, validate
-from engine.errors import UserError
-from engine.fsutil import atomic_path, atomic_write_json
+from engine.core.config import TrainConfig, read_toml, save_toml, validate
+from engine.core.errors import UserError
+from engine.core.fsutil import atomic_path, atomic_write_json
 
 STATUSES = ("created", "running", "paused", "stopped", "finished", "failed")
 

@@ -13,8 +13,8 @@ from typing import Sequence
 import numpy as np
 import onnx
 
-from engine.errors import UserError
-from engine.onnx_check import inspect_onnx
+from engine.core.errors import UserError
+from engine.deploy.onnx_check import inspect_onnx
 
 
 class _ListReader:

@@ -10,7 +10,7 @@ from typing import Any
 
 import torch
 
-from engine.fsutil import atomic_path
+from engine.core.fsutil import atomic_path
 
 
 def save_checkpoint(path: Path, payload: dict[str, Any]) -> None:

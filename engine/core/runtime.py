@@ -17,15 +17,15 @@ def preload() -> dict[str, Any]:
     import torch  # noqa: F401 - the point of this function
     from PIL import Image
 
-    import engine.checkpoint  # noqa: F401
+    import engine.training.checkpoints  # noqa: F401
     import engine.data.health  # noqa: F401
     import engine.data.loading  # noqa: F401 - torchvision (and torch._dynamo through it)
     import engine.methods  # noqa: F401 - registers every method
     import engine.models.backbones  # noqa: F401
     import engine.models.weights  # noqa: F401
-    import engine.runs  # noqa: F401
-    import engine.trainer  # noqa: F401
-    from engine.devices import describe_device, pick_device
+    import engine.core.runs  # noqa: F401
+    import engine.training.trainer  # noqa: F401
+    from engine.training.devices import describe_device, pick_device
 
     Image.init()  # registers every image plugin now rather than at the first decode
     return {"torch": metadata.version("torch"), "device": describe_device(pick_device("auto")),

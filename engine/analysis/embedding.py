@@ -15,8 +15,8 @@ from typing import Any, Literal, Sequence
 
 import numpy as np
 
-from engine.errors import UserError
-from engine.fsutil import atomic_path
+from engine.core.errors import UserError
+from engine.core.fsutil import atomic_path
 
 Projection = Literal["pca", "tsne"]
 
@@ -222,7 +222,7 @@ def embed_run(
     Target images come from the labelled target test folder when the run has one (so the
     class panel is coloured), else from the target folder. Writes a PNG when `out_png` is set.
     """
-    from engine.runs import load_run_model, open_run
+    from engine.core.runs import load_run_model, open_run
 
     if limit < 4:
         raise UserError(f"limit is {limit}; use at least 4 images per domain (e.g. 500).")

@@ -8,8 +8,8 @@ from typing import Any, Iterator
 
 from tqdm import tqdm
 
-from engine.control import JobControl
-from engine.events import EpochEnd, Event, Failed, Finished, Log, Progress, Started
+from engine.core.control import JobControl
+from engine.core.events import EpochEnd, Event, Failed, Finished, Log, Progress, Started
 
 
 def _fmt(metrics: dict[str, float], keys: tuple[str, ...] | None = None) -> str:

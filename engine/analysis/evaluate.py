@@ -12,10 +12,10 @@ import numpy as np
 import torch
 from pydantic import Field
 
-from engine.config import StrictModel
-from engine.control import JobControl
-from engine.devices import pick_device, to_device_float
-from engine.events import Emit, Finished, Log, Progress, Started, ignore
+from engine.core.config import StrictModel
+from engine.core.control import JobControl
+from engine.training.devices import pick_device, to_device_float
+from engine.core.events import Emit, Finished, Log, Progress, Started, ignore
 
 
 @torch.inference_mode()
@@ -94,8 +94,8 @@ def evaluate_run(config: EvaluateConfig, emit: Emit = ignore, control: JobContro
     """Accuracy, per-class precision/recall, confusion matrix and misclassified files on a folder."""
     from engine.data.folders import scan_domain
     from engine.data.loading import decode_domain
-    from engine.errors import UserError
-    from engine.runs import load_run_model
+    from engine.core.errors import UserError
+    from engine.core.runs import load_run_model
 
     model, info = load_run_model(config.run_dir, which=config.checkpoint)
     classes: list[str] = info["classes"]

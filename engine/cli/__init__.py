@@ -15,7 +15,7 @@ import traceback
 from pathlib import Path
 from typing import Any, Callable, Sequence
 
-from engine.errors import UserError
+from engine.core.errors import UserError
 
 
 def parse_value(text: str) -> Any:
@@ -37,7 +37,7 @@ def parse_options(pairs: Sequence[str] | None, flag: str = "--set") -> dict[str,
 
 
 def write_json(path: str | Path, obj: Any) -> None:
-    from engine.fsutil import atomic_write_json
+    from engine.core.fsutil import atomic_write_json
 
     atomic_write_json(Path(path), obj)
     print(f"wrote {path}")
@@ -76,10 +76,10 @@ def train_overrides(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from engine.cli_progress import TrainPrinter, stop_on_interrupt
-    from engine.config import TrainConfig, load_config
-    from engine.control import JobControl
-    from engine.trainer import run_train
+    from engine.cli.progress import TrainPrinter, stop_on_interrupt
+    from engine.core.config import TrainConfig, load_config
+    from engine.core.control import JobControl
+    from engine.training.trainer import run_train
 
     control = JobControl()
     printer = TrainPrinter(quiet=args.quiet)
@@ -102,8 +102,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from engine.config import load_config
-    from engine.evaluate import EvaluateConfig, evaluate_run
+    from engine.core.config import load_config
+    from engine.analysis.evaluate import EvaluateConfig, evaluate_run
 
     cfg = load_config(EvaluateConfig, args.config, {"run_dir": args.run_dir, "data": args.data, "checkpoint": args.checkpoint})
     report = evaluate_run(cfg)
@@ -120,9 +120,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from engine.export_job import ExportConfig, export_run
+    from engine.deploy.export_job import ExportConfig, export_run
 
-    from engine.config import load_config
+    from engine.core.config import load_config
 
     cfg = load_config(ExportConfig, args.config, {"run_dir": args.run_dir, "out": args.out, "int8": args.int8 or None})
     report = export_run(cfg, emit=_print_logs)
@@ -132,7 +132,7 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from engine.predict import OnnxClassifier, list_images, write_csv
+    from engine.deploy.predict import OnnxClassifier, list_images, write_csv
 
     model = OnnxClassifier(args.model)
     paths = list_images(args.input)
@@ -150,10 +150,10 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_attack(args: argparse.Namespace) -> int:
-    from engine.cli_progress import TrainPrinter, stop_on_interrupt
-    from engine.config import load_config
-    from engine.control import JobControl
-    from engine.robustness import AttackJobConfig, run_attack
+    from engine.cli.progress import TrainPrinter, stop_on_interrupt
+    from engine.core.config import load_config
+    from engine.core.control import JobControl
+    from engine.attacks.robustness import AttackJobConfig, run_attack
 
     overrides: dict[str, Any] = {"model": args.model, "data": args.data, "attack": args.attack, "norm": args.norm,
                                  "limit": args.limit, "surrogate": args.surrogate}
@@ -184,7 +184,7 @@ def cmd_attack(args: argparse.Namespace) -> int:
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
-    from engine.embedding import embed_run
+    from engine.analysis.embedding import embed_run
 
     result = embed_run(args.run_dir, args.out, method=args.method, limit=args.limit)
     print(f"wrote {args.out}")
@@ -195,7 +195,7 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
 
 def cmd_runs(args: argparse.Namespace) -> int:
-    from engine.runs import list_runs
+    from engine.core.runs import list_runs
 
     for run in list_runs(args.runs_dir):
         info = run.info()
@@ -236,14 +236,14 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
 
 def _print_logs(event: Any) -> None:
-    from engine.events import Log
+    from engine.core.events import Log
 
     if isinstance(event, Log):
         print(event.message, file=sys.stderr if event.level != "info" else sys.stdout)
 
 
 def _progress_bar(desc: str, total: int | None = None) -> Any:
-    from engine.cli_progress import CallbackBar
+    from engine.cli.progress import CallbackBar
 
     return CallbackBar(desc, total)
 

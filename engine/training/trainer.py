@@ -17,22 +17,22 @@ from typing import Any
 import torch
 from torch import nn
 
-from engine.checkpoint import load_checkpoint, rng_state, save_checkpoint
-from engine.config import TrainConfig
-from engine.control import JobControl, Stopped
-from engine.devices import autocast, describe_device, pick_device, to_device_float
-from engine.distributed import DistInfo, broadcast_text, device_for, setup, teardown
-from engine.errors import UserError
-from engine.evaluate import accuracy, mean_entropy, predict_logits
-from engine.events import EpochEnd, Failed, Finished, Log, Progress, Started, Emit, ignore
+from engine.training.checkpoints import load_checkpoint, rng_state, save_checkpoint
+from engine.core.config import TrainConfig
+from engine.core.control import JobControl, Stopped
+from engine.training.devices import autocast, describe_device, pick_device, to_device_float
+from engine.training.distributed import DistInfo, broadcast_text, device_for, setup, teardown
+from engine.core.errors import UserError
+from engine.analysis.evaluate import accuracy, mean_entropy, predict_logits
+from engine.core.events import EpochEnd, Failed, Finished, Log, Progress, Started, Emit, ignore
 from engine.methods import Batch, Method, MethodContext, get_method
 from engine.methods.base import method_config
 from engine.models.backbones import get_backbone_spec
 from engine.models.bn_stats import recompute_bn_stats
 from engine.models.classifier import ImageClassifier, build_model
-from engine.runs import Run, create_run, open_run
-from engine.train_data import DecodeCache, PreparedData, prepare_data
-from engine.train_loop import EpochLoop, FeatureCacheLoop, StepLoop
+from engine.core.runs import Run, create_run, open_run
+from engine.data.prepare import DecodeCache, PreparedData, prepare_data
+from engine.training.loops import EpochLoop, FeatureCacheLoop, StepLoop
 
 
 class NonFiniteLoss(UserError):

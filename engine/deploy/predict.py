@@ -18,8 +18,8 @@ import numpy as np
 from PIL import Image
 
 from engine.data.images import is_image_path, open_rgb, resize_center_crop, to_chw_float
-from engine.errors import UnreadableImage, UserError
-from engine.onnx_check import OnnxModelInfo, inspect_onnx
+from engine.core.errors import UnreadableImage, UserError
+from engine.deploy.onnx_check import OnnxModelInfo, inspect_onnx
 
 Progress = Callable[[int, int], None]  # (done, total)
 _IGNORED_NAMES = frozenset({"thumbs.db", "desktop.ini"})

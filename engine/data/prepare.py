@@ -13,10 +13,10 @@ from typing import Any
 
 import torch
 
-from engine.config import TrainConfig
-from engine.control import JobControl
-from engine.errors import UserError
-from engine.events import Emit, Log
+from engine.core.config import TrainConfig
+from engine.core.control import JobControl
+from engine.core.errors import UserError
+from engine.core.events import Emit, Log
 
 
 @dataclass

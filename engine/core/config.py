@@ -12,8 +12,8 @@ from typing import Any, Literal, TypeVar
 import tomli_w
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from engine.errors import UserError
-from engine.fsutil import atomic_write_text
+from engine.core.errors import UserError
+from engine.core.fsutil import atomic_write_text
 
 M = TypeVar("M", bound=BaseModel)
 

@@ -6,7 +6,7 @@ from typing import Any, ContextManager
 
 import torch
 
-from engine.errors import UserError
+from engine.core.errors import UserError
 
 
 def pick_device(choice: str = "auto") -> torch.device:

@@ -25,11 +25,11 @@ from engine.attacks.base import Attack, is_success, perturbation_norms, project
 from engine.attacks.queries import scores_in_batches, torch_scores_fn
 from engine.attacks.report_images import save_curve, save_gallery
 from engine.attacks.transfer import TransferAttack
-from engine.config import StrictModel
-from engine.control import JobControl, Stopped
-from engine.errors import UserError
-from engine.events import Emit, Finished, Log, Progress, Started, ignore
-from engine.fsutil import atomic_write_json
+from engine.core.config import StrictModel
+from engine.core.control import JobControl, Stopped
+from engine.core.errors import UserError
+from engine.core.events import Emit, Finished, Log, Progress, Started, ignore
+from engine.core.fsutil import atomic_write_json
 
 JOB = "robustness"
 DEFAULT_GRID = {"linf": (0.0, 1 / 255, 2 / 255, 4 / 255, 8 / 255), "l2": (0.0, 0.25, 0.5, 1.0, 2.0)}
@@ -210,7 +210,7 @@ def _load_target(config: AttackJobConfig, kind: str, device: torch.device):
             raise UserError(f"{path.name}: an ONNX model gives no gradients, so the white-box attack {config.attack!r} "
                             "cannot run on it. Use a query attack ('square' or 'hopskipjump'), or 'transfer' with "
                             "surrogate = a run directory whose model crafts the attack.")
-        from engine.predict import OnnxClassifier
+        from engine.deploy.predict import OnnxClassifier
 
         clf = OnnxClassifier(path)
         return None, (lambda x: clf.logits(x, batch_size=config.batch_size)), list(clf.classes), int(clf.input_size), "onnx"
@@ -244,7 +244,7 @@ def run_attack(config: AttackJobConfig, emit: Emit = ignore, control: JobControl
     unbounded and each eps keeps the result projected onto its ball (success re-checked)."""
     from engine.data.folders import scan_domain
     from engine.data.loading import decode_domain
-    from engine.devices import describe_device, pick_device
+    from engine.training.devices import describe_device, pick_device
 
     t_start = time.time()
     control = control or JobControl()
