@@ -8,7 +8,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export TRANSFER_STUDIO_OFFLINE ?= 1
 
-.PHONY: setup run test demo-cli bench screenshots lock clean
+.PHONY: setup run test lint format demo-cli bench screenshots lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -23,6 +23,18 @@ run: setup
 
 test: setup
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
+
+# ruff (lint + format check), mypy (engine/ and desktop_app/, pydantic plugin), import-linter
+# (engine never imports Qt; desktop_app never imports torch). Settings live in pyproject.toml.
+lint: setup
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+	$(BIN)/lint-imports
+
+format: setup
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
 
 # The whole demo through the CLI: data, training, export, prediction.
 demo-cli: setup

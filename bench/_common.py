@@ -1,4 +1,5 @@
 """Shared helpers for the bench scripts: a demo folder in a temp dir, quiet environment."""
+
 from __future__ import annotations
 
 import os

@@ -8,6 +8,7 @@ last epoch, and the wall time per run. Target test labels are used only to repor
     .venv/bin/python bench/domain_adaptation.py                 # demo in a temp folder, 3 seeds
     .venv/bin/python bench/domain_adaptation.py --data DEMO --seeds 1 --methods finetune dann
 """
+
 from __future__ import annotations
 
 import argparse
@@ -34,7 +35,9 @@ def _mean_std(values: list[float]) -> str:
     return f"{mean:.1f} ± {std:.1f}"
 
 
-def run_one(method: str, seed: int, data: Path, runs_dir: Path, args: argparse.Namespace, cache: Any = None) -> dict[str, Any]:
+def run_one(
+    method: str, seed: int, data: Path, runs_dir: Path, args: argparse.Namespace, cache: Any = None
+) -> dict[str, Any]:
     """Train one method with one seed; returns selected/last target accuracy and wall time."""
     from engine.core.config import TrainConfig
     from engine.training.trainer import run_train
@@ -118,9 +121,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--optimizer", choices=["adamw", "sgd"], help="Default: the app's.")
     ap.add_argument("--select", default="val_acc", choices=["val_acc", "target_entropy", "last"])
     ap.add_argument("--ema", type=float, help="Weight averaging decay (0: off; default: the method's).")
-    ap.add_argument("--options", default="", help="JSON method options given to EVERY method, e.g. '{\"target_bn\": false}'.")
+    ap.add_argument(
+        "--options", default="", help="JSON method options given to EVERY method, e.g. '{\"target_bn\": false}'."
+    )
     ap.add_argument("--device", default="cpu")
-    ap.add_argument("--jobs", type=int, default=2, help="Runs trained at once, in separate processes (use the number of cores).")
+    ap.add_argument(
+        "--jobs", type=int, default=2, help="Runs trained at once, in separate processes (use the number of cores)."
+    )
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads per run.")
     ap.add_argument("--json", type=Path, help="Also write every run's numbers here.")
     ap.add_argument("--runs-dir", type=Path, help="Keep the run directories here (default: a temp folder, deleted).")
@@ -141,8 +148,11 @@ def main(argv: list[str] | None = None) -> int:
         with ProcessPoolExecutor(max_workers=max(1, args.jobs), mp_context=mp.get_context("spawn")) as pool:
             for row in pool.map(_worker, jobs):
                 rows.append(row)
-                print(f"{row['method']:14s} seed {row['seed']}: selected {row['selected'] * 100:5.1f}% (epoch {row['selected_epoch']}), "
-                      f"last {row['last'] * 100:5.1f}%, {row['seconds']:.0f} s", flush=True)
+                print(
+                    f"{row['method']:14s} seed {row['seed']}: selected {row['selected'] * 100:5.1f}% (epoch {row['selected_epoch']}), "
+                    f"last {row['last'] * 100:5.1f}%, {row['seconds']:.0f} s",
+                    flush=True,
+                )
         total = time.perf_counter() - t0
     print()
     from engine.core.config import TrainConfig
@@ -150,9 +160,11 @@ def main(argv: list[str] | None = None) -> int:
     d = TrainConfig.model_fields
     pick = lambda k: getattr(args, k) if getattr(args, k) is not None else d[k].default  # noqa: E731
     ema = "the method's default" if args.ema is None else (args.ema or "off")
-    print(f"Demo pair, small_cnn 32x32, {pick('epochs')} epochs, batch {pick('batch_size')} per domain, "
-          f"{pick('optimizer')} lr {pick('lr')}, {args.seeds} seeds, checkpoint selected by {args.select} "
-          f"(no target labels), EMA {ema}, options {args.options or 'default'}.")
+    print(
+        f"Demo pair, small_cnn 32x32, {pick('epochs')} epochs, batch {pick('batch_size')} per domain, "
+        f"{pick('optimizer')} lr {pick('lr')}, {args.seeds} seeds, checkpoint selected by {args.select} "
+        f"(no target labels), EMA {ema}, options {args.options or 'default'}."
+    )
     print()
     print(table(rows, args.methods))
     print()

@@ -3,6 +3,7 @@
 resnet18 (random weights: the timing does not depend on them) at 64x64 on the demo source.
 Prints seconds per epoch of each and the ratio. Aim: >= 10x.
 """
+
 from __future__ import annotations
 
 import sys
@@ -11,11 +12,11 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import demo_dir  # noqa: E402
+from _common import demo_dir
 
-from engine.core.config import TrainConfig  # noqa: E402
-from engine.core.events import EpochEnd  # noqa: E402
-from engine.training.trainer import run_train  # noqa: E402
+from engine.core.config import TrainConfig
+from engine.core.events import EpochEnd
+from engine.training.trainer import run_train
 
 
 def epoch_times(cfg: TrainConfig) -> tuple[list[float], float]:
@@ -29,9 +30,19 @@ def epoch_times(cfg: TrainConfig) -> tuple[list[float], float]:
 def main() -> None:
     root = demo_dir(per_class=60)
     runs = Path(tempfile.mkdtemp(prefix="ts-bench-runs-"))
-    base = dict(source=root / "source", backbone="resnet18", weights="random", image_size=64, epochs=4,
-                batch_size=64, runs_dir=runs, val_fraction=0.2)
-    cached, cached_wall = epoch_times(TrainConfig(**base, method_options={"linear_probe": True, "cache_features": True}))
+    base = dict(
+        source=root / "source",
+        backbone="resnet18",
+        weights="random",
+        image_size=64,
+        epochs=4,
+        batch_size=64,
+        runs_dir=runs,
+        val_fraction=0.2,
+    )
+    cached, cached_wall = epoch_times(
+        TrainConfig(**base, method_options={"linear_probe": True, "cache_features": True})
+    )
     plain, plain_wall = epoch_times(TrainConfig(**base, method_options={"linear_probe": True, "cache_features": False}))
     per_cached = sum(cached) / len(cached)
     per_plain = sum(plain) / len(plain)

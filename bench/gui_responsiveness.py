@@ -7,6 +7,7 @@ Prints
   3. the time to push new points and repaint the live plots holding 100,000 points, against 1,000.
 Runs offscreen on the CPU. `python bench/gui_responsiveness.py [--quick]`
 """
+
 from __future__ import annotations
 
 import json
@@ -30,8 +31,14 @@ def startup(runs: int) -> None:
         with tempfile.TemporaryDirectory() as home:
             env = {**os.environ, "XDG_CONFIG_HOME": f"{home}/config", "XDG_DATA_HOME": f"{home}/data"}
             t0 = time.time()
-            out = subprocess.run([sys.executable, "-m", "desktop_app", "--timings"], cwd=ROOT, env=env,
-                                 capture_output=True, text=True, timeout=300)
+            out = subprocess.run(
+                [sys.executable, "-m", "desktop_app", "--timings"],
+                cwd=ROOT,
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=300,
+            )
             stamps: dict[str, float] = {}
             for line in out.stdout.splitlines():
                 if line.startswith("{"):
@@ -40,8 +47,10 @@ def startup(runs: int) -> None:
                 raise SystemExit(f"the app did not report its timings:\n{out.stdout}\n{out.stderr}")
             shown.append(stamps["window_shown"] - t0)
             ready.append(stamps["torch_ready"] - t0)
-    print(f"start-up ({runs} runs): window shown after {min(shown):.2f} s (median {statistics.median(shown):.2f}); "
-          f"torch ready after {min(ready):.2f} s (median {statistics.median(ready):.2f})")
+    print(
+        f"start-up ({runs} runs): window shown after {min(shown):.2f} s (median {statistics.median(shown):.2f}); "
+        f"torch ready after {min(ready):.2f} s (median {statistics.median(ready):.2f})"
+    )
 
 
 class Heartbeat:
@@ -111,7 +120,9 @@ def training_stall(epochs: int) -> None:
     wait(app, lambda: not page.busy(), 600)
     total = time.perf_counter() - t0
     print(f"event loop, no job (2 s): {idle}")
-    print(f"event loop during DANN training ({epochs} epochs, {page.total_steps} steps, {total:.1f} s, first step after {first:.1f} s): {beat.summary()}")
+    print(
+        f"event loop during DANN training ({epochs} epochs, {page.total_steps} steps, {total:.1f} s, first step after {first:.1f} s): {beat.summary()}"
+    )
 
 
 def plot_redraw() -> None:
@@ -141,8 +152,10 @@ def plot_redraw() -> None:
                 plots.plot(group).viewport().repaint()  # repaint() does not reach the plots)
             times.append(time.perf_counter() - t)
         plots.close()
-        print(f"plot redraw, 4 curves of {n:,} points each: median {statistics.median(times) * 1000:.1f} ms, "
-              f"max {max(times) * 1000:.1f} ms per refresh + repaint")
+        print(
+            f"plot redraw, 4 curves of {n:,} points each: median {statistics.median(times) * 1000:.1f} ms, "
+            f"max {max(times) * 1000:.1f} ms per refresh + repaint"
+        )
 
 
 def _app():

@@ -5,6 +5,7 @@ Prints a table with median milliseconds per batch and the torch/ORT ratio.
 
     .venv/bin/python bench/onnx_vs_torch.py --threads 2
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,12 +16,12 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
+import numpy as np
 
 
 def median_ms(fns: dict[str, Callable[[], object]], warmup: int, repeats: int) -> dict[str, float]:
@@ -98,21 +99,24 @@ def main(argv: list[str] | None = None) -> int:
             qpath = quantize_int8(path, calib, Path(tmp, f"{name}_int8.onnx"))
             quant_s = time.perf_counter() - t0
             fp32, int8 = ort_session(path, args.threads), ort_session(qpath, args.threads)
-            print(f"{name}: export {export_s:.1f} s (parity max diff {parity.max_abs_diff:.1e}), "
-                  f"int8 quantization {quant_s:.1f} s", flush=True)
+            print(
+                f"{name}: export {export_s:.1f} s (parity max diff {parity.max_abs_diff:.1e}), "
+                f"int8 quantization {quant_s:.1f} s",
+                flush=True,
+            )
             for batch in args.batches:
                 reps = args.repeats or (30 if batch == 1 else 7)
                 warm = 5 if batch == 1 else 2
                 x = rng.random((batch, 3, size, size), dtype=np.float32)
                 xt = torch.from_numpy(x)
 
-                def run_torch() -> None:
+                def run_torch(model: torch.nn.Module = model, xt: torch.Tensor = xt) -> None:
                     with torch.inference_mode():
                         model(xt)
 
-                fns = {"torch_ms": run_torch, "ort_ms": lambda: fp32.run(None, {"image": x})}
+                fns = {"torch_ms": run_torch, "ort_ms": lambda fp32=fp32, x=x: fp32.run(None, {"image": x})}
                 if batch == args.int8_batch:
-                    fns["int8_ms"] = lambda: int8.run(None, {"image": x})
+                    fns["int8_ms"] = lambda int8=int8, x=x: int8.run(None, {"image": x})
                 row = {"model": name, "batch": batch, "int8_ms": None, **median_ms(fns, warm, reps)}
                 if batch == args.int8_batch:
                     agree = np.mean(
@@ -122,8 +126,10 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(row)
 
     print()
-    print(f"threads={args.threads}  torch {torch.__version__}  onnxruntime {ort.__version__}  "
-          f"{platform.processor() or platform.machine()}  cpus={os.cpu_count()}")
+    print(
+        f"threads={args.threads}  torch {torch.__version__}  onnxruntime {ort.__version__}  "
+        f"{platform.processor() or platform.machine()}  cpus={os.cpu_count()}"
+    )
     head = f"{'model':<10} {'batch':>5} {'torch ms':>10} {'ort ms':>10} {'torch/ort':>10} {'int8 ms':>10} {'torch/int8':>11}"
     print(head)
     print("-" * len(head))
@@ -134,8 +140,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{r['model']:<10} {r['batch']:>5} {r['torch_ms']:10.2f} {r['ort_ms']:10.2f} {ratio:9.2f}x {i8} {i8r}")
     for r in rows:
         if "int8_top1_agreement" in r:
-            print(f"{r['model']} int8 vs fp32 top-1 agreement at batch {r['batch']} (random data): "
-                  f"{r['int8_top1_agreement']:.0%}")
+            print(
+                f"{r['model']} int8 vs fp32 top-1 agreement at batch {r['batch']} (random data): "
+                f"{r['int8_top1_agreement']:.0%}"
+            )
     if args.json is not None:
         args.json.write_text(json.dumps({"threads": args.threads, "rows": rows}, indent=2))
     return 0

@@ -7,11 +7,12 @@ torch.autograd.grad on the input only is timed too, for transparency.
 
     .venv/bin/python bench/pgd_throughput.py [--batch 128] [--size 32] [--reps 5] [--threads 1]
 """
+
 from __future__ import annotations
 
 import argparse
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -91,8 +92,10 @@ def main() -> None:
     for _ in range(2):  # interleave the contenders so background load hits them alike
         for name, fn in runs.items():
             best[name] = min(best[name], timed(fn, a.reps, sync))
-    print(f"PGD-{a.steps} linf eps=8/255 alpha=eps/4, small_cnn, batch {a.batch} x {a.size}x{a.size}, "
-          f"{device.type}, threads {torch.get_num_threads()}")
+    print(
+        f"PGD-{a.steps} linf eps=8/255 alpha=eps/4, small_cnn, batch {a.batch} x {a.size}x{a.size}, "
+        f"{device.type}, threads {torch.get_num_threads()}"
+    )
     ips = {k: a.batch / v for k, v in best.items()}
     for name, v in ips.items():
         print(f"  {name:<28} {v:9.1f} images/s")

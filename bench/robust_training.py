@@ -2,6 +2,7 @@
 standard one, at the demo's budget (L∞ 8/255), on the held-out source validation images, and
 the clean accuracy each pays. Aim: robust accuracy of the PGD-trained model >= 3x the standard's.
 """
+
 from __future__ import annotations
 
 import sys
@@ -10,15 +11,14 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import demo_dir  # noqa: E402
+import torch
+from _common import demo_dir
 
-import torch  # noqa: E402
-
-from engine.attacks import get_attack  # noqa: E402
-from engine.core.config import TrainConfig  # noqa: E402
-from engine.core.runs import load_run_model  # noqa: E402
-from engine.data.prepare import prepare_data  # noqa: E402
-from engine.training.trainer import run_train  # noqa: E402
+from engine.attacks import get_attack
+from engine.core.config import TrainConfig
+from engine.core.runs import load_run_model
+from engine.data.prepare import prepare_data
+from engine.training.trainer import run_train
 
 EPS = 8 / 255
 
@@ -51,8 +51,10 @@ def main() -> None:
         print(f"{method:<10} {clean:>9.3f} {robust:>10.3f} {seconds:>8.1f}")
     std, adv = rows[0][2], rows[1][2]
     ratio = f"{adv / std:.1f}x" if std > 0 else f"unbounded (standard model at {std:.1%})"
-    print(f"robust accuracy ratio pgd_at/standard: {ratio} (aim >= 3x); "
-          f"clean accuracy paid: {rows[0][1] - rows[1][1]:+.3f}")
+    print(
+        f"robust accuracy ratio pgd_at/standard: {ratio} (aim >= 3x); "
+        f"clean accuracy paid: {rows[0][1] - rows[1][1]:+.3f}"
+    )
 
 
 if __name__ == "__main__":

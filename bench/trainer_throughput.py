@@ -3,6 +3,7 @@
 Prints images/second of each over the training steps (evaluation between epochs excluded) and
 the ratio trainer / plain. Aim: >= 0.95.
 """
+
 from __future__ import annotations
 
 import sys
@@ -11,15 +12,16 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import demo_dir  # noqa: E402
+import itertools
 
-import torch  # noqa: E402
+import torch
+from _common import demo_dir
 
-from engine.core.config import TrainConfig  # noqa: E402
-from engine.core.events import Progress  # noqa: E402
-from engine.models.classifier import build_model  # noqa: E402
-from engine.training.trainer import run_train  # noqa: E402
-from engine.data.prepare import DEFAULT_CACHE, prepare_data  # noqa: E402
+from engine.core.config import TrainConfig
+from engine.core.events import Progress
+from engine.data.prepare import DEFAULT_CACHE, prepare_data
+from engine.models.classifier import build_model
+from engine.training.trainer import run_train
 
 EPOCHS, BATCH = 3, 64
 
@@ -33,7 +35,7 @@ def trainer_rate(cfg: TrainConfig) -> float:
 
     run_train(cfg, emit)
     steps, seconds = 0, 0.0
-    for (e0, t0), (e1, t1) in zip(stamps, stamps[1:]):
+    for (e0, t0), (e1, t1) in itertools.pairwise(stamps):
         if e0 == e1:  # intervals inside an epoch: pure training steps
             steps += 1
             seconds += t1 - t0
@@ -47,7 +49,7 @@ def plain_rate(cfg: TrainConfig) -> float:
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     n = len(data.x_train) // BATCH
     steps, seconds = 0, 0.0
-    for epoch in range(EPOCHS):
+    for _epoch in range(EPOCHS):
         perm = torch.randperm(len(data.x_train))
         last = None
         for i in range(n):
@@ -89,7 +91,9 @@ def main() -> None:
     import statistics
 
     ratios = [t / p for p, t in results]
-    print(f"ratio trainer/plain (best rates): {ours / plain:.3f}; per round median {statistics.median(ratios):.3f}  (aim >= 0.95)")
+    print(
+        f"ratio trainer/plain (best rates): {ours / plain:.3f}; per round median {statistics.median(ratios):.3f}  (aim >= 0.95)"
+    )
 
 
 if __name__ == "__main__":

@@ -1,4 +1,5 @@
 """`python -m desktop_app`: open the desktop app (same as `transfer-studio gui`)."""
+
 from __future__ import annotations
 
 import sys

@@ -4,6 +4,7 @@ The window appears first; torch and the engine's registries load in a background
 pages are told when they are ready. `--demo` writes the demo data into the user's data folder on
 first start (with a progress dialog) and opens the window on it.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,8 +16,9 @@ import signal
 import sys
 import time
 import traceback
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 ORG_NAME = APP_NAME = "TransferStudio"
 _HEADLESS_PLATFORMS = {"offscreen", "minimal", "minimalegl", "vnc", "eglfs", "linuxfb", "vkkhrdisplay"}
@@ -56,8 +58,10 @@ def display_problem(env: Mapping[str, str] | None = None, platform: str | None =
         return None
     if env.get("DISPLAY") or env.get("WAYLAND_DISPLAY"):
         return None
-    return ("transfer-studio: no display found (DISPLAY and WAYLAND_DISPLAY are unset): run it inside a desktop session "
-            "or over `ssh -X`, use the command line instead (`transfer-studio --help`), or set QT_QPA_PLATFORM=offscreen.")
+    return (
+        "transfer-studio: no display found (DISPLAY and WAYLAND_DISPLAY are unset): run it inside a desktop session "
+        "or over `ssh -X`, use the command line instead (`transfer-studio --help`), or set QT_QPA_PLATFORM=offscreen."
+    )
 
 
 def _loadable(soname: str) -> bool:
@@ -69,8 +73,9 @@ def _loadable(soname: str) -> bool:
     return True
 
 
-def missing_system_libraries(env: Mapping[str, str] | None = None, platform: str | None = None,
-                             loadable: Callable[[str], bool] = _loadable) -> list[tuple[str, str]]:
+def missing_system_libraries(
+    env: Mapping[str, str] | None = None, platform: str | None = None, loadable: Callable[[str], bool] = _loadable
+) -> list[tuple[str, str]]:
     """(library, package) pairs Qt's xcb platform needs but the system lacks; [] when xcb is not used.
 
     Checked before the QApplication exists, because a failing xcb plugin aborts the process with
@@ -91,8 +96,10 @@ def missing_system_libraries(env: Mapping[str, str] | None = None, platform: str
 def missing_libraries_message(missing: list[tuple[str, str]]) -> str:
     libs = ", ".join(lib for lib, _ in missing)
     pkgs = " ".join(pkg for _, pkg in missing)
-    return (f"transfer-studio: the window needs system libraries that are missing ({libs}); "
-            f"install them, e.g. `sudo apt install {pkgs}` on Debian/Ubuntu, then start again.")
+    return (
+        f"transfer-studio: the window needs system libraries that are missing ({libs}); "
+        f"install them, e.g. `sudo apt install {pkgs}` on Debian/Ubuntu, then start again."
+    )
 
 
 # ----------------------------------------------------------------------------- background engine load
@@ -114,7 +121,7 @@ def make_engine_loader(parent: Any = None) -> Any:
         def run(self) -> None:
             try:
                 info = load_engine()
-            except Exception as err:  # noqa: BLE001 - reported in the window
+            except Exception as err:
                 self.failed.emit(f"{type(err).__name__}: {err}", traceback.format_exc())
             else:
                 self.ready.emit(info)
@@ -200,7 +207,9 @@ def ensure_demo(root: Path, parent: Any = None, per_class: int = 150) -> bool:
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="transfer-studio-gui", description="Transfer Studio desktop app.")
     p.add_argument("--demo", action="store_true", help="open on the demo data (written on first start)")
-    p.add_argument("--timings", action="store_true", help=argparse.SUPPRESS)  # bench: print times, quit when torch is ready
+    p.add_argument(
+        "--timings", action="store_true", help=argparse.SUPPRESS
+    )  # bench: print times, quit when torch is ready
     return p.parse_args(list(argv) if argv is not None else sys.argv[1:])
 
 

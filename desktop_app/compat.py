@@ -9,6 +9,7 @@ The same holds for True and False (e.g. a signal's emit() returning a bool).
 constraints.txt pins PySide6 6.11.3, which does not have the bug; the guard acts only when the
 6.12.0 binding is installed anyway (pyproject excludes it, but a user's environment may differ).
 """
+
 from __future__ import annotations
 
 import ctypes

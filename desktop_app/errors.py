@@ -4,13 +4,16 @@ Every page reports engine failures through `show_error`, so a failure is never s
 a crash. Tests replace `desktop_app.errors.show_error` to record calls instead of opening a dialog;
 call it through the module (`errors.show_error(...)`) so that replacement takes effect.
 """
+
 from __future__ import annotations
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 
-def build_error_box(parent: QWidget | None, message: str, details: str = "", title: str = "Transfer Studio") -> QMessageBox:
+def build_error_box(
+    parent: QWidget | None, message: str, details: str = "", title: str = "Transfer Studio"
+) -> QMessageBox:
     """A critical message box with `message` as text and `details` behind "Show Details..."."""
     box = QMessageBox(QMessageBox.Icon.Critical, title, message, QMessageBox.StandardButton.Ok, parent)
     box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)  # the path can be copied

@@ -5,17 +5,18 @@ a QThread; its events go into a thread-safe queue that a 20 Hz QTimer on the UI 
 so a job emitting thousands of events a second costs the window at most 20 redraws a second.
 Exceptions arrive as `failed(message, details)`; a UserError's message is meant for the user.
 """
+
 from __future__ import annotations
 
 import queue
 import sys
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
 from engine.core.control import JobControl
-
 
 # How long a thread may hold the GIL while another waits for it. Each time Qt calls back into
 # Python (pyqtgraph paints every plot item in Python) the window's thread must take the GIL
@@ -33,7 +34,9 @@ def share_the_gil_quickly(interval_s: float = GIL_SWITCH_INTERVAL_S) -> float:
 
 
 class _Worker(QThread):
-    def __init__(self, fn: Callable[..., Any], control: JobControl, sink: "queue.Queue[Any]", args: tuple, kwargs: dict) -> None:
+    def __init__(
+        self, fn: Callable[..., Any], control: JobControl, sink: queue.Queue[Any], args: tuple, kwargs: dict
+    ) -> None:
         super().__init__()
         self.fn, self.control, self.sink, self.args, self.kwargs = fn, control, sink, args, kwargs
         self.result: Any = None
@@ -43,7 +46,7 @@ class _Worker(QThread):
     def run(self) -> None:  # runs in the worker thread
         try:
             self.result = self.fn(self.sink.put, self.control, *self.args, **self.kwargs)
-        except Exception as err:  # noqa: BLE001 - every failure must reach the UI, never kill it
+        except Exception as err:
             from engine.core.errors import UserError
 
             message = str(err) if isinstance(err, UserError) else f"{type(err).__name__}: {err}"
@@ -60,7 +63,7 @@ class JobRunner(QObject):
 
     def __init__(self, parent: QObject | None = None, interval_ms: int = 50) -> None:
         super().__init__(parent)
-        self._queue: "queue.Queue[Any]" = queue.Queue()
+        self._queue: queue.Queue[Any] = queue.Queue()
         self._worker: _Worker | None = None
         self.control: JobControl | None = None
         self._timer = QTimer(self)

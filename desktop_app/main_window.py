@@ -4,6 +4,7 @@ Pages come from `PAGES`, a list of (module, class) names imported with importlib
 module that does not exist yet is skipped and a broken one is reported without taking the window
 down. Pages that define `engine_ready(info)` are told when torch has loaded in the background.
 """
+
 from __future__ import annotations
 
 import importlib
@@ -16,7 +17,17 @@ from typing import Any
 from PySide6 import __version__ as pyside_version
 from PySide6.QtCore import QSize, Qt, qVersion
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QMainWindow, QMessageBox, QStackedWidget, QStyle, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QMainWindow,
+    QMessageBox,
+    QStackedWidget,
+    QStyle,
+    QWidget,
+)
 
 from desktop_app import errors
 from desktop_app.compat import guard_none_refcount
@@ -48,7 +59,7 @@ def load_page_classes(specs: list[tuple[str, str]]) -> tuple[list[type[Page]], l
             if err.name != module_name:
                 problems.append(f"{module_name}: {err}")
             continue
-        except Exception as err:  # noqa: BLE001 - one broken page must not stop the app
+        except Exception as err:
             problems.append(f"{module_name}: {type(err).__name__}: {err}")
             continue
         cls = getattr(module, class_name, None)
@@ -67,7 +78,9 @@ def package_version(name: str) -> str:
 
 
 class MainWindow(QMainWindow):
-    def __init__(self, state: AppState, pages: list[tuple[str, str]] | None = None, parent: QWidget | None = None) -> None:
+    def __init__(
+        self, state: AppState, pages: list[tuple[str, str]] | None = None, parent: QWidget | None = None
+    ) -> None:
         super().__init__(parent)
         self.state = state
         self.engine_info: dict[str, Any] = {}
@@ -97,13 +110,15 @@ class MainWindow(QMainWindow):
         for problem in self.page_problems:
             print(f"transfer-studio: page not loaded: {problem}", file=sys.stderr)
         if self.page_problems:
-            self.statusBar().showMessage(f"{len(self.page_problems)} page(s) could not be loaded; see the terminal.", 10_000)
+            self.statusBar().showMessage(
+                f"{len(self.page_problems)} page(s) could not be loaded; see the terminal.", 10_000
+            )
 
     # ------------------------------------------------------------------ construction
     def _add_page(self, cls: type[Page]) -> None:
         try:
             page = cls(self.state)
-        except Exception as err:  # noqa: BLE001
+        except Exception as err:
             self.page_problems.append(f"{cls.__name__}: {type(err).__name__}: {err}")
             traceback.print_exc()
             return
@@ -186,14 +201,18 @@ class MainWindow(QMainWindow):
         self.engine_info = dict(info)
         device = info.get("device", "?")
         self.engine_label.setText(f"torch ready · {device}")
-        self.engine_label.setToolTip(f"PyTorch {info.get('torch', '')} loaded in {info.get('seconds', 0):.1f} s; training runs on {device}.")
+        self.engine_label.setToolTip(
+            f"PyTorch {info.get('torch', '')} loaded in {info.get('seconds', 0):.1f} s; training runs on {device}."
+        )
         for page in self.pages:
             hook = getattr(page, "engine_ready", None)
             if callable(hook):
                 try:
                     hook(self.engine_info)
-                except Exception as err:  # noqa: BLE001
-                    errors.show_error(self, f"The {page.title} page could not use the engine: {err}", traceback.format_exc())
+                except Exception as err:
+                    errors.show_error(
+                        self, f"The {page.title} page could not use the engine: {err}", traceback.format_exc()
+                    )
 
     def on_engine_failed(self, message: str, details: str) -> None:
         self.engine_label.setText("PyTorch failed to load")
@@ -212,8 +231,9 @@ class MainWindow(QMainWindow):
             ("Workspace", str(self.state.workspace)),
         ]
         table = "".join(f"<tr><td><b>{k}</b></td><td>&nbsp;{v}</td></tr>" for k, v in rows)
-        return ("<p>Transfer learning, domain adaptation and adversarial robustness on images.</p>"
-                f"<table>{table}</table>")
+        return (
+            f"<p>Transfer learning, domain adaptation and adversarial robustness on images.</p><table>{table}</table>"
+        )
 
     # ------------------------------------------------------------------ slots
     def _on_page_selected(self, row: int) -> None:
@@ -244,15 +264,17 @@ class MainWindow(QMainWindow):
     def _on_about(self) -> None:
         QMessageBox.about(self, "About Transfer Studio", self.about_text())
 
-    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802 - Qt override
+    def closeEvent(self, event: QCloseEvent) -> None:
         busy = [p for p in self.pages if p.busy()]
         if busy and self._ask_before_closing:
             names = ", ".join(p.title for p in busy)
             answer = QMessageBox.question(
-                self, "Stop and quit?",
+                self,
+                "Stop and quit?",
                 f"A job is still running on the {names} page. Stop it and quit?\n\n"
                 "A training run saves a checkpoint and can be resumed later from the Runs page.",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                QMessageBox.StandardButton.No,
             )
             if answer != QMessageBox.StandardButton.Yes:
                 event.ignore()
@@ -261,7 +283,7 @@ class MainWindow(QMainWindow):
         for page in self.pages:
             try:
                 page.shutdown()
-            except Exception:  # noqa: BLE001 - closing must finish
+            except Exception:
                 traceback.print_exc()
         self.state.settings.setValue("window/geometry", self.saveGeometry())
         self.state.settings.sync()

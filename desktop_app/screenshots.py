@@ -4,21 +4,24 @@ Data page with its health report, Train page during and after a short run, then 
 present (after the run is selected as the current run, each page's `on_shown()` is called and its
 job, if any, is waited for). Settings and workspace live in a temporary folder.
 """
+
 from __future__ import annotations
 
 import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Callable, Sequence
 
 SIZE = (1440, 900)
 # What a person would do on each other page before looking at it (skipped when the page lacks it).
 ACTIONS: dict[str, Callable[[object, Path, object], object]] = {
     "EvaluatePage": lambda page, demo, state: page.evaluate(),  # type: ignore[attr-defined]
     "ExportPage": lambda page, demo, state: page.export(),  # type: ignore[attr-defined]
-    "PredictPage": lambda page, demo, state: page.predict(sorted(str(p) for p in (demo / "target" / "test").rglob("*.png"))[:24]),  # type: ignore[attr-defined]
+    "PredictPage": lambda page, demo, state: page.predict(
+        sorted(str(p) for p in (demo / "target" / "test").rglob("*.png"))[:24]
+    ),  # type: ignore[attr-defined]
     "RunsPage": lambda page, demo, state: page.select_paths([state.run_dir]),  # type: ignore[attr-defined]
     "RobustnessPage": lambda page, demo, state: page.run_attack(),  # type: ignore[attr-defined]
     "DomainsPage": lambda page, demo, state: page.embed(),  # type: ignore[attr-defined]
@@ -96,14 +99,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         if type(page).__name__ in ("DataPage", "TrainPage"):
             continue
         window.show_page(type(page).__name__)  # calls on_shown()
-        _wait(app, lambda: not page.busy(), 300)
+        _wait(app, lambda page=page: not page.busy(), 300)
         action = ACTIONS.get(type(page).__name__)
         if action is not None:
             try:
                 action(page, tmp / "demo", state)
-            except Exception as err:  # noqa: BLE001 - a screenshot of the page as it is beats none
+            except Exception as err:
                 problems.append(f"{page.title}: {type(err).__name__}: {err}")
-            _wait(app, lambda: not page.busy(), 300)
+            _wait(app, lambda page=page: not page.busy(), 300)
         shot(page.title.lower().replace(" ", "_"))
     window.close_without_asking()
     import shutil

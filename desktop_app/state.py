@@ -3,6 +3,7 @@
 Pages never talk to each other directly; they read and set this object and listen to its
 signals (napari-style: a small model with events, views subscribe).
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -24,7 +25,11 @@ class AppState(QObject):
         self.target_test: str = ""
         self.run_dir: str = ""
         self.onnx_path: str = ""
-        self.workspace = Path(workspace) if workspace else Path(str(self.settings.value("workspace", Path.home() / "TransferStudio")))
+        self.workspace = (
+            Path(workspace)
+            if workspace
+            else Path(str(self.settings.value("workspace", Path.home() / "TransferStudio")))
+        )
 
     @property
     def runs_dir(self) -> Path:

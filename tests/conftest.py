@@ -1,4 +1,5 @@
 """Test-wide settings: offline, offscreen, CPU, and a private torch hub cache."""
+
 from __future__ import annotations
 
 import os
@@ -7,7 +8,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 os.environ["TRANSFER_STUDIO_OFFLINE"] = "1"
 os.environ.setdefault("CUDA_VISIBLE_DEVICES", "")
 
-import pytest  # noqa: E402
+import pytest
 
 
 @pytest.fixture(autouse=True, scope="session")

@@ -1,4 +1,5 @@
 """Architecture contracts: engine/ never imports Qt; desktop_app/ never imports torch at import time."""
+
 from __future__ import annotations
 
 import ast

@@ -1,4 +1,5 @@
 """Base class of the pages in the main window's side bar."""
+
 from __future__ import annotations
 
 from PySide6.QtWidgets import QWidget

@@ -4,6 +4,7 @@
 report: per-class counts per domain, every warning and error, every unreadable file with its
 reason, and a thumbnail grid per domain and class. The folders go to the shared AppState.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -40,8 +41,11 @@ from engine.core.config import TrainConfig
 from engine.core.events import Emit, Progress
 
 DOMAIN_TITLES = {"source": "Source", "target": "Target", "target_test": "Target test"}
-_LEVEL_ICONS = {"error": QStyle.StandardPixmap.SP_MessageBoxCritical, "warning": QStyle.StandardPixmap.SP_MessageBoxWarning,
-                "info": QStyle.StandardPixmap.SP_MessageBoxInformation}
+_LEVEL_ICONS = {
+    "error": QStyle.StandardPixmap.SP_MessageBoxCritical,
+    "warning": QStyle.StandardPixmap.SP_MessageBoxWarning,
+    "info": QStyle.StandardPixmap.SP_MessageBoxInformation,
+}
 
 
 @dataclass
@@ -65,8 +69,13 @@ def check_job(emit: Emit, control: Any, source: str, target: str, target_test: s
     if target_test:
         domains["target_test"] = scan_domain(target_test, name="target_test")
     try:
-        report = check_folders(domains["source"], domains.get("target"), domains.get("target_test"),
-                               progress=lambda done, total: emit(Progress(0, done, total)), control=control)
+        report = check_folders(
+            domains["source"],
+            domains.get("target"),
+            domains.get("target_test"),
+            progress=lambda done, total: emit(Progress(0, done, total)),
+            control=control,
+        )
     except Stopped:
         return None
     return CheckResult(report, domains)
@@ -96,9 +105,15 @@ class DataPage(Page):
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
         recent = self.state.recent_folders
-        self.source_picker = FolderPicker("Labelled source folder: one sub-folder per class", _tip("source"), recent, self)
-        self.target_picker = FolderPicker("Optional: target folder (unlabelled images are fine)", _tip("target"), recent, self)
-        self.test_picker = FolderPicker("Optional: labelled target test folder (to measure accuracy)", _tip("target_test"), recent, self)
+        self.source_picker = FolderPicker(
+            "Labelled source folder: one sub-folder per class", _tip("source"), recent, self
+        )
+        self.target_picker = FolderPicker(
+            "Optional: target folder (unlabelled images are fine)", _tip("target"), recent, self
+        )
+        self.test_picker = FolderPicker(
+            "Optional: labelled target test folder (to measure accuracy)", _tip("target_test"), recent, self
+        )
         for picker in (self.source_picker, self.target_picker, self.test_picker):
             picker.changed.connect(self._on_picker_changed)
         folders = QGroupBox("Folders")
@@ -108,7 +123,9 @@ class DataPage(Page):
         form.addRow("Target test", self.test_picker)
 
         self.check_button = QPushButton("Check folders")
-        self.check_button.setToolTip("Open every image once and report what would hurt training (runs in the background).")
+        self.check_button.setToolTip(
+            "Open every image once and report what would hurt training (runs in the background)."
+        )
         self.check_button.clicked.connect(self._on_check_clicked)
         self.stop_button = QPushButton("Stop")
         self.stop_button.setToolTip("Stop the check.")
@@ -227,7 +244,11 @@ class DataPage(Page):
 
     def _on_state_folders(self) -> None:
         s = self.state
-        for picker, value in ((self.source_picker, s.source), (self.target_picker, s.target), (self.test_picker, s.target_test)):
+        for picker, value in (
+            (self.source_picker, s.source),
+            (self.target_picker, s.target),
+            (self.test_picker, s.target_test),
+        ):
             if picker.path() != value:
                 picker.set_path(value)
 
@@ -291,10 +312,15 @@ class DataPage(Page):
             kind = f"{len(r.classes)} classes" if r.labelled else "unlabelled"
             bad = f", <b>{len(r.unreadable)} unreadable</b>" if r.unreadable else ""
             parts.append(f"<b>{title}</b>: {r.num_images:,} images, {kind}{bad}")
-        verdict = ("<span style='color:#d32f2f'><b>Errors: fix them before training.</b></span>" if report.has_errors
-                   else "<span style='color:#2e7d32'><b>OK to train.</b></span>")
+        verdict = (
+            "<span style='color:#d32f2f'><b>Errors: fix them before training.</b></span>"
+            if report.has_errors
+            else "<span style='color:#2e7d32'><b>OK to train.</b></span>"
+        )
         self.status.setText(" · ".join(parts) + " — " + verdict)
-        self.chart.set_counts({DOMAIN_TITLES.get(r.domain, r.domain): r.class_counts for r in report.reports() if r.labelled})
+        self.chart.set_counts(
+            {DOMAIN_TITLES.get(r.domain, r.domain): r.class_counts for r in report.reports() if r.labelled}
+        )
         self._fill_issues(report)
         self._fill_unreadable(report)
         current = self.domain_combo.currentData()
@@ -315,7 +341,9 @@ class DataPage(Page):
         order = {"error": 0, "warning": 1, "info": 2}
         for where, issue in sorted(found, key=lambda f: order.get(f[1].level, 3)):
             item = QTreeWidgetItem([issue.level, issue.message, issue.path or where])
-            item.setIcon(0, style.standardIcon(_LEVEL_ICONS.get(issue.level, QStyle.StandardPixmap.SP_MessageBoxInformation)))
+            item.setIcon(
+                0, style.standardIcon(_LEVEL_ICONS.get(issue.level, QStyle.StandardPixmap.SP_MessageBoxInformation))
+            )
             item.setToolTip(1, issue.message)
             item.setToolTip(2, issue.path or where)
             self.issues.addTopLevelItem(item)

@@ -5,8 +5,10 @@ A-distance; "Live" re-embeds the run being trained whenever it saves a new check
 Each side is engine.analysis.embedding.embed_run in its own JobRunner (it imports torch, so only inside
 the job); the UI thread only draws the returned numpy arrays.
 """
+
 from __future__ import annotations
 
+import contextlib
 import os
 from pathlib import Path
 from typing import Any
@@ -87,19 +89,26 @@ class DomainsPage(Page):
     # ------------------------------------------------------------------ construction
     def _build_widgets(self) -> None:
         self.after_chooser = RunChooser(self.state)
-        self.after_chooser.combo.setToolTip("The run to inspect, e.g. a domain adaptation run (DANN, CDAN...). "
-                                            "Live follows the run being trained.")
+        self.after_chooser.combo.setToolTip(
+            "The run to inspect, e.g. a domain adaptation run (DANN, CDAN...). Live follows the run being trained."
+        )
         self.before_chooser = RunChooser(self.state)
-        self.before_chooser.combo.setToolTip("The run to compare with, e.g. the source-only (finetune) run on the same folders.")
+        self.before_chooser.combo.setToolTip(
+            "The run to compare with, e.g. the source-only (finetune) run on the same folders."
+        )
         self.method_combo = QComboBox()
         self.method_combo.addItem("PCA", "pca")
         self.method_combo.addItem("t-SNE", "tsne")
-        self.method_combo.setToolTip("PCA: fast and faithful to distances (default). t-SNE: shows clusters better, "
-                                     "takes seconds and its axes mean nothing.")
+        self.method_combo.setToolTip(
+            "PCA: fast and faithful to distances (default). t-SNE: shows clusters better, "
+            "takes seconds and its axes mean nothing."
+        )
         self.colour_combo = QComboBox()
         self.colour_combo.addItem("by domain", "domain")
         self.colour_combo.addItem("by class", "class")
-        self.colour_combo.setToolTip("Colour the dots by domain (source / target) or by class (source filled, target hollow).")
+        self.colour_combo.setToolTip(
+            "Colour the dots by domain (source / target) or by class (source filled, target hollow)."
+        )
         self.limit = QSpinBox()
         self.limit.setRange(4, 5000)
         self.limit.setValue(300)
@@ -111,8 +120,10 @@ class DomainsPage(Page):
         self.embed_button = QPushButton("Embed")
         self.embed_button.setToolTip("Compute both embeddings again (in the background).")
         self.live = QCheckBox("Live")
-        self.live.setToolTip("Re-embed the 'after' side whenever its run saves a new checkpoint; follows the run "
-                             "being trained on the Train page.")
+        self.live.setToolTip(
+            "Re-embed the 'after' side whenever its run saves a new checkpoint; follows the run "
+            "being trained on the Train page."
+        )
         self.interval = QSpinBox()
         self.interval.setRange(2, 600)
         self.interval.setValue(10)
@@ -131,8 +142,10 @@ class DomainsPage(Page):
         font.setBold(True)
         self.pad_label.setFont(font)
         self.pad_label.setWordWrap(True)
-        self.pad_label.setToolTip("Proxy A-distance: 2 (1 - 2 err) where err is the held-out error of a linear classifier "
-                                  "telling source from target features. 0: indistinguishable; 2: fully separable.")
+        self.pad_label.setToolTip(
+            "Proxy A-distance: 2 (1 - 2 err) where err is the held-out error of a linear classifier "
+            "telling source from target features. 0: indistinguishable; 2: fully separable."
+        )
         self.plots = {"before": EmbeddingPlot("Before"), "after": EmbeddingPlot("After")}
         self.plots["before"].setToolTip("Features of the 'before' run: source and target images through its network.")
         self.plots["after"].setToolTip("Features of the 'after' run: source and target images through its network.")
@@ -144,10 +157,15 @@ class DomainsPage(Page):
         form.addRow("After:", self.after_chooser)
         for i in range(form.rowCount()):
             form.itemAt(i, QFormLayout.ItemRole.LabelRole).widget().setToolTip(
-                form.itemAt(i, QFormLayout.ItemRole.FieldRole).widget().combo.toolTip())
+                form.itemAt(i, QFormLayout.ItemRole.FieldRole).widget().combo.toolTip()
+            )
         options = QHBoxLayout()
-        for text, widget in (("Projection:", self.method_combo), ("Colour:", self.colour_combo),
-                             ("Images per domain:", self.limit), ("Checkpoint:", self.checkpoint)):
+        for text, widget in (
+            ("Projection:", self.method_combo),
+            ("Colour:", self.colour_combo),
+            ("Images per domain:", self.limit),
+            ("Checkpoint:", self.checkpoint),
+        ):
             label = QLabel(text)
             label.setToolTip(widget.toolTip())
             options.addWidget(label)
@@ -242,7 +260,9 @@ class DomainsPage(Page):
             self._quiet[side] = quiet
             self._pending.add(side)
             self.plots[side].title.setText(f"{side.capitalize()}: {Path(run_dir).name} — computing…")
-            self.runners[side].start(embed_job, run_dir, str(self.method_combo.currentData()), self.limit.value(), which)
+            self.runners[side].start(
+                embed_job, run_dir, str(self.method_combo.currentData()), self.limit.value(), which
+            )
             started.append(side)
         if started:
             self.status.setText(f"Embedding {' and '.join(started)}…")
@@ -282,17 +302,15 @@ class DomainsPage(Page):
         after = self.after_chooser.run_dir()
         try:
             source = str(Run(Path(after)).config().source) if after else ""
-        except Exception:  # noqa: BLE001 - a half-written run: no preference
+        except Exception:
             source = ""
         ranked: list[tuple[int, str]] = []
         for run in list_runs(self.state.runs_dir):
             if str(run.path) == after:
                 continue
             score = 2 if run.info().get("method") == SOURCE_ONLY else 0
-            try:
+            with contextlib.suppress(Exception):
                 score += 1 if source and str(run.config().source) == source else 0
-            except Exception:  # noqa: BLE001
-                pass
             ranked.append((score, str(run.path)))
         if ranked:
             best = max(ranked, key=lambda t: t[0])[1]  # max keeps the first (newest-listed) among equals
@@ -301,18 +319,25 @@ class DomainsPage(Page):
     def _update_labels(self) -> None:
         pads = {s: getattr(self.results[s], "proxy_a_distance", None) for s in SIDES}
         for side in SIDES:
-            result, run_dir = self.results[side], (self.before_chooser if side == "before" else self.after_chooser).run_dir()
+            result, run_dir = (
+                self.results[side],
+                (self.before_chooser if side == "before" else self.after_chooser).run_dir(),
+            )
             if side in self._pending:
                 continue
             if result is None:
-                text = f"{side.capitalize()}: " + ("same run as After: choose another run to compare"
-                                                   if side == "before" and run_dir and run_dir == self.after_chooser.run_dir()
-                                                   else "press Embed")
+                text = f"{side.capitalize()}: " + (
+                    "same run as After: choose another run to compare"
+                    if side == "before" and run_dir and run_dir == self.after_chooser.run_dir()
+                    else "press Embed"
+                )
             else:
                 info = getattr(result, "info", {}) or {}
-                text = (f"{side.capitalize()}: {info.get('run', Path(run_dir).name)} ({info.get('method', '?')}), "
-                        f"{result.n_source} source + {result.n_target} target images — proxy A-distance "
-                        f"{result.proxy_a_distance:.2f}")
+                text = (
+                    f"{side.capitalize()}: {info.get('run', Path(run_dir).name)} ({info.get('method', '?')}), "
+                    f"{result.n_source} source + {result.n_target} target images — proxy A-distance "
+                    f"{result.proxy_a_distance:.2f}"
+                )
             self.plots[side].title.setText(text)
         if pads["before"] is not None and pads["after"] is not None:
             self.pad_label.setText(f"proxy A-distance {pads['before']:.2f} -> {pads['after']:.2f}: {PAD_HINT}")
@@ -329,8 +354,11 @@ class DomainsPage(Page):
         self._update_labels()
         self._on_running_changed()
         if not self.busy():
-            self.status.setText("Done." if not self.live.isChecked() else
-                                f"Live: watching {Path(self.after_chooser.run_dir()).name} for new checkpoints.")
+            self.status.setText(
+                "Done."
+                if not self.live.isChecked()
+                else f"Live: watching {Path(self.after_chooser.run_dir()).name} for new checkpoints."
+            )
         self.embedded.emit(side, result)
 
     def _on_failed(self, side: str, message: str, details: str) -> None:
@@ -359,8 +387,9 @@ class DomainsPage(Page):
     def _on_live_toggled(self, on: bool) -> None:
         if on:
             self.timer.start()
-            self.status.setText(f"Live: watching {Path(self.after_chooser.run_dir()).name or 'the current run'} "
-                                "for new checkpoints.")
+            self.status.setText(
+                f"Live: watching {Path(self.after_chooser.run_dir()).name or 'the current run'} for new checkpoints."
+            )
             self.live_tick()
         else:
             self.timer.stop()

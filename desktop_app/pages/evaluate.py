@@ -4,6 +4,7 @@ and a gallery of the misclassified images.
 The measurement is engine.analysis.evaluate.evaluate_run in a JobRunner; engine.analysis.evaluate imports torch,
 so it is imported inside the job, never by this module.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -68,8 +69,10 @@ class EvaluatePage(Page):
         self.run_chooser = RunChooser(state)
         self.data_edit = QLineEdit()
         self.data_edit.setPlaceholderText("A labelled folder: one sub-folder of images per class")
-        self.data_edit.setToolTip("Labelled images to measure on (class sub-folders named like the run's classes). "
-                                  "Defaults to the target test folder.")
+        self.data_edit.setToolTip(
+            "Labelled images to measure on (class sub-folders named like the run's classes). "
+            "Defaults to the target test folder."
+        )
         self.data_browse = QPushButton("Browse...")
         self.data_browse.setToolTip("Choose the labelled folder.")
         self.checkpoint = QComboBox()
@@ -95,8 +98,10 @@ class EvaluatePage(Page):
         self.matrix = ConfusionMatrixView()
         self.table = make_table(["Class", "Precision", "Recall", "Support"], sort_column=0)
         self.table.setMinimumWidth(330)
-        self.table.setToolTip("Precision: share of the images predicted as the class that are right. "
-                              "Recall: share of the class's images found. Support: images of the class.")
+        self.table.setToolTip(
+            "Precision: share of the images predicted as the class that are right. "
+            "Recall: share of the class's images found. Support: images of the class."
+        )
         self.gallery_label = QLabel("Misclassified images")
         self.gallery = Gallery()
         self.gallery.setToolTip("Misclassified images, most confident mistakes first. Click one to enlarge it.")
@@ -198,20 +203,26 @@ class EvaluatePage(Page):
         self.report = report
         n, wrong = int(report.get("n", 0)), report.get("misclassified", [])
         checkpoint = Path(str(report.get("checkpoint", ""))).stem or self.checkpoint.currentData()
-        self.accuracy_label.setText(f"Accuracy: {fmt_percent(report.get('accuracy'))}  on {n} images ({checkpoint} checkpoint)")
+        self.accuracy_label.setText(
+            f"Accuracy: {fmt_percent(report.get('accuracy'))}  on {n} images ({checkpoint} checkpoint)"
+        )
         self.matrix.set_matrix(report.get("confusion_matrix", []), report.get("classes", []))
         rows = []
         for index, row in enumerate(report.get("per_class", [])):
-            rows.append([
-                SortItem(str(row["class"]), index),  # sorts in the model's class order
-                SortItem(fmt_percent(row.get("precision")), row.get("precision")),
-                SortItem(fmt_percent(row.get("recall")), row.get("recall")),
-                SortItem(str(row.get("support", 0)), row.get("support", 0)),
-            ])
+            rows.append(
+                [
+                    SortItem(str(row["class"]), index),  # sorts in the model's class order
+                    SortItem(fmt_percent(row.get("precision")), row.get("precision")),
+                    SortItem(fmt_percent(row.get("recall")), row.get("recall")),
+                    SortItem(str(row.get("support", 0)), row.get("support", 0)),
+                ]
+            )
         fill_table(self.table, rows)
         items = misclassified_items(report)
         self.gallery.set_items(items)
-        shown = "" if len(items) <= self.gallery.max_items else f" (showing the {self.gallery.max_items} most confident)"
+        shown = (
+            "" if len(items) <= self.gallery.max_items else f" (showing the {self.gallery.max_items} most confident)"
+        )
         self.gallery_label.setText(f"Misclassified: {len(wrong)} of {n} images{shown}. Click one to enlarge it.")
         skipped = report.get("skipped", [])
         text = f"Done: {n} images."

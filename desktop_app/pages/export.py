@@ -3,6 +3,7 @@
 engine.deploy.export_job imports torch, so it is imported inside the JobRunner job only. On success the
 file becomes the app's current model (AppState.set_model) for the Predict page.
 """
+
 from __future__ import annotations
 
 import json
@@ -28,8 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.pages.base import Page
 from desktop_app.jobs import JobRunner
+from desktop_app.pages.base import Page
 from desktop_app.pages.runs import RunChooser, show_error
 from desktop_app.state import AppState
 from desktop_app.widgets.table_utils import DASH, is_number
@@ -84,13 +85,16 @@ class ExportPage(Page):
         self.checkpoint.addItem("last", "last")
         self.checkpoint.setToolTip("best: the checkpoint the run selected as best; last: the latest epoch's weights.")
         self.out_edit = QLineEdit()
-        self.out_edit.setToolTip("Where to write the .onnx file; export_report.json is written beside it. "
-                                 "Default: RUN/exports/model.onnx.")
+        self.out_edit.setToolTip(
+            "Where to write the .onnx file; export_report.json is written beside it. Default: RUN/exports/model.onnx."
+        )
         self.out_browse = QPushButton("Browse...")
         self.out_browse.setToolTip("Choose where to save the ONNX file.")
         self.int8 = QCheckBox("Also write an INT8 model (faster on CPU, slightly less accurate)")
-        self.int8.setToolTip("Static INT8 quantisation calibrated on the run's own source images; "
-                             "written as NAME.int8.onnx beside the float model.")
+        self.int8.setToolTip(
+            "Static INT8 quantisation calibrated on the run's own source images; "
+            "written as NAME.int8.onnx beside the float model."
+        )
         self.export_button = QPushButton("Export")
         self.export_button.setToolTip("Export the model to ONNX and check it gives PyTorch's answers on real images.")
         self.progress = QProgressBar()
@@ -137,8 +141,16 @@ class ExportPage(Page):
         parity = QFormLayout(group)
         rows = [
             ("path", "File:", "The exported model."),
-            ("max_abs_diff", "Max |logit difference|:", "Largest difference between ONNX and PyTorch outputs, and the allowed limit."),
-            ("top1_agreement", "Top-1 agreement:", "Share of images where both give the same top class (must be 100%)."),
+            (
+                "max_abs_diff",
+                "Max |logit difference|:",
+                "Largest difference between ONNX and PyTorch outputs, and the allowed limit.",
+            ),
+            (
+                "top1_agreement",
+                "Top-1 agreement:",
+                "Share of images where both give the same top class (must be 100%).",
+            ),
             ("n", "Images checked:", "Real source images used for the check."),
             ("batch_sizes_checked", "Batch sizes checked:", "The ONNX file was run at these batch sizes."),
             ("passed", "Result:", "Passed when the outputs agree within the limit."),

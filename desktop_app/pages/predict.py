@@ -4,10 +4,12 @@ Drop an image, a folder or an .onnx file onto the page, or use the buttons. The 
 checked with inspect_onnx on the UI thread (cheap, read-only); the onnxruntime session is made
 inside the first prediction job and reused. A folder's unreadable files become error rows.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QPixmap
@@ -39,8 +41,9 @@ PREVIEW = 320
 HINT = "Drop an image or a folder of images here (or an .onnx file to use it as the model)."
 
 
-def predict_job(emit: Any, control: Any, classifier: OnnxClassifier | None, model_path: str,
-                targets: Sequence[str], top_k: int) -> dict[str, Any]:
+def predict_job(
+    emit: Any, control: Any, classifier: OnnxClassifier | None, model_path: str, targets: Sequence[str], top_k: int
+) -> dict[str, Any]:
     """JobRunner job: list the files under `targets` and classify them in chunks (stoppable)."""
     if classifier is None or classifier.info.path != model_path:
         classifier = OnnxClassifier(model_path)
@@ -58,8 +61,15 @@ def predict_job(emit: Any, control: Any, classifier: OnnxClassifier | None, mode
             break
         predictions.extend(classifier.predict_paths(paths[start : start + CHUNK], top_k=top_k))
         emit(Progress(0, len(predictions), len(paths)))
-    return {"kind": "predict", "classifier": classifier, "predictions": predictions, "stopped": stopped,
-            "total": len(paths), "targets": list(targets), "top_k": top_k}
+    return {
+        "kind": "predict",
+        "classifier": classifier,
+        "predictions": predictions,
+        "stopped": stopped,
+        "total": len(paths),
+        "targets": list(targets),
+        "top_k": top_k,
+    }
 
 
 def save_csv_job(emit: Any, control: Any, predictions: list[Prediction], out: str, top_k: int) -> dict[str, Any]:
@@ -115,8 +125,9 @@ class PredictPage(Page):
         self.image_name.setWordWrap(True)
         self.topk_table = make_table(["Class", "Probability"])
         self.topk_table.setToolTip("The most likely classes for this image.")
-        self.folder_table = make_table(["File", "Prediction", "Probability", "Other classes", "Error"], multi=True,
-                                       sort_column=0)
+        self.folder_table = make_table(
+            ["File", "Prediction", "Probability", "Other classes", "Error"], multi=True, sort_column=0
+        )
         self.folder_table.setToolTip("One row per file; files that could not be read are red, with the reason.")
         self.save_csv_button = QPushButton("Save CSV...")
         self.save_csv_button.setToolTip("Save the table as CSV: path, prediction, probability, top-k pairs, error.")
@@ -191,7 +202,7 @@ class PredictPage(Page):
             return False
         try:
             info = inspect_onnx(path)
-        except Exception as err:  # noqa: BLE001 - UserError says what is wrong with the file
+        except Exception as err:
             if not quiet:
                 show_error(self, str(err))
             else:
@@ -200,8 +211,10 @@ class PredictPage(Page):
         self.model_info, self._classifier = info, None
         classes = ", ".join(info.classes[:8]) + (", ..." if len(info.classes) > 8 else "")
         origin = f"{info.backbone}, " if info.backbone else ""
-        self.model_label.setText(f"{Path(path).name}  ({origin}{info.num_classes or '?'} classes: {classes}; "
-                                 f"{info.input_size}×{info.input_size} input)")
+        self.model_label.setText(
+            f"{Path(path).name}  ({origin}{info.num_classes or '?'} classes: {classes}; "
+            f"{info.input_size}×{info.input_size} input)"
+        )
         self.model_label.setToolTip(path)
         return True
 
@@ -211,8 +224,11 @@ class PredictPage(Page):
         if not paths or self.runner.running:
             return False
         if self.model_info is None:
-            show_error(self, "No model to predict with. Export a run on the Export page, or click Open model... "
-                             "to choose an ONNX file.")
+            show_error(
+                self,
+                "No model to predict with. Export a run on the Export page, or click Open model... "
+                "to choose an ONNX file.",
+            )
             return False
         missing = [p for p in paths if not Path(p).exists()]
         if missing:
@@ -243,14 +259,14 @@ class PredictPage(Page):
         return True
 
     # ------------------------------------------------------------------ drag and drop
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         urls = event.mimeData().urls() if event.mimeData().hasUrls() else []
         if any(u.isLocalFile() for u in urls) and not self.runner.running:
             event.acceptProposedAction()
         else:
             event.ignore()
 
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt override
+    def dropEvent(self, event: QDropEvent) -> None:
         paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
         if paths:
             event.acceptProposedAction()
@@ -284,18 +300,22 @@ class PredictPage(Page):
         root = Path(self._root) if self._root else None
         rows = []
         for pred in preds:
-            name = str(Path(pred.path).relative_to(root)) if root and Path(pred.path).is_relative_to(root) else pred.path
+            name = (
+                str(Path(pred.path).relative_to(root)) if root and Path(pred.path).is_relative_to(root) else pred.path
+            )
             file_item = SortItem(name)
             file_item.setToolTip(pred.path)
             top = pred.top
             others = ", ".join(f"{c} {fmt_percent(p)}" for c, p in top[1:])
-            rows.append([
-                file_item,
-                SortItem(top[0][0] if top else ""),
-                SortItem(fmt_percent(top[0][1]) if top else "", top[0][1] if top else None),
-                SortItem(others),
-                SortItem(pred.error or ""),
-            ])
+            rows.append(
+                [
+                    file_item,
+                    SortItem(top[0][0] if top else ""),
+                    SortItem(fmt_percent(top[0][1]) if top else "", top[0][1] if top else None),
+                    SortItem(others),
+                    SortItem(pred.error or ""),
+                ]
+            )
         fill_table(self.folder_table, rows)
         for r in range(self.folder_table.rowCount()):
             if self.folder_table.item(r, 4).text():
@@ -330,7 +350,11 @@ class PredictPage(Page):
             self.predict([folder])
 
     def _on_save_csv(self) -> None:
-        default = (Path(self._root).parent / f"{Path(self._root).name}_predictions.csv") if self._root else Path("predictions.csv")
+        default = (
+            (Path(self._root).parent / f"{Path(self._root).name}_predictions.csv")
+            if self._root
+            else Path("predictions.csv")
+        )
         path, _ = QFileDialog.getSaveFileName(self, "Save predictions as CSV", str(default), "CSV files (*.csv)")
         if path:
             self.save_csv(path if path.lower().endswith(".csv") else path + ".csv")
@@ -360,7 +384,9 @@ class PredictPage(Page):
         if self._single and len(preds) == 1:
             self._show_single(preds[0])
             if not preds[0].error:
-                self.status.setText(f"{Path(preds[0].path).name}: {preds[0].top[0][0]} ({fmt_percent(preds[0].top[0][1])})")
+                self.status.setText(
+                    f"{Path(preds[0].path).name}: {preds[0].top[0][0]} ({fmt_percent(preds[0].top[0][1])})"
+                )
         else:
             self._show_table(preds)
             text = f"{len(preds)} file(s) classified" + (f", {errors} could not be read" if errors else "")

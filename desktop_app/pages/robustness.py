@@ -5,6 +5,7 @@ The attack list and each attack's settings form come from the engine's registry,
 torch, so they are filled when the app reports the engine loaded (`engine_ready`). The attack is
 engine.attacks.robustness.run_attack in a JobRunner; it is imported inside the job only.
 """
+
 from __future__ import annotations
 
 import sys
@@ -46,15 +47,16 @@ def attack_job(emit: Any, control: Any, options: dict[str, Any]) -> dict[str, An
     """JobRunner job: run_attack (imports torch: only ever runs in the worker thread); the report as a dict."""
     from pydantic import ValidationError
 
-    from engine.core.errors import UserError
     from engine.attacks.robustness import AttackJobConfig, run_attack
+    from engine.core.errors import UserError
 
     lower_thread_priority()
     try:
         config = AttackJobConfig(**options)
     except ValidationError as err:
-        raise UserError("; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}"
-                                  for e in err.errors())) from None
+        raise UserError(
+            "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}" for e in err.errors())
+        ) from None
     return run_attack(config, emit, control).model_dump(mode="json")
 
 
@@ -104,8 +106,10 @@ class RobustnessPage(Page):
         self.run_radio = QRadioButton("Training run")
         self.run_radio.setToolTip("Attack a run's PyTorch model: every attack is available, white-box ones included.")
         self.onnx_radio = QRadioButton("ONNX file")
-        self.onnx_radio.setToolTip("Attack an exported .onnx classifier: query attacks (square, hopskipjump) and "
-                                   "transfer attacks crafted on a surrogate run.")
+        self.onnx_radio.setToolTip(
+            "Attack an exported .onnx classifier: query attacks (square, hopskipjump) and "
+            "transfer attacks crafted on a surrogate run."
+        )
         self.model_group = QButtonGroup(self)
         self.model_group.addButton(self.run_radio)
         self.model_group.addButton(self.onnx_radio)
@@ -114,7 +118,9 @@ class RobustnessPage(Page):
         self.checkpoint = QComboBox()
         self.checkpoint.addItem("best", "best")
         self.checkpoint.addItem("last", "last")
-        self.checkpoint.setToolTip("Which checkpoint of the run (and of the surrogate) to attack: the best or the latest epoch.")
+        self.checkpoint.setToolTip(
+            "Which checkpoint of the run (and of the surrogate) to attack: the best or the latest epoch."
+        )
         self.onnx_edit = QLineEdit()
         self.onnx_edit.setPlaceholderText("model.onnx")
         self.onnx_edit.setToolTip("The .onnx image classifier to attack (defaults to the model exported last).")
@@ -122,15 +128,22 @@ class RobustnessPage(Page):
         self.onnx_browse.setToolTip("Choose an .onnx file.")
         self.data_edit = QLineEdit()
         self.data_edit.setPlaceholderText("A labelled folder: one sub-folder of images per class")
-        self.data_edit.setToolTip("Labelled images to attack (class sub-folders named like the model's classes). "
-                                  "Defaults to the target test folder, else the run's source folder.")
+        self.data_edit.setToolTip(
+            "Labelled images to attack (class sub-folders named like the model's classes). "
+            "Defaults to the target test folder, else the run's source folder."
+        )
         self.data_browse = QPushButton("Browse...")
         self.data_browse.setToolTip("Choose the labelled folder.")
         self.attack_settings = AttackSettings(self)
         self.attack_combo, self.norm_combo = self.attack_settings.attack_combo, self.attack_settings.norm_combo
         self.eps_edit, self.eps_error = self.attack_settings.eps_edit, self.attack_settings.eps_error
-        self.limit = _spin(0, 1_000_000, 100, "Attack at most this many images (a seeded random subset); "
-                           "'all' attacks the whole folder.", "all")
+        self.limit = _spin(
+            0,
+            1_000_000,
+            100,
+            "Attack at most this many images (a seeded random subset); 'all' attacks the whole folder.",
+            "all",
+        )
         self.batch = _spin(1, 4096, 64, "Images attacked together (lower it if memory runs out).")
         self.surrogate = RunChooser(self.state)
         for chooser in (self.run_chooser, self.surrogate):
@@ -288,9 +301,13 @@ class RobustnessPage(Page):
         kind = self.model_kind()
         options: dict[str, Any] = {
             "model": self.run_chooser.run_dir() if kind == "run" else self.onnx_edit.text().strip(),
-            "data": self.data_edit.text().strip(), "attack": self.attack(),
-            "norm": self.attack_settings.norm(), "eps": self.eps_values()[0], "attack_options": self.attack_settings.options(),
-            "limit": self.limit.value() or None, "batch_size": self.batch.value(),
+            "data": self.data_edit.text().strip(),
+            "attack": self.attack(),
+            "norm": self.attack_settings.norm(),
+            "eps": self.eps_values()[0],
+            "attack_options": self.attack_settings.options(),
+            "limit": self.limit.value() or None,
+            "batch_size": self.batch.value(),
             "checkpoint": self.checkpoint.currentData(),
         }
         if self.attack_settings.kind() == "transfer":
@@ -304,12 +321,17 @@ class RobustnessPage(Page):
         options = self.job_options()
         problem = ""
         if not options["model"]:
-            problem = ("Choose a run to attack (train one on the Train page, or Browse... for a run folder)."
-                       if self.model_kind() == "run" else "Choose an .onnx file to attack (export one on the Export page).")
+            problem = (
+                "Choose a run to attack (train one on the Train page, or Browse... for a run folder)."
+                if self.model_kind() == "run"
+                else "Choose an .onnx file to attack (export one on the Export page)."
+            )
         elif not options["data"]:
             problem = "Choose a labelled folder to attack (one sub-folder of images per class)."
         elif not Path(options["data"]).is_dir():
-            problem = f"{options['data']}: no such folder. Choose a labelled folder (one sub-folder of images per class)."
+            problem = (
+                f"{options['data']}: no such folder. Choose a labelled folder (one sub-folder of images per class)."
+            )
         elif "surrogate" in options and not options["surrogate"]:
             problem = "The transfer attack needs a surrogate run: choose one whose model crafts the adversarial images."
         if problem:
@@ -341,7 +363,7 @@ class RobustnessPage(Page):
             try:
                 cfg = Run(Path(run_dir)).config()
                 folder = str(cfg.target_test or cfg.source)
-            except Exception:  # noqa: BLE001 - a half-written run just gives no default
+            except Exception:
                 folder = ""
         self.data_edit.setText(folder or self.state.source)
 
@@ -377,7 +399,9 @@ class RobustnessPage(Page):
         self.run_button.setToolTip(why or "Attack the model at every budget of the grid (runs in the background).")
 
     def _on_browse_onnx(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Choose an ONNX model", self.onnx_edit.text(), "ONNX models (*.onnx)")
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Choose an ONNX model", self.onnx_edit.text(), "ONNX models (*.onnx)"
+        )
         if path:
             self.set_onnx(path)
 
@@ -405,7 +429,9 @@ class RobustnessPage(Page):
                 self.progress.setRange(0, max(1, event.total_steps))
                 self.progress.setValue(event.step)
                 eps = event.metrics.get("eps")
-                self.status.setText(f"Batch {event.step} of {event.total_steps}" + (f" (eps {eps:.4g})" if eps is not None else ""))
+                self.status.setText(
+                    f"Batch {event.step} of {event.total_steps}" + (f" (eps {eps:.4g})" if eps is not None else "")
+                )
             elif isinstance(event, Log):
                 self.status.setText(event.message)
 
@@ -414,7 +440,9 @@ class RobustnessPage(Page):
         self.progress.setValue(self.progress.maximum())
         name = self.results.add_report(report)
         how = "Stopped" if report.get("stopped") else "Done"
-        self.status.setText(f"{how}: {name} on {report.get('n_images', 0)} images. Report: {Path(str(report.get('folder', ''))).name}")
+        self.status.setText(
+            f"{how}: {name} on {report.get('n_images', 0)} images. Report: {Path(str(report.get('folder', ''))).name}"
+        )
         self.status.setToolTip(f"Report, curve and examples saved in {report.get('folder', '')}")
         self._on_running_changed(False)
         self.attacked.emit(report)

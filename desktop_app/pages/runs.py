@@ -3,6 +3,7 @@
 Also home of `RunChooser`, the run picker the Evaluate and Export pages share. Reading runs
 (list_runs, Run.info, Run.metrics) is cheap JSON reading and happens on the UI thread.
 """
+
 from __future__ import annotations
 
 import time
@@ -32,7 +33,18 @@ from engine.core.runs import Run, delete_run, list_runs, open_run
 COLUMNS = ["Name", "Status", "Method", "Backbone", "Epochs", "Best val acc", "Best target acc", "Created"]
 SKIP_METRICS = {"epoch", "step"}
 PREFERRED_METRICS = ["val/acc", "target/acc", "train/loss", "train/acc", "val/loss", "target/entropy", "lr"]
-CURVE_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
+CURVE_COLOURS = [
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+]
 
 
 def show_error(parent: QWidget, message: str, details: str = "") -> None:
@@ -62,7 +74,9 @@ class RunChooser(QWidget):
         self.combo = QComboBox()
         self.combo.setMinimumContentsLength(28)
         self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.combo.setToolTip("The training run to use. Runs in the workspace are listed; Browse... picks any run folder.")
+        self.combo.setToolTip(
+            "The training run to use. Runs in the workspace are listed; Browse... picks any run folder."
+        )
         self.browse = QPushButton("Browse...")
         self.browse.setToolTip("Choose a run folder (one holding config.toml) outside the workspace.")
         layout.addWidget(self.combo, 1)
@@ -117,7 +131,7 @@ class RunChooser(QWidget):
             return
         try:
             open_run(folder)
-        except Exception as err:  # noqa: BLE001 - UserError explains what a run folder is
+        except Exception as err:
             show_error(self, str(err))
             return
         self.set_run_dir(folder)
@@ -138,9 +152,13 @@ class RunsPage(Page):
         self.open_button = QPushButton("Open")
         self.open_button.setToolTip("Make the selected run the current one (Evaluate, Export and Robustness use it).")
         self.resume_button = QPushButton("Resume")
-        self.resume_button.setToolTip("Continue training the selected run from its last checkpoint (on the Train page).")
+        self.resume_button.setToolTip(
+            "Continue training the selected run from its last checkpoint (on the Train page)."
+        )
         self.delete_button = QPushButton("Delete...")
-        self.delete_button.setToolTip("Delete the selected runs' folders with their checkpoints and exports (asks first).")
+        self.delete_button.setToolTip(
+            "Delete the selected runs' folders with their checkpoints and exports (asks first)."
+        )
         self.folder_button = QPushButton("Show folder")
         self.folder_button.setToolTip("Open the selected run's folder in the file manager.")
         self.refresh_button = QPushButton("Refresh")
@@ -219,13 +237,18 @@ class RunsPage(Page):
             name.setData(Qt.ItemDataRole.UserRole, str(run.path))
             name.setToolTip(str(run.path))
             epochs = f"{info.get('epoch', 0)}/{info.get('epochs', '?')}"
-            rows.append([
-                name, SortItem(str(info.get("status", "?"))), SortItem(str(info.get("method", ""))),
-                SortItem(str(info.get("backbone", ""))), SortItem(epochs, info.get("epoch", 0)),
-                SortItem(fmt_percent(best.get("val/acc")), best.get("val/acc")),
-                SortItem(fmt_percent(best.get("target/acc")), best.get("target/acc")),
-                SortItem(created, stamp),
-            ])
+            rows.append(
+                [
+                    name,
+                    SortItem(str(info.get("status", "?"))),
+                    SortItem(str(info.get("method", ""))),
+                    SortItem(str(info.get("backbone", ""))),
+                    SortItem(epochs, info.get("epoch", 0)),
+                    SortItem(fmt_percent(best.get("val/acc")), best.get("val/acc")),
+                    SortItem(fmt_percent(best.get("target/acc")), best.get("target/acc")),
+                    SortItem(created, stamp),
+                ]
+            )
         self.table.blockSignals(True)
         fill_table(self.table, rows)
         self.table.clearSelection()
@@ -299,13 +322,23 @@ class RunsPage(Page):
         if not key:
             return
         for i, run in enumerate(runs):
-            points = [(r["epoch"], r[key]) for r in run.metrics() if isinstance(r.get(key), (int, float)) and "epoch" in r]
+            points = [
+                (r["epoch"], r[key]) for r in run.metrics() if isinstance(r.get(key), (int, float)) and "epoch" in r
+            ]
             if not points:
                 continue
-            xs, ys = zip(*points)
+            xs, ys = zip(*points, strict=False)
             colour = CURVE_COLOURS[i % len(CURVE_COLOURS)]
-            plot.plot(list(xs), list(ys), pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=6,
-                      symbolBrush=colour, symbolPen=None, name=run.path.name)
+            plot.plot(
+                list(xs),
+                list(ys),
+                pen=pg.mkPen(colour, width=2),
+                symbol="o",
+                symbolSize=6,
+                symbolBrush=colour,
+                symbolPen=None,
+                name=run.path.name,
+            )
 
     def _on_open(self) -> None:
         paths = self.selected_paths()
@@ -330,16 +363,18 @@ class RunsPage(Page):
         running = [r.path.name for r in runs if r.info().get("status") == "running"]
         warning = f"\n\n{', '.join(running)} is marked running: stop its training first." if running else ""
         answer = QMessageBox.question(
-            self, "Delete runs",
+            self,
+            "Delete runs",
             f"Delete {len(runs)} run(s) with their checkpoints and exports?\n{names}{warning}\n\nThis cannot be undone.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+            QMessageBox.StandardButton.No,
         )
         if answer != QMessageBox.StandardButton.Yes:
             return
         for run in runs:
             try:
                 delete_run(run)
-            except Exception as err:  # noqa: BLE001 - a locked file must not stop the other deletions
+            except Exception as err:
                 show_error(self, f"Could not delete {run.path}: {err}")
                 continue
             if self.state.run_dir and Path(self.state.run_dir) == run.path:

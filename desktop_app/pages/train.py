@@ -6,6 +6,7 @@ JobRunner worker; its events feed the live plots (redrawn once per drained batch
 progress bar with ETA and the log. Start is enabled once the app reports the engine loaded
 (`engine_ready`) and every setting is valid.
 """
+
 from __future__ import annotations
 
 import math
@@ -15,7 +16,16 @@ from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFontDatabase
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QPlainTextEdit, QProgressBar, QPushButton, QSplitter, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QHBoxLayout,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QSplitter,
+    QVBoxLayout,
+    QWidget,
+)
 
 from desktop_app import errors
 from desktop_app.compat import lower_thread_priority
@@ -50,7 +60,7 @@ def resume_job(emit: Any, control: Any, run_dir: str) -> Any:
 def format_eta(seconds: float) -> str:
     if not math.isfinite(seconds) or seconds < 0:
         return "estimating…"
-    s = int(round(seconds))
+    s = round(seconds)
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
 
@@ -118,7 +128,9 @@ class TrainPage(Page):
         self.pause_button.setToolTip("Pause between two steps; Resume continues exactly where it stopped.")
         self.pause_button.clicked.connect(self._on_pause_clicked)
         self.stop_button = QPushButton("Stop")
-        self.stop_button.setToolTip("Stop after the current step and save a checkpoint; the run can be resumed (Ctrl+. or Esc).")
+        self.stop_button.setToolTip(
+            "Stop after the current step and save a checkpoint; the run can be resumed (Ctrl+. or Esc)."
+        )
         self.stop_button.clicked.connect(self.stop)
         self.start_reason = QLabel("")
         self.start_reason.setWordWrap(True)
@@ -182,7 +194,9 @@ class TrainPage(Page):
 
     def can_start(self) -> tuple[bool, str]:
         """Whether Start may run now, and why not."""
-        if self.runner.running or getattr(self.runner, "_worker", None) is not None:  # a run, or its end not yet handled
+        if (
+            self.runner.running or getattr(self.runner, "_worker", None) is not None
+        ):  # a run, or its end not yet handled
             return False, ""
         problem = self.settings_panel.problem()
         return not problem, problem
@@ -370,4 +384,3 @@ class TrainPage(Page):
         self._log(message, "error")
         self.state.runs_updated.emit()
         errors.show_error(self, message, details)
-

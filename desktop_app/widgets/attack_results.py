@@ -3,6 +3,7 @@ chosen run's table per eps and its examples (clean | adversarial | amplified per
 
 Fed with RobustnessReport dicts (`report.model_dump(mode="json")`); plain JSON, no torch.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -30,7 +31,17 @@ from PySide6.QtWidgets import (
 from desktop_app.widgets.gallery import GalleryItem
 from desktop_app.widgets.table_utils import SortItem, fill_table, fmt_number, fmt_percent, make_table
 
-COLUMNS = ["eps", "Accuracy", "Success rate", "L2 mean", "L2 median", "Linf mean", "Linf median", "Queries", "Transfer rate"]
+COLUMNS = [
+    "eps",
+    "Accuracy",
+    "Success rate",
+    "L2 mean",
+    "L2 median",
+    "Linf mean",
+    "Linf median",
+    "Queries",
+    "Transfer rate",
+]
 COLUMN_TIPS = [
     "The budget: the largest allowed change (Linf: per pixel; L2: over the whole image), pixels in [0, 1].",
     "Share of the attacked images still classified correctly under attack at this budget.",
@@ -111,14 +122,20 @@ class Preview(QLabel):
         if self._pixmap.isNull():
             self.setPixmap(QPixmap())
             return
-        self.setPixmap(self._pixmap.scaled(self.width(), self.height(), Qt.AspectRatioMode.KeepAspectRatio,
-                                           Qt.TransformationMode.SmoothTransformation))
+        self.setPixmap(
+            self._pixmap.scaled(
+                self.width(),
+                self.height(),
+                Qt.AspectRatioMode.KeepAspectRatio,
+                Qt.TransformationMode.SmoothTransformation,
+            )
+        )
 
-    def resizeEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+    def resizeEvent(self, event: Any) -> None:
         super().resizeEvent(event)
         self._fit()
 
-    def mousePressEvent(self, event: Any) -> None:  # noqa: N802 - Qt override
+    def mousePressEvent(self, event: Any) -> None:
         if event.button() == Qt.MouseButton.LeftButton and not self._pixmap.isNull():
             self.clicked.emit()
         super().mousePressEvent(event)
@@ -138,8 +155,10 @@ class ExamplesView(QWidget):
         self.list.setMaximumHeight(110)
         self.list.setToolTip("One entry per budget; choose one to see its examples below.")
         self.preview = Preview()
-        self.preview.setToolTip("Rows: clean image | adversarial image (red when fooled) | perturbation amplified "
-                                "to be visible, with the true class and the prediction. Click to see it at full size.")
+        self.preview.setToolTip(
+            "Rows: clean image | adversarial image (red when fooled) | perturbation amplified "
+            "to be visible, with the true class and the prediction. Click to see it at full size."
+        )
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         layout.addWidget(self.label)
@@ -211,7 +230,9 @@ class AttackResults(QWidget):
         self.plot.setMinimumSize(320, 220)
         self.plot.setToolTip("Accuracy against the attack budget; one curve per attack run, overlaid to compare.")
         self.clear_button = QPushButton("Clear")
-        self.clear_button.setToolTip("Remove every curve, the table and the galleries (the saved reports stay on disk).")
+        self.clear_button.setToolTip(
+            "Remove every curve, the table and the galleries (the saved reports stay on disk)."
+        )
         self.report_combo = QComboBox()
         self.report_combo.setMinimumContentsLength(22)
         self.report_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
@@ -268,13 +289,22 @@ class AttackResults(QWidget):
         results = report.get("results", [])
         i = len(self.reports)
         colour = COLOURS[i % len(COLOURS)]
-        curve = self.plot.plot([r["eps"] for r in results], [r["accuracy"] for r in results],
-                               pen=pg.mkPen(colour, width=2), symbol=SYMBOLS[i % len(SYMBOLS)], symbolSize=8,
-                               symbolBrush=colour, symbolPen=None, name=name)
+        curve = self.plot.plot(
+            [r["eps"] for r in results],
+            [r["accuracy"] for r in results],
+            pen=pg.mkPen(colour, width=2),
+            symbol=SYMBOLS[i % len(SYMBOLS)],
+            symbolSize=8,
+            symbolBrush=colour,
+            symbolPen=None,
+            name=name,
+        )
         self._curves.append(curve)
         self.reports.append(report)
         self.report_combo.addItem(name)
-        self.report_combo.setItemData(self.report_combo.count() - 1, report.get("folder", ""), Qt.ItemDataRole.ToolTipRole)
+        self.report_combo.setItemData(
+            self.report_combo.count() - 1, report.get("folder", ""), Qt.ItemDataRole.ToolTipRole
+        )
         self.report_combo.setCurrentIndex(self.report_combo.count() - 1)  # shows it
         self.plot.getPlotItem().enableAutoRange(axis="x")
         return name
@@ -319,17 +349,19 @@ class AttackResults(QWidget):
         results = report.get("results", [])
         rows = []
         for r in results:
-            rows.append([
-                SortItem(f"{r['eps']:.4g}", r["eps"]),
-                SortItem(fmt_percent(r.get("accuracy")), r.get("accuracy")),
-                SortItem(fmt_percent(r.get("success_rate")), r.get("success_rate")),
-                SortItem(fmt_number(r.get("l2_mean")), r.get("l2_mean")),
-                SortItem(fmt_number(r.get("l2_median")), r.get("l2_median")),
-                SortItem(fmt_number(r.get("linf_mean"), 4), r.get("linf_mean")),
-                SortItem(fmt_number(r.get("linf_median"), 4), r.get("linf_median")),
-                SortItem(fmt_number(r.get("queries_mean"), 0), r.get("queries_mean")),
-                SortItem(fmt_percent(r.get("transfer_rate")), r.get("transfer_rate")),
-            ])
+            rows.append(
+                [
+                    SortItem(f"{r['eps']:.4g}", r["eps"]),
+                    SortItem(fmt_percent(r.get("accuracy")), r.get("accuracy")),
+                    SortItem(fmt_percent(r.get("success_rate")), r.get("success_rate")),
+                    SortItem(fmt_number(r.get("l2_mean")), r.get("l2_mean")),
+                    SortItem(fmt_number(r.get("l2_median")), r.get("l2_median")),
+                    SortItem(fmt_number(r.get("linf_mean"), 4), r.get("linf_mean")),
+                    SortItem(fmt_number(r.get("linf_median"), 4), r.get("linf_median")),
+                    SortItem(fmt_number(r.get("queries_mean"), 0), r.get("queries_mean")),
+                    SortItem(fmt_percent(r.get("transfer_rate")), r.get("transfer_rate")),
+                ]
+            )
         fill_table(self.table, rows)
         folder = Path(str(report.get("folder", "")))
         items = []
@@ -337,16 +369,28 @@ class AttackResults(QWidget):
             if not r.get("gallery"):
                 continue
             caption = f"eps {r['eps']:.4g}: accuracy {fmt_percent(r.get('accuracy'))}"
-            items.append(GalleryItem(str(folder / r["gallery"]), caption,
-                                     f"{caption}\nclean | adversarial | perturbation (amplified), with predictions"))
+            items.append(
+                GalleryItem(
+                    str(folder / r["gallery"]),
+                    caption,
+                    f"{caption}\nclean | adversarial | perturbation (amplified), with predictions",
+                )
+            )
         self.gallery.set_items(items)
-        self.gallery.label.setText("Examples per eps: clean | adversarial | amplified perturbation (click to enlarge)."
-                                   if items else "No examples: nothing was attacked.")
+        self.gallery.label.setText(
+            "Examples per eps: clean | adversarial | amplified perturbation (click to enlarge)."
+            if items
+            else "No examples: nothing was attacked."
+        )
         stopped = " Stopped early: the figures cover the images finished." if report.get("stopped") else ""
-        surrogate = (f" Surrogate agrees with the target on {fmt_percent(report['surrogate_agreement'])} of clean images."
-                     if report.get("surrogate_agreement") is not None else "")
+        surrogate = (
+            f" Surrogate agrees with the target on {fmt_percent(report['surrogate_agreement'])} of clean images."
+            if report.get("surrogate_agreement") is not None
+            else ""
+        )
         self.summary.setText(
             f"{curve_name(report)} ({report.get('attack_kind', '')}) on {Path(str(report.get('model', ''))).name}: "
             f"{report.get('n_images', 0)} images, clean accuracy {fmt_percent(report.get('clean_accuracy'))}, "
-            f"{report.get('elapsed_s', 0):.1f} s on {report.get('device', '?')}.{surrogate}{stopped}")
+            f"{report.get('elapsed_s', 0):.1f} s on {report.get('device', '?')}.{surrogate}{stopped}"
+        )
         self.summary.setToolTip(f"Report saved in {folder}")

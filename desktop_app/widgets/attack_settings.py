@@ -4,6 +4,7 @@ norm, eps grid validated inline, and the attack's own settings form built from i
 `AttackSettings` owns these widgets and their logic but not their layout, so the page can place
 them in its own form. The registry needs torch: call `load_registry()` once it has loaded.
 """
+
 from __future__ import annotations
 
 import re
@@ -16,8 +17,12 @@ from PySide6.QtWidgets import QComboBox, QGroupBox, QLabel, QLineEdit, QVBoxLayo
 from desktop_app.widgets.config_form import ConfigForm, default_of
 
 ONNX_KINDS = ("score", "decision", "transfer")  # an ONNX model gives no gradients
-KIND_TEXT = {"white-box": "white-box (gradients)", "score": "query: scores", "decision": "query: labels only",
-             "transfer": "transfer from a surrogate run"}
+KIND_TEXT = {
+    "white-box": "white-box (gradients)",
+    "score": "query: scores",
+    "decision": "query: labels only",
+    "transfer": "transfer from a surrogate run",
+}
 DEFAULT_EPS = "0, 0.01, 0.03, 0.1"
 DEFAULT_ATTACK = "pgd"
 _FRACTION = re.compile(r"^\s*([0-9.eE+-]+)\s*/\s*([0-9.eE+-]+)\s*$")
@@ -66,17 +71,23 @@ class AttackSettings(QObject):
         self.kind_label.setWordWrap(True)
         self.kind_label.setStyleSheet("color: gray;")
         self.norm_combo = QComboBox()
-        self.norm_combo.setToolTip("Threat model: linf bounds the change of every pixel; l2 bounds the change "
-                                   "over the whole image. The eps grid is measured in this norm.")
+        self.norm_combo.setToolTip(
+            "Threat model: linf bounds the change of every pixel; l2 bounds the change "
+            "over the whole image. The eps grid is measured in this norm."
+        )
         self.eps_edit = QLineEdit(DEFAULT_EPS)
-        self.eps_edit.setToolTip("Budgets to evaluate, comma separated, in pixel units of [0, 1] images "
-                                 "(8/255 may be typed as such). 0 measures the clean accuracy.")
+        self.eps_edit.setToolTip(
+            "Budgets to evaluate, comma separated, in pixel units of [0, 1] images "
+            "(8/255 may be typed as such). 0 measures the clean accuracy."
+        )
         self.eps_error = QLabel()
         self.eps_error.setWordWrap(True)
         self.eps_error.setStyleSheet("color: #d32f2f;")
         self.eps_error.setVisible(False)
         self.options_box = QGroupBox("Attack settings")
-        self.options_box.setToolTip("The attack's own settings (its defaults follow the paper). eps and norm are set above.")
+        self.options_box.setToolTip(
+            "The attack's own settings (its defaults follow the paper). eps and norm are set above."
+        )
         self._options_layout = QVBoxLayout(self.options_box)
         self._normal_palette = QPalette(self.eps_edit.palette())
         self.attack_combo.currentIndexChanged.connect(self._on_attack_changed)

@@ -5,6 +5,7 @@ are not on disk, the engine's own message (which file, which folder, what to do)
 the choice counts as invalid while offline. The registry needs torch, so `populate()` is called
 once the engine has loaded.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -129,7 +130,10 @@ class BackbonePicker(QWidget):
         if not spec.has_pretrained:
             if key == "auto":
                 return True, f"'{spec.name}' has no pretrained weights: it starts from random weights."
-            return False, f"backbone '{spec.name}' has no pretrained weights; choose random initialisation or a weights file."
+            return (
+                False,
+                f"backbone '{spec.name}' has no pretrained weights; choose random initialisation or a weights file.",
+            )
         if pretrained_available(spec):
             return True, f"Pretrained weights found: {cached_weights_path(spec)}"
         if offline():
@@ -138,8 +142,12 @@ class BackbonePicker(QWidget):
 
     # ------------------------------------------------------------------ slots
     def _on_browse(self) -> None:
-        path, _ = QFileDialog.getOpenFileName(self, "Weights file", self.file_edit.text() or str(Path.home()),
-                                              "Weights (*.pth *.pt *.safetensors);;All files (*)")
+        path, _ = QFileDialog.getOpenFileName(
+            self,
+            "Weights file",
+            self.file_edit.text() or str(Path.home()),
+            "Weights (*.pth *.pt *.safetensors);;All files (*)",
+        )
         if path:
             self.file_edit.setText(path)
 

@@ -1,4 +1,5 @@
 """Per-class image counts as grouped bars, one colour per domain (pyqtgraph BarGraphItem)."""
+
 from __future__ import annotations
 
 import pyqtgraph as pg
@@ -32,7 +33,9 @@ class ClassCountsChart(pg.PlotWidget):
         self._legend = item.addLegend(offset=(-8, 8), brush=legend_bg, labelTextColor=self._fg)
         self.bars: dict[str, pg.BarGraphItem] = {}
         self._texts: list[pg.TextItem] = []
-        self.setToolTip("Readable images per class in each labelled domain. Short bars mean few examples to learn from.")
+        self.setToolTip(
+            "Readable images per class in each labelled domain. Short bars mean few examples to learn from."
+        )
 
     def set_counts(self, counts: dict[str, dict[str, int]]) -> None:
         """Replace the chart: `counts` maps a domain name to its per-class counts (in class order)."""
@@ -59,11 +62,13 @@ class ClassCountsChart(pg.PlotWidget):
             colour = QColor(COLOURS[k % len(COLOURS)])
             xs = [i - 0.4 + width * (k + 0.5) for i in range(len(classes))]
             heights = [counts[domain].get(c, 0) for c in classes]
-            bar = pg.BarGraphItem(x=xs, height=heights, width=width * 0.92, brush=colour, pen=pg.mkPen(colour.darker(130)), name=domain)
+            bar = pg.BarGraphItem(
+                x=xs, height=heights, width=width * 0.92, brush=colour, pen=pg.mkPen(colour.darker(130)), name=domain
+            )
             item.addItem(bar)  # named items join the legend by themselves
             self.bars[domain] = bar
             if label_bars:
-                for x, h in zip(xs, heights):
+                for x, h in zip(xs, heights, strict=False):
                     text = pg.TextItem(str(h), color=self._fg, anchor=(0.5, 1.0))
                     text.setPos(x, h)
                     item.addItem(text)

@@ -5,16 +5,17 @@ box for Literal, a line edit with a browse button for paths), a label and the fi
 description as tooltip. Values are validated by the model itself on every edit: a bad value turns
 its editor red with pydantic's message under it, and `valid_changed(bool)` tells the page.
 """
+
 from __future__ import annotations
 
 import json
 import re
-import tomllib
 import types
 from pathlib import Path
 from typing import Any, Literal, Union, get_args, get_origin
 
 import annotated_types as at
+import tomllib
 from pydantic import BaseModel, ValidationError
 from pydantic.fields import FieldInfo
 from PySide6.QtCore import Signal
@@ -37,8 +38,19 @@ from PySide6.QtWidgets import (
 
 INT_MAX = 2**31 - 1
 FLOAT_MAX = 1e12
-_WORDS = {"lr": "learning rate", "ema": "EMA", "amp": "AMP", "disc": "discriminator", "bn": "BatchNorm",
-          "val": "validation", "dim": "width", "num": "number of", "eps": "epsilon", "onnx": "ONNX", "int8": "INT8"}
+_WORDS = {
+    "lr": "learning rate",
+    "ema": "EMA",
+    "amp": "AMP",
+    "disc": "discriminator",
+    "bn": "BatchNorm",
+    "val": "validation",
+    "dim": "width",
+    "num": "number of",
+    "eps": "epsilon",
+    "onnx": "ONNX",
+    "int8": "INT8",
+}
 _NUMBER = re.compile(r"[-+]?[0-9]*\.?[0-9]*([eE][-+]?[0-9]*)?")
 
 
@@ -84,23 +96,25 @@ class SciSpinBox(QDoubleSpinBox):
         self.setDecimals(12)
         self.setStepType(QAbstractSpinBox.StepType.AdaptiveDecimalStepType)
 
-    def textFromValue(self, value: float) -> str:  # noqa: N802 - Qt override
+    def textFromValue(self, value: float) -> str:
         return format(value, ".10g")
 
-    def valueFromText(self, text: str) -> float:  # noqa: N802 - Qt override
+    def valueFromText(self, text: str) -> float:
         try:
             return float(text)
         except ValueError:
             return self.value()
 
-    def validate(self, text: str, pos: int) -> QValidator.State:  # noqa: D102 - Qt override
+    def validate(self, text: str, pos: int) -> QValidator.State:
         if self.specialValueText() and text == self.specialValueText():
             return QValidator.State.Acceptable
         try:
             value = float(text)
         except ValueError:
             return QValidator.State.Intermediate if _NUMBER.fullmatch(text.strip()) else QValidator.State.Invalid
-        return QValidator.State.Acceptable if self.minimum() <= value <= self.maximum() else QValidator.State.Intermediate
+        return (
+            QValidator.State.Acceptable if self.minimum() <= value <= self.maximum() else QValidator.State.Intermediate
+        )
 
 
 class _Editor:
@@ -249,9 +263,16 @@ class ConfigForm(QWidget):
     valid_changed = Signal(bool)
     values_changed = Signal()
 
-    def __init__(self, model: type[BaseModel], *, fields: list[str] | None = None, exclude: set[str] | frozenset[str] = frozenset(),
-                 base_values: dict[str, Any] | None = None, labels: dict[str, str] | None = None,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        model: type[BaseModel],
+        *,
+        fields: list[str] | None = None,
+        exclude: set[str] | frozenset[str] = frozenset(),
+        base_values: dict[str, Any] | None = None,
+        labels: dict[str, str] | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self.model = model
         self.base_values = dict(base_values or {})
@@ -340,7 +361,7 @@ class ConfigForm(QWidget):
                     msg = f"{loc}: {msg}"
                 errors.setdefault(str(key), msg)
         self._errors = errors
-        for name, label in self._errors_labels.items():
+        for name, _label in self._errors_labels.items():
             self._paint(name, errors.get(name))
         general = errors.get("")
         self.general_error.setText(general or "")
@@ -361,8 +382,11 @@ class ConfigForm(QWidget):
             pal = QPalette(widget.palette())
             base = self._normal_palette.color(QPalette.ColorRole.Base)
             red = QColor(229, 57, 53)
-            mixed = QColor((base.red() * 6 + red.red() * 4) // 10, (base.green() * 6 + red.green() * 4) // 10,
-                           (base.blue() * 6 + red.blue() * 4) // 10)
+            mixed = QColor(
+                (base.red() * 6 + red.red() * 4) // 10,
+                (base.green() * 6 + red.green() * 4) // 10,
+                (base.blue() * 6 + red.blue() * 4) // 10,
+            )
             pal.setColor(QPalette.ColorRole.Base, mixed)
             widget.setPalette(pal)
             widget.setToolTip(f"{message}\n\n{self._editors[name].info.description or ''}".strip())

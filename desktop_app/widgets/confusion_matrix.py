@@ -4,9 +4,10 @@ Cells are coloured by the share of the true class (row-normalised), so a small c
 are as visible as a big one's; the colour bar reads 0-100 %. Counts are written in the cells
 while the matrix is small enough to read them (MAX_TEXT_CLASSES).
 """
+
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
@@ -49,7 +50,11 @@ class ConfusionMatrixView(pg.GraphicsLayoutWidget):
         self.image = pg.ImageItem(axisOrder="row-major")
         self.plot.addItem(self.image)
         self.colour_bar = pg.ColorBarItem(
-            values=(0, 100), colorMap=COLOUR_MAP, interactive=False, width=14, colorMapMenu=False,
+            values=(0, 100),
+            colorMap=COLOUR_MAP,
+            interactive=False,
+            width=14,
+            colorMapMenu=False,
         )
         self.colour_bar.setImageItem(self.image)
         axis = self.colour_bar.getAxis("right")
@@ -60,7 +65,9 @@ class ConfusionMatrixView(pg.GraphicsLayoutWidget):
         self._placeholder = pg.TextItem("No results yet", color=fg, anchor=(0.5, 0.5))
         self.plot.addItem(self._placeholder)
         self.clear_matrix()
-        self.setToolTip("Rows: the true class. Columns: the predicted class. Colour: share of the row; numbers: image counts.")
+        self.setToolTip(
+            "Rows: the true class. Columns: the predicted class. Colour: share of the row; numbers: image counts."
+        )
 
     # ------------------------------------------------------------------ public API
     def matrix(self) -> np.ndarray:
@@ -79,7 +86,11 @@ class ConfusionMatrixView(pg.GraphicsLayoutWidget):
 
     def set_matrix(self, matrix: Sequence[Sequence[int]] | np.ndarray, classes: Sequence[str]) -> None:
         """Show `matrix` (square, one row and column per class in `classes`)."""
-        cm = np.asarray(matrix, dtype=np.int64).reshape(len(classes), len(classes)) if len(classes) else np.zeros((0, 0), np.int64)
+        cm = (
+            np.asarray(matrix, dtype=np.int64).reshape(len(classes), len(classes))
+            if len(classes)
+            else np.zeros((0, 0), np.int64)
+        )
         self._matrix, self._classes = cm, [str(c) for c in classes]
         for item in self._texts:
             self.plot.removeItem(item)

@@ -4,9 +4,11 @@ or by class, with a legend. Plain numpy in, no torch: the embedding is computed 
 One ScatterPlotItem per legend entry (domain or class); in class mode source points are filled
 and target points hollow, so both the class and the domain stay readable.
 """
+
 from __future__ import annotations
 
-from typing import Any, Literal, Sequence
+from collections.abc import Sequence
+from typing import Any, Literal
 
 import numpy as np
 import pyqtgraph as pg
@@ -17,9 +19,28 @@ from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 ColourBy = Literal["domain", "class"]
 DOMAIN_COLOURS = ("#1f77b4", "#ff7f0e")  # source blue, target orange (as in the engine's PNG)
 DOMAIN_NAMES = ("source", "target")
-CLASS_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-                 "#bcbd22", "#17becf", "#aec7e8", "#ffbb78", "#98df8a", "#ff9896", "#c5b0d5", "#c49c94",
-                 "#f7b6d2", "#c7c7c7", "#dbdb8d", "#9edae5")
+CLASS_COLOURS = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+    "#aec7e8",
+    "#ffbb78",
+    "#98df8a",
+    "#ff9896",
+    "#c5b0d5",
+    "#c49c94",
+    "#f7b6d2",
+    "#c7c7c7",
+    "#dbdb8d",
+    "#9edae5",
+)
 UNKNOWN_COLOUR = "#b0b0b0"
 POINT_SIZE = 7
 
@@ -63,11 +84,22 @@ class EmbeddingPlot(QWidget):
     # ------------------------------------------------------------------ API
     def set_result(self, result: Any) -> None:
         """Show an EmbeddingResult (or anything with points, domain, labels, classes, method)."""
-        self.set_data(result.points, result.domain, result.labels, list(getattr(result, "classes", []) or []),
-                      str(getattr(result, "method", "pca")))
+        self.set_data(
+            result.points,
+            result.domain,
+            result.labels,
+            list(getattr(result, "classes", []) or []),
+            str(getattr(result, "method", "pca")),
+        )
 
-    def set_data(self, points: np.ndarray, domain: np.ndarray, labels: np.ndarray | None = None,
-                 classes: Sequence[str] = (), method: str = "pca") -> None:
+    def set_data(
+        self,
+        points: np.ndarray,
+        domain: np.ndarray,
+        labels: np.ndarray | None = None,
+        classes: Sequence[str] = (),
+        method: str = "pca",
+    ) -> None:
         """points [N, 2]; domain [N] (0 source, 1 target); labels [N] class index or -1."""
         pts = np.asarray(points, dtype=np.float64).reshape(-1, 2)
         dom = np.asarray(domain, dtype=np.int64).reshape(-1)
@@ -150,4 +182,6 @@ class EmbeddingPlot(QWidget):
             name = self._classes[k] if k < len(self._classes) else str(k)
             self._add_split(self._labels == k, name, CLASS_COLOURS[k % len(CLASS_COLOURS)])
         self.legend.setColumnCount(2 if len(self.legend.items) > 6 else 1)
-        self.hint.setText("Filled: source, hollow: target. Same-class clusters shared by both domains mean a good adaptation.")
+        self.hint.setText(
+            "Filled: source, hollow: target. Same-class clusters shared by both domains mean a good adaptation."
+        )

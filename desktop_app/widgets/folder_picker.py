@@ -3,10 +3,11 @@
 `changed(str)` fires once per user decision (Enter / focus out after an edit, a browse, a drop or
 a recent entry), not on every key press, so a page can remember the folder and re-check it.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from PySide6.QtCore import Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
@@ -29,8 +30,13 @@ class FolderPicker(QWidget):
 
     changed = Signal(str)
 
-    def __init__(self, placeholder: str = "", tooltip: str = "", recent: Callable[[], list[str]] | None = None,
-                 parent: QWidget | None = None) -> None:
+    def __init__(
+        self,
+        placeholder: str = "",
+        tooltip: str = "",
+        recent: Callable[[], list[str]] | None = None,
+        parent: QWidget | None = None,
+    ) -> None:
         super().__init__(parent)
         self._recent = recent
         self._last_emitted = ""
@@ -73,13 +79,13 @@ class FolderPicker(QWidget):
         self._emit()
 
     # ------------------------------------------------------------------ drag and drop
-    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802 - Qt override
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
         if dropped_folder(event):
             event.acceptProposedAction()
         else:
             event.ignore()
 
-    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802 - Qt override
+    def dropEvent(self, event: QDropEvent) -> None:
         folder = dropped_folder(event)
         if folder:
             event.acceptProposedAction()

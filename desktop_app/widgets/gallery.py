@@ -4,11 +4,12 @@ Thumbnails are decoded off the UI thread (QImageReader in a small thread pool, s
 reading) and arrive through a queued signal, so a gallery of thousands of files stays
 responsive. Used by the Evaluate page (misclassified images) and reusable by other pages.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Sequence
 
 from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal
 from PySide6.QtGui import QColor, QIcon, QImage, QImageReader, QPixmap

@@ -5,13 +5,24 @@ thumbnail shows a placeholder and queues a job on a small thread pool that decod
 the file with QImageReader (newest requests first, so what is on screen loads first); the UI
 thread turns the finished QImage into a pixmap kept in an LRU cache and repaints that one cell.
 """
+
 from __future__ import annotations
 
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QObject, QPersistentModelIndex, QRunnable, QSize, Qt, QThreadPool, Signal
+from PySide6.QtCore import (
+    QAbstractListModel,
+    QModelIndex,
+    QObject,
+    QPersistentModelIndex,
+    QRunnable,
+    QSize,
+    Qt,
+    QThreadPool,
+    Signal,
+)
 from PySide6.QtGui import QColor, QImage, QImageReader, QPainter, QPixmap
 from PySide6.QtWidgets import QListView, QStyle, QWidget
 
@@ -70,7 +81,7 @@ class ThumbnailModel(QAbstractListModel):
         self.loads = 0  # thumbnails decoded so far (for tests and benchmarks)
 
     # ------------------------------------------------------------------ Qt model API
-    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:  # noqa: N802, B008
+    def rowCount(self, parent: QModelIndex | QPersistentModelIndex = QModelIndex()) -> int:
         return 0 if parent.isValid() else len(self._paths)
 
     def data(self, index: QModelIndex | QPersistentModelIndex, role: int = Qt.ItemDataRole.DisplayRole) -> Any:

@@ -16,9 +16,10 @@ levels, in a translucent pen, and repaints it with every new point. Four plots t
 repaint that way on a 2-core CPU; with grid lines at the labelled ticks only, in an opaque
 colour between background and text, they take 4 ms.
 """
+
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import numpy as np
 import pyqtgraph as pg
@@ -64,8 +65,8 @@ class _Series:
             cap = max(need, 2 * len(self.x))
             self.x = np.resize(self.x, cap)
             self.y = np.resize(self.y, cap)
-        self.x[self.n:need] = xs
-        self.y[self.n:need] = ys
+        self.x[self.n : need] = xs
+        self.y[self.n : need] = ys
         self.n = need
         if len(xs):
             self.x_max = max(self.x_max, float(np.max(xs)))
@@ -80,7 +81,7 @@ class _Series:
 
 def blend(under: QColor, over: QColor, share: float) -> QColor:
     """The opaque colour of `over` laid on `under` with opacity `share` (0..1)."""
-    mix = [round(a + (b - a) * share) for a, b in zip(under.getRgb()[:3], over.getRgb()[:3])]
+    mix = [round(a + (b - a) * share) for a, b in zip(under.getRgb()[:3], over.getRgb()[:3], strict=False)]
     return QColor(*mix)
 
 
@@ -106,7 +107,9 @@ class LivePlots(QWidget):
         self._later.setSingleShot(True)
         self._later.setInterval(0)
         self._later.timeout.connect(self.refresh)
-        self._placeholder = QLabel("Plots of every loss, the accuracies, the learning rate and the method's own metrics appear here once training starts.")
+        self._placeholder = QLabel(
+            "Plots of every loss, the accuracies, the learning rate and the method's own metrics appear here once training starts."
+        )
         self._placeholder.setWordWrap(True)
         self._placeholder.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self._placeholder.setEnabled(False)
@@ -117,7 +120,9 @@ class LivePlots(QWidget):
         """Append one point; nothing is drawn until `refresh()`."""
         self.extend(key, np.array([x], dtype=np.float64), np.array([y], dtype=np.float64), epoch=epoch)
 
-    def extend(self, key: str, xs: Iterable[float] | np.ndarray, ys: Iterable[float] | np.ndarray, *, epoch: bool = False) -> None:
+    def extend(
+        self, key: str, xs: Iterable[float] | np.ndarray, ys: Iterable[float] | np.ndarray, *, epoch: bool = False
+    ) -> None:
         """Append many points to the curve `key` (step-level, or epoch-level with markers)."""
         ident = (key, epoch)
         series = self._series.get(ident)
@@ -278,7 +283,9 @@ class LivePlots(QWidget):
         item.getViewBox().sigRangeChangedManually.connect(lambda *_, g=group: self._on_range_changed_manually(g))
         item.autoBtn.clicked.connect(lambda *_, g=group: self._on_auto_button(g))
         plot.setMinimumHeight(160)
-        plot.setToolTip(f"{group}: thin lines are per step, thick lines with dots per epoch. Drag to pan, wheel to zoom, right-click for options.")
+        plot.setToolTip(
+            f"{group}: thin lines are per step, thick lines with dots per epoch. Drag to pan, wheel to zoom, right-click for options."
+        )
         plot.setVisible(False)
         self._plots[group] = plot
         return plot
@@ -303,7 +310,9 @@ class LivePlots(QWidget):
         plot = self._plots[group].getPlotItem()
         colour = QColor(COLOURS[len(plot.listDataItems()) % len(COLOURS)])
         if epoch:
-            curve = plot.plot(name=key, pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=6, symbolBrush=colour, symbolPen=colour)
+            curve = plot.plot(
+                name=key, pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=6, symbolBrush=colour, symbolPen=colour
+            )
         else:
             curve = plot.plot(name=key, pen=pg.mkPen(colour, width=1))
         curve.setDownsampling(auto=True, method="peak")

@@ -1,8 +1,10 @@
 """Small helpers for read-only result tables: number formatting and numerically sorted cells."""
+
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor

@@ -4,6 +4,7 @@ Method list and forms come from the engine's registry and config classes, so a n
 up without code here; the common TrainConfig fields use the same generated forms. The registry
 needs torch, so `engine_ready()` fills the lists once it has loaded. Choices persist in QSettings.
 """
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,13 @@ from engine.core.config import TrainConfig
 BASIC_FIELDS = ["epochs", "batch_size", "lr", "augment", "device"]
 EXCLUDED = {"source", "target", "target_test", "method", "method_options", "runs_dir", "name", "backbone", "weights"}
 ADVANCED_FIELDS = [f for f in TrainConfig.model_fields if f not in EXCLUDED and f not in BASIC_FIELDS]
-LABELS = {"select": "Keep best by", "amp": "Mixed precision (AMP)", "image_size": "Image size (px)",
-          "workers": "Decoding workers", "early_stop_patience": "Early stop after"}
+LABELS = {
+    "select": "Keep best by",
+    "amp": "Mixed precision (AMP)",
+    "image_size": "Image size (px)",
+    "workers": "Decoding workers",
+    "early_stop_patience": "Early stop after",
+}
 _KIND_ORDER = {"fine-tuning": 0, "domain adaptation": 1, "robustness": 2}
 
 
@@ -123,7 +129,9 @@ class TrainSettings(QScrollArea):
         self.method_combo.clear()
         for m in methods:
             self.method_combo.addItem(m.label or m.name, m.name)
-            self.method_combo.setItemData(self.method_combo.count() - 1, f"{m.kind}: {m.summary}", Qt.ItemDataRole.ToolTipRole)
+            self.method_combo.setItemData(
+                self.method_combo.count() - 1, f"{m.kind}: {m.summary}", Qt.ItemDataRole.ToolTipRole
+            )
         self.method_combo.setEnabled(True)
         self.method_combo.blockSignals(False)
         self.method_combo.setCurrentIndex(max(0, self.method_combo.findData(wanted)))
@@ -158,10 +166,16 @@ class TrainSettings(QScrollArea):
 
         s = self.state
         data: dict[str, Any] = {
-            "source": s.source, "target": s.target or None, "target_test": s.target_test or None,
-            "method": self.method(), "method_options": self.method_form.values() if self.method_form else {},
-            "backbone": self.backbone.backbone(), "weights": self.backbone.weights(), "runs_dir": str(s.runs_dir),
-            **self.basic_form.values(), **self.advanced_form.values(),
+            "source": s.source,
+            "target": s.target or None,
+            "target_test": s.target_test or None,
+            "method": self.method(),
+            "method_options": self.method_form.values() if self.method_form else {},
+            "backbone": self.backbone.backbone(),
+            "weights": self.backbone.weights(),
+            "runs_dir": str(s.runs_dir),
+            **self.basic_form.values(),
+            **self.advanced_form.values(),
         }
         config = validate(TrainConfig, data, "training settings")
         method_config(config.method, config.method_options)
@@ -195,8 +209,11 @@ class TrainSettings(QScrollArea):
     # ------------------------------------------------------------------ slots
     def _on_folders_changed(self) -> None:
         s = self.state
-        rows = [("Source", s.source or "<i>not chosen</i>"), ("Target", s.target or "<i>none (fine-tuning only)</i>"),
-                ("Target test", s.target_test or "<i>none</i>")]
+        rows = [
+            ("Source", s.source or "<i>not chosen</i>"),
+            ("Target", s.target or "<i>none (fine-tuning only)</i>"),
+            ("Target test", s.target_test or "<i>none</i>"),
+        ]
         self.folders_label.setText("<br>".join(f"<b>{k}</b>: {v}" for k, v in rows))
         self.changed.emit()
 

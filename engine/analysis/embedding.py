@@ -7,11 +7,13 @@ linear classifier to tell the domains apart on half of the features and measures
 ε on the other half: PAD = 2(1 − 2ε); 0 means indistinguishable, 2 perfectly separable.
 The PNG has two panels, coloured by domain and by class (target markers hollow).
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, Sequence
+from typing import Any, Literal
 
 import numpy as np
 
@@ -58,7 +60,9 @@ def proxy_a_distance(f_source: np.ndarray, f_target: np.ndarray, seed: int = 0) 
     fs, ft = np.asarray(f_source, np.float64), np.asarray(f_target, np.float64)
     n = min(len(fs), len(ft))
     if n < 4:
-        raise UserError(f"the proxy A-distance needs at least 4 images per domain; got {len(fs)} source and {len(ft)} target.")
+        raise UserError(
+            f"the proxy A-distance needs at least 4 images per domain; got {len(fs)} source and {len(ft)} target."
+        )
     rng = np.random.default_rng(seed)
     fs, ft = fs[rng.permutation(len(fs))[:n]], ft[rng.permutation(len(ft))[:n]]
     half = n // 2
@@ -135,7 +139,9 @@ def save_embedding_png(result: EmbeddingResult, out_png: str | Path, title: str 
     pts, dom, lab = result.points, result.domain, result.labels
     for d, name, colour in ((0, "source", "tab:blue"), (1, "target", "tab:orange")):
         sel = dom == d
-        ax_d.scatter(pts[sel, 0], pts[sel, 1], s=9, alpha=0.6, c=colour, label=f"{name} ({int(sel.sum())})", linewidths=0)
+        ax_d.scatter(
+            pts[sel, 0], pts[sel, 1], s=9, alpha=0.6, c=colour, label=f"{name} ({int(sel.sum())})", linewidths=0
+        )
     ax_d.legend(loc="best", fontsize=8)
     ax_d.set_title(f"By domain — proxy A-distance {result.proxy_a_distance:.2f}")
     cmap = matplotlib.colormaps["tab10" if max(len(result.classes), 1) <= 10 else "tab20"]
@@ -230,13 +236,21 @@ def embed_run(
     cfg = run.config()
     target = cfg.target_test or cfg.target
     if target is None:
-        raise UserError(f"{run.path}: the run has no target folder; an embedding compares source and target features. Train with a target folder.")
+        raise UserError(
+            f"{run.path}: the run has no target folder; an embedding compares source and target features. Train with a target folder."
+        )
     model, info = load_run_model(run.path, which=which)
     classes, size = list(info["classes"]), int(info["input_size"])
     xs, ys = _load_domain(Path(cfg.source), size, classes, limit, seed, "source")
     xt, yt = _load_domain(Path(target), size, classes, limit, seed + 1, "target")
     result = embed_features(model_features(model, xs), model_features(model, xt), ys, yt, classes, method, seed)
-    result.info = {"run": run.path.name, "method": cfg.method, "checkpoint": info.get("checkpoint", ""), "source": str(cfg.source), "target": str(target)}
+    result.info = {
+        "run": run.path.name,
+        "method": cfg.method,
+        "checkpoint": info.get("checkpoint", ""),
+        "source": str(cfg.source),
+        "target": str(target),
+    }
     if out_png is not None:
         save_embedding_png(result, out_png, f"{run.path.name} ({cfg.method}) — {method.upper()}")
     return result

@@ -3,6 +3,7 @@
 `evaluate_run` is the `transfer-studio evaluate` job; `predict_logits` and `summarise` are also
 used by the trainer at the end of every epoch.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -14,8 +15,8 @@ from pydantic import Field
 
 from engine.core.config import StrictModel
 from engine.core.control import JobControl
-from engine.training.devices import pick_device, to_device_float
 from engine.core.events import Emit, Finished, Log, Progress, Started, ignore
+from engine.training.devices import pick_device, to_device_float
 
 
 @torch.inference_mode()
@@ -92,23 +93,25 @@ class EvaluateConfig(StrictModel):
 
 def evaluate_run(config: EvaluateConfig, emit: Emit = ignore, control: JobControl | None = None) -> dict[str, Any]:
     """Accuracy, per-class precision/recall, confusion matrix and misclassified files on a folder."""
-    from engine.data.folders import scan_domain
-    from engine.data.loading import decode_domain
     from engine.core.errors import UserError
     from engine.core.runs import load_run_model
+    from engine.data.folders import scan_domain
+    from engine.data.loading import decode_domain
 
     model, info = load_run_model(config.run_dir, which=config.checkpoint)
     classes: list[str] = info["classes"]
     domain = scan_domain(config.data, name="evaluation")
     if not domain.labelled:
-        raise UserError(f"{config.data}: has no class sub-folders, so there is nothing to measure against. Pick a labelled folder.")
+        raise UserError(
+            f"{config.data}: has no class sub-folders, so there is nothing to measure against. Pick a labelled folder."
+        )
     unknown = sorted(set(domain.classes) - set(classes))
     if unknown:
         raise UserError(f"{config.data}: classes {unknown} are unknown to the model (it knows {classes}).")
     emit(Started("evaluate", str(config.run_dir)))
     dec = decode_domain(domain, int(info["input_size"]), control=control)
     index = {c: i for i, c in enumerate(classes)}
-    labels = torch.tensor([index[domain.classes[int(l)]] for l in dec.labels], dtype=torch.long)
+    labels = torch.tensor([index[domain.classes[int(label)]] for label in dec.labels], dtype=torch.long)
     device = pick_device(config.device)
     model.to(device)
     logits = predict_logits(model, dec.images, device, config.batch_size, control)
@@ -127,8 +130,12 @@ def evaluate_run(config: EvaluateConfig, emit: Emit = ignore, control: JobContro
         "per_class": per_class(cm, classes),
         "confusion_matrix": cm.tolist(),
         "misclassified": [
-            {"path": dec.paths[i], "true": classes[int(labels[i])], "predicted": classes[int(pred[i])],
-             "confidence": float(probs[i, pred[i]])}
+            {
+                "path": dec.paths[i],
+                "true": classes[int(labels[i])],
+                "predicted": classes[int(pred[i])],
+                "confidence": float(probs[i, pred[i]]),
+            }
             for i in wrong
         ],
         "skipped": [{"path": p, "reason": r} for p, r in dec.skipped],

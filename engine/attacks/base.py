@@ -5,11 +5,13 @@ budgets are measured in that pixel space. Subclasses implement only their core; 
 classes own the bookkeeping that must be identical for all attacks: eval mode, frozen weights,
 the final projection onto the eps-ball and the [0, 1] box, and the verified success mask.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, Callable, ClassVar, Iterator, Literal
+from typing import Any, ClassVar, Literal
 
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
@@ -21,6 +23,7 @@ Norm = Literal["linf", "l2"]
 NORMS: tuple[str, ...] = ("linf", "l2")
 KINDS = ("white-box", "score", "decision", "transfer")
 DEFAULT_EPS: dict[str, float] = {"linf": 8 / 255, "l2": 0.5}
+
 
 def _load_builtin_attacks() -> None:
     import engine.attacks  # noqa: F401  (imports every attack module so they register)
@@ -87,7 +90,7 @@ class AttackConfig(BaseModel):
         return v
 
     @model_validator(mode="after")
-    def _default_eps(self) -> "AttackConfig":
+    def _default_eps(self) -> AttackConfig:
         if self.norm not in self.NORMS:  # a default norm is not run through the field validator
             raise ValueError(f"norm {self.norm!r} is not supported by this attack; use one of: {', '.join(self.NORMS)}")
         if self.eps is None and self.EPS_REQUIRED:
@@ -182,7 +185,9 @@ class Attack:
             raise TypeError("give either a config or keyword options, not both")
         self.config = config if config is not None else self.config_cls(**options)
         if not isinstance(self.config, self.config_cls):
-            raise TypeError(f"{type(self).__name__} needs a {self.config_cls.__name__}, got {type(self.config).__name__}")
+            raise TypeError(
+                f"{type(self).__name__} needs a {self.config_cls.__name__}, got {type(self.config).__name__}"
+            )
 
     def _check_target(self, target: Any) -> None:
         if self.config.targeted and target is None:
@@ -214,8 +219,9 @@ class WhiteBoxAttack(Attack):
             y0 = y.detach().clone().long()
             t0 = target.detach().clone().long() if target is not None else None
             if len(x0) == 0:
-                return AttackResult(x_adv=x0, success=torch.zeros(0, dtype=torch.bool), pred=y0.cpu(),
-                                    norms=perturbation_norms(x0))
+                return AttackResult(
+                    x_adv=x0, success=torch.zeros(0, dtype=torch.bool), pred=y0.cpu(), norms=perturbation_norms(x0)
+                )
             out = self._attack(model, x0, y0, t0)
             raw, logits = (out[0].detach(), out[1]) if isinstance(out, tuple) else (out.detach(), None)
             x_adv = project(x0, raw, cfg.eps, cfg.norm)

@@ -1,6 +1,7 @@
 """Carlini-Wagner L2 (Carlini, Wagner, "Towards Evaluating the Robustness of Neural Networks",
 IEEE S&P 2017): minimise ||x' - x||_2^2 + c * f(x') in tanh space with Adam, binary search on c.
 """
+
 from __future__ import annotations
 
 from typing import ClassVar, Literal
@@ -24,10 +25,16 @@ class CWConfig(AttackConfig):
     norm: Literal["l2"] = Field("l2", description="Carlini-Wagner here is the L2 attack.")
     kappa: float = Field(0.0, ge=0, description="Confidence margin the adversarial logit must win by.")
     lr: float = Field(0.01, gt=0, le=10, description="Adam learning rate in tanh space.")
-    steps: int = Field(10_000, ge=1, le=100_000, description="Adam iterations per binary-search step (paper: 10,000 with early abort).")
+    steps: int = Field(
+        10_000, ge=1, le=100_000, description="Adam iterations per binary-search step (paper: 10,000 with early abort)."
+    )
     search_steps: int = Field(9, ge=1, le=50, description="Binary-search steps over the constant c (paper: 9).")
-    initial_const: float = Field(1e-3, gt=0, description="Starting c, the weight of the misclassification term (paper: 1e-3).")
-    abort_early: bool = Field(True, description="Stop a search step when the loss stops falling (checked every steps/10).")
+    initial_const: float = Field(
+        1e-3, gt=0, description="Starting c, the weight of the misclassification term (paper: 1e-3)."
+    )
+    abort_early: bool = Field(
+        True, description="Stop a search step when the loss stops falling (checked every steps/10)."
+    )
 
 
 @register("cw")

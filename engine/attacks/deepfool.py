@@ -2,6 +2,7 @@
 (Moosavi-Dezfooli, Fawzi, Frossard, "DeepFool: a simple and accurate method to fool deep
 neural networks", CVPR 2016).
 """
+
 from __future__ import annotations
 
 from typing import ClassVar

@@ -2,6 +2,7 @@
 Adversarial Examples", ICLR 2015). With norm='l2' it is the fast gradient method (FGM): one step
 of length eps along the L2-normalised gradient.
 """
+
 from __future__ import annotations
 
 from typing import ClassVar

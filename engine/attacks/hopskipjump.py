@@ -1,10 +1,12 @@
 """HopSkipJump: decision-based attack that needs only the predicted label (Chen, Jordan,
 Wainwright, "HopSkipJumpAttack: A Query-Efficient Decision-Based Attack", IEEE S&P 2020).
 """
+
 from __future__ import annotations
 
 import math
-from typing import Callable, ClassVar
+from collections.abc import Callable
+from typing import ClassVar
 
 import numpy as np
 from pydantic import Field
@@ -23,10 +25,16 @@ class HopSkipJumpConfig(QueryConfig):
 
     norm: Norm = Field("l2", description="'l2' (Gaussian probes, blended binary search) or 'linf' (sign steps).")
     max_iter: int = Field(40, ge=1, le=10_000, description="Gradient-estimate / step / boundary-search rounds.")
-    init_evals: int = Field(100, ge=2, le=100_000, description="Probes for the first gradient estimate (grows as sqrt(t)).")
+    init_evals: int = Field(
+        100, ge=2, le=100_000, description="Probes for the first gradient estimate (grows as sqrt(t))."
+    )
     max_evals: int = Field(10_000, ge=2, le=1_000_000, description="Cap on probes per gradient estimate.")
-    gamma: float = Field(1.0, gt=0, description="Sets the binary-search tolerance theta = gamma / d^(3/2) (l2) or gamma / d^2 (linf).")
-    init_tries: int = Field(100, ge=1, le=100_000, description="Uniform-noise draws tried to find an adversarial start.")
+    gamma: float = Field(
+        1.0, gt=0, description="Sets the binary-search tolerance theta = gamma / d^(3/2) (l2) or gamma / d^2 (linf)."
+    )
+    init_tries: int = Field(
+        100, ge=1, le=100_000, description="Uniform-noise draws tried to find an adversarial start."
+    )
 
 
 @register("hopskipjump")
@@ -48,8 +56,9 @@ class HopSkipJump(QueryAttack):
     config_cls: ClassVar[type[AttackConfig]] = HopSkipJumpConfig
     minimal_norm: ClassVar[bool] = True
 
-    def _attack(self, counter: QueryCounter, x: np.ndarray, y: np.ndarray, target: np.ndarray | None,
-                rng: np.random.Generator) -> np.ndarray:
+    def _attack(
+        self, counter: QueryCounter, x: np.ndarray, y: np.ndarray, target: np.ndarray | None, rng: np.random.Generator
+    ) -> np.ndarray:
         cfg = self.config
         n, d = len(x), int(x[0].size)
         l2 = cfg.norm == "l2"
@@ -74,13 +83,12 @@ class HopSkipJump(QueryAttack):
             if len(need) == 0:
                 break
             counter.new_step()
-            cand = rng.uniform(0, 1, size=(len(need),) + x.shape[1:]).astype(np.float32)
+            cand = rng.uniform(0, 1, size=(len(need), *x.shape[1:])).astype(np.float32)
             ok = adv(cand, need)
             noise[need[ok]] = cand[ok]
             have[need[ok]] = True
         cur = todo[have[todo]]
-        hi = self._search(counter, adv, lambda i, a: _blend(x[i], noise[i], a), cur,
-                          np.ones(n), np.full(n, 1e-3))
+        hi = self._search(counter, adv, lambda i, a: _blend(x[i], noise[i], a), cur, np.ones(n), np.full(n, 1e-3))
         pert[cur] = _blend(x[cur], noise[cur], hi[cur])
         pert = self._boundary(counter, adv, x, pert, cur, theta, l2, dist)
         best = pert.copy()
@@ -124,8 +132,9 @@ class HopSkipJump(QueryAttack):
         return best
 
     @staticmethod
-    def _search(counter: QueryCounter, adv: Callable, make: Callable, idx: np.ndarray,
-                hi: np.ndarray, tol: np.ndarray) -> np.ndarray:
+    def _search(
+        counter: QueryCounter, adv: Callable, make: Callable, idx: np.ndarray, hi: np.ndarray, tol: np.ndarray
+    ) -> np.ndarray:
         """Per-image bisection of alpha in [0, hi]: `make(i, alpha)` is adversarial at hi, not at 0."""
         lo = np.zeros_like(hi)
         hi = hi.astype(np.float64).copy()
@@ -139,8 +148,17 @@ class HopSkipJump(QueryAttack):
             hi[sel[ok]] = mid[ok]
             lo[sel[~ok]] = mid[~ok]
 
-    def _boundary(self, counter: QueryCounter, adv: Callable, x: np.ndarray, pert: np.ndarray, idx: np.ndarray,
-                  theta: float, l2: bool, dist: Callable) -> np.ndarray:
+    def _boundary(
+        self,
+        counter: QueryCounter,
+        adv: Callable,
+        x: np.ndarray,
+        pert: np.ndarray,
+        idx: np.ndarray,
+        theta: float,
+        l2: bool,
+        dist: Callable,
+    ) -> np.ndarray:
         """Binary search between x and pert (adversarial) to the boundary, to tolerance theta."""
         n = len(x)
         out = pert.copy()
@@ -158,8 +176,17 @@ class HopSkipJump(QueryAttack):
         out[idx] = make(idx, hi[idx])
         return out
 
-    def _gradient(self, counter: QueryCounter, adv: Callable, point: np.ndarray, i: int, m: int,
-                  delta: float, l2: bool, rng: np.random.Generator) -> np.ndarray:
+    def _gradient(
+        self,
+        counter: QueryCounter,
+        adv: Callable,
+        point: np.ndarray,
+        i: int,
+        m: int,
+        delta: float,
+        l2: bool,
+        rng: np.random.Generator,
+    ) -> np.ndarray:
         """Monte-Carlo estimate of the boundary normal at `point` from m sign queries (baseline-corrected)."""
         s_frv = np.zeros(point.shape, dtype=np.float64)
         s_rv = np.zeros(point.shape, dtype=np.float64)
@@ -167,7 +194,7 @@ class HopSkipJump(QueryAttack):
         chunk = max(1, min(counter.batch_size, 128))
         while done < m:
             k = min(chunk, m - done)
-            shape = (k,) + point.shape
+            shape = (k, *point.shape)
             rv = rng.standard_normal(shape) if l2 else rng.uniform(-1, 1, size=shape)
             rv /= np.linalg.norm(rv.reshape(k, -1), axis=1).reshape(-1, 1, 1, 1)
             probes = np.clip(point + delta * rv, 0, 1).astype(np.float32)

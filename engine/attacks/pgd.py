@@ -1,6 +1,7 @@
 """PGD: projected gradient descent on the cross-entropy (Madry, Makelov, Schmidt, Tsipras,
 Vladu, "Towards Deep Learning Models Resistant to Adversarial Attacks", ICLR 2018).
 """
+
 from __future__ import annotations
 
 from typing import ClassVar

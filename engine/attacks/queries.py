@@ -4,10 +4,12 @@ and the base class of attacks that only query a model (scores or decisions).
 A scores function maps images [N,3,H,W] float32 in [0,1] to logits or scores [N,C] (e.g.
 `OnnxClassifier.logits`). The counter is the only door to it, so query counts are exact.
 """
+
 from __future__ import annotations
 
 import hashlib
-from typing import Callable, ClassVar
+from collections.abc import Callable
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -56,7 +58,10 @@ class QueryCounter:
         index = np.asarray(index, dtype=np.int64).reshape(-1)
         if len(images) != len(index):
             raise ValueError(f"{len(images)} images but {len(index)} indices")
-        keys = [(int(i), hashlib.blake2b(row.tobytes(), digest_size=16).digest()) for i, row in zip(index, images)]
+        keys = [
+            (int(i), hashlib.blake2b(row.tobytes(), digest_size=16).digest())
+            for i, row in zip(index, images, strict=False)
+        ]
         todo: dict[tuple[int, bytes], int] = {}
         for m, key in enumerate(keys):
             if key not in self._cache and key not in todo:
@@ -68,7 +73,7 @@ class QueryCounter:
                 raise QueryBudgetExceeded(f"query budget of {self.budget} per image exceeded")
             out = self._send(images[rows])
             self.queries += new
-            for key, score in zip(todo, out):
+            for key, score in zip(todo, out, strict=False):
                 self._cache[key] = score
         if not keys:
             return np.zeros((0, 0), dtype=np.float32)
@@ -89,8 +94,10 @@ class QueryCounter:
 
 def scores_in_batches(scores_fn: ScoresFn, images: np.ndarray, batch_size: int) -> np.ndarray:
     """Uncounted scores, batch by batch (used to verify returned images)."""
-    parts = [np.asarray(scores_fn(np.ascontiguousarray(images[s : s + batch_size], dtype=np.float32)))
-             for s in range(0, len(images), max(1, batch_size))]
+    parts = [
+        np.asarray(scores_fn(np.ascontiguousarray(images[s : s + batch_size], dtype=np.float32)))
+        for s in range(0, len(images), max(1, batch_size))
+    ]
     return np.concatenate(parts) if parts else np.zeros((0, 0), dtype=np.float32)
 
 
@@ -122,12 +129,18 @@ class QueryAttack(Attack):
     kind: ClassVar[str] = "score"
     config_cls: ClassVar[type[AttackConfig]] = QueryConfig
 
-    def _attack(self, counter: QueryCounter, x: np.ndarray, y: np.ndarray, target: np.ndarray | None,
-                rng: np.random.Generator) -> np.ndarray:
+    def _attack(
+        self, counter: QueryCounter, x: np.ndarray, y: np.ndarray, target: np.ndarray | None, rng: np.random.Generator
+    ) -> np.ndarray:
         raise NotImplementedError
 
-    def __call__(self, scores_fn: ScoresFn, x: Tensor | np.ndarray, y: Tensor | np.ndarray,
-                 target: Tensor | np.ndarray | None = None) -> AttackResult:
+    def __call__(
+        self,
+        scores_fn: ScoresFn,
+        x: Tensor | np.ndarray,
+        y: Tensor | np.ndarray,
+        target: Tensor | np.ndarray | None = None,
+    ) -> AttackResult:
         self._check_target(target)
         cfg = self.config
         device = x.device if isinstance(x, Tensor) else torch.device("cpu")
@@ -145,8 +158,13 @@ class QueryAttack(Attack):
         scores = scores_in_batches(scores_fn, x_adv.numpy(), cfg.batch_size)
         pred = torch.from_numpy(scores.argmax(axis=1)) if len(xn) else torch.zeros(0, dtype=torch.long)
         success = is_success(pred, torch.from_numpy(yn), torch.from_numpy(tn) if tn is not None else None, cfg.targeted)
-        return AttackResult(x_adv=x_adv.to(device), success=success, pred=pred,
-                            norms=perturbation_norms(x_adv - x_t), queries=torch.from_numpy(counter.queries.copy()))
+        return AttackResult(
+            x_adv=x_adv.to(device),
+            success=success,
+            pred=pred,
+            norms=perturbation_norms(x_adv - x_t),
+            queries=torch.from_numpy(counter.queries.copy()),
+        )
 
 
 def _to_numpy(a: Tensor | np.ndarray) -> np.ndarray:

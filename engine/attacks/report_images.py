@@ -1,11 +1,12 @@
 """Pictures for robustness reports: an example gallery (PIL, fast) and an accuracy-vs-eps curve
 (matplotlib's Agg canvas, never pyplot, so no GUI backend is ever chosen). Files are atomic.
 """
+
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -65,8 +66,9 @@ def save_gallery(examples: Sequence[Example], classes: Sequence[str], title: str
     return path.name
 
 
-def save_curve(eps: Sequence[float], accuracy: Sequence[float], success: Sequence[float], norm: str,
-               title: str, path: Path) -> str:
+def save_curve(
+    eps: Sequence[float], accuracy: Sequence[float], success: Sequence[float], norm: str, title: str, path: Path
+) -> str:
     """Accuracy under attack and attack success rate against eps, as a PNG."""
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure

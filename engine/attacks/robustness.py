@@ -8,13 +8,15 @@ RUN_DIR/robustness/STAMP-ATTACK-NORM/        (or beside an .onnx file: ./robustn
   gallery_K.png    clean | adversarial | amplified perturbation, with both predictions, for eps K
 ```
 """
+
 from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
@@ -37,21 +39,27 @@ ScoresFn = Callable[[np.ndarray], np.ndarray]
 
 
 def _problems(err: ValidationError) -> str:
-    return "; ".join(f"'{'.'.join(map(str, e['loc'])) or 'value'}' = {e.get('input')!r}: {e['msg'].removeprefix('Value error, ')}"
-                     for e in err.errors())
+    return "; ".join(
+        f"'{'.'.join(map(str, e['loc'])) or 'value'}' = {e.get('input')!r}: {e['msg'].removeprefix('Value error, ')}"
+        for e in err.errors()
+    )
 
 
 class AttackJobConfig(StrictModel):
     """One robustness evaluation. `eps` is the user's grid of budgets in [0, 1] pixel units."""
 
-    model: Path = Field(description="Run directory (any attack) or .onnx file (square, hopskipjump, or transfer with a surrogate).")
+    model: Path = Field(
+        description="Run directory (any attack) or .onnx file (square, hopskipjump, or transfer with a surrogate)."
+    )
     data: Path = Field(description="Labelled folder (one sub-folder per class) to attack.")
     attack: str = Field("pgd", description="Attack name from the registry.")
     norm: Literal["linf", "l2"] = Field("linf", description="Threat model of the eps grid.")
-    attack_options: dict[str, Any] = Field(default_factory=dict, validate_default=True,
-                                           description="Settings of the attack (validated by its config).")
-    eps: list[float] | None = Field(None, validate_default=True,
-                                    description="Budgets to evaluate; empty: 0-8/255 (linf) or 0-2 (l2).")
+    attack_options: dict[str, Any] = Field(
+        default_factory=dict, validate_default=True, description="Settings of the attack (validated by its config)."
+    )
+    eps: list[float] | None = Field(
+        None, validate_default=True, description="Budgets to evaluate; empty: 0-8/255 (linf) or 0-2 (l2)."
+    )
     limit: int | None = Field(None, ge=1, description="Attack at most this many images (a seeded random subset).")
     batch_size: int = Field(64, ge=1, le=4096, description="Images attacked together.")
     surrogate: Path | None = Field(None, description="Run directory whose model crafts transfer attacks.")
@@ -59,7 +67,9 @@ class AttackJobConfig(StrictModel):
     seed: int = Field(0, description="Seed for the subset, random starts, targets and query attacks.")
     gallery: int = Field(6, ge=0, le=64, description="Examples shown per eps in the gallery images.")
     device: str = Field("auto", description="auto, cpu, cuda or mps (white-box and surrogate models).")
-    out_dir: Path | None = Field(None, description="Folder for reports; empty: robustness/ under the run (or beside the .onnx).")
+    out_dir: Path | None = Field(
+        None, description="Folder for reports; empty: robustness/ under the run (or beside the .onnx)."
+    )
 
     @field_validator("attack")
     @classmethod
@@ -152,8 +162,9 @@ class RobustnessReport(BaseModel):
     skipped: list[str] = Field(default_factory=list)
 
 
-def compare_onnx_torch(model: torch.nn.Module, onnx_scores_fn: ScoresFn, x: torch.Tensor | np.ndarray,
-                       batch_size: int = 64) -> dict[str, float]:
+def compare_onnx_torch(
+    model: torch.nn.Module, onnx_scores_fn: ScoresFn, x: torch.Tensor | np.ndarray, batch_size: int = 64
+) -> dict[str, float]:
     """Logits of a torch model and an ONNX scores function on the same [0, 1] images, compared."""
     xn = x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x, dtype=np.float32)
     device = next((p.device for p in model.parameters()), torch.device("cpu"))
@@ -162,8 +173,12 @@ def compare_onnx_torch(model: torch.nn.Module, onnx_scores_fn: ScoresFn, x: torc
     if a.shape != b.shape:
         raise UserError(f"the ONNX model returns scores of shape {list(b.shape)} but the torch model {list(a.shape)}")
     diff = np.abs(a - b) if len(a) else np.zeros(1)
-    return {"n": int(len(xn)), "max_abs_diff": float(diff.max()), "mean_abs_diff": float(diff.mean()),
-            "top1_agreement": float((a.argmax(1) == b.argmax(1)).mean()) if len(a) else float("nan")}
+    return {
+        "n": len(xn),
+        "max_abs_diff": float(diff.max()),
+        "mean_abs_diff": float(diff.mean()),
+        "top1_agreement": float((a.argmax(1) == b.argmax(1)).mean()) if len(a) else float("nan"),
+    }
 
 
 # ------------------------------------------------------------------------------------ job
@@ -182,7 +197,7 @@ class _Acc:
         self.has_surrogate = False
         self.examples: list[tuple[np.ndarray, np.ndarray, int, int, bool]] = []  # clean, adv, label, pred, fooled
 
-    def merge(self, other: "_Acc", keep: int) -> None:
+    def merge(self, other: _Acc, keep: int) -> None:
         """Add a finished batch; keep up to `keep` fooled and `keep` unfooled examples for the gallery."""
         for name in ("robust", "attacked", "success", "sur_success", "sur_and_target"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
@@ -207,13 +222,21 @@ def _load_target(config: AttackJobConfig, kind: str, device: torch.device):
         if not path.is_file():
             raise UserError(f"{path}: ONNX file not found. Give an existing .onnx file or a run directory.")
         if kind == "white-box":
-            raise UserError(f"{path.name}: an ONNX model gives no gradients, so the white-box attack {config.attack!r} "
-                            "cannot run on it. Use a query attack ('square' or 'hopskipjump'), or 'transfer' with "
-                            "surrogate = a run directory whose model crafts the attack.")
+            raise UserError(
+                f"{path.name}: an ONNX model gives no gradients, so the white-box attack {config.attack!r} "
+                "cannot run on it. Use a query attack ('square' or 'hopskipjump'), or 'transfer' with "
+                "surrogate = a run directory whose model crafts the attack."
+            )
         from engine.deploy.predict import OnnxClassifier
 
         clf = OnnxClassifier(path)
-        return None, (lambda x: clf.logits(x, batch_size=config.batch_size)), list(clf.classes), int(clf.input_size), "onnx"
+        return (
+            None,
+            (lambda x: clf.logits(x, batch_size=config.batch_size)),
+            list(clf.classes),
+            int(clf.input_size),
+            "onnx",
+        )
     from engine.models import load_run_model
 
     model, info = load_run_model(path, which=config.checkpoint)
@@ -254,20 +277,26 @@ def run_attack(config: AttackJobConfig, emit: Emit = ignore, control: JobControl
     surrogate = None
     if cls.kind == "transfer":
         if config.surrogate is None:
-            raise UserError("attack 'transfer' needs surrogate: a run directory whose model crafts the adversarial images.")
+            raise UserError(
+                "attack 'transfer' needs surrogate: a run directory whose model crafts the adversarial images."
+            )
         from engine.models import load_run_model
 
         surrogate, sinfo = load_run_model(Path(config.surrogate).expanduser(), which=config.checkpoint)
         if list(sinfo["classes"]) != classes:
-            raise UserError(f"{config.surrogate}: the surrogate's classes {sinfo['classes']} differ from the target's "
-                            f"{classes}; train the surrogate on the same class folders.")
+            raise UserError(
+                f"{config.surrogate}: the surrogate's classes {sinfo['classes']} differ from the target's "
+                f"{classes}; train the surrogate on the same class folders."
+            )
         surrogate.to(device).eval()
     elif config.surrogate is not None:
         emit(Log(f"surrogate is only used by the transfer attack; ignored for {config.attack!r}", "warning"))
 
     domain = scan_domain(config.data, name="robustness")
     if not domain.labelled:
-        raise UserError(f"{config.data}: has no class sub-folders, so there are no labels to attack. Pick a labelled folder.")
+        raise UserError(
+            f"{config.data}: has no class sub-folders, so there are no labels to attack. Pick a labelled folder."
+        )
     domain = domain.relabel(classes)
     rng = np.random.default_rng(config.seed)
     if config.limit is not None and config.limit < len(domain.samples):
@@ -323,20 +352,38 @@ def run_attack(config: AttackJobConfig, emit: Emit = ignore, control: JobControl
                 control.check()
                 if len(xs):
                     res = _call(attacks[run_eps], model, surrogate, scores_fn, xs, ys.to(xs.device), ts)
-                    for e in (grid if minimal else [run_eps]):
+                    for e in grid if minimal else [run_eps]:
                         if e == 0:
                             continue
-                        x_e = project(xs, res.x_adv.to(xs.device), e, config.norm) if minimal else res.x_adv.to(xs.device)
+                        x_e = (
+                            project(xs, res.x_adv.to(xs.device), e, config.norm) if minimal else res.x_adv.to(xs.device)
+                        )
                         p_e = predict(x_e) if minimal else res.pred
                         sur = None
                         if surrogate is not None:
                             sp = surrogate_pred(x_e) if minimal else res.extras["surrogate_pred"]
                             sur = is_success(sp, ys, ts, targeted)
-                        _accumulate(batch[e], xs, x_e, ys, p_e, is_success(p_e, ys, ts, targeted), sur, res.queries,
-                                    config.gallery)
+                        _accumulate(
+                            batch[e],
+                            xs,
+                            x_e,
+                            ys,
+                            p_e,
+                            is_success(p_e, ys, ts, targeted),
+                            sur,
+                            res.queries,
+                            config.gallery,
+                        )
                 step += 1
-                emit(Progress(0, step, total, {"eps": float(run_eps or 0.0)},
-                              eta_s=(time.time() - t_start) / step * (total - step)))
+                emit(
+                    Progress(
+                        0,
+                        step,
+                        total,
+                        {"eps": float(run_eps or 0.0)},
+                        eta_s=(time.time() - t_start) / step * (total - step),
+                    )
+                )
             if not runs:
                 step += 1
                 emit(Progress(0, step, total, {"eps": 0.0}))
@@ -356,29 +403,69 @@ def run_attack(config: AttackJobConfig, emit: Emit = ignore, control: JobControl
     results = []
     for i, e in enumerate(grid):
         a = accs[e]
-        gal = save_gallery(a.examples, classes, f"{config.attack}, eps = {e:.4g} ({config.norm})",
-                           out_dir / f"gallery_{i}.png", config.gallery)
+        gal = save_gallery(
+            a.examples,
+            classes,
+            f"{config.attack}, eps = {e:.4g} ({config.norm})",
+            out_dir / f"gallery_{i}.png",
+            config.gallery,
+        )
         l2m, l2d = _stats(a.l2)
         lim, lid = _stats(a.linf)
         qm, qd = _stats([float(q) for q in a.queries])
-        results.append(EpsResult(
-            eps=e, accuracy=a.robust / denom, success_rate=a.success / a.attacked if a.attacked else 0.0,
-            n_attacked=a.attacked, n_success=a.success, l2_mean=l2m, l2_median=l2d, linf_mean=lim, linf_median=lid,
-            queries_mean=qm, queries_median=qd,
-            surrogate_success_rate=(a.sur_success / a.attacked if a.attacked else None) if a.has_surrogate else None,
-            transfer_rate=(a.sur_and_target / a.sur_success if a.sur_success else None) if a.has_surrogate else None,
-            gallery=gal))
+        results.append(
+            EpsResult(
+                eps=e,
+                accuracy=a.robust / denom,
+                success_rate=a.success / a.attacked if a.attacked else 0.0,
+                n_attacked=a.attacked,
+                n_success=a.success,
+                l2_mean=l2m,
+                l2_median=l2d,
+                linf_mean=lim,
+                linf_median=lid,
+                queries_mean=qm,
+                queries_median=qd,
+                surrogate_success_rate=(a.sur_success / a.attacked if a.attacked else None)
+                if a.has_surrogate
+                else None,
+                transfer_rate=(a.sur_and_target / a.sur_success if a.sur_success else None)
+                if a.has_surrogate
+                else None,
+                gallery=gal,
+            )
+        )
     report = RobustnessReport(
-        model=str(config.model), model_kind=model_kind, data=str(config.data), attack=config.attack, attack_kind=cls.kind,
-        norm=config.norm, targeted=targeted, options=base_cfg.model_dump(mode="json", exclude={"eps"}), classes=classes,
-        n_images=n_done, clean_accuracy=clean_correct / denom, results=results,
+        model=str(config.model),
+        model_kind=model_kind,
+        data=str(config.data),
+        attack=config.attack,
+        attack_kind=cls.kind,
+        norm=config.norm,
+        targeted=targeted,
+        options=base_cfg.model_dump(mode="json", exclude={"eps"}),
+        classes=classes,
+        n_images=n_done,
+        clean_accuracy=clean_correct / denom,
+        results=results,
         surrogate=str(config.surrogate) if surrogate is not None else None,
-        surrogate_agreement=agree / denom if surrogate is not None else None, stopped=stopped,
-        elapsed_s=time.time() - t_start, device=describe_device(device), seed=config.seed,
-        created=time.strftime("%Y-%m-%dT%H:%M:%S"), folder=str(out_dir),
-        skipped=[f"{p}: {r}" for p, r in dec.skipped])
-    report.curve = save_curve([r.eps for r in results], [r.accuracy for r in results], [r.success_rate for r in results],
-                              config.norm, f"{config.attack} on {Path(config.model).name}", out_dir / "curve.png")
+        surrogate_agreement=agree / denom if surrogate is not None else None,
+        stopped=stopped,
+        elapsed_s=time.time() - t_start,
+        device=describe_device(device),
+        seed=config.seed,
+        created=time.strftime("%Y-%m-%dT%H:%M:%S"),
+        folder=str(out_dir),
+        skipped=[f"{p}: {r}" for p, r in dec.skipped],
+    )
+    report.curve = save_curve(
+        [r.eps for r in results],
+        [r.accuracy for r in results],
+        [r.success_rate for r in results],
+        config.norm,
+        f"{config.attack} on {Path(config.model).name}",
+        out_dir / "curve.png",
+    )
     atomic_write_json(out_dir / "report.json", report.model_dump(mode="json"))
     metrics = {"clean_accuracy": report.clean_accuracy}
     metrics.update({f"accuracy@{r.eps:.4g}": r.accuracy for r in results})
@@ -396,8 +483,17 @@ def _call(attack: Attack, model, surrogate, scores_fn, x, y, t):
     return attack(scores_fn, x.cpu(), y.cpu(), t)
 
 
-def _accumulate(a: _Acc, xs: torch.Tensor, x_e: torch.Tensor, ys: torch.Tensor, pred: torch.Tensor, success: torch.Tensor,
-                sur: torch.Tensor | None, queries: torch.Tensor | None, keep: int) -> None:
+def _accumulate(
+    a: _Acc,
+    xs: torch.Tensor,
+    x_e: torch.Tensor,
+    ys: torch.Tensor,
+    pred: torch.Tensor,
+    success: torch.Tensor,
+    sur: torch.Tensor | None,
+    queries: torch.Tensor | None,
+    keep: int,
+) -> None:
     ys, pred, success = ys.cpu(), pred.cpu(), success.cpu()
     norms = perturbation_norms(x_e - xs)
     a.attacked += len(ys)

@@ -1,6 +1,7 @@
 """Square Attack, L∞, score-based (Andriushchenko, Croce, Flammarion, Hein, "Square Attack: a
 query-efficient black-box adversarial attack via random search", ECCV 2020).
 """
+
 from __future__ import annotations
 
 import math
@@ -28,7 +29,17 @@ class SquareConfig(QueryConfig):
 def p_selection(p_init: float, it: int, n_iters: int) -> float:
     """Fraction of pixels in the square at iteration `it` (the paper's schedule, rescaled)."""
     it = int(it / max(n_iters, 1) * 10000)
-    for bound, div in ((10, 1), (50, 2), (200, 4), (500, 8), (1000, 16), (2000, 32), (4000, 64), (6000, 128), (8000, 256)):
+    for bound, div in (
+        (10, 1),
+        (50, 2),
+        (200, 4),
+        (500, 8),
+        (1000, 16),
+        (2000, 32),
+        (4000, 64),
+        (6000, 128),
+        (8000, 256),
+    ):
         if it <= bound:
             return p_init / div
     return p_init / 512
@@ -50,8 +61,9 @@ class SquareAttack(QueryAttack):
 
     config_cls: ClassVar[type[AttackConfig]] = SquareConfig
 
-    def _attack(self, counter: QueryCounter, x: np.ndarray, y: np.ndarray, target: np.ndarray | None,
-                rng: np.random.Generator) -> np.ndarray:
+    def _attack(
+        self, counter: QueryCounter, x: np.ndarray, y: np.ndarray, target: np.ndarray | None, rng: np.random.Generator
+    ) -> np.ndarray:
         cfg = self.config
         eps = float(cfg.eps)
         n, c, h, w = x.shape
@@ -79,7 +91,7 @@ class SquareAttack(QueryAttack):
                 break
             m = len(act)
             p = p_selection(cfg.p_init, i, cfg.max_queries)
-            s = min(max(int(round(math.sqrt(p * h * w))), 1), max(min(h, w) - 1, 1))
+            s = min(max(round(math.sqrt(p * h * w)), 1), max(min(h, w) - 1, 1))
             top = rng.integers(0, h - s + 1, size=m)[:, None]
             left = rng.integers(0, w - s + 1, size=m)[:, None]
             win = ((rows >= top) & (rows < top + s))[:, :, None] & ((cols >= left) & (cols < left + s))[:, None, :]

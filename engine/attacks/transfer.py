@@ -3,6 +3,7 @@ then show them to the target through its scores function only (Papernot, McDanie
 "Transferability in Machine Learning", 2016; Liu et al., "Delving into Transferable Adversarial
 Examples and Black-box Attacks", ICLR 2017).
 """
+
 from __future__ import annotations
 
 from typing import Any, ClassVar
@@ -26,7 +27,7 @@ class TransferConfig(AttackConfig):
     batch_size: int = Field(256, ge=1, le=65536, description="Images per call to the target model.")
 
     @model_validator(mode="after")
-    def _check_base(self) -> "TransferConfig":
+    def _check_base(self) -> TransferConfig:
         white = [n for n, c in sorted(ATTACKS.items()) if c.kind == "white-box"]
         if self.base not in white:
             raise ValueError(f"base={self.base!r} is not a white-box attack; use one of: {', '.join(white)}")
@@ -75,8 +76,9 @@ class TransferAttack(Attack):
     def minimal_norm(self) -> bool:  # type: ignore[override]
         return bool(get_attack(self.config.base).minimal_norm)
 
-    def __call__(self, surrogate: nn.Module, scores_fn: ScoresFn, x: Tensor, y: Tensor,
-                 target: Tensor | None = None) -> AttackResult:
+    def __call__(
+        self, surrogate: nn.Module, scores_fn: ScoresFn, x: Tensor, y: Tensor, target: Tensor | None = None
+    ) -> AttackResult:
         self._check_target(target)
         base = self.base_attack
         res = base(surrogate, x, y, target)
@@ -84,12 +86,17 @@ class TransferAttack(Attack):
         pred = torch.from_numpy(scores.argmax(axis=1)) if len(x) else torch.zeros(0, dtype=torch.long)
         t = target.cpu() if target is not None else None
         success = is_success(pred, y.cpu(), t, base.config.targeted)
-        return AttackResult(x_adv=res.x_adv, success=success, pred=pred, norms=res.norms, queries=None,
-                            extras={"surrogate_success": res.success, "surrogate_pred": res.pred})
+        return AttackResult(
+            x_adv=res.x_adv,
+            success=success,
+            pred=pred,
+            norms=res.norms,
+            queries=None,
+            extras={"surrogate_success": res.success, "surrogate_pred": res.pred},
+        )
 
 
 def transfer_rate(result: AttackResult) -> float:
     """Share of surrogate successes that also fool the target (nan when the surrogate never won)."""
     s = result.extras["surrogate_success"]
     return float(result.success[s].float().mean()) if bool(s.any()) else float("nan")
-

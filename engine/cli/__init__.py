@@ -4,16 +4,19 @@ Heavy modules (torch, onnxruntime) are imported inside each command, so `predict
 torch and `--help` is instant. User errors print one clear message and exit with code 2;
 `--debug` shows the traceback.
 """
+
 from __future__ import annotations
 
 import argparse
 import json
 import os
 import sys
-import tomllib
 import traceback
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
+
+import tomllib
 
 from engine.core.errors import UserError
 
@@ -66,8 +69,27 @@ def cmd_check(args: argparse.Namespace) -> int:
 
 
 def train_overrides(args: argparse.Namespace) -> dict[str, Any]:
-    keys = ["source", "target", "target_test", "method", "backbone", "weights", "epochs", "batch_size", "lr",
-            "optimizer", "augment", "device", "seed", "runs_dir", "image_size", "workers", "name", "select", "ema_decay"]
+    keys = [
+        "source",
+        "target",
+        "target_test",
+        "method",
+        "backbone",
+        "weights",
+        "epochs",
+        "batch_size",
+        "lr",
+        "optimizer",
+        "augment",
+        "device",
+        "seed",
+        "runs_dir",
+        "image_size",
+        "workers",
+        "name",
+        "select",
+        "ema_decay",
+    ]
     out = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
     opts = parse_options(args.set)
     if opts:
@@ -97,22 +119,26 @@ def cmd_train(args: argparse.Namespace) -> int:
     if os.environ.get("RANK", "0") != "0":  # torchrun: rank 0 reports
         return 0
     best = ", ".join(f"{k} {v:.4f}" for k, v in result.best_metrics.items() if k.endswith("acc"))
-    print(f"run: {result.run_dir}  ({result.status}, {result.epochs_done} epochs; best epoch {result.best_epoch}: {best})")
+    print(
+        f"run: {result.run_dir}  ({result.status}, {result.epochs_done} epochs; best epoch {result.best_epoch}: {best})"
+    )
     return 0 if result.status in ("finished", "stopped") else 1
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from engine.core.config import load_config
     from engine.analysis.evaluate import EvaluateConfig, evaluate_run
+    from engine.core.config import load_config
 
-    cfg = load_config(EvaluateConfig, args.config, {"run_dir": args.run_dir, "data": args.data, "checkpoint": args.checkpoint})
+    cfg = load_config(
+        EvaluateConfig, args.config, {"run_dir": args.run_dir, "data": args.data, "checkpoint": args.checkpoint}
+    )
     report = evaluate_run(cfg)
     print(f"accuracy: {report['accuracy']:.4f} on {report['n']} images")
     print(f"{'class':<20} {'precision':>9} {'recall':>7} {'support':>8}")
     for row in report["per_class"]:
         print(f"{row['class']:<20} {row['precision']:>9.3f} {row['recall']:>7.3f} {row['support']:>8d}")
     print("confusion matrix (rows: true, columns: predicted)")
-    for name, row in zip(report["classes"], report["confusion_matrix"]):
+    for name, row in zip(report["classes"], report["confusion_matrix"], strict=False):
         print(f"{name:<12} " + " ".join(f"{v:>4d}" for v in row))
     if args.json:
         write_json(args.json, report)
@@ -120,14 +146,15 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from engine.deploy.export_job import ExportConfig, export_run
-
     from engine.core.config import load_config
+    from engine.deploy.export_job import ExportConfig, export_run
 
     cfg = load_config(ExportConfig, args.config, {"run_dir": args.run_dir, "out": args.out, "int8": args.int8 or None})
     report = export_run(cfg, emit=_print_logs)
     print(f"model: {report['path']}")
-    print(f"parity vs PyTorch: max |logit diff| {report['max_abs_diff']:.2e}, top-1 agreement {report['top1_agreement']:.2%} on {report['n']} images")
+    print(
+        f"parity vs PyTorch: max |logit diff| {report['max_abs_diff']:.2e}, top-1 agreement {report['top1_agreement']:.2%} on {report['n']} images"
+    )
     return 0
 
 
@@ -150,13 +177,19 @@ def cmd_predict(args: argparse.Namespace) -> int:
 
 
 def cmd_attack(args: argparse.Namespace) -> int:
+    from engine.attacks.robustness import AttackJobConfig, run_attack
     from engine.cli.progress import TrainPrinter, stop_on_interrupt
     from engine.core.config import load_config
     from engine.core.control import JobControl
-    from engine.attacks.robustness import AttackJobConfig, run_attack
 
-    overrides: dict[str, Any] = {"model": args.model, "data": args.data, "attack": args.attack, "norm": args.norm,
-                                 "limit": args.limit, "surrogate": args.surrogate}
+    overrides: dict[str, Any] = {
+        "model": args.model,
+        "data": args.data,
+        "attack": args.attack,
+        "norm": args.norm,
+        "limit": args.limit,
+        "surrogate": args.surrogate,
+    }
     if args.eps is not None:
         overrides["eps"] = [float(e) for e in args.eps.split(",") if e.strip()]
     opts = parse_options(args.set)
@@ -176,8 +209,10 @@ def cmd_attack(args: argparse.Namespace) -> int:
         return format(v, fmt) if isinstance(v, (int, float)) else "-"
 
     for row in data["results"]:
-        print(f"{row['eps']:>8.4f} {row['accuracy']:>9.3f} {row['success_rate']:>8.3f} {num(row['l2_mean'], '8.3f'):>8} "
-              f"{num(row['linf_mean'], '9.4f'):>9} {num(row['queries_mean'], '8.0f'):>8}")
+        print(
+            f"{row['eps']:>8.4f} {row['accuracy']:>9.3f} {row['success_rate']:>8.3f} {num(row['l2_mean'], '8.3f'):>8} "
+            f"{num(row['linf_mean'], '9.4f'):>9} {num(row['queries_mean'], '8.0f'):>8}"
+        )
     if args.json:
         write_json(args.json, data)
     return 0
@@ -200,8 +235,10 @@ def cmd_runs(args: argparse.Namespace) -> int:
     for run in list_runs(args.runs_dir):
         info = run.info()
         best = info.get("best_metrics", {})
-        print(f"{run.path.name:<45} {info.get('status', '?'):<9} {info.get('method', ''):<14} {info.get('backbone', ''):<18} "
-              f"val {best.get('val/acc', float('nan')):.3f} target {best.get('target/acc', float('nan')):.3f}")
+        print(
+            f"{run.path.name:<45} {info.get('status', '?'):<9} {info.get('method', ''):<14} {info.get('backbone', ''):<18} "
+            f"val {best.get('val/acc', float('nan')):.3f} target {best.get('target/acc', float('nan')):.3f}"
+        )
     return 0
 
 
@@ -230,7 +267,9 @@ def cmd_gui(args: argparse.Namespace) -> int:
 
     found = entry_points(group="transfer_studio.frontends", name="gui")
     if not found:
-        raise UserError("the desktop app is not installed. Install the package with its GUI (pip install -e .) and try again.")
+        raise UserError(
+            "the desktop app is not installed. Install the package with its GUI (pip install -e .) and try again."
+        )
     gui_main = next(iter(found)).load()
     return int(gui_main(["--demo"] if args.demo else []) or 0)
 
@@ -250,7 +289,9 @@ def _progress_bar(desc: str, total: int | None = None) -> Any:
 
 # ----------------------------------------------------------------------------- parser
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="transfer-studio", description="Transfer learning, domain adaptation and robustness on images.")
+    p = argparse.ArgumentParser(
+        prog="transfer-studio", description="Transfer learning, domain adaptation and robustness on images."
+    )
     p.add_argument("--debug", action="store_true", help="show full tracebacks")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -311,7 +352,9 @@ def build_parser() -> argparse.ArgumentParser:
     sp.add_argument("--csv")
     sp.add_argument("--top-k", type=int, default=3)
 
-    sp = add("attack", cmd_attack, "attack a run (white-box) or an ONNX model (query-only, transfer) and chart robustness")
+    sp = add(
+        "attack", cmd_attack, "attack a run (white-box) or an ONNX model (query-only, transfer) and chart robustness"
+    )
     sp.add_argument("model", help="run directory or .onnx file")
     sp.add_argument("--data")
     sp.add_argument("--attack")
@@ -355,7 +398,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:  # output piped into `head`: not an error
         sys.stderr.close()
         return 0
-    except Exception as err:  # noqa: BLE001 - the last line of defence for a CLI
+    except Exception as err:
         if args.debug:
             traceback.print_exc()
         else:

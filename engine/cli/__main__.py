@@ -1,4 +1,5 @@
 """`python -m engine.cli` (what torchrun launches) runs the command-line interface."""
+
 import sys
 
 from engine.cli import main

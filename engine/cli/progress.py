@@ -1,10 +1,12 @@
 """Terminal progress for CLI jobs: engine events become a tqdm bar and one line per epoch."""
+
 from __future__ import annotations
 
 import signal
 import sys
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any, Iterator
+from typing import Any
 
 from tqdm import tqdm
 
@@ -60,7 +62,7 @@ class CallbackBar:
         self.bar.n = done
         self.bar.refresh()
 
-    def __enter__(self) -> "CallbackBar":
+    def __enter__(self) -> CallbackBar:
         return self
 
     def __exit__(self, *exc: Any) -> None:

@@ -3,13 +3,14 @@
 A config is plain data: it never names code to run. Validation errors are turned into
 messages that name the field, the bad value and what is allowed (`format_validation_error`).
 """
+
 from __future__ import annotations
 
-import tomllib
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 import tomli_w
+import tomllib
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from engine.core.errors import UserError
@@ -99,8 +100,12 @@ class TrainConfig(StrictModel):
     method: str = Field("finetune", description="Transfer method from the method registry.")
     method_options: dict[str, Any] = Field(default_factory=dict, description="Settings of the method.")
     backbone: str = Field("small_cnn", description="Network architecture from the backbone registry.")
-    weights: str = Field("auto", description="'auto' (pretrained if the backbone has them), 'pretrained', 'random' or a weights file.")
-    image_size: int | None = Field(None, ge=8, le=1024, description="Side of the square input; empty uses the backbone's default.")
+    weights: str = Field(
+        "auto", description="'auto' (pretrained if the backbone has them), 'pretrained', 'random' or a weights file."
+    )
+    image_size: int | None = Field(
+        None, ge=8, le=1024, description="Side of the square input; empty uses the backbone's default."
+    )
     epochs: int = Field(10, ge=1, le=10_000, description="Passes over the source data.")
     batch_size: int = Field(64, ge=1, le=4096, description="Images per step (per domain for adaptation methods).")
     lr: float = Field(1e-3, gt=0, le=10, description="Learning rate of the new layers.")
@@ -111,14 +116,18 @@ class TrainConfig(StrictModel):
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="Cross-entropy label smoothing.")
     augment: Augment = Field("none", description="Training augmentation preset.")
     val_fraction: float = Field(0.2, ge=0, lt=1, description="Share of the source held out for validation.")
-    early_stop_patience: int = Field(0, ge=0, description="Stop after this many epochs without a better selection score (0: never).")
+    early_stop_patience: int = Field(
+        0, ge=0, description="Stop after this many epochs without a better selection score (0: never)."
+    )
     select: Literal["val_acc", "target_entropy", "last"] = Field(
         "val_acc",
         description="How the best checkpoint is chosen without target labels: source validation accuracy, "
         "lowest target prediction entropy, or the last epoch.",
     )
     ema_decay: float | None = Field(
-        None, ge=0, lt=1,
+        None,
+        ge=0,
+        lt=1,
         description="Average the weights over steps with this decay (0: off; empty: the method's choice, "
         "0.99 for domain adaptation, whose checkpoints swing, off otherwise).",
     )

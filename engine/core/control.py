@@ -1,4 +1,5 @@
 """Stop and pause tokens shared between a job and whoever drives it (GUI thread, CLI signal)."""
+
 from __future__ import annotations
 
 import threading

@@ -1,4 +1,5 @@
 """Errors a user can cause. The CLI prints them without a traceback; the GUI shows a dialog."""
+
 from __future__ import annotations
 
 

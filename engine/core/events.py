@@ -3,10 +3,11 @@
 The GUI turns each event into a queued Qt signal; the CLI prints them. Nothing here may hold
 a tensor, so events are cheap to copy across threads and safe to serialise.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable, Union
 
 
 @dataclass(frozen=True)
@@ -60,7 +61,7 @@ class Failed:
     details: str = ""
 
 
-Event = Union[Started, Progress, EpochEnd, Log, Finished, Failed]
+Event = Started | Progress | EpochEnd | Log | Finished | Failed
 Emit = Callable[[Event], None]
 
 

@@ -1,12 +1,14 @@
 """Atomic file writes: write a temporary file beside the target, fsync, then rename over it."""
+
 from __future__ import annotations
 
 import json
 import os
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 
 @contextmanager

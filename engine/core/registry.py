@@ -6,7 +6,8 @@ raise a `UserError` that lists what is known, so the CLI and the window show the
 
 from __future__ import annotations
 
-from typing import Callable, Generic, Iterator, TypeVar
+from collections.abc import Callable, Iterator
+from typing import Generic, TypeVar
 
 from engine.core.errors import UserError
 

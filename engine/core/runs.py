@@ -9,6 +9,7 @@ RUN_DIR/
   exports/          ONNX files and their parity reports
 ```
 """
+
 from __future__ import annotations
 
 import json
@@ -155,7 +156,9 @@ def load_run_model(run_dir: str | Path, which: str = "best") -> tuple[Any, dict[
         raise UserError(f"{run.path}: has no checkpoint yet. Train it first (or resume it) for at least one epoch.")
     state = torch.load(path, map_location="cpu", weights_only=True)
     cfg = run.config()
-    model = build_model(cfg.backbone, len(state["classes"]), weights="random", bottleneck_dim=state.get("bottleneck_dim", 0))
+    model = build_model(
+        cfg.backbone, len(state["classes"]), weights="random", bottleneck_dim=state.get("bottleneck_dim", 0)
+    )
     model.load_state_dict(state["model"])
     model.eval()
     info = dict(info)

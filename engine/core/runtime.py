@@ -4,6 +4,7 @@ A module imported for the first time inside a training worker holds the GIL whil
 (torchvision pulls in sympy and more: seconds), which would freeze a GUI mid-run; front ends
 call `preload()` once in a background thread, before they let the user start a job.
 """
+
 from __future__ import annotations
 
 import time
@@ -17,16 +18,19 @@ def preload() -> dict[str, Any]:
     import torch  # noqa: F401 - the point of this function
     from PIL import Image
 
-    import engine.training.checkpoints  # noqa: F401
-    import engine.data.health  # noqa: F401
-    import engine.data.loading  # noqa: F401 - torchvision (and torch._dynamo through it)
-    import engine.methods  # noqa: F401 - registers every method
-    import engine.models.backbones  # noqa: F401
-    import engine.models.weights  # noqa: F401
-    import engine.core.runs  # noqa: F401
+    import engine.core.runs
+    import engine.data.health
+    import engine.data.loading
+    import engine.methods
+    import engine.models.backbones
+    import engine.models.weights
+    import engine.training.checkpoints
     import engine.training.trainer  # noqa: F401
     from engine.training.devices import describe_device, pick_device
 
     Image.init()  # registers every image plugin now rather than at the first decode
-    return {"torch": metadata.version("torch"), "device": describe_device(pick_device("auto")),
-            "seconds": time.perf_counter() - t0}
+    return {
+        "torch": metadata.version("torch"),
+        "device": describe_device(pick_device("auto")),
+        "seconds": time.perf_counter() - t0,
+    }

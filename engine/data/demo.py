@@ -4,15 +4,16 @@ Source: clean grey digits on a dark background. Target: the same kind of digits 
 originals) blended with random colour textures, so colour and texture shift while the shape
 stays readable. Built from scikit-learn's bundled 8×8 digits; no download, no torch.
 """
+
 from __future__ import annotations
 
 import gzip
 import importlib.util
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 from PIL import Image
@@ -125,7 +126,7 @@ def _target_image(mask: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         patch = _texture(size, rng)
         x0, y0 = rng.integers(0, size // 2, size=2)
         w, h = rng.integers(size // 3, size, size=2)
-        bg[y0:y0 + h, x0:x0 + w] = patch[y0:y0 + h, x0:x0 + w]
+        bg[y0 : y0 + h, x0 : x0 + w] = patch[y0 : y0 + h, x0 : x0 + w]
     bg *= rng.uniform(0.3, 0.9)
     m = mask[..., None]
     if rng.uniform() < 0.5 and _luma(bg) < 0.5 - _MIN_CONTRAST / 2:
@@ -171,7 +172,7 @@ def assign_digits(targets: np.ndarray, per_class: int, rng: np.random.Generator)
     for label in range(10):
         idx = np.flatnonzero(targets == label)
         rng.shuffle(idx)
-        test, train, rest = idx[:n_test], idx[n_test:n_test + n_train], idx[n_test + n_train:]
+        test, train, rest = idx[:n_test], idx[n_test : n_test + n_train], idx[n_test + n_train :]
         parts["test"] += test.tolist()
         parts["train"] += train.tolist()
         parts["source"] += [int(rest[k % len(rest)]) for k in range(per_class)]
@@ -198,8 +199,14 @@ def render_demo(*, seed: int = 0, size: int = 32, per_class: int = 150) -> DemoA
     return DemoArrays(np.stack(src), labels("source"), np.stack(trn), labels("train"), np.stack(tst), labels("test"))
 
 
-def make_demo(out_dir: str | os.PathLike[str], *, seed: int = 0, size: int = 32, per_class: int = 150,
-              progress: Callable[[int, int], None] | None = None) -> DemoPaths:
+def make_demo(
+    out_dir: str | os.PathLike[str],
+    *,
+    seed: int = 0,
+    size: int = 32,
+    per_class: int = 150,
+    progress: Callable[[int, int], None] | None = None,
+) -> DemoPaths:
     """Write the demo as PNGs: out/source/<class>/, out/target/train/ (flat, unlabelled), out/target/test/<class>/.
 
     `out_dir` must be new or empty. ~2,400 files at the defaults, a few seconds.
@@ -211,13 +218,13 @@ def make_demo(out_dir: str | os.PathLike[str], *, seed: int = 0, size: int = 32,
     paths = DemoPaths(out / "source", out / "target" / "train", out / "target" / "test")
     jobs: list[tuple[Path, np.ndarray]] = []
     counters = dict.fromkeys(range(10), 0)
-    for img, lab in zip(arrays.source, arrays.source_labels):
+    for img, lab in zip(arrays.source, arrays.source_labels, strict=False):
         jobs.append((paths.source / CLASSES[lab] / f"{CLASSES[lab]}_{counters[lab]:04d}.png", img))
         counters[lab] += 1
     for i, img in enumerate(arrays.target_train):
         jobs.append((paths.target_train / f"{i:05d}.png", img))
     counters = dict.fromkeys(range(10), 0)
-    for img, lab in zip(arrays.target_test, arrays.target_test_labels):
+    for img, lab in zip(arrays.target_test, arrays.target_test_labels, strict=False):
         jobs.append((paths.target_test / CLASSES[lab] / f"{CLASSES[lab]}_{counters[lab]:04d}.png", img))
         counters[lab] += 1
     for d in {p.parent for p, _ in jobs}:

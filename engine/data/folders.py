@@ -3,14 +3,15 @@
 Scanning only looks at names (no decoding) so it stays fast on large folders; symlinks are
 followed without ever looping. No torch here.
 """
+
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from engine.data.images import IMAGE_EXTENSIONS, is_image_path
 from engine.core.errors import UserError
+from engine.data.images import IMAGE_EXTENSIONS, is_image_path
 
 _JUNK_DIRS = {"__MACOSX"}  # created by macOS zip tools; holds only resource forks
 
@@ -156,9 +157,7 @@ def _check_root(root: Path) -> None:
 def _no_images(root: Path, labelled: bool) -> UserError:
     exts = ", ".join(sorted(IMAGE_EXTENSIONS))
     layout = "one sub-folder per class with images inside" if labelled else "image files (any depth)"
-    return UserError(
-        f"No images found in {root} (looked for {exts}). Put {layout} there, or choose another folder."
-    )
+    return UserError(f"No images found in {root} (looked for {exts}). Put {layout} there, or choose another folder.")
 
 
 def scan_domain(root: str | os.PathLike[str], name: str | None = None, labelled: bool | None = None) -> Domain:

@@ -3,21 +3,23 @@
 Finds unreadable files, exact duplicates, empty / tiny classes, imbalance, and class mismatches
 between the source and target domains. Reports are pydantic models (JSON for the CLI, text for people).
 """
+
 from __future__ import annotations
 
 import hashlib
 import os
 import statistics
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
+from engine.core.errors import UnreadableImage
 from engine.data.folders import Domain, scan_domain
 from engine.data.images import open_rgb_with_info
-from engine.core.errors import UnreadableImage
 
 Progress = Callable[[int, int], None]
 SMALL_CLASS = 5
@@ -65,7 +67,9 @@ class HealthReport(BaseModel):
         """A human report; every unreadable file is listed with its path and reason."""
         kind = "labelled" if self.labelled else "unlabelled"
         lines = [f"Domain '{self.domain}' ({kind}): {self.root}"]
-        lines.append(f"  images: {self.num_images} found, {self.num_readable} readable, {len(self.unreadable)} unreadable")
+        lines.append(
+            f"  images: {self.num_images} found, {self.num_readable} readable, {len(self.unreadable)} unreadable"
+        )
         if self.labelled:
             counts = ", ".join(f"{c}: {n}" for c, n in self.class_counts.items())
             lines.append(f"  classes ({len(self.classes)}): {counts}")
@@ -110,7 +114,7 @@ class FoldersReport(BaseModel):
         if self.issues:
             parts.append("Across folders:\n" + "\n".join(_issue_lines(self.issues, header=False)))
         verdict = "ERRORS: fix them before training." if self.has_errors else "OK to train."
-        return "\n\n".join(parts + [verdict])
+        return "\n\n".join([*parts, verdict])
 
     def to_json(self) -> str:
         return self.model_dump_json(indent=2)
@@ -146,8 +150,14 @@ def _inspect(path: str, max_pixels: int | None) -> dict[str, Any]:
     return {"path": path, "hash": digest, "error": None, "info": info}
 
 
-def _run_pool(paths: list[str], max_pixels: int | None, progress: Progress | None, control: Any,
-              done_before: int = 0, total: int | None = None) -> list[dict[str, Any]]:
+def _run_pool(
+    paths: list[str],
+    max_pixels: int | None,
+    progress: Progress | None,
+    control: Any,
+    done_before: int = 0,
+    total: int | None = None,
+) -> list[dict[str, Any]]:
     """Inspect all paths on a thread pool (PIL decoding releases the GIL); results in input order."""
     total = len(paths) if total is None else total
     results: list[dict[str, Any] | None] = [None] * len(paths)
@@ -190,76 +200,144 @@ def _summarise(domain: Domain, results: list[dict[str, Any]]) -> HealthReport:
     if infos:
         ws = [i.width for i in infos]
         hs = [i.height for i in infos]
-        sizes = {"min_width": min(ws), "median_width": int(statistics.median(ws)), "max_width": max(ws),
-                 "min_height": min(hs), "median_height": int(statistics.median(hs)), "max_height": max(hs)}
+        sizes = {
+            "min_width": min(ws),
+            "median_width": int(statistics.median(ws)),
+            "max_width": max(ws),
+            "min_height": min(hs),
+            "median_height": int(statistics.median(hs)),
+            "max_height": max(hs),
+        }
     counts = dict.fromkeys(domain.classes, 0)
     for s in domain.samples:
         if s.label is not None and str(s.path) not in bad_paths:
             counts[domain.classes[s.label]] += 1
     report = HealthReport(
-        domain=domain.name, root=str(domain.root), labelled=domain.labelled, num_images=len(domain),
-        classes=list(domain.classes), class_counts=counts if domain.labelled else {},
-        unreadable=unreadable, duplicates=duplicates, sizes=sizes,
-        modes=dict(Counter(i.mode for i in infos)), formats=dict(Counter(i.format for i in infos)),
+        domain=domain.name,
+        root=str(domain.root),
+        labelled=domain.labelled,
+        num_images=len(domain),
+        classes=list(domain.classes),
+        class_counts=counts if domain.labelled else {},
+        unreadable=unreadable,
+        duplicates=duplicates,
+        sizes=sizes,
+        modes=dict(Counter(i.mode for i in infos)),
+        formats=dict(Counter(i.format for i in infos)),
         issues=_domain_issues(domain, counts, unreadable, duplicates, len(good)),
     )
     report._hashes = {r["path"]: r["hash"] for r in results if r["hash"] is not None}
     return report
 
 
-def _domain_issues(domain: Domain, counts: dict[str, int], unreadable: list[dict[str, str]],
-                   duplicates: list[list[str]], readable: int) -> list[Issue]:
+def _domain_issues(
+    domain: Domain, counts: dict[str, int], unreadable: list[dict[str, str]], duplicates: list[list[str]], readable: int
+) -> list[Issue]:
     issues: list[Issue] = []
     root = str(domain.root)
     if readable == 0:
-        issues.append(Issue(level="error", code="all_unreadable", path=root,
-                            message=f"None of the {len(domain)} images in '{domain.name}' can be read."))
+        issues.append(
+            Issue(
+                level="error",
+                code="all_unreadable",
+                path=root,
+                message=f"None of the {len(domain)} images in '{domain.name}' can be read.",
+            )
+        )
     elif unreadable:
-        issues.append(Issue(level="warning", code="unreadable", path=root,
-                            message=f"{len(unreadable)} of {len(domain)} images cannot be read and will be skipped."))
+        issues.append(
+            Issue(
+                level="warning",
+                code="unreadable",
+                path=root,
+                message=f"{len(unreadable)} of {len(domain)} images cannot be read and will be skipped.",
+            )
+        )
     if duplicates:
         extra = sum(len(g) - 1 for g in duplicates)
-        issues.append(Issue(level="warning", code="duplicates", path=root,
-                            message=f"{len(duplicates)} groups of identical files ({extra} redundant copies)."))
+        issues.append(
+            Issue(
+                level="warning",
+                code="duplicates",
+                path=root,
+                message=f"{len(duplicates)} groups of identical files ({extra} redundant copies).",
+            )
+        )
         if domain.labelled:
             label_of = {str(s.path): s.label for s in domain.samples}
             clash = [g for g in duplicates if len({label_of.get(p) for p in g}) > 1]
             if clash:
-                issues.append(Issue(level="warning", code="duplicate_across_classes", path=clash[0][0],
-                                    message=f"{len(clash)} identical images sit in different classes "
-                                            "(contradictory labels)."))
+                issues.append(
+                    Issue(
+                        level="warning",
+                        code="duplicate_across_classes",
+                        path=clash[0][0],
+                        message=f"{len(clash)} identical images sit in different classes (contradictory labels).",
+                    )
+                )
     if domain.empty_classes:
-        issues.append(Issue(level="warning", code="empty_class", path=root,
-                            message=f"Class folder(s) without images, ignored: {_names(domain.empty_classes)}."))
+        issues.append(
+            Issue(
+                level="warning",
+                code="empty_class",
+                path=root,
+                message=f"Class folder(s) without images, ignored: {_names(domain.empty_classes)}.",
+            )
+        )
     if domain.labelled and readable:
         if len(counts) == 1:
-            issues.append(Issue(level="warning", code="single_class", path=root,
-                                message=f"Only one class ({domain.classes[0]}); a classifier needs at least two."))
+            issues.append(
+                Issue(
+                    level="warning",
+                    code="single_class",
+                    path=root,
+                    message=f"Only one class ({domain.classes[0]}); a classifier needs at least two.",
+                )
+            )
         small = [f"{c} ({n})" for c, n in counts.items() if n < SMALL_CLASS]
         if small:
-            issues.append(Issue(level="warning", code="small_class", path=root,
-                                message=f"Classes with fewer than {SMALL_CLASS} readable images: {_names(small)}."))
+            issues.append(
+                Issue(
+                    level="warning",
+                    code="small_class",
+                    path=root,
+                    message=f"Classes with fewer than {SMALL_CLASS} readable images: {_names(small)}.",
+                )
+            )
         nonzero = {c: n for c, n in counts.items() if n > 0}
         if len(nonzero) > 1:
             big = max(nonzero, key=lambda c: nonzero[c])
             tiny = min(nonzero, key=lambda c: nonzero[c])
             ratio = nonzero[big] / nonzero[tiny]
             if ratio >= IMBALANCE_RATIO:
-                issues.append(Issue(level="warning", code="imbalance", path=root,
-                                    message=f"Classes are imbalanced: '{big}' has {nonzero[big]} images, "
-                                            f"'{tiny}' has {nonzero[tiny]} ({ratio:.1f}×)."))
+                issues.append(
+                    Issue(
+                        level="warning",
+                        code="imbalance",
+                        path=root,
+                        message=f"Classes are imbalanced: '{big}' has {nonzero[big]} images, "
+                        f"'{tiny}' has {nonzero[tiny]} ({ratio:.1f}×).",
+                    )
+                )
     others = [p for p, why in domain.skipped if why.startswith("not an image")]
     if others:
-        issues.append(Issue(level="info", code="non_image_files", path=root,
-                            message=f"{len(others)} files without an image extension were ignored."))
+        issues.append(
+            Issue(
+                level="info",
+                code="non_image_files",
+                path=root,
+                message=f"{len(others)} files without an image extension were ignored.",
+            )
+        )
     odd = [(p, why) for p, why in domain.skipped if not why.startswith("not an image")]
     for p, why in odd[:_MAX_LISTED]:
         issues.append(Issue(level="info", code="skipped", path=p, message=f"Skipped while scanning: {why}."))
     return issues
 
 
-def check_domain(domain: Domain, *, progress: Progress | None = None, control: Any = None,
-                 max_pixels: int | None = None) -> HealthReport:
+def check_domain(
+    domain: Domain, *, progress: Progress | None = None, control: Any = None, max_pixels: int | None = None
+) -> HealthReport:
     """Open every image of `domain` once (thread pool) and report its health.
 
     `progress(done, total)` is called as files finish; `control.check()` between files lets a
@@ -272,20 +350,38 @@ def check_domain(domain: Domain, *, progress: Progress | None = None, control: A
 def compare_domains(source: Domain, target: Domain) -> list[Issue]:
     """Class-name checks between the training source and a target folder."""
     if not target.labelled:
-        return [Issue(level="info", code="target_unlabelled", path=str(target.root),
-                      message=f"'{target.name}' is unlabelled: it can be used for adaptation, not for measuring accuracy.")]
+        return [
+            Issue(
+                level="info",
+                code="target_unlabelled",
+                path=str(target.root),
+                message=f"'{target.name}' is unlabelled: it can be used for adaptation, not for measuring accuracy.",
+            )
+        ]
     if not source.labelled:
         return []
     issues: list[Issue] = []
     extra = [c for c in target.classes if c not in source.classes]
     if extra:
-        issues.append(Issue(level="error", code="class_missing_in_source", path=str(target.root),
-                            message=f"'{target.name}' has classes the source '{source.name}' lacks: {_names(extra)}. "
-                                    "Rename them to match the source folders or remove them."))
+        issues.append(
+            Issue(
+                level="error",
+                code="class_missing_in_source",
+                path=str(target.root),
+                message=f"'{target.name}' has classes the source '{source.name}' lacks: {_names(extra)}. "
+                "Rename them to match the source folders or remove them.",
+            )
+        )
     missing = [c for c in source.classes if c not in target.classes]
     if missing:
-        issues.append(Issue(level="warning", code="class_missing_in_target", path=str(target.root),
-                            message=f"'{target.name}' has no images of source classes: {_names(missing)}."))
+        issues.append(
+            Issue(
+                level="warning",
+                code="class_missing_in_target",
+                path=str(target.root),
+                message=f"'{target.name}' has no images of source classes: {_names(missing)}.",
+            )
+        )
     return issues
 
 
@@ -297,9 +393,15 @@ def _overlap(a: HealthReport, b: HealthReport) -> set[str]:
     return set(a._hashes.values()) & set(b._hashes.values())
 
 
-def check_folders(source: Domain | str | os.PathLike[str], target: Domain | str | os.PathLike[str] | None = None,
-                  target_test: Domain | str | os.PathLike[str] | None = None, *, progress: Progress | None = None,
-                  control: Any = None, max_pixels: int | None = None) -> FoldersReport:
+def check_folders(
+    source: Domain | str | os.PathLike[str],
+    target: Domain | str | os.PathLike[str] | None = None,
+    target_test: Domain | str | os.PathLike[str] | None = None,
+    *,
+    progress: Progress | None = None,
+    control: Any = None,
+    max_pixels: int | None = None,
+) -> FoldersReport:
     """Check the source (and optional target / target-test folders) and how they fit together.
 
     Paths are scanned first (UserError for a missing or empty folder). Progress counts files over all folders.
@@ -320,21 +422,39 @@ def check_folders(source: Domain | str | os.PathLike[str], target: Domain | str 
     tst_r = reports[-1] if tst is not None else None
     issues: list[Issue] = []
     if not src.labelled:
-        issues.append(Issue(level="error", code="source_unlabelled", path=str(src.root),
-                            message=f"The source folder {src.root} must be labelled: one sub-folder per class."))
+        issues.append(
+            Issue(
+                level="error",
+                code="source_unlabelled",
+                path=str(src.root),
+                message=f"The source folder {src.root} must be labelled: one sub-folder per class.",
+            )
+        )
     for d in (tgt, tst):
         if d is not None:
             issues += compare_domains(src, d)
     if tst is not None and not tst.labelled:
-        issues.append(Issue(level="error", code="target_test_unlabelled", path=str(tst.root),
-                            message=f"The target test folder {tst.root} must be labelled (one sub-folder per class) "
-                                    "to measure accuracy."))
+        issues.append(
+            Issue(
+                level="error",
+                code="target_test_unlabelled",
+                path=str(tst.root),
+                message=f"The target test folder {tst.root} must be labelled (one sub-folder per class) "
+                "to measure accuracy.",
+            )
+        )
     pairs = [(src_r, tst_r, "source", "target test"), (tgt_r, tst_r, "target", "target test")]
     for a, b, an, bn in pairs:
         if a is not None and b is not None and a is not b:
             shared = _overlap(a, b)
             if shared:
-                issues.append(Issue(level="warning", code="test_overlap", path=b.root,
-                                    message=f"{len(shared)} images of the {bn} folder also appear in the {an} "
-                                            "folder; target accuracy will look better than it is."))
+                issues.append(
+                    Issue(
+                        level="warning",
+                        code="test_overlap",
+                        path=b.root,
+                        message=f"{len(shared)} images of the {bn} folder also appear in the {an} "
+                        "folder; target accuracy will look better than it is.",
+                    )
+                )
     return FoldersReport(source=src_r, target=tgt_r, target_test=tst_r, issues=issues)

@@ -2,8 +2,10 @@
 
 PIL and numpy only: the ONNX predict path imports this module and must run without torch.
 """
+
 from __future__ import annotations
 
+import contextlib
 import io
 import os
 import re
@@ -16,9 +18,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 
 from engine.core.errors import UnreadableImage
 
-IMAGE_EXTENSIONS: frozenset[str] = frozenset(
-    {".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"}
-)
+IMAGE_EXTENSIONS: frozenset[str] = frozenset({".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff"})
 
 _ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa"}
 _SIXTEEN_BIT_MODES = {"I;16", "I;16B", "I;16L", "I;16N"}
@@ -130,10 +130,8 @@ def _decode(fp: BinaryIO, limit: int | None) -> tuple[Image.Image, ImageInfo]:
     fmt = img.format or ""
     mode = img.mode
     img.load()
-    try:
+    with contextlib.suppress(Exception):  # a broken EXIF block must not make a good image unreadable
         img = ImageOps.exif_transpose(img) or img
-    except Exception:  # a broken EXIF block must not make a good image unreadable
-        pass
     info = ImageInfo(width=img.size[0], height=img.size[1], mode=mode, format=fmt)
     return _to_rgb(img), info
 

@@ -3,21 +3,23 @@
 Decoding goes through open_rgb + resize_center_crop, the same steps ONNX prediction uses, so a
 model sees identical pixels in training and in the exported app.
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Callable, Literal
+from typing import Any, Literal
 
 import numpy as np
 import torch
 from torch.utils.data import DataLoader, Dataset
 from torchvision.transforms import v2
 
+from engine.core.errors import UnreadableImage, UserError
 from engine.data.folders import Domain
 from engine.data.images import open_rgb, resize_center_crop
-from engine.core.errors import UnreadableImage, UserError
 
 Preset = Literal["none", "light", "strong"]
 PRESETS: tuple[str, ...] = ("none", "light", "strong")
@@ -77,8 +79,15 @@ def _batches_in_process(ds: _FileDataset, threads: int):
             yield list(pool.map(ds.__getitem__, range(start, min(start + _BATCH, len(ds)))))
 
 
-def decode_domain(domain: Domain, size: int, *, workers: int = 0, progress: Callable[[int, int], None] | None = None,
-                  control: Any = None, max_pixels: int | None = None) -> DecodedDomain:
+def decode_domain(
+    domain: Domain,
+    size: int,
+    *,
+    workers: int = 0,
+    progress: Callable[[int, int], None] | None = None,
+    control: Any = None,
+    max_pixels: int | None = None,
+) -> DecodedDomain:
     """Decode every image of `domain` to size×size uint8 (open_rgb + resize_center_crop).
 
     workers=0 decodes in this process on a small thread pool; workers>0 uses a torch DataLoader
@@ -113,8 +122,13 @@ def decode_domain(domain: Domain, size: int, *, workers: int = 0, progress: Call
     keep = ok.nonzero().flatten()
     labels = torch.tensor([-1 if s.label is None else s.label for s in domain.samples], dtype=torch.int64)
     images = out if len(keep) == n else out[keep].contiguous()
-    return DecodedDomain(images=images, labels=labels[keep] if len(keep) != n else labels,
-                         paths=[paths[i] for i in keep.tolist()], classes=list(domain.classes), skipped=skipped)
+    return DecodedDomain(
+        images=images,
+        labels=labels[keep] if len(keep) != n else labels,
+        paths=[paths[i] for i in keep.tolist()],
+        classes=list(domain.classes),
+        skipped=skipped,
+    )
 
 
 def make_transform(preset: Preset, size: int) -> v2.Compose:
@@ -148,8 +162,12 @@ class TensorImageDataset(Dataset):
     Per-sample (not per-batch) transforms, so every image gets its own random crop and jitter.
     """
 
-    def __init__(self, images_uint8: torch.Tensor, labels: torch.Tensor,
-                 transform: Callable[[torch.Tensor], torch.Tensor] | None = None) -> None:
+    def __init__(
+        self,
+        images_uint8: torch.Tensor,
+        labels: torch.Tensor,
+        transform: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    ) -> None:
         if images_uint8.dtype != torch.uint8 or images_uint8.ndim != 4:
             raise ValueError(f"images must be uint8 [N, 3, H, W], got {images_uint8.dtype} {tuple(images_uint8.shape)}")
         if len(labels) != len(images_uint8):

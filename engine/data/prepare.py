@@ -4,6 +4,7 @@ Every image is decoded and resized once and kept as uint8 in memory (32x32 demo:
 image; 224x224: 150 KB, so 10,000 photos take 1.5 GB). Decoded folders are cached in-process,
 keyed by folder, size and file list, so repeated runs (seeds, methods, the GUI) skip decoding.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -89,7 +90,9 @@ def prepare_data(
             "put each class's images in a sub-folder named after the class."
         )
     if len(source.classes) < 2:
-        raise UserError(f"source folder {config.source}: found {len(source.classes)} class; a classifier needs at least 2.")
+        raise UserError(
+            f"source folder {config.source}: found {len(source.classes)} class; a classifier needs at least 2."
+        )
     emit(Log(f"Source: {len(source)} images in {len(source.classes)} classes ({config.source})"))
     dec = cache.get_or_decode(source, size, config.workers, control)
     for path, reason in dec.skipped:
@@ -106,19 +109,31 @@ def prepare_data(
         errors = [i for i in compare_domains(source, domain) if i.level == "error"]
         if errors:
             raise UserError(
-                f"{role} folder {path}: " + "; ".join(e.message for e in errors)
+                f"{role} folder {path}: "
+                + "; ".join(e.message for e in errors)
                 + ". Closed-set adaptation needs every target class to exist in the source."
             )
         if role == "target test" and not domain.labelled:
-            raise UserError(f"target test folder {path}: has no class sub-folders; it is only used to measure accuracy, so it needs labels.")
-        emit(Log(f"{role.capitalize()}: {len(domain)} images ({'labelled' if domain.labelled else 'unlabelled'}) ({path})"))
+            raise UserError(
+                f"target test folder {path}: has no class sub-folders; it is only used to measure accuracy, so it needs labels."
+            )
+        emit(
+            Log(
+                f"{role.capitalize()}: {len(domain)} images ({'labelled' if domain.labelled else 'unlabelled'}) ({path})"
+            )
+        )
         ddec = cache.get_or_decode(domain, size, config.workers, control)
         for p, reason in ddec.skipped:
             emit(Log(f"Skipped unreadable file {p}: {reason}", "warning"))
         if role == "target":
             data.x_target = ddec.images
             if len(ddec.images) < 100:
-                emit(Log(f"The target folder has only {len(ddec.images)} images; adaptation is unreliable under ~100.", "warning"))
+                emit(
+                    Log(
+                        f"The target folder has only {len(ddec.images)} images; adaptation is unreliable under ~100.",
+                        "warning",
+                    )
+                )
             if domain.labelled and config.target_test is None:
                 data.x_test, data.y_test = ddec.images, _remap(ddec.labels, domain.classes, classes)
                 data.test_source = str(path)

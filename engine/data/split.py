@@ -1,4 +1,5 @@
 """Deterministic stratified train/validation split. No torch here."""
+
 from __future__ import annotations
 
 from collections.abc import Hashable, Sequence
@@ -30,7 +31,7 @@ def stratified_split(labels: Sequence[Hashable], val_fraction: float, seed: int)
         idx = np.array(groups[key])
         rng.shuffle(idx)
         k = len(idx)
-        n_val = int(round(k * val_fraction))
+        n_val = round(k * val_fraction)
         if k >= 2:
             n_val = min(max(n_val, 1), k - 1)
         else:

@@ -4,6 +4,7 @@ The exported graph takes `image` float32 [N, 3, H, W] in [0, 1] (normalisation l
 model) and returns `logits` [N, classes]; N is a truly dynamic axis. Metadata travels in the
 file's metadata_props so `engine.deploy.onnx_check.inspect_onnx` can rebuild the preprocessing.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -11,8 +12,9 @@ import json
 import os
 import tempfile
 import time
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
 import onnx

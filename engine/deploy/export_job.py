@@ -3,6 +3,7 @@
 Writes RUN_DIR/exports/model.onnx (or the user's path) and export_report.json beside it;
 optionally a static INT8 copy calibrated on the run's own source images.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,9 +28,8 @@ class ExportConfig(StrictModel):
 def parity_batch(run_dir: Path, size: int, n: int) -> torch.Tensor:
     """Up to `n` real source images of the run (float [0, 1]), spread over the classes."""
     from engine.core.runs import open_run
-    from engine.data.prepare import DEFAULT_CACHE
-
     from engine.data.folders import scan_domain
+    from engine.data.prepare import DEFAULT_CACHE
 
     cfg = open_run(run_dir).config()
     domain = scan_domain(cfg.source, name="source")
@@ -41,8 +41,8 @@ def parity_batch(run_dir: Path, size: int, n: int) -> torch.Tensor:
 
 
 def export_run(config: ExportConfig, emit: Emit = ignore) -> dict[str, Any]:
-    from engine.deploy.export import export_and_verify
     from engine.core.runs import load_run_model, open_run
+    from engine.deploy.export import export_and_verify
 
     run = open_run(config.run_dir)
     model, info = load_run_model(run.path, which=config.checkpoint)
@@ -53,8 +53,13 @@ def export_run(config: ExportConfig, emit: Emit = ignore) -> dict[str, Any]:
     emit(Log(f"Exporting {info['backbone']} ({len(info['classes'])} classes) to {out}"))
     batch = parity_batch(run.path, int(info["input_size"]), config.parity_images)
     metadata = {
-        "classes": info["classes"], "mean": info["mean"], "std": info["std"], "input_size": info["input_size"],
-        "backbone": info["backbone"], "method": info["method"], "run_id": info["run_id"],
+        "classes": info["classes"],
+        "mean": info["mean"],
+        "std": info["std"],
+        "input_size": info["input_size"],
+        "backbone": info["backbone"],
+        "method": info["method"],
+        "run_id": info["run_id"],
     }
     parity = export_and_verify(model, batch, out, metadata, atol=config.atol)
     report: dict[str, Any] = {"path": str(out), **parity.model_dump()}
@@ -68,5 +73,9 @@ def export_run(config: ExportConfig, emit: Emit = ignore) -> dict[str, Any]:
         report["int8_path"] = str(int8_path)
         emit(Log(f"INT8 model: {int8_path}"))
     run.update_info(exported=str(out))
-    emit(Finished("export", str(run.path), {"max_abs_diff": parity.max_abs_diff, "top1_agreement": parity.top1_agreement}))
+    emit(
+        Finished(
+            "export", str(run.path), {"max_abs_diff": parity.max_abs_diff, "top1_agreement": parity.top1_agreement}
+        )
+    )
     return report

@@ -3,13 +3,15 @@
 No torch here: the predict path must run on a machine with only onnxruntime. Every refusal is a
 UserError naming the file, what was found and what Transfer Studio expects.
 """
+
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import onnx
 
@@ -22,7 +24,9 @@ MAX_FILE_BYTES = 4 << 30  # 4 GiB: beyond this it is not a classifier this app c
 MIN_FILE_BYTES = 16
 # Operator domains onnxruntime's CPU build runs without a custom-op library.
 RUNNABLE_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml", "com.microsoft", "ai.onnx.preview.training"})
-EXPECTED = "Transfer Studio expects an image classifier taking [N, 3, H, W] (or [N, H, W, 3]) and returning [N, classes]"
+EXPECTED = (
+    "Transfer Studio expects an image classifier taking [N, 3, H, W] (or [N, H, W, 3]) and returning [N, classes]"
+)
 
 
 @dataclass(frozen=True)
@@ -152,9 +156,7 @@ def _input(path: Path, model: onnx.ModelProto) -> tuple[onnx.ValueInfoProto, tup
     if shape is None:
         raise UserError(f"{path.name}: input '{inp.name}' has no declared shape; {EXPECTED}")
     if len(shape) != 4:
-        raise UserError(
-            f"{path.name}: input '{inp.name}' has rank {len(shape)} {_fmt(shape)}; {EXPECTED}"
-        )
+        raise UserError(f"{path.name}: input '{inp.name}' has rank {len(shape)} {_fmt(shape)}; {EXPECTED}")
     return inp, shape
 
 
@@ -164,9 +166,7 @@ def _layout(path: Path, name: str, shape: tuple[int | str | None, ...]) -> tuple
         return "NCHW", int(shape[1]), (shape[2], shape[3])  # type: ignore[arg-type]
     if shape[3] == 3:
         return "NHWC", 3, (shape[1], shape[2])
-    raise UserError(
-        f"{path.name}: input '{name}' has shape {_fmt(shape)} with no 3- (or 1-) channel axis; {EXPECTED}"
-    )
+    raise UserError(f"{path.name}: input '{name}' has shape {_fmt(shape)} with no 3- (or 1-) channel axis; {EXPECTED}")
 
 
 def _output(path: Path, model: onnx.ModelProto) -> tuple[onnx.ValueInfoProto, tuple[Any, ...] | None, int | None]:
@@ -188,9 +188,7 @@ def _output(path: Path, model: onnx.ModelProto) -> tuple[onnx.ValueInfoProto, tu
     while len(squeezed) > 2 and squeezed[-1] == 1:
         squeezed.pop()
     if len(squeezed) != 2:
-        raise UserError(
-            f"{path.name}: output '{out.name}' has rank {len(shape)} {_fmt(shape)}; {EXPECTED}"
-        )
+        raise UserError(f"{path.name}: output '{out.name}' has rank {len(shape)} {_fmt(shape)}; {EXPECTED}")
     classes = squeezed[1] if isinstance(squeezed[1], int) else None
     return out, shape, classes
 
@@ -246,7 +244,9 @@ def _input_size(path: Path, meta: dict[str, str], hw: tuple[Any, Any], name: str
         try:
             size = int(meta["input_size"])
         except ValueError:
-            raise UserError(f"{path.name}: metadata 'input_size' is {meta['input_size']!r}; expected a whole number") from None
+            raise UserError(
+                f"{path.name}: metadata 'input_size' is {meta['input_size']!r}; expected a whole number"
+            ) from None
         if size <= 0:
             raise UserError(f"{path.name}: metadata 'input_size' is {size}; expected a positive number of pixels")
         if static and size != h:

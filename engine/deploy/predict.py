@@ -4,21 +4,22 @@
 training (resize shorter side, centre crop, [0, 1] floats) plus whatever the model lacks
 (normalisation, NHWC layout, one channel). Unreadable files become error rows, not exceptions.
 """
+
 from __future__ import annotations
 
 import csv
 import io
 import os
 import tempfile
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Iterable, Sequence
 
 import numpy as np
 from PIL import Image
 
-from engine.data.images import is_image_path, open_rgb, resize_center_crop, to_chw_float
 from engine.core.errors import UnreadableImage, UserError
+from engine.data.images import is_image_path, open_rgb, resize_center_crop, to_chw_float
 from engine.deploy.onnx_check import OnnxModelInfo, inspect_onnx
 
 Progress = Callable[[int, int], None]  # (done, total)
@@ -72,7 +73,9 @@ class OnnxClassifier:
                 self.info.path, sess_options=opts, providers=list(providers or ["CPUExecutionProvider"])
             )
         except Exception as exc:  # unsupported op/opset/IR version, bad provider...
-            raise UserError(f"{Path(self.info.path).name}: onnxruntime cannot load this model ({str(exc)[:300]})") from None
+            raise UserError(
+                f"{Path(self.info.path).name}: onnxruntime cannot load this model ({str(exc)[:300]})"
+            ) from None
         self._mean = np.asarray(self.info.mean, dtype=np.float32).reshape(-1, 1, 1)
         self._std = np.asarray(self.info.std, dtype=np.float32).reshape(-1, 1, 1)
         self.classes: list[str] = list(self.info.classes)
@@ -182,7 +185,7 @@ class OnnxClassifier:
                     rows.append(Prediction(str(path), [], exc.reason))
             if arrays:
                 probs = softmax(self.run_prepared(np.stack(arrays), batch_size=step))
-                for slot, p in zip(slots, probs):
+                for slot, p in zip(slots, probs, strict=False):
                     rows[slot].top = self._top(p, k)
             results.extend(rows)
             if progress is not None:
@@ -216,7 +219,7 @@ def csv_header(top_k: int) -> list[str]:
     cols = ["path", "prediction", "probability"]
     for i in range(1, top_k + 1):
         cols += [f"top{i}_class", f"top{i}_prob"]
-    return cols + ["error"]
+    return [*cols, "error"]
 
 
 def write_csv(predictions: Sequence[Prediction], out_path: str | Path, top_k: int) -> Path:
@@ -230,7 +233,7 @@ def write_csv(predictions: Sequence[Prediction], out_path: str | Path, top_k: in
         row = [pred.path, top[0][0] if top else "", f"{top[0][1]:.6f}" if top else ""]
         for i in range(top_k):
             row += [top[i][0], f"{top[i][1]:.6f}"] if i < len(top) else ["", ""]
-        writer.writerow(row + [pred.error or ""])
+        writer.writerow([*row, pred.error or ""])
     out_path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=out_path.parent)
     try:

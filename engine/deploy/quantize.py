@@ -3,12 +3,13 @@
 Calibration arrays are model inputs exactly as the session takes them (for Transfer Studio
 exports: float32 [N, 3, H, W] in [0, 1]). The source file's metadata_props are carried over.
 """
+
 from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 import onnx
@@ -46,8 +47,10 @@ def _check_calibration(calibration: Sequence[np.ndarray], shape: tuple) -> list[
     for i, arr in enumerate(calibration):
         a = np.ascontiguousarray(arr, dtype=np.float32)
         if a.ndim != len(shape):
-            raise UserError(f"quantize: calibration[{i}] has shape {list(a.shape)}; expected rank {len(shape)} like {list(shape)}")
-        for axis, (got, want) in enumerate(zip(a.shape, shape)):
+            raise UserError(
+                f"quantize: calibration[{i}] has shape {list(a.shape)}; expected rank {len(shape)} like {list(shape)}"
+            )
+        for axis, (got, want) in enumerate(zip(a.shape, shape, strict=False)):
             if isinstance(want, int) and got != want:
                 raise UserError(
                     f"quantize: calibration[{i}] has shape {list(a.shape)}; axis {axis} must be {want} "
@@ -89,7 +92,9 @@ def quantize_int8(onnx_path: str | Path, calibration: Sequence[np.ndarray], out_
                 extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
             )
         except Exception as exc:
-            raise UserError(f"{onnx_path.name}: INT8 quantization failed ({type(exc).__name__}: {str(exc)[:300]})") from exc
+            raise UserError(
+                f"{onnx_path.name}: INT8 quantization failed ({type(exc).__name__}: {str(exc)[:300]})"
+            ) from exc
         model = onnx.load(str(raw))
         del model.metadata_props[:]
         meta["quantization"] = "int8-static-qdq-per-channel"

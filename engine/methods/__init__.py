@@ -2,6 +2,7 @@
 
 Importing this package registers every built-in method; `get_method(name)` finds one.
 """
+
 from __future__ import annotations
 
 from engine.methods.base import (  # noqa: F401
@@ -16,7 +17,20 @@ from engine.methods.base import (  # noqa: F401
     register,
 )
 
-_BUILTIN = ["finetune", "adabn", "dann", "cdan", "dan", "coral", "mcc", "self_training", "fast_at", "pgd_at", "trades", "dann_at"]
+_BUILTIN = [
+    "finetune",
+    "adabn",
+    "dann",
+    "cdan",
+    "dan",
+    "coral",
+    "mcc",
+    "self_training",
+    "fast_at",
+    "pgd_at",
+    "trades",
+    "dann_at",
+]
 
 
 def load_builtin_methods() -> None:

@@ -8,6 +8,7 @@ adaptation there is (the cost of fine-tuning), and the other adaptation methods 
 target statistics by default (their `target_bn` setting), so it is also the baseline that
 shows what their losses add.
 """
+
 from __future__ import annotations
 
 from engine.methods.base import Batch, Method, MethodConfig, StepResult, register

@@ -5,6 +5,7 @@ The inner loop runs with the model in eval mode and its weights frozen (BatchNor
 are not polluted by the attack's probes); the outer step then trains on the adversarial batch.
 Budgets are in pixel space [0, 1], as for the attacks in engine/attacks.
 """
+
 from __future__ import annotations
 
 from typing import Literal
@@ -25,20 +26,35 @@ class RobustConfig(MethodConfig):
     eps: float = Field(8 / 255, ge=0, le=1, description="Perturbation budget in pixel units [0, 1] (8/255 = 0.031).")
     norm: Literal["linf", "l2"] = Field("linf", description="Threat model: 'linf' (max pixel change) or 'l2'.")
     attack_steps: int = Field(7, ge=1, le=100, description="Gradient steps of the inner attack while training.")
-    step_size: float | None = Field(None, gt=0, le=1, description="Inner attack step in pixel units; empty means 2.5·eps/steps.")
+    step_size: float | None = Field(
+        None, gt=0, le=1, description="Inner attack step in pixel units; empty means 2.5·eps/steps."
+    )
     random_start: bool = Field(True, description="Start the inner attack at a random point of the eps-ball.")
-    eval_steps: int = Field(10, ge=0, le=100, description="PGD steps for the robust validation accuracy each epoch (0: skip).")
+    eval_steps: int = Field(
+        10, ge=0, le=100, description="PGD steps for the robust validation accuracy each epoch (0: skip)."
+    )
 
     @model_validator(mode="after")
-    def _eps_for_norm(self) -> "RobustConfig":
+    def _eps_for_norm(self) -> RobustConfig:
         if self.norm == "linf" and self.eps > 0.5:
-            raise ValueError(f"eps={self.eps} is too large for linf: images are in [0, 1]; typical values are 2/255 to 16/255")
+            raise ValueError(
+                f"eps={self.eps} is too large for linf: images are in [0, 1]; typical values are 2/255 to 16/255"
+            )
         return self
 
 
 def pgd_perturb(
-    model: nn.Module, x: Tensor, y: Tensor, *, eps: float, norm: str, steps: int, step_size: float,
-    random_start: bool = True, loss_fn=None, init_delta: Tensor | None = None,
+    model: nn.Module,
+    x: Tensor,
+    y: Tensor,
+    *,
+    eps: float,
+    norm: str,
+    steps: int,
+    step_size: float,
+    random_start: bool = True,
+    loss_fn=None,
+    init_delta: Tensor | None = None,
 ) -> Tensor:
     """Adversarial images maximising `loss_fn(logits, y)` (cross-entropy by default): the last
     PGD iterate, inside the eps-ball and [0, 1]. Model mode and weights are left as they were."""
@@ -75,8 +91,16 @@ class RobustMethod(Method):
         cfg = self.config
         n = steps if steps is not None else cfg.attack_steps  # type: ignore[attr-defined]
         start = cfg.random_start if random_start is None else random_start  # type: ignore[attr-defined]
-        return pgd_perturb(self.model, x, y, eps=cfg.eps, norm=cfg.norm, steps=n,  # type: ignore[attr-defined]
-                           step_size=self.step_size(n), random_start=start)
+        return pgd_perturb(
+            self.model,
+            x,
+            y,
+            eps=cfg.eps,
+            norm=cfg.norm,
+            steps=n,  # type: ignore[attr-defined]
+            step_size=self.step_size(n),
+            random_start=start,
+        )
 
     def clean_logits(self, x: Tensor) -> Tensor:
         """Logits of the clean batch in eval mode, without gradients (for the clean accuracy curve)."""
@@ -89,8 +113,15 @@ class RobustMethod(Method):
         if cfg.eval_steps <= 0 or len(x01) == 0:  # type: ignore[attr-defined]
             return {}
         steps = cfg.eval_steps  # type: ignore[attr-defined]
-        x_adv = pgd_perturb(model, x01, y, eps=cfg.eps, norm=cfg.norm, steps=steps,  # type: ignore[attr-defined]
-                            step_size=2.5 * cfg.eps / steps)  # type: ignore[attr-defined]
+        x_adv = pgd_perturb(
+            model,
+            x01,
+            y,
+            eps=cfg.eps,
+            norm=cfg.norm,
+            steps=steps,  # type: ignore[attr-defined]
+            step_size=2.5 * cfg.eps / steps,
+        )  # type: ignore[attr-defined]
         with torch.no_grad():
             was = model.training
             model.eval()

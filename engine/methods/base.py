@@ -4,6 +4,7 @@ The trainer owns the loop, devices, AMP, checkpoints, metrics and stop/pause; a 
 its losses and the modules it adds (a domain discriminator, say), following Lightning's split
 between a training loop and `BaseFinetuning`-style freezing hooks.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -14,7 +15,6 @@ from pydantic import Field
 from torch import nn
 
 from engine.core.config import StrictModel, validate
-from engine.core.errors import UserError
 from engine.core.registry import Registry
 from engine.models.classifier import ImageClassifier
 
@@ -23,7 +23,12 @@ class MethodConfig(StrictModel):
     """Settings every method shares. Subclasses add their own fields (with descriptions)."""
 
     freeze_stages: int = Field(0, ge=0, le=32, description="Freeze the first N stages of the backbone (0: train all).")
-    backbone_lr_factor: float = Field(0.1, ge=0, le=10, description="Pretrained layers learn at the learning rate times this (a randomly initialised backbone learns at the full rate).")
+    backbone_lr_factor: float = Field(
+        0.1,
+        ge=0,
+        le=10,
+        description="Pretrained layers learn at the learning rate times this (a randomly initialised backbone learns at the full rate).",
+    )
     bottleneck_dim: int = Field(0, ge=0, le=4096, description="Width of a bottleneck layer before the head (0: none).")
 
 
@@ -87,7 +92,7 @@ class Method(nn.Module):
     def backbone_frozen(self) -> bool:
         return all(not p.requires_grad for p in self.model.backbone.parameters())
 
-    def train(self, mode: bool = True) -> "Method":
+    def train(self, mode: bool = True) -> Method:
         super().train(mode)
         for module in self._frozen:
             module.eval()

@@ -7,6 +7,7 @@ randomised map (R_f f) ⊙ (R_g g)/√d stands in for it. CDAN+E weights each sa
 1 + exp(−H(g)), so confident predictions shape the alignment most. Gradient reversal, λ(p)
 and BatchNorm choices are DANN's.
 """
+
 from __future__ import annotations
 
 from typing import Literal
@@ -23,8 +24,12 @@ from engine.models.heads import DomainDiscriminator, GradientReversal, condition
 
 
 class CDANConfig(AdversarialConfig):
-    entropy_conditioning: bool = Field(True, description="CDAN+E: weight samples by 1 + exp(−entropy) so confident predictions count more.")
-    randomized: Literal["auto", "always", "never"] = Field("auto", description="Random projection of f ⊗ g: 'auto' uses it when features x classes exceeds 4096.")
+    entropy_conditioning: bool = Field(
+        True, description="CDAN+E: weight samples by 1 + exp(−entropy) so confident predictions count more."
+    )
+    randomized: Literal["auto", "always", "never"] = Field(
+        "auto", description="Random projection of f ⊗ g: 'auto' uses it when features x classes exceeds 4096."
+    )
     random_dim: int = Field(1024, ge=16, le=16384, description="Output width of the random projection.")
 
 
@@ -43,10 +48,14 @@ class CDAN(AdaptationMethod):
     def __init__(self, model: ImageClassifier, config: CDANConfig, ctx: MethodContext) -> None:
         super().__init__(model, config, ctx)
         randomized = {"auto": None, "always": True, "never": False}[config.randomized]
-        self.conditioning = conditioning_map(model.feature_dim, ctx.num_classes, randomized, random_dim=config.random_dim)
+        self.conditioning = conditioning_map(
+            model.feature_dim, ctx.num_classes, randomized, random_dim=config.random_dim
+        )
         self.grl = GradientReversal(0.0)
         width = discriminator_width(config, self.conditioning.out_dim)
-        self.discriminator = DomainDiscriminator(self.conditioning.out_dim, width, config.disc_depth, config.disc_dropout)
+        self.discriminator = DomainDiscriminator(
+            self.conditioning.out_dim, width, config.disc_depth, config.disc_dropout
+        )
 
     def condition(self, f: torch.Tensor, logits: torch.Tensor) -> torch.Tensor:
         """The discriminator's input T(f, softmax(g)), predictions detached as in the paper."""
@@ -68,5 +77,10 @@ class CDAN(AdaptationMethod):
             w_s, w_t = _domain_weights(w[:n]), _domain_weights(w[n:])
         transfer, acc = domain_adversarial_loss(d[:n], d[n:], w_s, w_t)
         loss = cls + cfg.transfer_weight * transfer  # type: ignore[attr-defined]
-        metrics = {"loss/cls": float(cls.detach()), "loss/transfer": float(transfer.detach()), "domain_acc": acc, "lambda": lam}
+        metrics = {
+            "loss/cls": float(cls.detach()),
+            "loss/transfer": float(transfer.detach()),
+            "domain_acc": acc,
+            "lambda": lam,
+        }
         return StepResult(loss, logits_s, metrics)

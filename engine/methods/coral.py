@@ -4,6 +4,7 @@ Sun & Saenko, "Deep CORAL: Correlation Alignment for Deep Domain Adaptation", EC
 workshops. The loss ‖C_s − C_t‖²_F / (4d²) between the feature covariances of the two batches
 is added to the classification loss.
 """
+
 from __future__ import annotations
 
 from pydantic import Field
@@ -13,7 +14,9 @@ from engine.methods.losses import AdaptationConfig, AdaptationMethod, coral
 
 
 class CORALConfig(AdaptationConfig):
-    transfer_weight: float = Field(1.0, ge=0, le=10_000, description="Weight of the CORAL loss against the classification loss.")
+    transfer_weight: float = Field(
+        1.0, ge=0, le=10_000, description="Weight of the CORAL loss against the classification loss."
+    )
 
 
 @register

@@ -5,6 +5,7 @@ ICML 2015. The MK-MMD (a sum of Gaussian kernels whose bandwidths are multiples 
 pairwise distance) between the two feature batches is added to the classification loss;
 optionally also between the softmax outputs (the paper adapts every task-specific layer).
 """
+
 from __future__ import annotations
 
 from pydantic import Field, field_validator
@@ -15,8 +16,15 @@ from engine.methods.losses import DEFAULT_KERNEL_MULTIPLIERS, AdaptationConfig, 
 
 
 class DANConfig(AdaptationConfig):
-    kernel_multipliers: list[float] = Field(list(DEFAULT_KERNEL_MULTIPLIERS), min_length=1, max_length=16, description="Gaussian kernel bandwidths as multiples of the mean pairwise squared distance.")
-    align_outputs: bool = Field(False, description="Also match the softmax outputs of the two domains (as DAN does for its last layer).")
+    kernel_multipliers: list[float] = Field(
+        list(DEFAULT_KERNEL_MULTIPLIERS),
+        min_length=1,
+        max_length=16,
+        description="Gaussian kernel bandwidths as multiples of the mean pairwise squared distance.",
+    )
+    align_outputs: bool = Field(
+        False, description="Also match the softmax outputs of the two domains (as DAN does for its last layer)."
+    )
 
     @field_validator("kernel_multipliers")
     @classmethod

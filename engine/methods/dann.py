@@ -18,6 +18,7 @@ time the running statistics are then a blend neither domain was trained with, an
 demo it fell to 19 % target accuracy against ~40 % for "shared". The discriminator always
 sees both domains in ONE pass, so its own BatchNorm cannot erase the domain difference.
 """
+
 from __future__ import annotations
 
 import torch
@@ -32,7 +33,12 @@ from engine.models.heads import DomainDiscriminator, GradientReversal, domain_ad
 class AdversarialConfig(AdaptationConfig):
     """Settings of the adversarial methods (DANN, CDAN): the domain discriminator."""
 
-    disc_hidden: int = Field(0, ge=0, le=8192, description="Width of the discriminator's hidden layers (0: twice its input width, between 256 and 1024).")
+    disc_hidden: int = Field(
+        0,
+        ge=0,
+        le=8192,
+        description="Width of the discriminator's hidden layers (0: twice its input width, between 256 and 1024).",
+    )
     disc_depth: int = Field(2, ge=1, le=4, description="Number of hidden layers in the discriminator.")
     disc_dropout: float = Field(0.5, ge=0, lt=1, description="Dropout after each hidden layer of the discriminator.")
 
@@ -75,5 +81,10 @@ class DANN(AdaptationMethod):
         d = self.discriminator(self.grl(torch.cat([f_s, f_t], 0)))
         transfer, acc = domain_adversarial_loss(d[: f_s.shape[0]], d[f_s.shape[0] :])
         loss = cls + cfg.transfer_weight * transfer  # type: ignore[attr-defined]
-        metrics = {"loss/cls": float(cls.detach()), "loss/transfer": float(transfer.detach()), "domain_acc": acc, "lambda": lam}
+        metrics = {
+            "loss/cls": float(cls.detach()),
+            "loss/transfer": float(transfer.detach()),
+            "domain_acc": acc,
+            "lambda": lam,
+        }
         return StepResult(loss, logits_s, metrics)

@@ -7,6 +7,7 @@ DANN). The result is a model adapted to the target domain and hardened against p
 
 Ganin & Lempitsky, ICML 2015 (DANN) + Madry et al., ICLR 2018 (PGD adversarial training).
 """
+
 from __future__ import annotations
 
 import torch
@@ -20,15 +21,21 @@ from engine.models.heads import domain_adversarial_loss
 
 
 class DannATConfig(DANNConfig, RobustConfig):
-    attack_steps: int = Field(3, ge=1, le=100, description="PGD steps on the source images while training (1: FGSM from a random start).")
-    clean_weight: float = Field(0.5, ge=0, le=1, description="Share of the clean source loss in the classification loss.")
+    attack_steps: int = Field(
+        3, ge=1, le=100, description="PGD steps on the source images while training (1: FGSM from a random start)."
+    )
+    clean_weight: float = Field(
+        0.5, ge=0, le=1, description="Share of the clean source loss in the classification loss."
+    )
 
 
 @register
 class DannAT(DANN, RobustMethod):
     name = "dann_at"
     label = "Robust DANN (adversarial transfer)"
-    summary = "DANN's domain alignment plus adversarial training of the source classifier: adapted and hardened in one run."
+    summary = (
+        "DANN's domain alignment plus adversarial training of the source classifier: adapted and hardened in one run."
+    )
     Config = DannATConfig
     kind = "robustness"
     uses_target = True
@@ -53,6 +60,12 @@ class DannAT(DANN, RobustMethod):
         transfer, acc = domain_adversarial_loss(d[: f_s.shape[0]], d[f_s.shape[0] :])
         loss = cls + cfg.transfer_weight * transfer  # type: ignore[attr-defined]
         adv_acc = float((logits_adv.detach().argmax(1) == batch.y_source).float().mean())
-        metrics = {"loss/cls": float(cls.detach()), "loss/adv": float(adv.detach()), "loss/transfer": float(transfer.detach()),
-                   "domain_acc": acc, "lambda": lam, "adv_acc": adv_acc}
+        metrics = {
+            "loss/cls": float(cls.detach()),
+            "loss/adv": float(adv.detach()),
+            "loss/transfer": float(transfer.detach()),
+            "domain_acc": acc,
+            "lambda": lam,
+            "adv_acc": adv_acc,
+        }
         return StepResult(loss, logits_s, metrics)

@@ -6,6 +6,7 @@ step on the result: about twice the cost of standard training. The random start 
 plain FGSM training from "catastrophic overfitting"; watch `adv_acc` against the validation
 PGD accuracy (`val/adv_acc`): if the first stays high while the second falls to 0, lower α.
 """
+
 from __future__ import annotations
 
 from pydantic import Field

@@ -2,6 +2,7 @@
 for the pretrained layers (discriminative learning rates). The baseline of every comparison:
 trained on the source alone, it is the "source-only" model of domain adaptation papers.
 """
+
 from __future__ import annotations
 
 from pydantic import Field
@@ -11,7 +12,9 @@ from engine.methods.base import Batch, Method, MethodConfig, StepResult, registe
 
 class FinetuneConfig(MethodConfig):
     linear_probe: bool = Field(False, description="Freeze the whole backbone and train only the head.")
-    cache_features: bool = Field(True, description="With a frozen backbone, compute features once and train the head on them.")
+    cache_features: bool = Field(
+        True, description="With a frozen backbone, compute features once and train the head on them."
+    )
 
 
 @register

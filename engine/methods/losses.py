@@ -4,9 +4,11 @@ confusion, confidence-thresholded pseudo-labels) and their common base class and
 The losses are pure functions of tensors, safe from log(0) and division by zero, so a method
 never produces a NaN on its own.
 """
+
 from __future__ import annotations
 
-from typing import Literal, Sequence
+from collections.abc import Sequence
+from typing import Literal
 
 import torch
 from pydantic import Field
@@ -105,15 +107,29 @@ def pseudo_label_loss(
 # The settings and helpers every domain-adaptation method shares live here (next to the
 # losses they weight) so that each method file holds only what is its own.
 
+
 class AdaptationConfig(MethodConfig):
     """Settings shared by the domain-adaptation methods."""
 
-    transfer_weight: float = Field(1.0, ge=0, le=100, description="Weight of the transfer (alignment) loss against the classification loss.")
-    ramp_up: bool = Field(True, description="Grow the transfer weight from 0 to its value with λ(p) = 2/(1+exp(−γp)) − 1 over the run (Ganin 2016), so early noisy features are not aligned.")
-    gamma: float = Field(10.0, gt=0, le=100, description="Steepness γ of the λ(p) ramp; p is the progress over the whole run.")
-    bn_mode: Literal["shared", "per_domain"] = Field("shared", description="BatchNorm in the backbone: 'shared' normalises source and target together in one pass (TLLib's choice); 'per_domain' uses each domain's own batch statistics.")
+    transfer_weight: float = Field(
+        1.0, ge=0, le=100, description="Weight of the transfer (alignment) loss against the classification loss."
+    )
+    ramp_up: bool = Field(
+        True,
+        description="Grow the transfer weight from 0 to its value with λ(p) = 2/(1+exp(−γp)) − 1 over the run (Ganin 2016), so early noisy features are not aligned.",
+    )
+    gamma: float = Field(
+        10.0, gt=0, le=100, description="Steepness γ of the λ(p) ramp; p is the progress over the whole run."
+    )
+    bn_mode: Literal["shared", "per_domain"] = Field(
+        "shared",
+        description="BatchNorm in the backbone: 'shared' normalises source and target together in one pass (TLLib's choice); 'per_domain' uses each domain's own batch statistics.",
+    )
     anneal_lr: bool = Field(False, description="Replace the trainer's schedule by Ganin's annealing lr·1/(1+10p)^0.75.")
-    target_bn: bool = Field(True, description="AdaBN (Li 2016): after every epoch, set the BatchNorm statistics to those of the target images, so the model normalises target images as target images; source accuracy is measured with source statistics.")
+    target_bn: bool = Field(
+        True,
+        description="AdaBN (Li 2016): after every epoch, set the BatchNorm statistics to those of the target images, so the model normalises target images as target images; source accuracy is measured with source statistics.",
+    )
 
 
 class AdaptationMethod(Method):
@@ -137,7 +153,9 @@ class AdaptationMethod(Method):
 
     def target_of(self, batch: Batch) -> torch.Tensor:
         if batch.x_target is None:
-            raise UserError(f"method '{self.name}' adapts to a target domain: set the target folder (unlabelled target images).")
+            raise UserError(
+                f"method '{self.name}' adapts to a target domain: set the target folder (unlabelled target images)."
+            )
         return batch.x_target
 
     def forward_both(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:

@@ -5,6 +5,7 @@ Temperature-scaled (T = 2.5) target predictions, weighted by their certainty, sh
 confuse classes with each other; the off-diagonal mass of the class-confusion matrix is the
 loss. It needs no discriminator and no feature statistics.
 """
+
 from __future__ import annotations
 
 from pydantic import Field
@@ -14,7 +15,9 @@ from engine.methods.losses import AdaptationConfig, AdaptationMethod, entropy, m
 
 
 class MCCConfig(AdaptationConfig):
-    temperature: float = Field(2.5, gt=0, le=100, description="Softmax temperature of the class-confusion estimate (2.5 in the paper).")
+    temperature: float = Field(
+        2.5, gt=0, le=100, description="Softmax temperature of the class-confusion estimate (2.5 in the paper)."
+    )
 
 
 @register

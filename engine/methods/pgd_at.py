@@ -4,6 +4,7 @@ Models Resistant to Adversarial Attacks", ICLR 2018).
 min_θ E[max_{‖δ‖≤ε} L(f_θ(x+δ), y)]: every step trains on PGD examples (7 steps of 2.5·ε/7 from
 a random start by default, as in Madry's CIFAR recipe). The robust baseline others compare with.
 """
+
 from __future__ import annotations
 
 import torch
@@ -14,7 +15,9 @@ from engine.methods.base import Batch, StepResult, register
 
 
 class PGDATConfig(RobustConfig):
-    clean_weight: float = Field(0.0, ge=0, le=1, description="Share of the clean loss mixed in (0: adversarial only, as Madry).")
+    clean_weight: float = Field(
+        0.0, ge=0, le=1, description="Share of the clean loss mixed in (0: adversarial only, as Madry)."
+    )
 
 
 @register

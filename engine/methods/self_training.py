@@ -6,6 +6,7 @@ class-balance caveats of Zou et al., "Unsupervised Domain Adaptation for Semanti
 Segmentation via Class-Balanced Self-Training", ECCV 2018. Target samples whose predicted
 class has probability ≥ threshold are trained on as if labelled, after a warm-up on the source.
 """
+
 from __future__ import annotations
 
 from pydantic import Field
@@ -15,8 +16,12 @@ from engine.methods.losses import AdaptationConfig, AdaptationMethod, pseudo_lab
 
 
 class SelfTrainingConfig(AdaptationConfig):
-    threshold: float = Field(0.9, gt=0, le=1, description="Minimum predicted probability for a target image to get a pseudo-label.")
-    warmup: float = Field(0.2, ge=0, lt=1, description="Share of the run trained on the source alone before pseudo-labels count.")
+    threshold: float = Field(
+        0.9, gt=0, le=1, description="Minimum predicted probability for a target image to get a pseudo-label."
+    )
+    warmup: float = Field(
+        0.2, ge=0, lt=1, description="Share of the run trained on the source alone before pseudo-labels count."
+    )
     ramp_up: bool = Field(False, description="Also grow the pseudo-label weight with λ(p) after the warm-up.")
 
 
@@ -24,7 +29,9 @@ class SelfTrainingConfig(AdaptationConfig):
 class SelfTraining(AdaptationMethod):
     name = "self_training"
     label = "Self-training (pseudo-labels)"
-    summary = "Train on confident target predictions (probability ≥ 0.9) as if they were labels, after a source warm-up."
+    summary = (
+        "Train on confident target predictions (probability ≥ 0.9) as if they were labels, after a source warm-up."
+    )
     Config = SelfTrainingConfig
 
     def training_step(self, batch: Batch) -> StepResult:
@@ -33,7 +40,7 @@ class SelfTraining(AdaptationMethod):
         cls = self.classification_loss(logits_s, batch.y_source)
         warm = cfg.warmup  # type: ignore[attr-defined]
         on = batch.progress >= warm
-        lam = (self.ramp((batch.progress - warm) / max(1.0 - warm, 1e-8)) if on else 0.0)
+        lam = self.ramp((batch.progress - warm) / max(1.0 - warm, 1e-8)) if on else 0.0
         transfer, used, conf = pseudo_label_loss(logits_t, cfg.threshold, self.ctx.label_smoothing)  # type: ignore[attr-defined]
         loss = cls + lam * cfg.transfer_weight * transfer  # type: ignore[attr-defined]
         metrics = {

@@ -4,6 +4,7 @@ between Robustness and Accuracy", ICML 2019).
 loss = CE(f(x), y) + β · KL(f(x) ‖ f(x')), with x' maximising that KL inside the ε-ball (10 steps
 of ε/4 from x + 0.001·N(0, 1)). β trades clean accuracy for robustness (paper: 6).
 """
+
 from __future__ import annotations
 
 import torch
@@ -15,7 +16,9 @@ from engine.methods.base import Batch, StepResult, register
 
 
 class TradesConfig(RobustConfig):
-    beta: float = Field(6.0, ge=0, le=100, description="Weight of the robustness (KL) term; higher is more robust, less accurate.")
+    beta: float = Field(
+        6.0, ge=0, le=100, description="Weight of the robustness (KL) term; higher is more robust, less accurate."
+    )
     attack_steps: int = Field(10, ge=1, le=100, description="Gradient steps of the inner KL maximisation.")
 
 
@@ -36,12 +39,25 @@ class Trades(RobustMethod):
             return F.kl_div(F.log_softmax(logits, 1), p_clean, reduction="sum")
 
         steps = cfg.attack_steps  # type: ignore[attr-defined]
-        x_adv = pgd_perturb(self.model, x, y, eps=cfg.eps, norm=cfg.norm, steps=steps,  # type: ignore[attr-defined]
-                            step_size=self.step_size(steps), loss_fn=kl_to_clean, init_delta=0.001 * torch.randn_like(x))
+        x_adv = pgd_perturb(
+            self.model,
+            x,
+            y,
+            eps=cfg.eps,
+            norm=cfg.norm,
+            steps=steps,  # type: ignore[attr-defined]
+            step_size=self.step_size(steps),
+            loss_fn=kl_to_clean,
+            init_delta=0.001 * torch.randn_like(x),
+        )
         logits_all = self.model(torch.cat([x, x_adv]))
         logits, logits_adv = logits_all[: len(x)], logits_all[len(x) :]
         natural = self.classification_loss(logits, y)
         robust = F.kl_div(F.log_softmax(logits_adv, 1), F.softmax(logits, 1), reduction="batchmean")
         loss = natural + cfg.beta * robust  # type: ignore[attr-defined]
         adv_acc = float((logits_adv.detach().argmax(1) == y).float().mean())
-        return StepResult(loss, logits.detach(), {"loss/cls": float(natural.detach()), "loss/robust": float(robust.detach()), "adv_acc": adv_acc})
+        return StepResult(
+            loss,
+            logits.detach(),
+            {"loss/cls": float(natural.detach()), "loss/robust": float(robust.detach()), "adv_acc": adv_acc},
+        )

@@ -2,6 +2,7 @@
 
 Import-light: torch is imported by the submodules, not here.
 """
+
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -10,7 +11,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from engine.models.classifier import ImageClassifier
 
 
-def build_model(backbone: str, num_classes: int, weights: str = "random", **kwargs: Any) -> "ImageClassifier":
+def build_model(backbone: str, num_classes: int, weights: str = "random", **kwargs: Any) -> ImageClassifier:
     """Shortcut for `engine.models.classifier.build_model`."""
     from engine.models.classifier import build_model as _build
 

@@ -3,10 +3,11 @@
 Each entry knows its default input size, its normalisation, how to split itself into stages
 (for freezing the first N) and which pretrained weights file it expects.
 """
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import torch
 from torch import nn
@@ -30,7 +31,7 @@ class Backbone:
 class BackboneSpec:
     name: str
     summary: str
-    build: Callable[[], tuple[nn.Module, "Callable[[nn.Module], Backbone]"]]
+    build: Callable[[], tuple[nn.Module, Callable[[nn.Module], Backbone]]]
     input_size: int
     mean: tuple[float, float, float] = IMAGENET_MEAN
     std: tuple[float, float, float] = IMAGENET_STD
@@ -135,8 +136,49 @@ def _features_net(arch: str, dim: int) -> Callable[[], tuple[nn.Module, Callable
 
 
 _TV = "https://download.pytorch.org/models/"
-register(BackboneSpec("small_cnn", "Small 6-layer CNN for 32x32 images; trains in seconds on a CPU.", _small_cnn, 32, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)))
-register(BackboneSpec("resnet18", "ResNet-18 (11.7M weights), ImageNet-pretrained.", _resnet("resnet18", 512), 224, weights_url=_TV + "resnet18-f37072fd.pth"))
-register(BackboneSpec("resnet50", "ResNet-50 (25.6M weights), ImageNet-pretrained.", _resnet("resnet50", 2048), 224, weights_url=_TV + "resnet50-0676ba61.pth"))
-register(BackboneSpec("mobilenet_v3_small", "MobileNetV3-Small (2.5M weights), fast on CPUs and phones.", _features_net("mobilenet_v3_small", 576), 224, weights_url=_TV + "mobilenet_v3_small-047dcff4.pth"))
-register(BackboneSpec("efficientnet_b0", "EfficientNet-B0 (5.3M weights), accurate for its size.", _features_net("efficientnet_b0", 1280), 224, weights_url=_TV + "efficientnet_b0_rwightman-7f5810bc.pth"))
+register(
+    BackboneSpec(
+        "small_cnn",
+        "Small 6-layer CNN for 32x32 images; trains in seconds on a CPU.",
+        _small_cnn,
+        32,
+        (0.5, 0.5, 0.5),
+        (0.25, 0.25, 0.25),
+    )
+)
+register(
+    BackboneSpec(
+        "resnet18",
+        "ResNet-18 (11.7M weights), ImageNet-pretrained.",
+        _resnet("resnet18", 512),
+        224,
+        weights_url=_TV + "resnet18-f37072fd.pth",
+    )
+)
+register(
+    BackboneSpec(
+        "resnet50",
+        "ResNet-50 (25.6M weights), ImageNet-pretrained.",
+        _resnet("resnet50", 2048),
+        224,
+        weights_url=_TV + "resnet50-0676ba61.pth",
+    )
+)
+register(
+    BackboneSpec(
+        "mobilenet_v3_small",
+        "MobileNetV3-Small (2.5M weights), fast on CPUs and phones.",
+        _features_net("mobilenet_v3_small", 576),
+        224,
+        weights_url=_TV + "mobilenet_v3_small-047dcff4.pth",
+    )
+)
+register(
+    BackboneSpec(
+        "efficientnet_b0",
+        "EfficientNet-B0 (5.3M weights), accurate for its size.",
+        _features_net("efficientnet_b0", 1280),
+        224,
+        weights_url=_TV + "efficientnet_b0_rwightman-7f5810bc.pth",
+    )
+)

@@ -12,9 +12,10 @@ about to see, removes both problems:
 - Wu & Johnson, "Rethinking 'Batch' in BatchNorm", 2021: precise statistics (a plain average
   over many batches with the final weights) instead of the running average.
 """
+
 from __future__ import annotations
 
-from typing import Iterable
+from collections.abc import Iterable
 
 import torch
 from torch import nn
@@ -65,7 +66,7 @@ def recompute_bn_stats(
         for chunk in torch.tensor_split(x_uint8, -(-len(x_uint8) // batch_size)):
             model(to_device_float(chunk, device))
     finally:
-        for bn, momentum in zip(layers, momenta):
+        for bn, momentum in zip(layers, momenta, strict=False):
             bn.momentum = momentum
         for m, training in modes:
             m.training = training

@@ -3,6 +3,7 @@
 It takes float images in [0, 1] (the normalisation lives inside), so attacks, ONNX export and
 other tools all see the same pixel-space model.
 """
+
 from __future__ import annotations
 
 from typing import Any

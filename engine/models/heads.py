@@ -6,6 +6,7 @@ References: Ganin & Lempitsky, "Unsupervised Domain Adaptation by Backpropagatio
 (and Ganin et al., JMLR 2016); Long et al., "Conditional Adversarial Domain Adaptation",
 NeurIPS 2018.
 """
+
 from __future__ import annotations
 
 import math
@@ -81,7 +82,9 @@ class DomainDiscriminator(nn.Module):
     the discriminator sees source and target in one batch, so its statistics are shared.
     """
 
-    def __init__(self, in_dim: int, hidden: int = 1024, depth: int = 2, dropout: float = 0.5, batch_norm: bool = True) -> None:
+    def __init__(
+        self, in_dim: int, hidden: int = 1024, depth: int = 2, dropout: float = 0.5, batch_norm: bool = True
+    ) -> None:
         super().__init__()
         layers: list[nn.Module] = []
         width = in_dim
@@ -148,7 +151,9 @@ class RandomizedMultiLinearMap(nn.Module):
         return (f @ self.rf) * (g @ self.rg) / math.sqrt(float(self.out_dim))
 
 
-def conditioning_map(feature_dim: int, num_classes: int, randomized: bool | None = None, max_dim: int = 4096, random_dim: int = 1024) -> nn.Module:
+def conditioning_map(
+    feature_dim: int, num_classes: int, randomized: bool | None = None, max_dim: int = 4096, random_dim: int = 1024
+) -> nn.Module:
     """The full multilinear map, or the randomised one when asked or when d_f x C > max_dim."""
     if randomized is None:
         randomized = feature_dim * num_classes > max_dim

@@ -3,11 +3,13 @@
 Files are read with `torch.load(weights_only=True)` or safetensors: never unpickled.
 Set TRANSFER_STUDIO_OFFLINE=1 to forbid downloads (tests do).
 """
+
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import torch
 from torch import nn
@@ -48,7 +50,7 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
             obj: Any = load_file(str(p))
         else:
             obj = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as err:  # noqa: BLE001 - any decode failure is the file's fault
+    except Exception as err:
         raise UserError(
             f"{p}: could not read weights ({type(err).__name__}: {str(err).splitlines()[0][:200]}). "
             "Use a state dict saved with torch.save(model.state_dict()) or a .safetensors file."
@@ -114,7 +116,7 @@ def resolve_pretrained(
                 raise WeightsMissing(missing_message(spec))
             try:
                 path = (downloader or download)(spec)
-            except Exception as err:  # noqa: BLE001 - offline, proxy, disk full...
+            except Exception as err:
                 raise WeightsMissing(f"{missing_message(spec)} (download failed: {err})") from None
         return read_state_dict(path)
     return read_state_dict(choice)

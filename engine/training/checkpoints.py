@@ -3,6 +3,7 @@
 Saved with torch.save to a temporary file and renamed, so a kill mid-write never leaves a torn
 checkpoint; read back with `weights_only=True` (tensors and plain Python values only).
 """
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,8 +1,10 @@
 """Device choice and the per-device speed settings (AMP dtype, channels_last, pinned memory)."""
+
 from __future__ import annotations
 
+from contextlib import AbstractContextManager as ContextManager
 from contextlib import nullcontext
-from typing import Any, ContextManager
+from typing import Any
 
 import torch
 
@@ -18,7 +20,9 @@ def pick_device(choice: str = "auto") -> torch.device:
             return torch.device("mps")
         return torch.device("cpu")
     if choice == "cuda" and not torch.cuda.is_available():
-        raise UserError("device 'cuda' was asked for but no CUDA GPU is visible to PyTorch. Use device 'auto' or 'cpu'.")
+        raise UserError(
+            "device 'cuda' was asked for but no CUDA GPU is visible to PyTorch. Use device 'auto' or 'cpu'."
+        )
     if choice == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
         raise UserError("device 'mps' was asked for but Apple's Metal backend is not available. Use 'auto' or 'cpu'.")
     return torch.device(choice)

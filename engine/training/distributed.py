@@ -5,6 +5,7 @@ epoch's permutation; DistributedDataParallel averages gradients; every rank eval
 take the same early-stopping and selection decisions) but only rank 0 writes the run directory
 and reports progress. NCCL on CUDA, Gloo on CPU.
 """
+
 from __future__ import annotations
 
 import os

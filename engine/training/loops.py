@@ -4,24 +4,26 @@
 adaptation methods). `FeatureCacheLoop` is the fast path for a frozen backbone: features are
 computed once, then only the head trains on them (tens of times faster per epoch).
 """
+
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Iterator
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
-from engine.training.devices import to_device_float
 from engine.core.events import Log, Progress
 from engine.methods import Batch
+from engine.training.devices import to_device_float
 
 if TYPE_CHECKING:  # pragma: no cover
     from engine.training.trainer import Trainer
 
 
 class EpochLoop:
-    def __init__(self, trainer: "Trainer") -> None:
+    def __init__(self, trainer: Trainer) -> None:
         self.t = trainer
         self._last = time.perf_counter()
         self._step_time = 0.0
@@ -63,7 +65,7 @@ def _stats(losses: list[float], accs: list[float]) -> dict[str, float]:
 class StepLoop(EpochLoop):
     """Mini-batches of images through the method, one optimiser step each."""
 
-    def __init__(self, trainer: "Trainer") -> None:
+    def __init__(self, trainer: Trainer) -> None:
         super().__init__(trainer)
         cfg = trainer.config
         self.transform = None
@@ -84,7 +86,9 @@ class StepLoop(EpochLoop):
 
         dataset = TensorImageDataset(x, y, self.transform)
         loader = torch.utils.data.DataLoader(
-            dataset, batch_sampler=[b.tolist() for b in batches], num_workers=t.config.workers,
+            dataset,
+            batch_sampler=[b.tolist() for b in batches],
+            num_workers=t.config.workers,
             pin_memory=t.device.type == "cuda",
         )
         for xb, yb in loader:
@@ -122,15 +126,20 @@ class FeatureCacheLoop(EpochLoop):
     """Frozen backbone: backbone features once (no augmentation), then head-only epochs."""
 
     @staticmethod
-    def applies(trainer: "Trainer") -> bool:
+    def applies(trainer: Trainer) -> bool:
         check = getattr(trainer.method, "feature_cache_ok", None)
         return bool(check and check() and not trainer.method.uses_target and trainer.dist is None)
 
-    def __init__(self, trainer: "Trainer") -> None:
+    def __init__(self, trainer: Trainer) -> None:
         super().__init__(trainer)
         if trainer.config.augment != "none":
-            trainer.emit(Log("Augmentation is off while the frozen backbone's features are cached "
-                             "(set cache_features = false to train the head on augmented images).", "warning"))
+            trainer.emit(
+                Log(
+                    "Augmentation is off while the frozen backbone's features are cached "
+                    "(set cache_features = false to train the head on augmented images).",
+                    "warning",
+                )
+            )
         trainer.emit(Log("Backbone frozen: computing its features once."))
         self.cache: dict[int, torch.Tensor] = {}
         self.f_train = self.features(trainer.data.x_train)

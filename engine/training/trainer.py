@@ -5,6 +5,7 @@ stop/pause, early stopping, weight averaging and resume.
 its last checkpoint. Epoch order and augmentation are seeded per epoch (and the RNG state is
 saved on stop), so a stopped-and-resumed run follows the same path as an uninterrupted one.
 """
+
 from __future__ import annotations
 
 import math
@@ -17,21 +18,21 @@ from typing import Any
 import torch
 from torch import nn
 
-from engine.training.checkpoints import load_checkpoint, rng_state, save_checkpoint
+from engine.analysis.evaluate import accuracy, mean_entropy, predict_logits
 from engine.core.config import TrainConfig
 from engine.core.control import JobControl, Stopped
-from engine.training.devices import autocast, describe_device, pick_device, to_device_float
-from engine.training.distributed import DistInfo, broadcast_text, device_for, setup, teardown
 from engine.core.errors import UserError
-from engine.analysis.evaluate import accuracy, mean_entropy, predict_logits
-from engine.core.events import EpochEnd, Failed, Finished, Log, Progress, Started, Emit, ignore
+from engine.core.events import Emit, EpochEnd, Failed, Finished, Log, Started, ignore
+from engine.core.runs import Run, create_run, open_run
+from engine.data.prepare import DecodeCache, PreparedData, prepare_data
 from engine.methods import Batch, Method, MethodContext, get_method
 from engine.methods.base import method_config
 from engine.models.backbones import get_backbone_spec
 from engine.models.bn_stats import recompute_bn_stats
 from engine.models.classifier import ImageClassifier, build_model
-from engine.core.runs import Run, create_run, open_run
-from engine.data.prepare import DecodeCache, PreparedData, prepare_data
+from engine.training.checkpoints import load_checkpoint, rng_state, save_checkpoint
+from engine.training.devices import autocast, describe_device, pick_device, to_device_float
+from engine.training.distributed import DistInfo, broadcast_text, device_for, setup, teardown
 from engine.training.loops import EpochLoop, FeatureCacheLoop, StepLoop
 
 
@@ -72,7 +73,12 @@ class Trainer:
     """One run: built from a config (new run) or from a run directory (resume)."""
 
     def __init__(
-        self, config: TrainConfig, run: Run, emit: Emit, control: JobControl, cache: DecodeCache | None,
+        self,
+        config: TrainConfig,
+        run: Run,
+        emit: Emit,
+        control: JobControl,
+        cache: DecodeCache | None,
         dist_info: DistInfo | None = None,
     ) -> None:
         self.config, self.run, self.control = config, run, control
@@ -86,29 +92,43 @@ class Trainer:
         method_cls = get_method(config.method)
         self.method_cfg = method_config(config.method, config.method_options)
         if method_cls.uses_target and self.data.x_target is None:
-            raise UserError(f"method '{config.method}' adapts to a target domain: choose a target folder (unlabelled images are fine).")
+            raise UserError(
+                f"method '{config.method}' adapts to a target domain: choose a target folder (unlabelled images are fine)."
+            )
         n = len(self.data.x_train) // (dist_info.world if dist_info else 1)
         self.batch_size = min(config.batch_size, n)
         self.steps_per_epoch = max(1, n // self.batch_size)
         self.total_steps = self.steps_per_epoch * config.epochs
         torch.manual_seed(config.seed)
         self.model: ImageClassifier = build_model(
-            config.backbone, len(self.data.classes), weights=config.weights,
+            config.backbone,
+            len(self.data.classes),
+            weights=config.weights,
             bottleneck_dim=getattr(self.method_cfg, "bottleneck_dim", 0),
         )
-        ctx = MethodContext(len(self.data.classes), self.model.feature_dim, self.total_steps, self.steps_per_epoch, config.label_smoothing)
+        ctx = MethodContext(
+            len(self.data.classes),
+            self.model.feature_dim,
+            self.total_steps,
+            self.steps_per_epoch,
+            config.label_smoothing,
+        )
         self.method: Method = method_cls(self.model, self.method_cfg, ctx).to(self.device)
         if self.device.type == "cuda":
             self.method.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.step_module: nn.Module = self.method
         if dist_info is not None:
             ids = [self.device.index] if self.device.type == "cuda" else None
-            self.step_module = nn.parallel.DistributedDataParallel(self.method, device_ids=ids, find_unused_parameters=True)
+            self.step_module = nn.parallel.DistributedDataParallel(
+                self.method, device_ids=ids, find_unused_parameters=True
+            )
         groups = self.method.param_groups(config.lr)
         for g in groups:
             g["base_lr"] = g["lr"]
         if config.optimizer == "sgd":
-            self.optimizer: torch.optim.Optimizer = torch.optim.SGD(groups, momentum=0.9, nesterov=True, weight_decay=config.weight_decay)
+            self.optimizer: torch.optim.Optimizer = torch.optim.SGD(
+                groups, momentum=0.9, nesterov=True, weight_decay=config.weight_decay
+            )
         else:
             self.optimizer = torch.optim.AdamW(groups, weight_decay=config.weight_decay)
         fp16 = self.device.type == "cuda" and config.amp and not torch.cuda.is_bf16_supported()
@@ -261,16 +281,27 @@ class Trainer:
         self.save_last()
         if self.is_main:
             self.run.append_metrics({"epoch": self.epoch, "step": self.step, **metrics})
-            self.run.update_info(status="running", epoch=self.epoch, epochs=self.config.epochs,
-                                 best_epoch=self.best_epoch, best_metrics=self.best_metrics, last_metrics=metrics)
+            self.run.update_info(
+                status="running",
+                epoch=self.epoch,
+                epochs=self.config.epochs,
+                best_epoch=self.best_epoch,
+                best_metrics=self.best_metrics,
+                last_metrics=metrics,
+            )
         self.emit(EpochEnd(self.epoch, self.step, metrics))
         return metrics
 
     # ------------------------------------------------------------------ main loop
     def fit(self) -> TrainResult:
         self.update_info(
-            status="running", classes=self.data.classes, input_size=self.size, device=describe_device(self.device),
-            source=str(self.config.source), target=str(self.config.target or ""), target_test=str(self.config.target_test or ""),
+            status="running",
+            classes=self.data.classes,
+            input_size=self.size,
+            device=describe_device(self.device),
+            source=str(self.config.source),
+            target=str(self.config.target or ""),
+            target_test=str(self.config.target_test or ""),
             total_steps=self.total_steps,
         )
         self.emit(Started("train", str(self.run.path), self.total_steps, describe_device(self.device)))

@@ -1,8 +1,10 @@
 """Fixtures for the desktop app tests: a tiny demo, a private AppState, the engine loaded, recorded dialogs."""
+
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 

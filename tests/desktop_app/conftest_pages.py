@@ -4,14 +4,16 @@ One real tiny run is trained (1 epoch of small_cnn on a tiny digits demo) and ex
 session; each test gets its own workspace holding a copy of that run, so tests can change it.
 Names start with `pages_` so they never clash with tests/desktop_app/conftest.py.
 """
+
 from __future__ import annotations
 
 import os
 import shutil
 import sys
 import types
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import pytest
 from PySide6.QtCore import QSettings
@@ -33,8 +35,16 @@ def pages_run(pages_demo: Any, tmp_path_factory: pytest.TempPathFactory) -> Path
     from engine.training.trainer import run_train
 
     runs = tmp_path_factory.mktemp("pages_runs")
-    config = TrainConfig(source=pages_demo.source, target_test=pages_demo.target_test, epochs=1, batch_size=32,
-                         lr=3e-3, runs_dir=runs, device="cpu", name="tiny")
+    config = TrainConfig(
+        source=pages_demo.source,
+        target_test=pages_demo.target_test,
+        epochs=1,
+        batch_size=32,
+        lr=3e-3,
+        runs_dir=runs,
+        device="cpu",
+        name="tiny",
+    )
     result = run_train(config)
     assert result.status == "finished"
     return Path(result.run_dir)

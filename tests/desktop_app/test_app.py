@@ -1,4 +1,5 @@
 """The app shell: display checks, the window before torch, pages plugging in, settings, shortcuts, closing."""
+
 from __future__ import annotations
 
 import json
@@ -45,8 +46,12 @@ def test_missing_xcb_library_names_the_package(monkeypatch, capsys):
     assert missing == [("libxcb-cursor.so.0", "libxcb-cursor0"), ("libEGL.so.1", "libegl1")]
     message = app_module.missing_libraries_message(missing)
     assert "libxcb-cursor0" in message and "libegl1" in message and "\n" not in message
-    assert app_module.missing_system_libraries({"QT_QPA_PLATFORM": "offscreen"}, "linux", loadable=lambda _: False) == []
-    assert app_module.missing_system_libraries({"WAYLAND_DISPLAY": "wayland-0"}, "linux", loadable=lambda _: False) == []
+    assert (
+        app_module.missing_system_libraries({"QT_QPA_PLATFORM": "offscreen"}, "linux", loadable=lambda _: False) == []
+    )
+    assert (
+        app_module.missing_system_libraries({"WAYLAND_DISPLAY": "wayland-0"}, "linux", loadable=lambda _: False) == []
+    )
     monkeypatch.setenv("DISPLAY", ":0")
     monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
     monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
@@ -78,7 +83,7 @@ def test_window_appears_without_importing_torch(tmp_path):
 
 
 def test_pages_plug_in_from_the_list_and_missing_ones_are_skipped(qtbot, app_state):
-    classes, problems = load_page_classes(PAGES + [("desktop_app.pages.not_written_yet", "FuturePage")])
+    classes, problems = load_page_classes([*PAGES, ("desktop_app.pages.not_written_yet", "FuturePage")])
     names = [c.__name__ for c in classes]
     assert names[:2] == ["DataPage", "TrainPage"] and problems == []
     for module, cls in PAGES[2:]:  # the other pages appear exactly when their module exists
@@ -86,8 +91,15 @@ def test_pages_plug_in_from_the_list_and_missing_ones_are_skipped(qtbot, app_sta
         assert (cls in names) == exists
     classes, problems = load_page_classes([("desktop_app.pages.data", "NoSuchPage")])
     assert classes == [] and "NoSuchPage" in problems[0]
-    window = make_window(qtbot, app_state, [("desktop_app.pages.data", "DataPage"), ("desktop_app.pages.nothing", "X"),
-                                            ("desktop_app.pages.train", "TrainPage")])
+    window = make_window(
+        qtbot,
+        app_state,
+        [
+            ("desktop_app.pages.data", "DataPage"),
+            ("desktop_app.pages.nothing", "X"),
+            ("desktop_app.pages.train", "TrainPage"),
+        ],
+    )
     assert [window.sidebar.item(i).text() for i in range(window.sidebar.count())] == ["Data", "Train"]
     window.sidebar.setCurrentRow(1)
     assert window.current_page() is window.page("TrainPage")
@@ -101,7 +113,9 @@ def test_geometry_and_last_page_are_restored(qtbot, tmp_path, monkeypatch):
     window.close()
     restored: list[bytes] = []
     monkeypatch.setattr(MainWindow, "restoreGeometry", lambda self, g: restored.append(bytes(g)) or True)
-    again = make_window(qtbot, AppState(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), workspace=tmp_path))
+    again = make_window(
+        qtbot, AppState(QSettings(str(tmp_path / "s.ini"), QSettings.Format.IniFormat), workspace=tmp_path)
+    )
     assert again.current_page() is again.page("TrainPage")
     assert restored == [bytes(saved)]  # (offscreen clamps sizes to its 800x600 screen, so compare what is restored)
 

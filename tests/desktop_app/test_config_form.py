@@ -1,4 +1,5 @@
 """The settings form built from a pydantic model: editors by type, bounds, tooltips, inline validation."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -26,7 +27,7 @@ class Sample(BaseModel):
     high: int = Field(5, ge=0, description="High end.")
 
     @model_validator(mode="after")
-    def _order(self) -> "Sample":
+    def _order(self) -> Sample:
         if self.low > self.high:
             raise ValueError("low must not exceed high")
         return self
@@ -45,15 +46,27 @@ def test_editors_follow_types_bounds_and_descriptions(qtbot):
     assert isinstance(form.editor("folder"), QLineEdit)
     for name, info in Sample.model_fields.items():
         assert info.description in form.editor(name).toolTip(), name
-    assert form.values() == {"steps": 10, "rate": 0.01, "share": 0.5, "mode": "fast", "flag": True, "size": None,
-                             "folder": "out", "weights": [1.0, 2.0], "low": 1, "high": 5}
+    assert form.values() == {
+        "steps": 10,
+        "rate": 0.01,
+        "share": 0.5,
+        "mode": "fast",
+        "flag": True,
+        "size": None,
+        "folder": "out",
+        "weights": [1.0, 2.0],
+        "low": 1,
+        "high": 5,
+    }
     assert form.is_valid()
 
 
 def test_set_values_round_trip_and_optional_default(qtbot):
     form = ConfigForm(Sample)
     qtbot.addWidget(form)
-    form.set_values({"steps": 42, "rate": 1e-5, "mode": "slow", "flag": False, "size": 64, "folder": "/tmp/x", "weights": [0.5]})
+    form.set_values(
+        {"steps": 42, "rate": 1e-5, "mode": "slow", "flag": False, "size": 64, "folder": "/tmp/x", "weights": [0.5]}
+    )
     values = form.values()
     assert values["steps"] == 42 and values["rate"] == 1e-5 and values["mode"] == "slow" and values["flag"] is False
     assert values["size"] == 64 and values["folder"] == "/tmp/x" and values["weights"] == [0.5]
@@ -97,8 +110,12 @@ def test_model_level_errors_show_under_the_form(qtbot):
 
 
 def test_train_config_form_uses_base_values_and_labels(qtbot):
-    form = ConfigForm(TrainConfig, fields=["epochs", "lr", "image_size", "device"], base_values={"source": "."},
-                      labels={"lr": "Learning rate"})
+    form = ConfigForm(
+        TrainConfig,
+        fields=["epochs", "lr", "image_size", "device"],
+        base_values={"source": "."},
+        labels={"lr": "Learning rate"},
+    )
     qtbot.addWidget(form)
     assert form.field_names() == ["epochs", "lr", "image_size", "device"]
     assert form.is_valid()

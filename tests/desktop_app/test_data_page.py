@@ -1,4 +1,5 @@
 """Data page, driven as a user: choose folders (typing, dropping, recent), check, read the report."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -20,7 +21,13 @@ def make_page(qtbot, state) -> DataPage:
 def drop_folder(widget, folder: Path) -> None:
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(folder))])
-    event = QDropEvent(QPoint(5, 5).toPointF(), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
+    event = QDropEvent(
+        QPoint(5, 5).toPointF(),
+        Qt.DropAction.CopyAction,
+        mime,
+        Qt.MouseButton.LeftButton,
+        Qt.KeyboardModifier.NoModifier,
+    )
     widget.dropEvent(event)
 
 
@@ -35,7 +42,11 @@ def test_check_shows_counts_issues_unreadable_and_thumbnails(qtbot, app_state, t
     drop_folder(page.target_picker, tiny_demo.target_train)
     page.test_picker.edit.setText(str(tiny_demo.target_test))
     page.test_picker.edit.editingFinished.emit()
-    assert (app_state.source, app_state.target, app_state.target_test) == (str(source), str(tiny_demo.target_train), str(tiny_demo.target_test))
+    assert (app_state.source, app_state.target, app_state.target_test) == (
+        str(source),
+        str(tiny_demo.target_train),
+        str(tiny_demo.target_test),
+    )
 
     qtbot.mouseClick(page.check_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.report is not None, timeout=20_000)

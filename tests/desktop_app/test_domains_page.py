@@ -1,4 +1,5 @@
 """Domains page, driven like a user: a DANN run against the source-only run, embedded side by side."""
+
 from __future__ import annotations
 
 import os
@@ -25,9 +26,18 @@ def dann_run(pages_demo, tmp_path_factory) -> Path:
     from engine.core.config import TrainConfig
     from engine.training.trainer import run_train
 
-    config = TrainConfig(source=pages_demo.source, target=pages_demo.target_train, target_test=pages_demo.target_test,
-                         method="dann", epochs=1, batch_size=32, lr=3e-3, runs_dir=tmp_path_factory.mktemp("dann_runs"),
-                         device="cpu", name="dann")
+    config = TrainConfig(
+        source=pages_demo.source,
+        target=pages_demo.target_train,
+        target_test=pages_demo.target_test,
+        method="dann",
+        epochs=1,
+        batch_size=32,
+        lr=3e-3,
+        runs_dir=tmp_path_factory.mktemp("dann_runs"),
+        device="cpu",
+        name="dann",
+    )
     result = run_train(config)
     assert result.status == "finished"
     return Path(result.run_dir)
@@ -35,8 +45,10 @@ def dann_run(pages_demo, tmp_path_factory) -> Path:
 
 @pytest.fixture
 def runs(pages_state, pages_run, dann_run, pages_copy_run) -> dict[str, Path]:
-    return {"before": pages_copy_run(pages_run, pages_state, "source-only"),
-            "after": pages_copy_run(dann_run, pages_state, "dann")}
+    return {
+        "before": pages_copy_run(pages_run, pages_state, "source-only"),
+        "after": pages_copy_run(dann_run, pages_state, "dann"),
+    }
 
 
 @pytest.fixture
@@ -103,8 +115,9 @@ def test_before_after_embeddings_with_proxy_a_distance(qtbot, page, runs, pages_
     assert pages_errors == []
 
 
-def test_live_reembeds_when_the_checkpoint_changes_and_follows_a_running_run(qtbot, page, runs, pages_state,
-                                                                             pages_copy_run, dann_run):
+def test_live_reembeds_when_the_checkpoint_changes_and_follows_a_running_run(
+    qtbot, page, runs, pages_state, pages_copy_run, dann_run
+):
     page.interval.setValue(600)  # the test ticks by hand
     with qtbot.waitSignal(page.embedded, timeout=TIMEOUT_MS) as blocker:
         page.live.setChecked(True)  # the first tick embeds the current run

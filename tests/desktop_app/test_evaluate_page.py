@@ -1,4 +1,5 @@
 """Evaluate page, driven like a user: pick run and folder, click Evaluate, read the results."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,8 +29,9 @@ def page(qtbot, pages_state, pages_run, pages_demo, pages_copy_run):
     page.shutdown()
 
 
-def test_evaluate_shows_accuracy_matrix_table_and_gallery(qtbot, page, pages_state, pages_demo, pages_errors,
-                                                          pages_screenshot):
+def test_evaluate_shows_accuracy_matrix_table_and_gallery(
+    qtbot, page, pages_state, pages_demo, pages_errors, pages_screenshot
+):
     assert page.run_chooser.run_dir() == pages_state.run_dir
     assert page.data_edit.text() == str(pages_demo.target_test)  # defaults to the target test folder
 

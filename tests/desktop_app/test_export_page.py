@@ -1,4 +1,5 @@
 """Export page, driven like a user: choose the output file, click Export, read the parity report."""
+
 from __future__ import annotations
 
 import json
@@ -26,8 +27,9 @@ def page(qtbot, pages_state, pages_run, pages_copy_run):
     page.shutdown()
 
 
-def test_export_writes_model_shows_parity_and_sets_model(qtbot, page, pages_state, tmp_path, monkeypatch,
-                                                          pages_errors, pages_screenshot):
+def test_export_writes_model_shows_parity_and_sets_model(
+    qtbot, page, pages_state, tmp_path, monkeypatch, pages_errors, pages_screenshot
+):
     run_dir = Path(pages_state.run_dir)
     assert page.run_chooser.run_dir() == str(run_dir)
     assert page.out_edit.text() == str(run_dir / "exports" / "model.onnx")  # the default

@@ -1,4 +1,5 @@
 """JobRunner: engine jobs in a worker thread, events in throttled batches, errors as signals."""
+
 from __future__ import annotations
 
 import threading

@@ -1,4 +1,5 @@
 """Predict page, driven like a user: drop an image, drop a folder, save CSV, open a wrong ONNX file."""
+
 from __future__ import annotations
 
 import csv
@@ -35,13 +36,15 @@ def drop(page: PredictPage, *paths: Path) -> bool:
     """Send the drag-enter and drop events a file manager would; True when the page accepted the drag."""
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in paths])
-    enter = QDragEnterEvent(QPoint(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                            Qt.KeyboardModifier.NoModifier)
+    enter = QDragEnterEvent(
+        QPoint(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     QApplication.sendEvent(page, enter)
     if not enter.isAccepted():
         return False
-    event = QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                       Qt.KeyboardModifier.NoModifier)
+    event = QDropEvent(
+        QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier
+    )
     QApplication.sendEvent(page, event)
     return True
 
@@ -64,8 +67,9 @@ def test_drop_image_shows_top_k_bars(qtbot, page, pages_demo, pages_errors, page
     pages_screenshot(page, "predict_image")
 
 
-def test_drop_folder_table_with_error_row_and_save_csv(qtbot, page, pages_demo, tmp_path, monkeypatch,
-                                                       pages_errors, pages_screenshot):
+def test_drop_folder_table_with_error_row_and_save_csv(
+    qtbot, page, pages_demo, tmp_path, monkeypatch, pages_errors, pages_screenshot
+):
     folder = tmp_path / "incoming"
     folder.mkdir()
     for digit in ("1", "7"):
@@ -109,8 +113,9 @@ def _not_a_classifier(path: Path) -> Path:
     return path
 
 
-def test_open_non_classifier_model_shows_error_and_keeps_model(qtbot, page, pages_state, pages_onnx, tmp_path,
-                                                               monkeypatch, pages_errors):
+def test_open_non_classifier_model_shows_error_and_keeps_model(
+    qtbot, page, pages_state, pages_onnx, tmp_path, monkeypatch, pages_errors
+):
     bad = _not_a_classifier(tmp_path / "vector.onnx")
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(bad), ""))
     qtbot.mouseClick(page.open_model_button, Qt.MouseButton.LeftButton)

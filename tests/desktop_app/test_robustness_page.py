@@ -1,4 +1,5 @@
 """Robustness page, driven like a user: pick an attack and budgets, Run, read curves, table and examples."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -51,8 +52,9 @@ def test_parse_eps_accepts_fractions_and_names_bad_values():
     assert parse_eps("  ", "linf")[1].startswith("give at least one")
 
 
-def test_attack_run_shows_curve_table_and_examples_then_overlays_a_second(qtbot, page, pages_run, pages_demo,
-                                                                           pages_errors, pages_screenshot):
+def test_attack_run_shows_curve_table_and_examples_then_overlays_a_second(
+    qtbot, page, pages_run, pages_demo, pages_errors, pages_screenshot
+):
     assert page.model_kind() == "run" and page.run_chooser.run_dir().endswith("run-a")
     assert page.data_edit.text() == str(pages_demo.target_test)  # default: the target test folder
     page.set_data(str(pages_demo.source))  # the 1-epoch model gets a few source images right: something to attack
@@ -182,7 +184,14 @@ def test_long_attack_shows_progress_and_stops_with_a_partial_report(qtbot, page,
 
 def test_every_setting_has_a_tooltip(page):
     kinds = (QLineEdit, QComboBox, QSpinBox, QAbstractButton)
-    missing = [f"{type(w).__name__} {getattr(w, 'text', lambda: '')()!r}" for kind in kinds
-               for w in page.findChildren(kind) if isinstance(w, QWidget) and w.isVisibleTo(page) and not w.toolTip()
-               and w.parent() is not None and type(w.parent()).__name__ not in ("QSpinBox", "SciSpinBox", "QComboBox")]
+    missing = [
+        f"{type(w).__name__} {getattr(w, 'text', lambda: '')()!r}"
+        for kind in kinds
+        for w in page.findChildren(kind)
+        if isinstance(w, QWidget)
+        and w.isVisibleTo(page)
+        and not w.toolTip()
+        and w.parent() is not None
+        and type(w.parent()).__name__ not in ("QSpinBox", "SciSpinBox", "QComboBox")
+    ]
     assert missing == []

@@ -1,4 +1,5 @@
 """Runs page, driven like a user: see the runs, open, resume, compare curves, delete."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -21,10 +22,12 @@ def runs(pages_state, pages_run, pages_copy_run) -> tuple[Path, Path]:
     a = pages_copy_run(pages_run, pages_state, "run-a")
     b = pages_copy_run(pages_run, pages_state, "run-b")
     run_b = Run(b)
-    run_b.write_metrics([
-        {"epoch": e, "step": 3 * e, "train/loss": 2.3 - 0.4 * e, "val/acc": 0.2 * e, "target/acc": 0.1 * e}
-        for e in (1, 2, 3)
-    ])
+    run_b.write_metrics(
+        [
+            {"epoch": e, "step": 3 * e, "train/loss": 2.3 - 0.4 * e, "val/acc": 0.2 * e, "target/acc": 0.1 * e}
+            for e in (1, 2, 3)
+        ]
+    )
     run_b.update_info(status="stopped", epoch=3, epochs=5, best_metrics={"val/acc": 0.6, "target/acc": 0.3})
     return a, b
 
@@ -98,6 +101,7 @@ def test_delete_asks_first_and_removes_folder(qtbot, page, pages_state, runs, mo
         def question(parent, title, text, *args, **kwargs):
             asked.append(text)
             return reply
+
         return question
 
     monkeypatch.setattr(QMessageBox, "question", answer(QMessageBox.StandardButton.No))

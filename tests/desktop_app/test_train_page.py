@@ -1,4 +1,5 @@
 """Train page, driven as a user: pick a method, start, watch plots, pause, resume, stop, resume the run."""
+
 from __future__ import annotations
 
 import json
@@ -28,7 +29,9 @@ def worker_waits_in_pause() -> bool:
     """True when some thread is blocked in JobControl.check(): the worker honours the pause."""
     for frame in sys._current_frames().values():
         while frame is not None:
-            if frame.f_code.co_name == "check" and frame.f_code.co_filename.endswith(os.path.join("engine", "core", "control.py")):
+            if frame.f_code.co_name == "check" and frame.f_code.co_filename.endswith(
+                os.path.join("engine", "core", "control.py")
+            ):
                 return True
             frame = frame.f_back
     return False
@@ -38,7 +41,9 @@ def run_info(run_dir: str) -> dict:
     return json.loads((Path(run_dir) / "run.json").read_text())
 
 
-def test_start_plots_pause_resume_stop_without_stalling_the_window(qtbot, demo_state, engine_info, heartbeat, error_calls):
+def test_start_plots_pause_resume_stop_without_stalling_the_window(
+    qtbot, demo_state, engine_info, heartbeat, error_calls
+):
     page = make_page(qtbot, demo_state, engine_info)
     page.basic_form.set_values({"epochs": 60, "batch_size": 8, "lr": 0.003})
     assert page.start_button.isEnabled()

@@ -1,4 +1,5 @@
 """Fixtures for engine tests: a tiny demo pair and a short training config."""
+
 from __future__ import annotations
 
 from pathlib import Path

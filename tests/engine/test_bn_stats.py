@@ -1,4 +1,5 @@
 """BatchNorm statistics of a domain (AdaBN): exact, confined to the chosen layers, mode-preserving."""
+
 from __future__ import annotations
 
 import torch

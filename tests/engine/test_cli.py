@@ -1,4 +1,5 @@
 """The CLI as a user runs it: demo, check, train, evaluate, export, predict; clean errors."""
+
 from __future__ import annotations
 
 import csv
@@ -13,12 +14,40 @@ from engine.data.demo import DemoPaths
 
 def test_full_pipeline(tiny_demo: DemoPaths, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     runs = tmp_path / "runs"
-    assert main(["check", str(tiny_demo.source), "--target", str(tiny_demo.target_train), "--json", str(tmp_path / "h.json")]) == 0
+    assert (
+        main(
+            [
+                "check",
+                str(tiny_demo.source),
+                "--target",
+                str(tiny_demo.target_train),
+                "--json",
+                str(tmp_path / "h.json"),
+            ]
+        )
+        == 0
+    )
     report = json.loads((tmp_path / "h.json").read_text())
     assert report and "source" in json.dumps(report)
 
-    args = ["train", "--source", str(tiny_demo.source), "--target-test", str(tiny_demo.target_test),
-            "--epochs", "1", "--batch-size", "32", "--runs-dir", str(runs), "--name", "cli", "--set", "freeze_stages=1", "--quiet"]
+    args = [
+        "train",
+        "--source",
+        str(tiny_demo.source),
+        "--target-test",
+        str(tiny_demo.target_test),
+        "--epochs",
+        "1",
+        "--batch-size",
+        "32",
+        "--runs-dir",
+        str(runs),
+        "--name",
+        "cli",
+        "--set",
+        "freeze_stages=1",
+        "--quiet",
+    ]
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "run: " in out and "epoch 1:" in out
@@ -40,9 +69,10 @@ def test_full_pipeline(tiny_demo: DemoPaths, tmp_path: Path, capsys: pytest.Capt
     (tmp_path / "imgs" / "a.png").write_bytes(img.read_bytes())
     (tmp_path / "imgs" / "notes.png").write_text("not an image")
     assert main(["predict", str(model), str(tmp_path / "imgs"), "--csv", str(tmp_path / "p.csv"), "--top-k", "2"]) == 0
-    rows = list(csv.DictReader(open(tmp_path / "p.csv")))
+    with open(tmp_path / "p.csv") as f:
+        rows = list(csv.DictReader(f))
     assert len(rows) == 2
-    bad = [r for r in rows if r["path"].endswith("notes.png")][0]
+    bad = next(r for r in rows if r["path"].endswith("notes.png"))
     assert bad["error"]
     assert main(["runs", str(runs)]) == 0 and "cli" in capsys.readouterr().out
 

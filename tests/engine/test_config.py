@@ -1,4 +1,5 @@
 """Configs: TOML round trip and errors that name the field, the value and what is allowed."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,7 +29,10 @@ def test_flags_override_the_file(tmp_path: Path) -> None:
     ("data", "expected"),
     [
         ({"source": "a", "epochs": 0}, r"field 'epochs' = 0: Input should be greater than or equal to 1"),
-        ({"source": "a", "augment": "extreme"}, r"field 'augment' = 'extreme': Input should be 'none', 'light' or 'strong'"),
+        (
+            {"source": "a", "augment": "extreme"},
+            r"field 'augment' = 'extreme': Input should be 'none', 'light' or 'strong'",
+        ),
         ({"source": "a", "learning_rate": 0.1}, r"field 'learning_rate' = 0.1: Extra inputs are not permitted"),
         ({"epochs": 3}, r"field 'source'.*Field required"),
     ],

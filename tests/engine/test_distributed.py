@@ -1,4 +1,5 @@
 """torchrun: two CPU processes (Gloo) train one run together; rank 0 writes it."""
+
 from __future__ import annotations
 
 import json
@@ -13,9 +14,32 @@ from engine.data.demo import DemoPaths
 def test_torchrun_two_processes_train_one_run(tiny_demo: DemoPaths, tmp_path: Path) -> None:
     runs = tmp_path / "runs"
     env = {**os.environ, "OMP_NUM_THREADS": "1", "TRANSFER_STUDIO_OFFLINE": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
-           "-m", "engine.cli", "train", "--source", str(tiny_demo.source), "--target", str(tiny_demo.target_train),
-           "--method", "finetune", "--epochs", "2", "--batch-size", "16", "--runs-dir", str(runs), "--name", "ddp", "--quiet"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--standalone",
+        "--nproc_per_node",
+        "2",
+        "-m",
+        "engine.cli",
+        "train",
+        "--source",
+        str(tiny_demo.source),
+        "--target",
+        str(tiny_demo.target_train),
+        "--method",
+        "finetune",
+        "--epochs",
+        "2",
+        "--batch-size",
+        "16",
+        "--runs-dir",
+        str(runs),
+        "--name",
+        "ddp",
+        "--quiet",
+    ]
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert proc.stdout.count("run: ") == 1  # only rank 0 reports

@@ -1,4 +1,5 @@
 """Embeddings of source/target features, the proxy A-distance and the PNG, also from a run."""
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -52,8 +53,8 @@ def test_embed_run_from_a_saved_checkpoint(tmp_path: Path) -> None:
     from PIL import Image
 
     from engine.core.config import TrainConfig
-    from engine.models import build_model
     from engine.core.runs import create_run
+    from engine.models import build_model
 
     rng = np.random.default_rng(0)
     for domain, base in (("src", 40), ("tgt", 200)):
@@ -62,7 +63,13 @@ def test_embed_run_from_a_saved_checkpoint(tmp_path: Path) -> None:
             for i in range(6):
                 arr = (rng.integers(0, 40, size=(12, 12, 3)) + base).astype(np.uint8)
                 Image.fromarray(arr, "RGB").save(tmp_path / domain / cls / f"{i}.png")
-    cfg = TrainConfig(source=tmp_path / "src", target=tmp_path / "tgt", runs_dir=tmp_path / "runs", backbone="small_cnn", weights="random")
+    cfg = TrainConfig(
+        source=tmp_path / "src",
+        target=tmp_path / "tgt",
+        runs_dir=tmp_path / "runs",
+        backbone="small_cnn",
+        weights="random",
+    )
     run = create_run(cfg)
     torch.manual_seed(0)
     model = build_model("small_cnn", 2, weights="random")

@@ -1,4 +1,5 @@
 """Backbones and weights: registry, stages, offline messages, user weight files."""
+
 from __future__ import annotations
 
 from pathlib import Path

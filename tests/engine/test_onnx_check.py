@@ -1,4 +1,5 @@
 """inspect_onnx: accepts image classifiers in their usual shapes, refuses everything else clearly."""
+
 from __future__ import annotations
 
 import json
@@ -191,11 +192,11 @@ def test_refuses_missing_empty_corrupt_and_truncated_files(tmp_path):
     with pytest.raises(UserError, match="too small"):
         inspect_onnx(tmp_path / "empty.onnx")
     (tmp_path / "junk.onnx").write_bytes(np.random.default_rng(1).bytes(4096))
-    with pytest.raises(UserError, match="junk.onnx"):
+    with pytest.raises(UserError, match=r"junk\.onnx"):
         inspect_onnx(tmp_path / "junk.onnx")
     good = classifier(tmp_path / "good.onnx").read_bytes()
     (tmp_path / "cut.onnx").write_bytes(good[: len(good) // 2])
-    with pytest.raises(UserError, match="cut.onnx"):
+    with pytest.raises(UserError, match=r"cut\.onnx"):
         inspect_onnx(tmp_path / "cut.onnx")
 
 

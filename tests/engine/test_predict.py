@@ -1,4 +1,5 @@
 """ONNX prediction: matches torch, preprocesses like training, reports bad files, runs without torch."""
+
 from __future__ import annotations
 
 import csv
@@ -16,8 +17,8 @@ from onnx import TensorProto, helper
 from PIL import Image
 from torch import nn
 
-from engine.data.images import load_for_model
 from engine.core.errors import UserError
+from engine.data.images import load_for_model
 from engine.deploy.export import export_onnx
 from engine.deploy.predict import OnnxClassifier, Prediction, csv_header, list_images, softmax, write_csv
 
@@ -133,9 +134,11 @@ def test_csv_written(exported, image_folder, tmp_path):
     out = write_csv(preds, tmp_path / "out" / "preds.csv", top_k=2)
     with out.open(newline="", encoding="utf-8") as fh:
         rows = list(csv.reader(fh))
-    assert rows[0] == csv_header(2) == [
-        "path", "prediction", "probability", "top1_class", "top1_prob", "top2_class", "top2_prob", "error"
-    ]
+    assert (
+        rows[0]
+        == csv_header(2)
+        == ["path", "prediction", "probability", "top1_class", "top1_prob", "top2_class", "top2_prob", "error"]
+    )
     assert len(rows) == 1 + len(preds)
     body = {Path(r[0]).name: r for r in rows[1:]}
     good = body["a.png"]
@@ -158,7 +161,9 @@ def test_normalises_only_when_model_does_not(tmp_path):
     assert np.allclose(inside.logits(x), x.mean(axis=(2, 3)), atol=1e-6)
     img = Image.fromarray((x[0].transpose(1, 2, 0) * 255).astype(np.uint8))
     assert plain.preprocess(img).shape == (3, 8, 8)
-    assert np.allclose(plain.preprocess(img).mean(axis=(1, 2)), (np.asarray(img).mean(axis=(0, 1)) / 255 - mean) / std, atol=1e-4)
+    assert np.allclose(
+        plain.preprocess(img).mean(axis=(1, 2)), (np.asarray(img).mean(axis=(0, 1)) / 255 - mean) / std, atol=1e-4
+    )
 
 
 def test_nhwc_and_fixed_batch_models(tmp_path):
@@ -200,7 +205,9 @@ print(json.dumps({{"torch": "torch" in sys.modules, "n": len(preds),
                    "errors": sum(p.error is not None for p in preds)}}))
 """
     env = {**os.environ, "PYTHONPATH": str(REPO)}
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, env=env, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=REPO, env=env, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout.strip().splitlines()[-1])
     assert result == {"torch": False, "n": 6, "errors": 2}

@@ -1,7 +1,8 @@
 """The trainer: learning, events, checkpoints, stop/resume, NaN handling, feature caching."""
+
 from __future__ import annotations
 
-import json
+import itertools
 import math
 
 import pytest
@@ -109,7 +110,9 @@ def test_nan_loss_stops_with_the_step_and_keeps_last_good_checkpoint(
     run = open_run(sorted(train_config.runs_dir.iterdir())[-1])
     assert run.info()["status"] == "failed"
     state = torch.load(run.checkpoint("last"), weights_only=True)
-    assert state["epoch"] == 1 and all(torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point())
+    assert state["epoch"] == 1 and all(
+        torch.isfinite(v).all() for v in state["model"].values() if v.is_floating_point()
+    )
 
 
 def test_linear_probe_trains_on_cached_features(train_config: TrainConfig) -> None:
@@ -153,7 +156,7 @@ def test_adaptation_method_without_target_is_refused(train_config: TrainConfig) 
 def test_lr_schedule_warms_up_then_decays() -> None:
     values = [lr_factor(s, 100, 10, "cosine") for s in range(100)]
     assert values[0] == pytest.approx(0.1) and values[9] == pytest.approx(1.0)
-    assert all(a >= b for a, b in zip(values[10:], values[11:]))
+    assert all(a >= b for a, b in itertools.pairwise(values[10:]))
     assert values[-1] < 0.01
     assert lr_factor(50, 100, 0, "constant") == 1.0
     assert math.isclose(lr_factor(55, 100, 10, "cosine"), 0.5, abs_tol=1e-9)

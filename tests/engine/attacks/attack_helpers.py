@@ -1,6 +1,7 @@
 """Helpers for the attack tests: synthetic 3-class task, a tiny CNN, legacy ONNX export, and an
 onnxruntime scores function that counts what it is sent. Imported by conftest.py and the tests.
 """
+
 from __future__ import annotations
 
 import warnings
@@ -36,9 +37,16 @@ class TinyCNN(nn.Module):
         self.register_buffer("mean", torch.full((1, 3, 1, 1), 0.5))
         self.register_buffer("std", torch.full((1, 3, 1, 1), 0.25))
         self.net = nn.Sequential(
-            nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Conv2d(8, 16, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
-            nn.Flatten(), nn.Dropout(0.1), nn.Linear(16 * (SIZE // 4) ** 2, N_CLASSES),
+            nn.Conv2d(3, 8, 3, padding=1),
+            nn.BatchNorm2d(8),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Conv2d(8, 16, 3, padding=1),
+            nn.ReLU(),
+            nn.MaxPool2d(2),
+            nn.Flatten(),
+            nn.Dropout(0.1),
+            nn.Linear(16 * (SIZE // 4) ** 2, N_CLASSES),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -65,8 +73,15 @@ def export_legacy(model: nn.Module, path: Path) -> Path:
     """ONNX export with the TorchScript exporter (0.4 s here vs ~11 s for dynamo=True); tests only."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, (torch.rand(2, 3, SIZE, SIZE),), str(path), input_names=["image"],
-                          output_names=["logits"], dynamic_axes={"image": {0: "n"}, "logits": {0: "n"}}, dynamo=False)
+        torch.onnx.export(
+            model,
+            (torch.rand(2, 3, SIZE, SIZE),),
+            str(path),
+            input_names=["image"],
+            output_names=["logits"],
+            dynamic_axes={"image": {0: "n"}, "logits": {0: "n"}},
+            dynamo=False,
+        )
     return path
 
 

@@ -1,11 +1,13 @@
 """Shared fixtures: a tiny CNN trained for about a second on a 3-class synthetic pattern task
 (16x16 RGB), a second CNN (another seed) as transfer surrogate, and an ONNX export of the first.
 """
+
 from __future__ import annotations
 
 import pytest
 import torch
 from attack_helpers import Task, export_legacy, make_data, train_tiny
+
 
 @pytest.fixture(autouse=True)
 def _one_thread():

@@ -1,17 +1,17 @@
 """Every registered attack: stays within its budget, beats random noise of the same norm, and
 leaves the model and the input as it found them. Plus targeted modes and DeepFool vs FGSM."""
+
 from __future__ import annotations
 
 import pytest
 import torch
+from attack_helpers import OrtScores
 from pydantic import ValidationError
 
-from engine.core.errors import UserError
 from engine.attacks import ATTACKS, get_attack, list_attacks
 from engine.attacks.base import perturbation_norms, project
 from engine.attacks.transfer import transfer_rate
-
-from attack_helpers import OrtScores
+from engine.core.errors import UserError
 
 TEST_EPS = {"linf": 0.1, "l2": 2.0}  # random noise this large leaves the tiny CNN at ~100 % accuracy
 CHEAP = {  # keep the folder fast; attacks not listed run with their defaults
@@ -95,13 +95,16 @@ def test_attack_within_budget_and_beats_noise(name, task):
         assert res.queries is None
 
 
-@pytest.mark.parametrize("name,options", [
-    ("pgd", dict(eps=0.1)),
-    ("pgd", dict(norm="l2", eps=2.0, restarts=2, steps=5)),
-    ("cw", dict(steps=30, search_steps=3, initial_const=0.1)),
-    ("deepfool", {}),
-    ("fgsm", dict(eps=0.15)),
-])
+@pytest.mark.parametrize(
+    "name,options",
+    [
+        ("pgd", dict(eps=0.1)),
+        ("pgd", dict(norm="l2", eps=2.0, restarts=2, steps=5)),
+        ("cw", dict(steps=30, search_steps=3, initial_const=0.1)),
+        ("deepfool", {}),
+        ("fgsm", dict(eps=0.15)),
+    ],
+)
 def test_targeted_modes_hit_the_target(name, options, task):
     target = (task.y + 1) % 3
     res, _ = run(name, task, get_attack(name)(targeted=True, **options), target)
@@ -145,7 +148,13 @@ def test_white_box_restores_model_state(name, task):
     frozen.requires_grad_(False)
     model.zero_grad(set_to_none=True)
     try:
-        opts = dict(steps=2, search_steps=1, initial_const=0.1) if name == "cw" else dict(steps=2) if name in ("pgd", "deepfool") else {}
+        opts = (
+            dict(steps=2, search_steps=1, initial_const=0.1)
+            if name == "cw"
+            else dict(steps=2)
+            if name in ("pgd", "deepfool")
+            else {}
+        )
         with torch.inference_mode():  # callers may hold inference tensors; the attack still needs grads
             x = task.x[:8].clone()
         res = get_attack(name)(**opts)(model, x, task.y[:8])
@@ -158,15 +167,18 @@ def test_white_box_restores_model_state(name, task):
         model.eval()
 
 
-@pytest.mark.parametrize("name,kwargs,needle", [
-    ("pgd", dict(eps=1.5), "eps=1.5 is out of range for norm 'linf'"),
-    ("fgsm", dict(eps=-0.1, norm="l2"), "eps=-0.1 is out of range for norm 'l2'"),
-    ("square", dict(eps=2.0), "eps=2.0 is out of range"),
-    ("cw", dict(norm="linf"), "norm"),
-    ("pgd", dict(steps=0), "steps"),
-    ("transfer", dict(base="square"), "not a white-box attack"),
-    ("transfer", dict(base_options=dict(eps=0.1)), "base_options may not set eps"),
-])
+@pytest.mark.parametrize(
+    "name,kwargs,needle",
+    [
+        ("pgd", dict(eps=1.5), "eps=1.5 is out of range for norm 'linf'"),
+        ("fgsm", dict(eps=-0.1, norm="l2"), "eps=-0.1 is out of range for norm 'l2'"),
+        ("square", dict(eps=2.0), "eps=2.0 is out of range"),
+        ("cw", dict(norm="linf"), "norm"),
+        ("pgd", dict(steps=0), "steps"),
+        ("transfer", dict(base="square"), "not a white-box attack"),
+        ("transfer", dict(base_options=dict(eps=0.1)), "base_options may not set eps"),
+    ],
+)
 def test_config_refuses_bad_values(name, kwargs, needle):
     with pytest.raises(ValidationError) as info:
         get_attack(name)(**kwargs)

@@ -1,4 +1,5 @@
 """The query counter (batching, de-duplication, budgets) and ONNX/PyTorch agreement."""
+
 from __future__ import annotations
 
 import numpy as np

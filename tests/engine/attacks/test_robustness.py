@@ -1,5 +1,6 @@
 """The robustness job end to end: a real run directory (small_cnn on 8x8 images), its ONNX export,
 a labelled folder, reports, galleries, events, stop, and refusals."""
+
 from __future__ import annotations
 
 import json
@@ -13,13 +14,13 @@ import torch.nn.functional as F
 from attack_helpers import export_legacy, make_data
 from PIL import Image
 
-from engine.training.checkpoints import save_checkpoint
+from engine.attacks.robustness import AttackJobConfig, run_attack
 from engine.core.config import TrainConfig, validate
 from engine.core.control import JobControl
 from engine.core.errors import UserError
 from engine.core.events import Collector, Finished, Progress, Started
-from engine.attacks.robustness import AttackJobConfig, run_attack
 from engine.core.runs import create_run
+from engine.training.checkpoints import save_checkpoint
 
 CLASSES = ["a", "b", "c"]
 S = 8  # image side: small_cnn is cheap at 8x8
@@ -30,7 +31,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("robust")
     data = root / "data"
     x, y = make_data(30, 77, S)
-    for i, (img, label) in enumerate(zip(x, y)):
+    for i, (img, label) in enumerate(zip(x, y, strict=False)):
         folder = data / CLASSES[int(label)]
         folder.mkdir(parents=True, exist_ok=True)
         Image.fromarray((img.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)).save(folder / f"{i:02d}.png")
@@ -53,9 +54,13 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
                 loss.backward()
                 opt.step()
         model.eval()
-        run = create_run(TrainConfig(source=data, backbone="small_cnn", image_size=S, runs_dir=root / "runs", name="tiny"))
-        save_checkpoint(run.checkpoint("best"), {"model": model.state_dict(), "classes": CLASSES, "input_size": S,
-                                                 "bottleneck_dim": 0})
+        run = create_run(
+            TrainConfig(source=data, backbone="small_cnn", image_size=S, runs_dir=root / "runs", name="tiny")
+        )
+        save_checkpoint(
+            run.checkpoint("best"),
+            {"model": model.state_dict(), "classes": CLASSES, "input_size": S, "bottleneck_dim": 0},
+        )
         onnx_path = export_legacy_sized(model, root / "export" / "tiny.onnx")
     finally:
         torch.set_num_threads(old)
@@ -124,8 +129,9 @@ def test_minimal_norm_attack_runs_once_and_is_projected_per_eps(setup):
 
 
 def test_query_attack_on_onnx_counts_queries(setup):
-    rep = run_attack(job(setup, model=setup["onnx"], attack="square", eps=[0.15], limit=12,
-                         attack_options={"max_queries": 50}))
+    rep = run_attack(
+        job(setup, model=setup["onnx"], attack="square", eps=[0.15], limit=12, attack_options={"max_queries": 50})
+    )
     assert rep.model_kind == "onnx" and rep.n_images == 12
     r = rep.results[0]
     assert r.queries_mean is not None and 1 <= r.queries_median <= 50
@@ -135,8 +141,16 @@ def test_query_attack_on_onnx_counts_queries(setup):
 
 
 def test_transfer_on_onnx_uses_the_surrogate(setup):
-    rep = run_attack(job(setup, model=setup["onnx"], attack="transfer", surrogate=setup["run"], eps=[0.2],
-                         attack_options={"base_options": {"steps": 5}}))
+    rep = run_attack(
+        job(
+            setup,
+            model=setup["onnx"],
+            attack="transfer",
+            surrogate=setup["run"],
+            eps=[0.2],
+            attack_options={"base_options": {"steps": 5}},
+        )
+    )
     assert rep.surrogate_agreement == 1.0  # the ONNX file is an export of the surrogate run
     r = rep.results[0]
     assert r.surrogate_success_rate >= 0.8 and r.transfer_rate >= 0.95
@@ -165,7 +179,7 @@ def test_stop_saves_a_partial_report(setup):
 
 
 def test_onnx_refuses_white_box_attacks(setup):
-    with pytest.raises(UserError, match="square.*hopskipjump.*transfer"):
+    with pytest.raises(UserError, match=r"square.*hopskipjump.*transfer"):
         run_attack(job(setup, model=setup["onnx"], attack="pgd", eps=[0.1]))
 
 
@@ -174,17 +188,20 @@ def test_transfer_needs_a_surrogate(setup):
         run_attack(job(setup, model=setup["onnx"], attack="transfer", eps=[0.1]))
 
 
-@pytest.mark.parametrize("kw,needle", [
-    (dict(eps=[0.1, 1.5]), "field 'eps'"),
-    (dict(eps=[0.1, 1.5]), "eps=1.5 is out of range for norm 'linf'"),
-    (dict(eps=[-1.0], norm="l2"), "eps=-1.0"),
-    (dict(eps=[]), "at least one budget"),
-    (dict(attack="magic"), "unknown attack 'magic'"),
-    (dict(attack_options={"steps": 0}), "field 'attack_options'"),
-    (dict(attack_options={"eps": 0.1}), "not in attack_options"),
-    (dict(attack="cw", norm="linf"), "norm"),
-    (dict(limit=0), "field 'limit'"),
-])
+@pytest.mark.parametrize(
+    "kw,needle",
+    [
+        (dict(eps=[0.1, 1.5]), "field 'eps'"),
+        (dict(eps=[0.1, 1.5]), "eps=1.5 is out of range for norm 'linf'"),
+        (dict(eps=[-1.0], norm="l2"), "eps=-1.0"),
+        (dict(eps=[]), "at least one budget"),
+        (dict(attack="magic"), "unknown attack 'magic'"),
+        (dict(attack_options={"steps": 0}), "field 'attack_options'"),
+        (dict(attack_options={"eps": 0.1}), "not in attack_options"),
+        (dict(attack="cw", norm="linf"), "norm"),
+        (dict(limit=0), "field 'limit'"),
+    ],
+)
 def test_job_config_refuses_bad_values(setup, kw, needle):
     with pytest.raises(UserError) as info:
         job(setup, **kw)

@@ -1,4 +1,5 @@
 """Tiny image-file factories for the data-layer tests."""
+
 from __future__ import annotations
 
 from pathlib import Path

@@ -1,12 +1,13 @@
 """The digits demo: layout, disjoint originals, determinism, and that it scans as the app expects."""
+
 from __future__ import annotations
 
 import numpy as np
 import pytest
 
+from engine.core.errors import UserError
 from engine.data.demo import _load_digits, assign_digits, make_demo, render_demo
 from engine.data.folders import scan_domain
-from engine.core.errors import UserError
 
 CLASSES = [str(i) for i in range(10)]
 
@@ -29,6 +30,7 @@ def test_layout_counts_and_scan(tmp_path):
     assert tst.labelled and tst.classes == CLASSES and set(tst.class_counts().values()) == {1}
     assert calls[-1] == (70, 70)  # 40 source + 20 target train + 10 target test
     from PIL import Image
+
     with Image.open(src.paths[0]) as s, Image.open(tst.paths[0]) as t:
         assert s.size == (20, 20) and s.mode == "L" and t.size == (20, 20) and t.mode == "RGB"
 

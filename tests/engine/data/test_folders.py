@@ -1,4 +1,5 @@
 """scan_domain: layout detection, hidden files, symlinks, nesting, empty classes, bad roots."""
+
 from __future__ import annotations
 
 import os
@@ -7,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.data.folders import Domain, Sample, scan_domain
 from engine.core.errors import UserError
+from engine.data.folders import Domain, Sample, scan_domain
 
 
 def touch(path: Path, data: bytes = b"x") -> Path:
@@ -26,7 +27,11 @@ def test_labelled_layout_sorted_with_nested_folders(tmp_path):
     d = scan_domain(tmp_path)
     assert d.labelled and d.classes == ["cat", "dog"] and d.name == tmp_path.name
     assert [p.relative_to(tmp_path).as_posix() for p in d.paths] == [
-        "cat/2021/summer/c.jpeg", "cat/z.png", "dog/a.JPG", "dog/b.png"]
+        "cat/2021/summer/c.jpeg",
+        "cat/z.png",
+        "dog/a.JPG",
+        "dog/b.png",
+    ]
     assert d.labels == [0, 0, 1, 1] and len(d) == 4
     assert d.class_counts() == {"cat": 2, "dog": 2}
     assert any(p.endswith("README.md") for p, _ in d.skipped)
@@ -110,14 +115,14 @@ def test_unlabelled_nested_loop(tmp_path):
 
 
 def test_missing_root_and_file_root_and_no_images(tmp_path):
-    with pytest.raises(UserError, match="Folder not found: .*nope"):
+    with pytest.raises(UserError, match=r"Folder not found: .*nope"):
         scan_domain(tmp_path / "nope")
     f = touch(tmp_path / "file.png")
     with pytest.raises(UserError, match="is a file, not a folder"):
         scan_domain(f)
     empty = tmp_path / "empty"
     touch(empty / "a" / "readme.txt")
-    with pytest.raises(UserError, match="No images found in .*empty"):
+    with pytest.raises(UserError, match=r"No images found in .*empty"):
         scan_domain(empty)
     with pytest.raises(UserError, match="No images found"):
         scan_domain(empty, labelled=False)
@@ -149,6 +154,11 @@ def test_relabel_maps_to_source_classes(tmp_path):
 
 
 def test_domain_helpers_on_a_hand_built_domain():
-    d = Domain(Path("/r"), "r", ["a", "b"], [Sample(Path("/r/a/1.png"), 0), Sample(Path("/r/b/1.png"), 1),
-                                            Sample(Path("/r/b/2.png"), 1)], True)
+    d = Domain(
+        Path("/r"),
+        "r",
+        ["a", "b"],
+        [Sample(Path("/r/a/1.png"), 0), Sample(Path("/r/b/1.png"), 1), Sample(Path("/r/b/2.png"), 1)],
+        True,
+    )
     assert d.class_counts() == {"a": 1, "b": 2} and d.paths[0] == Path("/r/a/1.png")

@@ -1,4 +1,5 @@
 """Health checks: unreadable files, duplicates, class problems, cross-domain mismatches."""
+
 from __future__ import annotations
 
 import json
@@ -20,8 +21,14 @@ def test_clean_domain_has_no_issues(tmp_path, labelled):
     report = check_domain(scan_domain(make := labelled(tmp_path / "src", {"a": 6, "b": 6})))
     assert report.issues == [] and not report.has_errors
     assert report.class_counts == {"a": 6, "b": 6} and report.num_images == 12 and report.root == str(make)
-    assert report.sizes == {"min_width": 8, "median_width": 8, "max_width": 8,
-                            "min_height": 8, "median_height": 8, "max_height": 8}
+    assert report.sizes == {
+        "min_width": 8,
+        "median_width": 8,
+        "max_width": 8,
+        "min_height": 8,
+        "median_height": 8,
+        "max_height": 8,
+    }
     assert report.modes == {"RGB": 12} and report.formats == {"PNG": 12}
 
 
@@ -31,7 +38,9 @@ def test_unreadable_files_are_listed_with_reasons(tmp_path, labelled):
     (root / "b" / "text.jpg").write_text("hello")
     report = check_domain(scan_domain(root))
     assert {(u["path"].split("/")[-1], u["reason"]) for u in report.unreadable} == {
-        ("zero.png", "empty file (0 bytes)"), ("text.jpg", "not an image (could not identify format)")}
+        ("zero.png", "empty file (0 bytes)"),
+        ("text.jpg", "not an image (could not identify format)"),
+    }
     assert codes(report.issues) == {"unreadable": "warning"}
     assert report.class_counts == {"a": 6, "b": 6}  # readable images only
     text = report.to_text()
@@ -59,12 +68,19 @@ def test_duplicates_small_classes_imbalance_empty_class(tmp_path, labelled):
     (root / "empty").mkdir()
     report = check_domain(scan_domain(root))
     c = codes(report.issues)
-    assert c == {"duplicates": "warning", "duplicate_across_classes": "warning", "empty_class": "warning",
-                 "small_class": "warning", "imbalance": "warning"}
+    assert c == {
+        "duplicates": "warning",
+        "duplicate_across_classes": "warning",
+        "empty_class": "warning",
+        "small_class": "warning",
+        "imbalance": "warning",
+    }
     assert len(report.duplicates) == 2 and all(len(g) == 2 for g in report.duplicates)
     msg = {i.code: i.message for i in report.issues}
     assert "small (4)" in msg["small_class"]
-    assert "'big' has 13 images" in msg["imbalance"] and "'small' has 4" in msg["imbalance"] and "3.2×" in msg["imbalance"]
+    assert (
+        "'big' has 13 images" in msg["imbalance"] and "'small' has 4" in msg["imbalance"] and "3.2×" in msg["imbalance"]
+    )
     assert "empty" in msg["empty_class"]
     assert not report.has_errors
 
@@ -79,6 +95,7 @@ def test_modes_and_sizes_summary(tmp_path, noise, png):
     noise(tmp_path / "b.jpg", seed=2, size=(30, 40))
     png(tmp_path / "c.png", size=(50, 60))
     from PIL import Image
+
     Image.new("L", (70, 80)).save(tmp_path / "d.png")
     report = check_domain(scan_domain(tmp_path))
     assert report.sizes["min_width"] == 10 and report.sizes["max_height"] == 80 and report.sizes["median_width"] == 40
@@ -171,6 +188,7 @@ def test_check_folders_errors(tmp_path, labelled, noise):
 
 def test_health_check_speed(tmp_path, noise):
     import time
+
     for i in range(300):
         noise(tmp_path / f"{i:04d}.png", seed=i, size=(16, 16))
     start = time.monotonic()

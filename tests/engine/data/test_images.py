@@ -1,4 +1,5 @@
 """open_rgb on good and bad files of every kind, and the shared preprocessing."""
+
 from __future__ import annotations
 
 import warnings
@@ -7,9 +8,16 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from engine.data.images import (IMAGE_EXTENSIONS, is_image_path, load_for_model, open_rgb, open_rgb_with_info,
-                                resize_center_crop, to_chw_float)
 from engine.core.errors import UnreadableImage, UserError
+from engine.data.images import (
+    IMAGE_EXTENSIONS,
+    is_image_path,
+    load_for_model,
+    open_rgb,
+    open_rgb_with_info,
+    resize_center_crop,
+    to_chw_float,
+)
 
 
 def reason_of(path, **kw) -> str:
@@ -88,8 +96,9 @@ def test_one_bit_image(tmp_path):
     assert arr[0, 0].tolist() == [0, 0, 0] and arr[0, 1].tolist() == [255, 255, 255]
 
 
-@pytest.mark.parametrize("mode,transparent,opaque", [("RGBA", (255, 0, 0, 0), (0, 0, 255, 255)),
-                                                     ("LA", (0, 0), (50, 255))])
+@pytest.mark.parametrize(
+    "mode,transparent,opaque", [("RGBA", (255, 0, 0, 0), (0, 0, 255, 255)), ("LA", (0, 0), (50, 255))]
+)
 def test_alpha_composited_on_white(tmp_path, mode, transparent, opaque):
     img = Image.new(mode, (2, 1))
     img.putpixel((0, 0), transparent)

@@ -1,4 +1,5 @@
 """decode_domain, augmentation presets and the per-sample dataset (torch side of the data layer)."""
+
 from __future__ import annotations
 
 import subprocess
@@ -10,10 +11,10 @@ import torch
 from PIL import Image
 
 from engine.core.control import JobControl, Stopped
+from engine.core.errors import UserError
 from engine.data.folders import scan_domain
 from engine.data.images import open_rgb, resize_center_crop
 from engine.data.loading import DecodedDomain, TensorImageDataset, decode_domain, make_transform
-from engine.core.errors import UserError
 
 
 @pytest.fixture
@@ -62,7 +63,7 @@ def test_transform_output_range_dtype(preset):
     for _ in range(5):
         y = t(x)
         assert y.dtype == torch.float32 and y.shape == (3, 16, 16)
-        assert 0.0 <= float(y.min()) and float(y.max()) <= 1.0
+        assert float(y.min()) >= 0.0 and float(y.max()) <= 1.0
     if preset == "none":
         assert torch.allclose(t(x), x.float() / 255)
 
@@ -90,8 +91,10 @@ def test_dataset_draws_randomness_per_sample():
 
 
 def test_no_torch_in_the_onnx_side_of_the_data_layer():
-    code = ("import sys; import engine.data, engine.data.images, engine.data.folders, engine.data.health, "
-            "engine.data.split, engine.data.demo; "
-            "bad = [m for m in sys.modules if m == 'torch' or m.startswith(('torch.', 'torchvision'))]; "
-            "assert not bad, bad")
+    code = (
+        "import sys; import engine.data, engine.data.images, engine.data.folders, engine.data.health, "
+        "engine.data.split, engine.data.demo; "
+        "bad = [m for m in sys.modules if m == 'torch' or m.startswith(('torch.', 'torchvision'))]; "
+        "assert not bad, bad"
+    )
     subprocess.run([sys.executable, "-c", code], check=True, timeout=120)

@@ -1,12 +1,13 @@
 """stratified_split: determinism, coverage, per-class guarantees."""
+
 from __future__ import annotations
 
 from collections import Counter
 
 import pytest
 
-from engine.data.split import stratified_split
 from engine.core.errors import UserError
+from engine.data.split import stratified_split
 
 LABELS = [0] * 50 + [1] * 20 + [2] * 3 + [3] * 2 + [4]
 
@@ -30,7 +31,7 @@ def test_per_class_shares():
 
 
 def test_large_fraction_keeps_one_train_item_per_class():
-    train, val = stratified_split(LABELS, 0.95, seed=0)
+    train, _val = stratified_split(LABELS, 0.95, seed=0)
     t = Counter(LABELS[i] for i in train)
     assert all(t[c] >= 1 for c in set(LABELS))
 

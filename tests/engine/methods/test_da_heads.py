@@ -1,4 +1,5 @@
 """Gradient reversal, the λ schedule, the discriminator and CDAN's conditioning maps."""
+
 from __future__ import annotations
 
 import math
@@ -47,7 +48,7 @@ def test_lambda_schedule_values() -> None:
 
 def test_lr_annealing_factor() -> None:
     assert dann_lr_factor(0.0) == 1.0
-    assert math.isclose(dann_lr_factor(1.0), 11 ** -0.75)
+    assert math.isclose(dann_lr_factor(1.0), 11**-0.75)
 
 
 def test_discriminator_shape_and_loss() -> None:

@@ -1,4 +1,5 @@
 """MMD, CORAL, entropy, MCC and pseudo-label losses on synthetic features."""
+
 from __future__ import annotations
 
 import torch

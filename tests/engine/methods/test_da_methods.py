@@ -1,4 +1,5 @@
 """Every domain-adaptation method trains a few steps on tiny synthetic data."""
+
 from __future__ import annotations
 
 import math
@@ -89,7 +90,7 @@ def test_dann_lambda_follows_run_progress_and_lr_annealing_option() -> None:
     assert method.grl.coeff == pytest.approx(0.98661, abs=1e-4)
     assert method.lr_multiplier(0.5) is None
     annealed = _method("dann", anneal_lr=True)
-    assert annealed.lr_multiplier(1.0) == pytest.approx(11 ** -0.75)
+    assert annealed.lr_multiplier(1.0) == pytest.approx(11**-0.75)
 
 
 def test_dann_reversal_pushes_features_against_discriminator() -> None:

@@ -1,4 +1,5 @@
 """Adversarial training methods: the inner attack, a few training steps, and live robust metrics."""
+
 from __future__ import annotations
 
 import pytest

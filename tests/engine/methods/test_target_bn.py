@@ -1,16 +1,16 @@
 """Target BatchNorm statistics (AdaBN): the adaptation methods' deployed model normalises
 target images with target statistics; source accuracy is still measured with source ones."""
+
 from __future__ import annotations
 
 import torch
 
-from engine.training.checkpoints import load_checkpoint
 from engine.core.config import TrainConfig
-from engine.data.demo import DemoPaths
+from engine.data.prepare import prepare_data
 from engine.methods import get_method
 from engine.models import build_model
 from engine.models.bn_stats import recompute_bn_stats
-from engine.data.prepare import prepare_data
+from engine.training.checkpoints import load_checkpoint
 from engine.training.trainer import run_train
 
 CPU = torch.device("cpu")
