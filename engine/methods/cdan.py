@@ -16,11 +16,17 @@ import torch
 from pydantic import Field
 from torch.nn import functional as F
 
+from engine.methods.adaptation import AdaptationMethod
 from engine.methods.base import Batch, MethodContext, StepResult, register
+from engine.methods.da_losses import entropy
 from engine.methods.dann import AdversarialConfig, discriminator_width
-from engine.methods.losses import AdaptationMethod, entropy
 from engine.models.classifier import ImageClassifier
-from engine.models.heads import DomainDiscriminator, GradientReversal, conditioning_map, domain_adversarial_loss
+from engine.models.domain_discriminator import (
+    DomainDiscriminator,
+    GradientReversal,
+    conditioning_map,
+    domain_adversarial_loss,
+)
 
 
 class CDANConfig(AdversarialConfig):

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from engine.methods.adaptation import AdaptationConfig, AdaptationMethod
 from engine.methods.base import Batch, StepResult, register
-from engine.methods.losses import AdaptationConfig, AdaptationMethod, coral
+from engine.methods.da_losses import coral
 
 
 class CORALConfig(AdaptationConfig):

@@ -11,8 +11,9 @@ from __future__ import annotations
 from pydantic import Field, field_validator
 from torch.nn import functional as F
 
+from engine.methods.adaptation import AdaptationConfig, AdaptationMethod
 from engine.methods.base import Batch, StepResult, register
-from engine.methods.losses import DEFAULT_KERNEL_MULTIPLIERS, AdaptationConfig, AdaptationMethod, mk_mmd
+from engine.methods.da_losses import DEFAULT_KERNEL_MULTIPLIERS, mk_mmd
 
 
 class DANConfig(AdaptationConfig):

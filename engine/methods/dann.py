@@ -24,10 +24,10 @@ from __future__ import annotations
 import torch
 from pydantic import Field
 
+from engine.methods.adaptation import AdaptationConfig, AdaptationMethod
 from engine.methods.base import Batch, MethodContext, StepResult, register
-from engine.methods.losses import AdaptationConfig, AdaptationMethod
 from engine.models.classifier import ImageClassifier
-from engine.models.heads import DomainDiscriminator, GradientReversal, domain_adversarial_loss
+from engine.models.domain_discriminator import DomainDiscriminator, GradientReversal, domain_adversarial_loss
 
 
 class AdversarialConfig(AdaptationConfig):

@@ -17,7 +17,7 @@ from engine.methods.adversarial import RobustConfig, RobustMethod
 from engine.methods.base import Batch, MethodContext, StepResult, register
 from engine.methods.dann import DANN, DANNConfig
 from engine.models.classifier import ImageClassifier
-from engine.models.heads import domain_adversarial_loss
+from engine.models.domain_discriminator import domain_adversarial_loss
 
 
 class DannATConfig(DANNConfig, RobustConfig):

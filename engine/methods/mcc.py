@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from engine.methods.adaptation import AdaptationConfig, AdaptationMethod
 from engine.methods.base import Batch, StepResult, register
-from engine.methods.losses import AdaptationConfig, AdaptationMethod, entropy, mcc_loss
+from engine.methods.da_losses import entropy, mcc_loss
 
 
 class MCCConfig(AdaptationConfig):

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from engine.methods.adaptation import AdaptationConfig, AdaptationMethod
 from engine.methods.base import Batch, StepResult, register
-from engine.methods.losses import AdaptationConfig, AdaptationMethod, pseudo_label_loss
+from engine.methods.da_losses import pseudo_label_loss
 
 
 class SelfTrainingConfig(AdaptationConfig):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from engine.methods.losses import coral, entropy, mcc_loss, mk_mmd, pseudo_label_loss
+from engine.methods.da_losses import coral, entropy, mcc_loss, mk_mmd, pseudo_label_loss
 
 
 def test_mmd_near_zero_for_same_distribution_and_large_for_shift() -> None:

@@ -6,7 +6,7 @@ import math
 
 import torch
 
-from engine.models.heads import (
+from engine.models.domain_discriminator import (
     DomainDiscriminator,
     GradientReversal,
     MultiLinearMap,
