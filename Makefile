@@ -6,7 +6,6 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-export TRANSFER_STUDIO_OFFLINE ?= 1
 
 .PHONY: setup run test lint format demo-cli bench screenshots lock clean
 
@@ -21,8 +20,9 @@ setup: $(STAMP)
 run: setup
 	$(BIN)/transfer-studio gui --demo
 
+# Tests never reach the network (tests/conftest.py also sets this).
 test: setup
-	QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
+	TRANSFER_STUDIO_OFFLINE=1 QT_QPA_PLATFORM=offscreen $(BIN)/python -m pytest -q
 
 # ruff (lint + format check), mypy (engine/ and desktop_app/, pydantic plugin), import-linter
 # (engine never imports Qt; desktop_app never imports torch). Settings live in pyproject.toml.
