@@ -131,6 +131,16 @@ class TrainConfig(StrictModel):
         description="Average the weights over steps with this decay (0: off; empty: the method's choice, "
         "0.99 for domain adaptation, whose checkpoints swing, off otherwise).",
     )
+    precise_bn: bool = Field(
+        True,
+        description="At each epoch's end, set BatchNorm statistics to the exact ones of the training images "
+        "(PreciseBN): running averages lag behind the weights in short runs and under torchrun.",
+    )
+    sync_bn: bool = Field(
+        False,
+        description="Under torchrun on GPUs: BatchNorm statistics over the batches of every process "
+        "(SyncBatchNorm), for small per-GPU batches.",
+    )
     device: Device = Field("auto", description="Where to train: auto picks cuda, then mps, then cpu.")
     amp: bool = Field(True, description="Mixed precision on CUDA.")
     workers: int = Field(0, ge=0, le=64, description="Processes that decode images.")

@@ -32,7 +32,16 @@ from engine.models.bn_stats import recompute_bn_stats
 from engine.models.classifier import ImageClassifier, build_model
 from engine.training.checkpoints import load_checkpoint, rng_state, save_checkpoint
 from engine.training.devices import autocast, describe_device, pick_device, to_device_float
-from engine.training.distributed import DistInfo, broadcast_text, device_for, setup, teardown
+from engine.training.distributed import (
+    DistInfo,
+    average_metrics,
+    broadcast_float,
+    broadcast_text,
+    device_for,
+    setup,
+    teardown,
+)
+from engine.training.ema import make_ema
 from engine.training.loops import EpochLoop, FeatureCacheLoop, StepLoop
 
 
@@ -118,6 +127,13 @@ class Trainer:
             self.method.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
         self.step_module: nn.Module = self.method
         if dist_info is not None:
+            if config.sync_bn:
+                if self.device.type != "cuda":
+                    raise UserError(
+                        "sync_bn: SyncBatchNorm needs CUDA GPUs; on CPUs leave it off (exact statistics are "
+                        "recomputed at each epoch's end anyway, see precise_bn)."
+                    )
+                self.method = nn.SyncBatchNorm.convert_sync_batchnorm(self.method)
             ids = [self.device.index] if self.device.type == "cuda" else None
             self.step_module = nn.parallel.DistributedDataParallel(
                 self.method, device_ids=ids, find_unused_parameters=True
@@ -136,9 +152,7 @@ class Trainer:
         self.ema: torch.optim.swa_utils.AveragedModel | None = None
         self.ema_decay = method_cls.default_ema if config.ema_decay is None else config.ema_decay
         if self.ema_decay > 0:
-            self.ema = torch.optim.swa_utils.AveragedModel(
-                self.model, multi_avg_fn=torch.optim.swa_utils.get_ema_multi_avg_fn(self.ema_decay), use_buffers=True
-            )
+            self.ema = make_ema(self.model, self.ema_decay)
         self.warmup_steps = int(config.warmup_epochs * self.steps_per_epoch)
         self.epoch = 0  # epochs fully done
         self.step = 0  # optimiser steps done
@@ -204,8 +218,12 @@ class Trainer:
         model = self.deploy_model()
         d, out = self.data, {}
         target_bn = self.method.target_bn() and d.x_target is not None
-        frozen = model.stages[: self.method.frozen_stage_count()] if target_bn else []  # type: ignore[union-attr]
-        if target_bn:
+        # Exact statistics of the training images (PreciseBN): running averages lag far behind
+        # the weights in short runs, and under torchrun each rank's saw only its shard; the
+        # recomputed ones are identical on every rank. Frozen stages keep theirs.
+        precise = target_bn or (self.config.precise_bn and not self.method.backbone_frozen())
+        frozen = model.stages[: self.method.frozen_stage_count()] if precise else []  # type: ignore[union-attr]
+        if precise:
             recompute_bn_stats(model, d.x_train, self.device, skip=frozen)
         if len(d.x_val):
             logits = self.logits_of(model, d.x_val)
@@ -250,6 +268,7 @@ class Trainer:
             best_epoch=self.best_epoch,
             best_metrics=self.best_metrics,
             stale_epochs=self.stale_epochs,
+            world_size=self.dist.world if self.dist is not None else 1,
         )
         save_checkpoint(self.run.checkpoint("last"), payload)
 
@@ -263,13 +282,27 @@ class Trainer:
         self.epoch_rng = state.get("epoch_rng")
         self.best_score, self.best_epoch = state["best_score"], state["best_epoch"]
         self.best_metrics, self.stale_epochs = state["best_metrics"], state["stale_epochs"]
+        saved_world, world = int(state.get("world_size", 1)), self.dist.world if self.dist is not None else 1
+        if saved_world != world:
+            self.emit(
+                Log(
+                    f"This run was trained by {saved_world} process(es) and resumes with {world}: each step now "
+                    f"sees a different global batch, so the result will differ from an uninterrupted run.",
+                    "warning",
+                )
+            )
+            if self.step_in_epoch > 0:  # the shards of the interrupted epoch no longer line up: redo it
+                self.emit(Log(f"Epoch {self.epoch + 1} starts again from its beginning.", "warning"))
+                self.step_in_epoch, self.epoch_rng = 0, None
 
     def end_epoch(self, train_stats: dict[str, float], seconds: float) -> dict[str, float]:
+        train_stats = average_metrics(train_stats, self.dist)  # every rank's share of the epoch
         metrics = {**train_stats, **self.evaluate(), "lr": self.optimizer.param_groups[-1]["lr"], "epoch_time": seconds}
         self.epoch += 1
         self.step_in_epoch = 0
         self.epoch_rng = None
-        score = selection_score(self.config.select, metrics, self.epoch)
+        # rank 0's score on every rank: selection and early stopping decide the same everywhere
+        score = broadcast_float(selection_score(self.config.select, metrics, self.epoch), self.dist)
         improved = score > self.best_score
         if improved:
             self.best_score, self.best_epoch, self.best_metrics = score, self.epoch, dict(metrics)
