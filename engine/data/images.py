@@ -123,7 +123,7 @@ def _to_rgb(img: Image.Image) -> Image.Image:
 
 
 def _decode(fp: BinaryIO, limit: int | None) -> tuple[Image.Image, ImageInfo]:
-    img = Image.open(fp)
+    img: Image.Image = Image.open(fp)
     width, height = img.size
     if limit is not None and width * height > limit:
         raise UnreadableImage("", _bomb_reason(width, height, width * height, limit))

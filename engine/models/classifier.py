@@ -18,6 +18,9 @@ from engine.models.weights import load_into, resolve_pretrained
 class ImageClassifier(nn.Module):
     """`forward(x01) -> logits`; `features(x01) -> [N, feature_dim]` (after the bottleneck)."""
 
+    mean: torch.Tensor  # buffers, [1, 3, 1, 1]: the backbone's input normalisation
+    std: torch.Tensor
+
     def __init__(
         self,
         backbone: nn.Module,

@@ -10,10 +10,13 @@ NeurIPS 2018.
 from __future__ import annotations
 
 import math
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 from torch import nn
+
+if TYPE_CHECKING:
+    from engine.models.classifier import ImageClassifier
 
 BNMode = Literal["shared", "per_domain"]
 
@@ -141,6 +144,9 @@ class RandomizedMultiLinearMap(nn.Module):
     Used when f ⊗ g would be too wide; the matrices are buffers (saved, never trained).
     """
 
+    rf: torch.Tensor
+    rg: torch.Tensor
+
     def __init__(self, feature_dim: int, num_classes: int, out_dim: int = 1024) -> None:
         super().__init__()
         self.out_dim = out_dim
@@ -164,7 +170,7 @@ def conditioning_map(
 
 # ----------------------------------------------------------------------------- two-domain forward
 def forward_domains(
-    model: nn.Module, x_source: torch.Tensor, x_target: torch.Tensor, bn_mode: BNMode = "shared"
+    model: ImageClassifier, x_source: torch.Tensor, x_target: torch.Tensor, bn_mode: BNMode = "shared"
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     """Features and logits of source and target: (f_s, f_t, logits_s, logits_t).
 

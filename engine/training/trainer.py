@@ -13,7 +13,7 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import torch
 from torch import nn
@@ -124,7 +124,7 @@ class Trainer:
         )
         self.method: Method = method_cls(self.model, self.method_cfg, ctx).to(self.device)
         if self.device.type == "cuda":
-            self.method.to(memory_format=torch.channels_last)  # type: ignore[call-overload]
+            self.method.to(memory_format=torch.channels_last)
         self.step_module: nn.Module = self.method
         if dist_info is not None:
             if config.sync_bn:
@@ -168,8 +168,9 @@ class Trainer:
         if self.is_main:
             self.run.update_info(**fields)
 
-    def deploy_model(self) -> nn.Module:
-        return self.ema.module if self.ema is not None else self.model
+    def deploy_model(self) -> ImageClassifier:
+        """The model a checkpoint keeps: the weight average when there is one."""
+        return cast(ImageClassifier, self.ema.module) if self.ema is not None else self.model
 
     def set_lr(self) -> float:
         p = self.step / max(1, self.total_steps)
@@ -222,7 +223,7 @@ class Trainer:
         # the weights in short runs, and under torchrun each rank's saw only its shard; the
         # recomputed ones are identical on every rank. Frozen stages keep theirs.
         precise = target_bn or (self.config.precise_bn and not self.method.backbone_frozen())
-        frozen = model.stages[: self.method.frozen_stage_count()] if precise else []  # type: ignore[union-attr]
+        frozen = model.stages[: self.method.frozen_stage_count()] if precise else []
         if precise:
             recompute_bn_stats(model, d.x_train, self.device, skip=frozen)
         if len(d.x_val):

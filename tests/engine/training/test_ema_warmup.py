@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 import torch
 from torch import nn
 
@@ -11,7 +13,7 @@ from engine.training.ema import make_ema, warmup_decay
 def test_decay_grows_towards_its_value() -> None:
     values = [warmup_decay(0.99, t) for t in range(0, 2000, 50)]
     assert values[0] == 0.1  # the first update nearly replaces the average
-    assert all(a <= b for a, b in zip(values, values[1:], strict=False))
+    assert all(a <= b for a, b in itertools.pairwise(values))
     assert values[-1] == 0.99  # and it settles on the configured decay
 
 
