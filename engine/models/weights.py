@@ -41,9 +41,7 @@ def offline() -> bool:
     return os.environ.get("TRANSFER_STUDIO_OFFLINE", "") not in ("", "0")
 
 
-VALID_WEIGHTS = (
-    "a state dict of tensors saved with torch.save(model.state_dict(), path), or a .safetensors file"
-)
+VALID_WEIGHTS = "a state dict of tensors saved with torch.save(model.state_dict(), path), or a .safetensors file"
 
 
 def first_global(err: BaseException) -> str | None:

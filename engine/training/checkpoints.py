@@ -54,7 +54,9 @@ def _disk_full_message(path: Path, needed: int, err: DiskFull) -> str:
 def load_checkpoint(path: Path) -> dict[str, Any]:
     state = safe_torch_load(Path(path), VALID_CHECKPOINT)
     if not isinstance(state, dict):
-        raise UserError(f"{path}: holds a {type(state).__name__}, not a checkpoint. A valid file is {VALID_CHECKPOINT}.")
+        raise UserError(
+            f"{path}: holds a {type(state).__name__}, not a checkpoint. A valid file is {VALID_CHECKPOINT}."
+        )
     return state
 
 

@@ -60,7 +60,9 @@ def test_broken_toml_and_missing_file(tmp_path: Path) -> None:
 
 def test_method_options_are_validated_by_the_method() -> None:
     assert method_config("finetune", {"freeze_stages": 2}).freeze_stages == 2
-    with pytest.raises(UserError, match=r"method_options \(finetune\): unknown key 'freez': did you mean 'freeze_stages'\?"):
+    with pytest.raises(
+        UserError, match=r"method_options \(finetune\): unknown key 'freez': did you mean 'freeze_stages'\?"
+    ):
         method_config("finetune", {"freez": 1})
     with pytest.raises(UserError, match="method 'magic' is unknown"):
         method_config("magic", {})
