@@ -10,6 +10,7 @@ from __future__ import annotations
 import builtins
 import pickle
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -27,7 +28,7 @@ class Payload:
     def __init__(self, marker: Path) -> None:
         self.marker = marker
 
-    def __reduce__(self):  # type: ignore[no-untyped-def]
+    def __reduce__(self) -> tuple[Any, tuple[str, str]]:
         return (builtins.open, (str(self.marker), "w"))
 
 
