@@ -42,6 +42,8 @@ def unknown_key_message(key: str, valid: list[str]) -> str:
     close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
     if not close and len(key) >= 3:  # a shortened name: 'freez' for 'freeze_stages'
         close = [k for k in valid if k.startswith(key)][:1]
+    if not close:  # a lengthened one: 'lr_rate' for 'lr'
+        close = sorted((k for k in valid if len(k) >= 2 and key.startswith(k)), key=len, reverse=True)[:1]
     if close:
         return f"unknown key '{key}': did you mean '{close[0]}'?"
     shown = ", ".join(valid[:30]) + (", ..." if len(valid) > 30 else "")
@@ -61,11 +63,14 @@ def format_validation_error(err: ValidationError, source: str = "config", model:
                 prefix = f"{source}: " + (f"in '{where}': " if where else "")
                 lines.append(prefix + unknown_key_message(str(e["loc"][-1]), list(owner.model_fields)))
                 continue
+        msg = e["msg"].removeprefix("Value error, ")
+        if not e["loc"]:  # a check across fields: its message names them
+            lines.append(f"{source}: {msg}")
+            continue
         value = e.get("input")
         shown = repr(value) if not isinstance(value, dict) else "{...}"
         if len(shown) > 80:
             shown = shown[:77] + "..."
-        msg = e["msg"].removeprefix("Value error, ")
         lines.append(f"{source}: field '{loc}' = {shown}: {msg}")
     return "\n".join(lines)
 
