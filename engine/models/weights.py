@@ -57,7 +57,12 @@ def first_global(err: BaseException) -> str | None:
 def refusal_message(path: Path, err: BaseException, valid: str) -> str:
     """One line: which file, that it holds more than tensors (first global), not loaded, what is valid."""
     name = first_global(err)
-    what = f"the first it tried to load is '{name}'" if name else "objects that could run code"
+    if name is None:
+        what = "objects that could run code"
+    elif name.startswith("pickle instruction"):
+        what = f"it is a raw pickle: {name} is not allowed in a weights file"
+    else:
+        what = f"the first it tried to load is '{name}'"
     return (
         f"{path}: refused: the file holds Python objects other than tensors ({what}). It was not loaded. "
         f"A valid file is {valid}."

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import onnx_classifier
 from PIL import Image
+from reliability_helpers import onnx_classifier
 
 from engine.core.csvfile import csv_text, safe_cell, write_csv_rows
 from engine.data.folders import scan_domain

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
-from conftest import FullDisk, leftovers, onnx_classifier
+from reliability_helpers import FullDisk, leftovers, onnx_classifier
 
 from engine.core.config import TrainConfig
 from engine.core.errors import DiskFull, UserError
@@ -130,7 +130,7 @@ def test_robustness_report_on_full_disk(tiny_run: Run, tmp_path: Path, full_disk
 
 
 def test_predictions_csv_on_full_disk_cli(tmp_path: Path, full_disk: FullDisk, capsys: pytest.CaptureFixture) -> None:
-    from conftest import write_images
+    from reliability_helpers import write_images
 
     from engine.cli import main
 

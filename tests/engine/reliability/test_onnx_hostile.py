@@ -9,8 +9,8 @@ from pathlib import Path
 import numpy as np
 import onnx
 import pytest
-from conftest import onnx_classifier
 from onnx import TensorProto, helper, numpy_helper
+from reliability_helpers import onnx_classifier
 
 from engine.core.errors import UserError
 from engine.deploy.onnx_check import inspect_onnx

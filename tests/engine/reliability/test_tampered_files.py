@@ -98,7 +98,7 @@ def test_cli_refuses_tampered_run_checkpoints_with_exit_2(
 
 
 def test_cli_refuses_tampered_weights_with_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    from conftest import write_images
+    from reliability_helpers import write_images
 
     marker = tmp_path / "pwned"
     path = plant(tmp_path / "evil.pth", marker)

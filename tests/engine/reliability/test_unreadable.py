@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import write_images
+from reliability_helpers import write_images
 
 from engine.data import folders, health
 from engine.data.folders import scan_domain
