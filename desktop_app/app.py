@@ -246,6 +246,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.demo:
         state.set_folders(*(str(settings.value(f"folders/{k}", "") or "") for k in ("source", "target", "target_test")))
     window = MainWindow(state)
+    from desktop_app import crash
+
+    crash.install(root, window)  # uncaught errors in slots and threads: a dialog, and ROOT/crash.log
     window.show()
     app.processEvents()
     shown = time.time()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import signal
 import sys
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -71,16 +72,26 @@ class CallbackBar:
 
 @contextmanager
 def stop_on_interrupt(control: JobControl) -> Iterator[None]:
-    """First Ctrl-C asks the job to stop cleanly (checkpoint kept); a second one kills."""
+    """Ctrl-C (SIGINT) and SIGTERM (kill, systemd, a batch scheduler ending the job) ask the job to
+    stop cleanly at the next step, keeping a checkpoint it can resume from; a second one kills.
+
+    Handlers can only be installed from the main thread; elsewhere (e.g. a test calling the CLI
+    from a worker thread) the job runs without them.
+    """
 
     def handler(signum: int, frame: Any) -> None:
+        name = "Ctrl-C" if signum == signal.SIGINT else signal.Signals(signum).name
         if control.stop_requested:
             raise KeyboardInterrupt
-        print("\nstopping after this step (Ctrl-C again to abort)...", file=sys.stderr, flush=True)
+        print(f"\n{name}: stopping after this step (again to abort)...", file=sys.stderr, flush=True)
         control.stop()
 
-    old = signal.signal(signal.SIGINT, handler)
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
         yield
     finally:
-        signal.signal(signal.SIGINT, old)
+        for sig, previous in old.items():
+            signal.signal(sig, previous)

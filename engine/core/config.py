@@ -6,6 +6,8 @@ messages that name the field, the bad value and what is allowed (`format_validat
 
 from __future__ import annotations
 
+import difflib
+import os
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -25,26 +27,62 @@ class StrictModel(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-def format_validation_error(err: ValidationError, source: str = "config") -> str:
-    """One line per problem: `source: field 'x' = value: what is allowed`."""
+def _model_at(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The (nested) model class that owns the field at `loc`, following sub-model fields."""
+    for part in loc:
+        if model is None or not isinstance(part, str) or part not in model.model_fields:
+            return None
+        ann = model.model_fields[part].annotation
+        model = ann if isinstance(ann, type) and issubclass(ann, BaseModel) else None
+    return model
+
+
+def unknown_key_message(key: str, valid: list[str]) -> str:
+    """'unknown key 'epoch': did you mean 'epochs'?' (difflib), else the list of valid keys."""
+    close = difflib.get_close_matches(key, valid, n=1, cutoff=0.6)
+    if not close and len(key) >= 3:  # a shortened name: 'freez' for 'freeze_stages'
+        close = [k for k in valid if k.startswith(key)][:1]
+    if not close:  # a lengthened one: 'lr_rate' for 'lr'
+        close = sorted((k for k in valid if len(k) >= 2 and key.startswith(k)), key=len, reverse=True)[:1]
+    if close:
+        return f"unknown key '{key}': did you mean '{close[0]}'?"
+    shown = ", ".join(valid[:30]) + (", ..." if len(valid) > 30 else "")
+    return f"unknown key '{key}'. Valid keys: {shown}"
+
+
+def format_validation_error(err: ValidationError, source: str = "config", model: type[BaseModel] | None = None) -> str:
+    """One line per problem: `source: field 'x' = value: what is allowed`; an unknown key names the
+    closest valid one (a typo like `epoch = 3` must not look like a broken file)."""
     lines = []
     for e in err.errors():
         loc = ".".join(str(p) for p in e["loc"]) or "(root)"
+        if e["type"] == "extra_forbidden" and e["loc"]:
+            owner = _model_at(model, tuple(e["loc"][:-1]))
+            if owner is not None:
+                where = ".".join(str(p) for p in e["loc"][:-1])
+                prefix = f"{source}: " + (f"in '{where}': " if where else "")
+                lines.append(prefix + unknown_key_message(str(e["loc"][-1]), list(owner.model_fields)))
+                continue
+        msg = e["msg"].removeprefix("Value error, ")
+        if not e["loc"]:  # a check across fields: its message names them
+            lines.append(f"{source}: {msg}")
+            continue
         value = e.get("input")
         shown = repr(value) if not isinstance(value, dict) else "{...}"
         if len(shown) > 80:
             shown = shown[:77] + "..."
-        msg = e["msg"].removeprefix("Value error, ")
         lines.append(f"{source}: field '{loc}' = {shown}: {msg}")
     return "\n".join(lines)
 
 
 def validate(model: type[M], data: dict[str, Any], source: str = "config") -> M:
     """Build `model` from `data`, raising UserError with readable messages."""
+    if not isinstance(data, dict):
+        raise UserError(f"{source}: expected a table of settings, found {type(data).__name__}")
     try:
         return model.model_validate(data)
     except ValidationError as err:
-        raise UserError(format_validation_error(err, source)) from None
+        raise UserError(format_validation_error(err, source, model)) from None
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
@@ -74,8 +112,21 @@ def to_toml(model: BaseModel) -> str:
     return tomli_w.dumps(_plain(model.model_dump(mode="python")))
 
 
+def with_absolute_paths(model: M) -> M:
+    """A copy whose Path fields are absolute (relative ones joined to the current folder, `~`
+    expanded, symlinks kept), so a saved config means the same folders from any working directory."""
+    update = {
+        name: Path(os.path.abspath(os.path.expanduser(value)))
+        for name in type(model).model_fields
+        if isinstance(value := getattr(model, name), Path)
+    }
+    return model.model_copy(update=update)
+
+
 def save_toml(model: BaseModel, path: str | Path) -> None:
-    atomic_write_text(Path(path), to_toml(model))
+    """Write `model` as TOML atomically, its paths absolute: `train --config RUN/config.toml`
+    then repeats the run from any working directory."""
+    atomic_write_text(Path(path), to_toml(with_absolute_paths(model)))
 
 
 def load_config(model: type[M], path: str | Path | None, overrides: dict[str, Any]) -> M:

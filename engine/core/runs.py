@@ -7,6 +7,7 @@ RUN_DIR/
   metrics.jsonl     one JSON line per finished epoch
   checkpoints/      last.pt (every epoch and on stop), best.pt (best selection score)
   exports/          ONNX files and their parity reports
+  .lock             the pid of the process writing the run (see RunLock)
 ```
 """
 
@@ -15,13 +16,16 @@ from __future__ import annotations
 import json
 import re
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from engine.core.config import TrainConfig, read_toml, save_toml, validate
 from engine.core.errors import UserError
-from engine.core.fsutil import atomic_path, atomic_write_json
+from engine.core.fsutil import atomic_write_json, atomic_write_text
+from engine.core.runlock import RunLock
 
 STATUSES = ("created", "running", "paused", "stopped", "finished", "failed")
 
@@ -55,6 +59,17 @@ class Run:
     def checkpoint(self, which: str = "last") -> Path:
         return self.checkpoint_dir / f"{which}.pt"
 
+    # ----------------------------------------------------------------- one writer
+    @contextmanager
+    def lock(self) -> Iterator[RunLock]:
+        """Hold the run's lock while writing it: a second writer gets RunLocked naming this process;
+        a lock left by a killed process is taken over. `with run.lock(): ...`"""
+        held = RunLock(self.path).acquire()
+        try:
+            yield held
+        finally:
+            held.release()
+
     # ----------------------------------------------------------------- reading
     def config(self) -> TrainConfig:
         return validate(TrainConfig, read_toml(self.config_path), str(self.config_path))
@@ -86,8 +101,7 @@ class Run:
         return info
 
     def write_metrics(self, rows: list[dict[str, Any]]) -> None:
-        with atomic_path(self.metrics_path) as tmp:
-            tmp.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+        atomic_write_text(self.metrics_path, "".join(json.dumps(r) + "\n" for r in rows))
 
     def append_metrics(self, row: dict[str, Any]) -> None:
         self.write_metrics([r for r in self.metrics() if r.get("epoch") != row.get("epoch")] + [row])
@@ -135,6 +149,7 @@ def delete_run(run: Run) -> None:
 
     if not (run.path / "config.toml").is_file():
         raise UserError(f"{run.path}: refusing to delete a folder that is not a run directory.")
+    RunLock(run.path).refuse_if_held("delete it")
     shutil.rmtree(run.path)
 
 
@@ -143,9 +158,8 @@ def load_run_model(run_dir: str | Path, which: str = "best") -> tuple[Any, dict[
 
     `which` is 'best' or 'last'; 'best' falls back to 'last' when no best checkpoint exists.
     """
-    import torch
-
     from engine.models.classifier import build_model
+    from engine.training.checkpoints import load_checkpoint
 
     run = open_run(run_dir)
     info = run.info()
@@ -154,7 +168,7 @@ def load_run_model(run_dir: str | Path, which: str = "best") -> tuple[Any, dict[
         path = run.checkpoint("last")
     if not path.is_file():
         raise UserError(f"{run.path}: has no checkpoint yet. Train it first (or resume it) for at least one epoch.")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = load_checkpoint(path)
     cfg = run.config()
     model = build_model(
         cfg.backbone, len(state["classes"]), weights="random", bottleneck_dim=state.get("bottleneck_dim", 0)

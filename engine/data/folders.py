@@ -14,6 +14,7 @@ from engine.core.errors import UserError
 from engine.data.images import IMAGE_EXTENSIONS, is_image_path
 
 _JUNK_DIRS = {"__MACOSX"}  # created by macOS zip tools; holds only resource forks
+UNREADABLE_FOLDER = "folder cannot be read"  # prefix of the skip reason of a folder we may not list
 
 
 @dataclass(frozen=True)
@@ -97,10 +98,10 @@ def _list_dir(path: str, skipped: list[tuple[str, str]]) -> tuple[list[str], lis
         with os.scandir(path) as it:
             entries = sorted(it, key=lambda e: e.name)
     except PermissionError:
-        skipped.append((path, "permission denied"))
+        skipped.append((path, f"{UNREADABLE_FOLDER} (permission denied); its images are skipped"))
         return files, dirs
     except OSError as exc:
-        skipped.append((path, f"could not list folder ({exc.strerror or exc})"))
+        skipped.append((path, f"{UNREADABLE_FOLDER} ({exc.strerror or exc}); its images are skipped"))
         return files, dirs
     for e in entries:
         if _is_hidden(e.name):
@@ -209,8 +210,8 @@ def scan_domain(root: str | os.PathLike[str], name: str | None = None, labelled:
         if paths:
             classes.append(cname)
             per_class.append(paths)
-        else:
-            empty.append(cname)
+        elif not any(p == d and why.startswith(UNREADABLE_FOLDER) for p, why in skipped):
+            empty.append(cname)  # an unreadable class folder is reported as such, not as empty
     if not classes:
         raise _no_images(root, labelled=True)
     samples = [Sample(Path(p), label) for label, paths in enumerate(per_class) for p in paths]

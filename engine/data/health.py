@@ -13,28 +13,19 @@ from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict, PrivateAttr
 
 from engine.core.errors import UnreadableImage
+from engine.core.fsutil import display_name
 from engine.data.folders import Domain, scan_domain
+from engine.data.health_issues import SMALL_CLASS, Issue, compare_domains, domain_issues
 from engine.data.images import open_rgb_with_info
 
+__all__ = ["SMALL_CLASS", "FoldersReport", "HealthReport", "Issue", "check_domain", "check_folders", "compare_domains"]
+
 Progress = Callable[[int, int], None]
-SMALL_CLASS = 5
-IMBALANCE_RATIO = 3.0
-_MAX_LISTED = 10
-
-
-class Issue(BaseModel):
-    """One finding; `error` blocks training, `warning` deserves a look, `info` is for the record."""
-
-    model_config = ConfigDict(extra="forbid")
-    level: Literal["error", "warning", "info"]
-    code: str
-    message: str
-    path: str | None = None
 
 
 class HealthReport(BaseModel):
@@ -130,16 +121,13 @@ def _issue_lines(issues: list[Issue], header: bool = True) -> list[str]:
     return lines
 
 
-def _names(items: list[str]) -> str:
-    shown = ", ".join(items[:_MAX_LISTED])
-    return shown + (f" and {len(items) - _MAX_LISTED} more" if len(items) > _MAX_LISTED else "")
-
-
 def _inspect(path: str, max_pixels: int | None) -> dict[str, Any]:
     """Read, hash and decode one file; never raises for a bad image."""
     try:
         with open(path, "rb") as fh:
             data = fh.read()
+    except PermissionError:
+        return {"path": path, "hash": None, "error": "permission denied (the file cannot be read)"}
     except OSError as exc:
         return {"path": path, "hash": None, "error": exc.strerror or str(exc)}
     digest = hashlib.blake2b(data, digest_size=16).hexdigest() if data else None
@@ -187,14 +175,16 @@ def _run_pool(
 
 
 def _summarise(domain: Domain, results: list[dict[str, Any]]) -> HealthReport:
-    unreadable = [{"path": r["path"], "reason": r["error"]} for r in results if r["error"] is not None]
+    # Paths in the report are for people and JSON: names that are not UTF-8 get U+FFFD.
+    unreadable = [{"path": display_name(r["path"]), "reason": r["error"]} for r in results if r["error"] is not None]
     good = [r for r in results if r["error"] is None]
-    bad_paths = {u["path"] for u in unreadable}
+    bad_paths = {r["path"] for r in results if r["error"] is not None}
     by_hash: dict[str, list[str]] = {}
     for r in results:
         if r["hash"] is not None:
             by_hash.setdefault(r["hash"], []).append(r["path"])
-    duplicates = sorted(sorted(g) for g in by_hash.values() if len(g) > 1)
+    raw_duplicates = sorted(sorted(g) for g in by_hash.values() if len(g) > 1)
+    duplicates = [[display_name(p) for p in g] for g in raw_duplicates]
     infos = [r["info"] for r in good]
     sizes: dict[str, int] = {}
     if infos:
@@ -214,125 +204,20 @@ def _summarise(domain: Domain, results: list[dict[str, Any]]) -> HealthReport:
             counts[domain.classes[s.label]] += 1
     report = HealthReport(
         domain=domain.name,
-        root=str(domain.root),
+        root=display_name(domain.root),
         labelled=domain.labelled,
         num_images=len(domain),
-        classes=list(domain.classes),
-        class_counts=counts if domain.labelled else {},
+        classes=[display_name(c) for c in domain.classes],
+        class_counts={display_name(c): n for c, n in counts.items()} if domain.labelled else {},
         unreadable=unreadable,
         duplicates=duplicates,
         sizes=sizes,
         modes=dict(Counter(i.mode for i in infos)),
         formats=dict(Counter(i.format for i in infos)),
-        issues=_domain_issues(domain, counts, unreadable, duplicates, len(good)),
+        issues=domain_issues(domain, counts, unreadable, raw_duplicates, len(good)),
     )
     report._hashes = {r["path"]: r["hash"] for r in results if r["hash"] is not None}
     return report
-
-
-def _domain_issues(
-    domain: Domain, counts: dict[str, int], unreadable: list[dict[str, str]], duplicates: list[list[str]], readable: int
-) -> list[Issue]:
-    issues: list[Issue] = []
-    root = str(domain.root)
-    if readable == 0:
-        issues.append(
-            Issue(
-                level="error",
-                code="all_unreadable",
-                path=root,
-                message=f"None of the {len(domain)} images in '{domain.name}' can be read.",
-            )
-        )
-    elif unreadable:
-        issues.append(
-            Issue(
-                level="warning",
-                code="unreadable",
-                path=root,
-                message=f"{len(unreadable)} of {len(domain)} images cannot be read and will be skipped.",
-            )
-        )
-    if duplicates:
-        extra = sum(len(g) - 1 for g in duplicates)
-        issues.append(
-            Issue(
-                level="warning",
-                code="duplicates",
-                path=root,
-                message=f"{len(duplicates)} groups of identical files ({extra} redundant copies).",
-            )
-        )
-        if domain.labelled:
-            label_of = {str(s.path): s.label for s in domain.samples}
-            clash = [g for g in duplicates if len({label_of.get(p) for p in g}) > 1]
-            if clash:
-                issues.append(
-                    Issue(
-                        level="warning",
-                        code="duplicate_across_classes",
-                        path=clash[0][0],
-                        message=f"{len(clash)} identical images sit in different classes (contradictory labels).",
-                    )
-                )
-    if domain.empty_classes:
-        issues.append(
-            Issue(
-                level="warning",
-                code="empty_class",
-                path=root,
-                message=f"Class folder(s) without images, ignored: {_names(domain.empty_classes)}.",
-            )
-        )
-    if domain.labelled and readable:
-        if len(counts) == 1:
-            issues.append(
-                Issue(
-                    level="warning",
-                    code="single_class",
-                    path=root,
-                    message=f"Only one class ({domain.classes[0]}); a classifier needs at least two.",
-                )
-            )
-        small = [f"{c} ({n})" for c, n in counts.items() if n < SMALL_CLASS]
-        if small:
-            issues.append(
-                Issue(
-                    level="warning",
-                    code="small_class",
-                    path=root,
-                    message=f"Classes with fewer than {SMALL_CLASS} readable images: {_names(small)}.",
-                )
-            )
-        nonzero = {c: n for c, n in counts.items() if n > 0}
-        if len(nonzero) > 1:
-            big = max(nonzero, key=lambda c: nonzero[c])
-            tiny = min(nonzero, key=lambda c: nonzero[c])
-            ratio = nonzero[big] / nonzero[tiny]
-            if ratio >= IMBALANCE_RATIO:
-                issues.append(
-                    Issue(
-                        level="warning",
-                        code="imbalance",
-                        path=root,
-                        message=f"Classes are imbalanced: '{big}' has {nonzero[big]} images, "
-                        f"'{tiny}' has {nonzero[tiny]} ({ratio:.1f}×).",
-                    )
-                )
-    others = [p for p, why in domain.skipped if why.startswith("not an image")]
-    if others:
-        issues.append(
-            Issue(
-                level="info",
-                code="non_image_files",
-                path=root,
-                message=f"{len(others)} files without an image extension were ignored.",
-            )
-        )
-    odd = [(p, why) for p, why in domain.skipped if not why.startswith("not an image")]
-    for p, why in odd[:_MAX_LISTED]:
-        issues.append(Issue(level="info", code="skipped", path=p, message=f"Skipped while scanning: {why}."))
-    return issues
 
 
 def check_domain(
@@ -345,44 +230,6 @@ def check_domain(
     """
     results = _run_pool([str(p) for p in domain.paths], max_pixels, progress, control)
     return _summarise(domain, results)
-
-
-def compare_domains(source: Domain, target: Domain) -> list[Issue]:
-    """Class-name checks between the training source and a target folder."""
-    if not target.labelled:
-        return [
-            Issue(
-                level="info",
-                code="target_unlabelled",
-                path=str(target.root),
-                message=f"'{target.name}' is unlabelled: it can be used for adaptation, not for measuring accuracy.",
-            )
-        ]
-    if not source.labelled:
-        return []
-    issues: list[Issue] = []
-    extra = [c for c in target.classes if c not in source.classes]
-    if extra:
-        issues.append(
-            Issue(
-                level="error",
-                code="class_missing_in_source",
-                path=str(target.root),
-                message=f"'{target.name}' has classes the source '{source.name}' lacks: {_names(extra)}. "
-                "Rename them to match the source folders or remove them.",
-            )
-        )
-    missing = [c for c in source.classes if c not in target.classes]
-    if missing:
-        issues.append(
-            Issue(
-                level="warning",
-                code="class_missing_in_target",
-                path=str(target.root),
-                message=f"'{target.name}' has no images of source classes: {_names(missing)}.",
-            )
-        )
-    return issues
 
 
 def _as_domain(d: Domain | str | os.PathLike[str], name: str, labelled: bool | None) -> Domain:

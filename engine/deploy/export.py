@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
-import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -22,6 +20,7 @@ import torch
 from pydantic import BaseModel, ConfigDict
 
 from engine.core.errors import UserError
+from engine.core.fsutil import atomic_write_bytes, atomic_write_json
 
 INPUT_NAME = "image"
 OUTPUT_NAME = "logits"
@@ -78,21 +77,6 @@ def _model_device(model: torch.nn.Module) -> torch.device:
     for tensor in list(model.parameters()) + list(model.buffers()):
         return tensor.device
     return torch.device("cpu")
-
-
-def _atomic_bytes(data: bytes, out_path: Path) -> None:
-    """Write bytes to a temp file beside `out_path`, fsync, then os.replace."""
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=out_path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, out_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _fold_external_data(proto: onnx.ModelProto, base_dir: Path | None) -> None:
@@ -155,7 +139,7 @@ def export_onnx(
         data = proto.SerializeToString()
     except ValueError as exc:  # protobuf refuses > 2 GiB
         raise ExportError(f"model is too large for a single-file ONNX export ({exc})") from exc
-    _atomic_bytes(data, out_path)
+    atomic_write_bytes(out_path, data)
     return out_path
 
 
@@ -241,7 +225,7 @@ def export_and_verify(
         "versions": {"torch": torch.__version__, "onnx": onnx.__version__, "onnxruntime": ort.__version__},
         "created": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
     }
-    _atomic_bytes((json.dumps(report, indent=2) + "\n").encode("utf-8"), report_path)
+    atomic_write_json(report_path, report)
     if not parity.passed:
         out_path.unlink(missing_ok=True)
         raise ExportError(

@@ -24,6 +24,10 @@ MAX_FILE_BYTES = 4 << 30  # 4 GiB: beyond this it is not a classifier this app c
 MIN_FILE_BYTES = 16
 # Operator domains onnxruntime's CPU build runs without a custom-op library.
 RUNNABLE_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml", "com.microsoft", "ai.onnx.preview.training"})
+MAX_SIDE = 8192  # pixels: an input side beyond this is no image classifier this app feeds
+MAX_BATCH = 1 << 16
+MAX_CLASSES = 1_000_000
+MAX_DIM = 1 << 31  # any declared tensor dimension (value_info, initializers)
 EXPECTED = (
     "Transfer Studio expects an image classifier taking [N, 3, H, W] (or [N, H, W, 3]) and returning [N, classes]"
 )
@@ -94,8 +98,82 @@ def _check_file(path: Path) -> int:
     return size
 
 
+def _tensors(model: onnx.ModelProto) -> Iterator[onnx.TensorProto]:
+    """Every tensor stored in the file: initializers and constant attributes, subgraphs included."""
+    graphs = [model.graph]
+    nodes: list[onnx.NodeProto] = [n for fn in model.functions for n in fn.node]
+    while graphs or nodes:
+        if graphs:
+            g = graphs.pop()
+            yield from g.initializer
+            yield from (s.values for s in g.sparse_initializer)
+            nodes.extend(g.node)
+            continue
+        for attr in nodes.pop().attribute:
+            if attr.HasField("t"):
+                yield attr.t
+            yield from attr.tensors
+            if attr.HasField("g"):
+                graphs.append(attr.g)
+            graphs.extend(attr.graphs)
+
+
+def _check_external_data(path: Path, model: onnx.ModelProto) -> None:
+    """Refuse weights stored outside the model's folder: `../` or absolute locations would let a
+    downloaded model make the app read any file on the computer."""
+    folder = path.resolve().parent
+    for tensor in _tensors(model):
+        if tensor.data_location != onnx.TensorProto.EXTERNAL:
+            continue
+        location = next((e.value for e in tensor.external_data if e.key == "location"), "")
+        target = Path(location)
+        escapes = not location or target.is_absolute() or ".." in target.parts
+        if not escapes:
+            resolved = (folder / target).resolve()  # a symlink inside the folder may still point out
+            escapes = folder != resolved and folder not in resolved.parents
+        if escapes:
+            raise UserError(
+                f"{path.name}: refused: tensor '{tensor.name}' keeps its data at {location!r}, outside the model's "
+                f"folder ({folder}). External data files must sit beside the model; it was not opened"
+            )
+
+
+def _check_dims(path: Path, model: onnx.ModelProto) -> None:
+    """Refuse declared sizes no real model has (they would make the app allocate absurd buffers)."""
+    declared = [*model.graph.input, *model.graph.output, *model.graph.value_info]
+    for vi in declared:
+        for d in _dims(vi) or ():
+            if isinstance(d, int) and d > MAX_DIM:
+                raise UserError(f"{path.name}: refused: '{vi.name}' declares a dimension of {d}; that is no real model")
+    for tensor in _tensors(model):
+        if any(d < 0 or d > MAX_DIM for d in tensor.dims) or math.prod(tensor.dims) > MAX_FILE_BYTES:
+            raise UserError(
+                f"{path.name}: refused: tensor '{tensor.name}' declares shape {list(tensor.dims)}; that is no real model"
+            )
+
+
+def _check_input_dims(path: Path, name: str, shape: tuple[int | str | None, ...], layout: str) -> None:
+    sides = shape[2:] if layout == "NCHW" else shape[1:3]
+    batch = shape[0]
+    if any(isinstance(s, int) and s > MAX_SIDE for s in sides):
+        raise UserError(
+            f"{path.name}: refused: input '{name}' declares {_fmt(shape)}, images over {MAX_SIDE} pixels a side; "
+            f"{EXPECTED}"
+        )
+    if isinstance(batch, int) and batch > MAX_BATCH:
+        raise UserError(f"{path.name}: refused: input '{name}' declares a batch of {batch} (at most {MAX_BATCH})")
+
+
 def _load(path: Path) -> onnx.ModelProto:
-    """Run onnx.checker on the path (handles external data), then load the graph without weights."""
+    """Read the graph without external weights, refuse unsafe references and absurd sizes, then run
+    onnx.checker on the path (which reads external data, now known to stay in the folder)."""
+    try:
+        model = onnx.load(str(path), load_external_data=False)
+    except Exception as exc:
+        raise UserError(f"{path.name}: not a readable ONNX file ({type(exc).__name__}: {str(exc)[:200]})") from None
+    _check_external_data(path, model)
+    _check_domains(path, model)
+    _check_dims(path, model)
     try:
         onnx.checker.check_model(str(path))
     except onnx.checker.ValidationError as exc:
@@ -103,10 +181,7 @@ def _load(path: Path) -> onnx.ModelProto:
         raise UserError(f"{path.name}: not a valid ONNX model ({first[:300]})") from None
     except Exception as exc:  # protobuf DecodeError and friends for corrupt or non-ONNX files
         raise UserError(f"{path.name}: not a readable ONNX file ({type(exc).__name__}: {str(exc)[:200]})") from None
-    try:
-        return onnx.load(str(path), load_external_data=False)
-    except Exception as exc:
-        raise UserError(f"{path.name}: not a readable ONNX file ({type(exc).__name__}: {str(exc)[:200]})") from None
+    return model
 
 
 def _nodes(graph: onnx.GraphProto) -> Iterator[onnx.NodeProto]:
@@ -190,6 +265,8 @@ def _output(path: Path, model: onnx.ModelProto) -> tuple[onnx.ValueInfoProto, tu
     if len(squeezed) != 2:
         raise UserError(f"{path.name}: output '{out.name}' has rank {len(shape)} {_fmt(shape)}; {EXPECTED}")
     classes = squeezed[1] if isinstance(squeezed[1], int) else None
+    if classes is not None and classes > MAX_CLASSES:
+        raise UserError(f"{path.name}: refused: output '{out.name}' declares {classes} classes (at most {MAX_CLASSES})")
     return out, shape, classes
 
 
@@ -247,8 +324,10 @@ def _input_size(path: Path, meta: dict[str, str], hw: tuple[Any, Any], name: str
             raise UserError(
                 f"{path.name}: metadata 'input_size' is {meta['input_size']!r}; expected a whole number"
             ) from None
-        if size <= 0:
-            raise UserError(f"{path.name}: metadata 'input_size' is {size}; expected a positive number of pixels")
+        if size <= 0 or size > MAX_SIDE:
+            raise UserError(
+                f"{path.name}: metadata 'input_size' is {size}; expected a number of pixels from 1 to {MAX_SIDE}"
+            )
         if static and size != h:
             raise UserError(f"{path.name}: metadata 'input_size' is {size} but the input is fixed at {h}×{w}")
         return size
@@ -260,9 +339,9 @@ def inspect_onnx(path: str | Path) -> OnnxModelInfo:
     path = Path(path)
     size = _check_file(path)
     model = _load(path)
-    _check_domains(path, model)
     inp, in_shape = _input(path, model)
     layout, channels, hw = _layout(path, inp.name, in_shape)
+    _check_input_dims(path, inp.name, in_shape, layout)
     batch = in_shape[0]
     out, out_shape, num_classes = _output(path, model)
     if isinstance(batch, int) and out_shape is not None and isinstance(out_shape[0], int) and out_shape[0] != batch:

@@ -7,10 +7,7 @@ training (resize shorter side, centre crop, [0, 1] floats) plus whatever the mod
 
 from __future__ import annotations
 
-import csv
-import io
 import os
-import tempfile
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +15,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from engine.core.csvfile import write_csv_rows
 from engine.core.errors import UnreadableImage, UserError
 from engine.data.images import is_image_path, open_rgb, resize_center_crop, to_chw_float
 from engine.deploy.onnx_check import OnnxModelInfo, inspect_onnx
@@ -223,26 +221,12 @@ def csv_header(top_k: int) -> list[str]:
 
 
 def write_csv(predictions: Sequence[Prediction], out_path: str | Path, top_k: int) -> Path:
-    """Write predictions as CSV atomically (temp file in the same folder, fsync, replace)."""
-    out_path = Path(out_path)
-    buf = io.StringIO(newline="")
-    writer = csv.writer(buf, lineterminator="\n")
-    writer.writerow(csv_header(top_k))
+    """Write predictions as a spreadsheet-safe CSV, atomically (engine.core.csvfile)."""
+    rows = []
     for pred in predictions:
         top = pred.top[:top_k]
         row = [pred.path, top[0][0] if top else "", f"{top[0][1]:.6f}" if top else ""]
         for i in range(top_k):
             row += [top[i][0], f"{top[i][1]:.6f}"] if i < len(top) else ["", ""]
-        writer.writerow([*row, pred.error or ""])
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out_path.name}.", suffix=".tmp", dir=out_path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(buf.getvalue())
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, out_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return out_path
+        rows.append([*row, pred.error or ""])
+    return write_csv_rows(out_path, csv_header(top_k), rows)

@@ -6,7 +6,6 @@ exports: float32 [N, 3, H, W] in [0, 1]). The source file's metadata_props are c
 
 from __future__ import annotations
 
-import os
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -15,6 +14,7 @@ import numpy as np
 import onnx
 
 from engine.core.errors import UserError
+from engine.core.fsutil import atomic_write_bytes, disk_full_guard, is_disk_full
 from engine.deploy.onnx_check import inspect_onnx
 
 
@@ -71,13 +71,17 @@ def quantize_int8(onnx_path: str | Path, calibration: Sequence[np.ndarray], out_
     arrays = _check_calibration(calibration, info.input_shape)
     source = onnx.load(str(onnx_path), load_external_data=False)
     meta = {p.key: p.value for p in source.metadata_props}
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.TemporaryDirectory(prefix=".quant-", dir=out_path.parent) as tmp:
+    with disk_full_guard(out_path, what=f"INT8 model {out_path.name}"):
+        out_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp_dir = tempfile.TemporaryDirectory(prefix=".quant-", dir=out_path.parent)
+    with tmp_dir as tmp, disk_full_guard(out_path, what=f"INT8 model {out_path.name} (its working files)"):
         pre = Path(tmp, "pre.onnx")
         raw = Path(tmp, "int8.onnx")
         try:
             quant_pre_process(str(onnx_path), str(pre), skip_symbolic_shape=False)
-        except Exception:  # symbolic shape inference fails on some graphs; quantize the original then
+        except Exception as exc:  # symbolic shape inference fails on some graphs; quantize the original then
+            if is_disk_full(exc):
+                raise
             pre = onnx_path
         try:
             quantize_static(
@@ -92,18 +96,16 @@ def quantize_int8(onnx_path: str | Path, calibration: Sequence[np.ndarray], out_
                 extra_options={"ActivationSymmetric": False, "WeightSymmetric": True},
             )
         except Exception as exc:
+            if is_disk_full(exc):
+                raise
             raise UserError(
                 f"{onnx_path.name}: INT8 quantization failed ({type(exc).__name__}: {str(exc)[:300]})"
             ) from exc
         model = onnx.load(str(raw))
-        del model.metadata_props[:]
-        meta["quantization"] = "int8-static-qdq-per-channel"
-        for key, value in sorted(meta.items()):
-            entry = model.metadata_props.add()
-            entry.key, entry.value = key, value
-        staged = Path(tmp, "final.onnx")
-        onnx.save(model, str(staged), save_as_external_data=False)
-        with open(staged, "rb") as fh:
-            os.fsync(fh.fileno())
-        os.replace(staged, out_path)
+    del model.metadata_props[:]
+    meta["quantization"] = "int8-static-qdq-per-channel"
+    for key, value in sorted(meta.items()):
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    atomic_write_bytes(out_path, model.SerializeToString())
     return out_path

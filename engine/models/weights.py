@@ -7,6 +7,9 @@ Set TRANSFER_STUDIO_OFFLINE=1 to forbid downloads (tests do).
 from __future__ import annotations
 
 import os
+import pickle
+import re
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -14,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from engine.core.errors import UserError, WeightsMissing
+from engine.core.errors import UnsafeFile, UserError, WeightsMissing
 from engine.models.backbones import BackboneSpec
 
 
@@ -38,6 +41,51 @@ def offline() -> bool:
     return os.environ.get("TRANSFER_STUDIO_OFFLINE", "") not in ("", "0")
 
 
+VALID_WEIGHTS = "a state dict of tensors saved with torch.save(model.state_dict(), path), or a .safetensors file"
+
+
+def first_global(err: BaseException) -> str | None:
+    """What torch's weights-only unpickler refused: a global such as 'posix.system', or an opcode."""
+    text = str(err)
+    m = re.search(r"GLOBAL ([\w.]+)", text)
+    if m:
+        return m.group(1)
+    m = re.search(r"Unsupported operand (\d+)", text)
+    return f"pickle instruction {m.group(1)}" if m else None
+
+
+def refusal_message(path: Path, err: BaseException, valid: str) -> str:
+    """One line: which file, that it holds more than tensors (first global), not loaded, what is valid."""
+    name = first_global(err)
+    if name is None:
+        what = "objects that could run code"
+    elif name.startswith("pickle instruction"):
+        what = f"it is a raw pickle: {name} is not allowed in a weights file"
+    else:
+        what = f"the first it tried to load is '{name}'"
+    return (
+        f"{path}: refused: the file holds Python objects other than tensors ({what}). It was not loaded. "
+        f"A valid file is {valid}."
+    )
+
+
+def safe_torch_load(path: Path, valid: str) -> Any:
+    """torch.load(weights_only=True) with readable refusals; never falls back to full unpickling."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # e.g. "Detected pickle protocol 4": the refusal says it all
+            return torch.load(path, map_location="cpu", weights_only=True)
+    except pickle.UnpicklingError as err:
+        raise UnsafeFile(refusal_message(path, err, valid)) from None
+    except OSError as err:
+        raise UserError(f"{path}: could not be read ({err.strerror or err}). It was not loaded.") from None
+    except Exception as err:  # torn zip, truncated file, not a torch file at all
+        first = (str(err).strip().splitlines() or [type(err).__name__])[0][:160]
+        raise UserError(
+            f"{path}: not a readable torch file ({type(err).__name__}: {first}). It was not loaded. A valid file is {valid}."
+        ) from None
+
+
 def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
     """Read a state dict from .pth/.pt (weights only) or .safetensors; unwrap common containers."""
     p = Path(path).expanduser()
@@ -49,7 +97,9 @@ def read_state_dict(path: str | Path) -> dict[str, torch.Tensor]:
 
             obj: Any = load_file(str(p))
         else:
-            obj = torch.load(p, map_location="cpu", weights_only=True)
+            obj = safe_torch_load(p, VALID_WEIGHTS)
+    except UserError:
+        raise
     except Exception as err:
         raise UserError(
             f"{p}: could not read weights ({type(err).__name__}: {str(err).splitlines()[0][:200]}). "

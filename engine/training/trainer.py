@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import time
 import traceback
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, cast
@@ -386,6 +387,8 @@ def run_train(
         raise UserError("give a training config, or a run directory to resume.")
     if not main:
         emit = ignore
+    lock = run.lock() if main else nullcontext()  # one writer per run directory: RunLocked otherwise
+    lock.__enter__()
     try:
         trainer = Trainer(config, run, emit, control, cache, dist_info)
         if state is not None:
@@ -410,4 +413,5 @@ def run_train(
         emit(Failed("train", f"{type(err).__name__}: {err}", traceback.format_exc()))
         raise
     finally:
+        lock.__exit__(None, None, None)
         teardown(dist_info)
