@@ -108,10 +108,10 @@ class OptionalIntSpinBox(QSpinBox):
             return self.minimum()
         return super().valueFromText(text)
 
-    def validate(self, text: str, pos: int) -> tuple[QValidator.State, str, int]:  # type: ignore[override]
+    def validate(self, text: str, pos: int) -> tuple[QValidator.State, str, int]:
         if _is_default_text(self, text):
             return QValidator.State.Acceptable, text, pos
-        return super().validate(text, pos)  # type: ignore[return-value]
+        return super().validate(text, pos)
 
 
 class SciSpinBox(QDoubleSpinBox):
@@ -199,9 +199,9 @@ class _Editor:
             self.kind = "int"
             spin = OptionalIntSpinBox(self.optional)
             b = bounds(self.info)
-            lo = int(b["ge"]) if "ge" in b else int(b["gt"]) + 1 if "gt" in b else -INT_MAX + 1
-            hi = int(b["le"]) if "le" in b else int(b["lt"]) - 1 if "lt" in b else INT_MAX - 1
-            spin.setRange(lo - 1 if self.optional else lo, hi)
+            ilo = int(b["ge"]) if "ge" in b else int(b["gt"]) + 1 if "gt" in b else -INT_MAX + 1
+            ihi = int(b["le"]) if "le" in b else int(b["lt"]) - 1 if "lt" in b else INT_MAX - 1
+            spin.setRange(ilo - 1 if self.optional else ilo, ihi)
             if self.optional:
                 spin.setValue(spin.minimum())  # starts at "default", not at 0
             spin.valueChanged.connect(on_change)
