@@ -246,6 +246,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.demo:
         state.set_folders(*(str(settings.value(f"folders/{k}", "") or "") for k in ("source", "target", "target_test")))
     window = MainWindow(state)
+    window.offers_resume = not args.timings  # a stopped or killed run is offered once torch is ready
     window.show()
     app.processEvents()
     shown = time.time()
@@ -266,8 +267,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             state.set_folders(*(str(p) for p in demo_folders(demo)))
             data_page = window.page("DataPage")
             if data_page is not None:
-                window.show_page("DataPage")
-                data_page.check()  # type: ignore[attr-defined]
+                if not settings.value("window/page"):  # first start: the Data page; later the last one
+                    window.show_page("DataPage")
+                data_page.check()  # type: ignore[attr-defined]  # a cached report when nothing changed
 
     for sig in (signal.SIGINT, signal.SIGTERM):  # Ctrl+C or kill: stop the jobs (runs stay resumable) and quit
         signal.signal(sig, lambda *_: window.close_without_asking())

@@ -243,12 +243,15 @@ class _Editor:
         return "dir" in self.name or "folder" in text
 
     def _browse(self, edit: QLineEdit) -> None:
-        start = edit.text() or str(Path.home())
+        from desktop_app.widgets.folder_picker import remember_folder, start_folder
+
+        start = start_folder(edit.text().strip())
         if self._wants_folder():
             chosen = QFileDialog.getExistingDirectory(edit, field_label(self.name, self.info), start)
         else:
             chosen, _ = QFileDialog.getOpenFileName(edit, field_label(self.name, self.info), start)
         if chosen:
+            remember_folder(chosen)
             edit.setText(chosen)
 
     # ------------------------------------------------------------------ values
@@ -369,6 +372,9 @@ class ConfigForm(QWidget):
         self.general_error.setVisible(False)
         layout.addRow(self.general_error)
         self._normal_palette = QPalette(self.palette())
+        from desktop_app.widgets.wheel_guard import guard_wheel
+
+        guard_wheel(self)  # scrolling a form must not change its values
         defaults = {n: default_of(e.info) for n, e in self._editors.items()}
         self.set_values({k: v for k, v in defaults.items() if v is not None})
 
