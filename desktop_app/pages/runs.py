@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.pages.base import Page
-from desktop_app.widgets.plot_style import display_values, metric_axis_label, style_plot
 from desktop_app.state import AppState
+from desktop_app.widgets.plot_style import display_values, metric_axis_label, style_plot
 from desktop_app.widgets.table_utils import SortItem, fill_table, fmt_percent, make_table
 from engine.core.runs import Run, delete_run, list_runs, open_run
 

@@ -41,6 +41,7 @@ def download_job(emit: Any, control: Any, backbone: str) -> str:
     assert spec is not None
     return str(download_weights(spec, lambda done, total: emit(Progress(0, done, total)), control))
 
+
 WEIGHT_CHOICES = (
     ("auto", "Auto", "Pretrained weights when the backbone has them, else random."),
     ("pretrained", "Pretrained (ImageNet)", "ImageNet weights from the torch hub cache (downloaded when online)."),
