@@ -209,8 +209,7 @@ class MainWindow(QMainWindow):
         help_menu.addSeparator()
         help_menu.addAction(about_action)
         self.help_dialogs: list[QWidget] = []
-        for action in (self.start_action, self.stop_action, quit_action, about_action, self.next_action):
-            self.addAction(action)
+        self.addActions([self.start_action, self.stop_action, quit_action, about_action, self.next_action])
         self.addAction(self.shortcuts_action)
 
     def _restore(self) -> None:
@@ -279,14 +278,8 @@ class MainWindow(QMainWindow):
             self.show_page(target)
 
     def shortcut_actions(self) -> list[QAction]:
-        return [
-            self.start_action,
-            self.stop_action,
-            self.next_action,
-            *self.go_actions,
-            self.shortcuts_action,
-            *[a for a in self.actions() if a.text() == "&Quit"],
-        ]
+        """Every action of the window and its menus that has a shortcut (the Help list reads these)."""
+        return [a for a in self.findChildren(QAction) if a.shortcuts() and a.text()]
 
     def show_shortcuts(self) -> QWidget:
         dialog = help_dialog.show_help(self, "Keyboard shortcuts", help_dialog.shortcuts_html(self.shortcut_actions()))
