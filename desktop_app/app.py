@@ -249,6 +249,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     from desktop_app import crash
 
     crash.install(root, window)  # uncaught errors in slots and threads: a dialog, and ROOT/crash.log
+    window.offers_resume = not args.timings  # a stopped or killed run is offered once torch is ready
     window.show()
     app.processEvents()
     shown = time.time()
@@ -269,8 +270,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             state.set_folders(*(str(p) for p in demo_folders(demo)))
             data_page = window.page("DataPage")
             if data_page is not None:
-                window.show_page("DataPage")
-                data_page.check()  # type: ignore[attr-defined]
+                if not settings.value("window/page"):  # first start: the Data page; later the last one
+                    window.show_page("DataPage")
+                data_page.check()  # type: ignore[attr-defined]  # a cached report when nothing changed
 
     for sig in (signal.SIGINT, signal.SIGTERM):  # Ctrl+C or kill: stop the jobs (runs stay resumable) and quit
         signal.signal(sig, lambda *_: window.close_without_asking())

@@ -3,6 +3,10 @@
 Pages come from `PAGES`, a list of (module, class) names imported with importlib, so a page
 module that does not exist yet is skipped and a broken one is reported without taking the window
 down. Pages that define `engine_ready(info)` are told when torch has loaded in the background.
+
+Around the pages: a guide bar (Data -> Train -> Evaluate -> Export, with "Next"), a status-bar
+indicator of any running job with its progress, the Help menu (shortcuts, method notes), an offer
+to resume an interrupted run once torch is ready, and the wheel guard on every page's inputs.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from importlib import metadata
 from typing import Any
 
 from PySide6 import __version__ as pyside_version
-from PySide6.QtCore import QSize, Qt, qVersion
+from PySide6.QtCore import QSize, QTimer, qVersion
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -26,6 +30,7 @@ from PySide6.QtWidgets import (
     QMessageBox,
     QStackedWidget,
     QStyle,
+    QVBoxLayout,
     QWidget,
 )
 
@@ -33,6 +38,10 @@ from desktop_app import errors
 from desktop_app.compat import guard_none_refcount
 from desktop_app.pages.base import Page
 from desktop_app.state import AppState
+from desktop_app.widgets import help_dialog
+from desktop_app.widgets.guide import GuideBar
+from desktop_app.widgets.job_status import JobStatus
+from desktop_app.widgets.wheel_guard import guard_wheel
 
 guard_none_refcount()  # PySide6 6.12.0 on Python < 3.12 (see desktop_app.compat)
 APP_TITLE = "Transfer Studio"
@@ -95,16 +104,29 @@ class MainWindow(QMainWindow):
         classes, self.page_problems = load_page_classes(PAGES if pages is None else pages)
         for cls in classes:
             self._add_page(cls)
+        self.guide = GuideBar([type(p).__name__ for p in self.pages])
+        self.guide.go_to.connect(self.show_page)
+        self.guide.closed.connect(lambda: self.set_guide_visible(False))
         central = QWidget()
-        row = QHBoxLayout(central)
-        row.setContentsMargins(4, 4, 4, 0)
+        col = QVBoxLayout(central)
+        col.setContentsMargins(4, 4, 4, 0)
+        col.addWidget(self.guide)
+        row = QHBoxLayout()
         row.addWidget(self.sidebar)
         row.addWidget(self.stack, 1)
+        col.addLayout(row, 1)
         self.setCentralWidget(central)
+        self.job_status = JobStatus()
+        self.job_status.open_page.connect(lambda page: self.show_page(type(page).__name__))
+        self.job_status.watch(self.pages)
+        self.statusBar().addPermanentWidget(self.job_status)
         self.engine_label = QLabel("Loading PyTorch…")
         self.engine_label.setToolTip("PyTorch loads in the background; training starts once it is ready.")
         self.statusBar().addPermanentWidget(self.engine_label)
+        self._resume_offered = False
+        self.offers_resume = False  # the app turns it on; tests and screenshots get no surprise dialog
         self._build_actions()
+        self.set_guide_visible(str(state.settings.value("window/guide", "true")).lower() != "false")
         self.sidebar.currentRowChanged.connect(self._on_page_selected)
         self._restore()
         for problem in self.page_problems:
@@ -140,27 +162,55 @@ class MainWindow(QMainWindow):
         self.start_action.setToolTip("Start training with the Train page's settings (Ctrl+R).")
         self.start_action.triggered.connect(self._on_start_action)
         self.stop_action = QAction("S&top", self)
-        self.stop_action.setShortcuts([QKeySequence("Ctrl+."), QKeySequence(Qt.Key.Key_Escape)])
-        self.stop_action.setToolTip("Stop the running job; a training run keeps a checkpoint (Ctrl+. or Esc).")
+        # not Esc: a key pressed to close a popup must not end a run; and Stop asks first
+        self.stop_action.setShortcut(QKeySequence("Ctrl+."))
+        self.stop_action.setToolTip("Stop the running job, after asking; a training run keeps a checkpoint (Ctrl+.).")
         self.stop_action.triggered.connect(self._on_stop_action)
         quit_action = QAction("&Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         about_action = QAction("&About Transfer Studio", self)
         about_action.triggered.connect(self._on_about)
+        self.demo_action = QAction("Open &demo folder", self)
+        self.demo_action.setToolTip("Use the demo images (written on first use) as source, target and target test.")
+        self.demo_action.triggered.connect(self.open_demo)
+        self.next_action = QAction("&Next step", self)
+        self.next_action.setShortcut(QKeySequence("Ctrl+]"))
+        self.next_action.setToolTip("The guide's next step: Data, Train, Evaluate, Export (Ctrl+]).")
+        self.next_action.triggered.connect(self.next_step)
+        self.guide_action = QAction("Show the &guide", self)
+        self.guide_action.setCheckable(True)
+        self.guide_action.toggled.connect(self.set_guide_visible)
+        self.shortcuts_action = QAction("&Keyboard shortcuts", self)
+        self.shortcuts_action.setShortcut(QKeySequence.StandardKey.HelpContents)
+        self.shortcuts_action.triggered.connect(self.show_shortcuts)
+        notes_action = QAction("&Method notes (λ, domain accuracy, A-distance)", self)
+        notes_action.triggered.connect(self.show_method_notes)
         menu = self.menuBar()
-        menu.addMenu("&File").addAction(quit_action)
+        file_menu = menu.addMenu("&File")
+        file_menu.addAction(self.demo_action)
+        file_menu.addSeparator()
+        file_menu.addAction(quit_action)
         run_menu = menu.addMenu("&Run")
         run_menu.addAction(self.start_action)
         run_menu.addAction(self.stop_action)
         go = menu.addMenu("&Go")
+        go.addAction(self.next_action)
+        go.addSeparator()
+        self.go_actions: list[QAction] = []
         for i, page in enumerate(self.pages[:9]):
             action = go.addAction(page.title)
             action.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
             action.triggered.connect(lambda _=False, row=i: self.sidebar.setCurrentRow(row))
-        menu.addMenu("&Help").addAction(about_action)
-        for action in (self.start_action, self.stop_action, quit_action, about_action):
-            self.addAction(action)
+            self.go_actions.append(action)
+        help_menu = menu.addMenu("&Help")
+        for action in (self.guide_action, self.shortcuts_action, notes_action):
+            help_menu.addAction(action)
+        help_menu.addSeparator()
+        help_menu.addAction(about_action)
+        self.help_dialogs: list[QWidget] = []
+        self.addActions([self.start_action, self.stop_action, quit_action, about_action, self.next_action])
+        self.addAction(self.shortcuts_action)
 
     def _restore(self) -> None:
         s = self.state.settings
@@ -213,6 +263,55 @@ class MainWindow(QMainWindow):
                     errors.show_error(
                         self, f"The {page.title} page could not use the engine: {err}", traceback.format_exc()
                     )
+        QTimer.singleShot(0, self.offer_resume)  # resuming needs the engine: now it is there
+
+    # ------------------------------------------------------------------ guide, help, demo, resume
+    def set_guide_visible(self, shown: bool) -> None:
+        self.guide.setVisible(shown)
+        self.state.settings.setValue("window/guide", "true" if shown else "false")
+        if hasattr(self, "guide_action") and self.guide_action.isChecked() != shown:
+            self.guide_action.setChecked(shown)
+
+    def next_step(self) -> None:
+        target = self.guide.next_page()
+        if target:
+            self.show_page(target)
+
+    def shortcut_actions(self) -> list[QAction]:
+        """Every action of the window and its menus that has a shortcut (the Help list reads these)."""
+        return [a for a in self.findChildren(QAction) if a.shortcuts() and a.text()]
+
+    def show_shortcuts(self) -> QWidget:
+        dialog = help_dialog.show_help(self, "Keyboard shortcuts", help_dialog.shortcuts_html(self.shortcut_actions()))
+        self.help_dialogs.append(dialog)
+        return dialog
+
+    def show_method_notes(self) -> QWidget:
+        dialog = help_dialog.show_help(self, "Method notes", help_dialog.METHOD_NOTES)
+        self.help_dialogs.append(dialog)
+        return dialog
+
+    def open_demo(self) -> bool:
+        """Write the demo on first use, then make it the chosen folders and open the Data page."""
+        from desktop_app.app import data_dir, demo_folders, ensure_demo
+
+        root = data_dir() / "demo"
+        if not ensure_demo(root, self):
+            return False
+        self.state.set_folders(*(str(p) for p in demo_folders(root)))
+        self.show_page("DataPage")
+        self.statusBar().showMessage(f"Demo folders chosen: {root}", 8000)
+        return True
+
+    def offer_resume(self) -> bool:
+        """Once per start: offer to continue the newest stopped or killed run; True if it resumed."""
+        if not self.offers_resume or self._resume_offered or any(p.busy() for p in self.pages):
+            return False
+        self._resume_offered = True
+        from desktop_app.resume_offer import ask_to_resume
+
+        run_dir = ask_to_resume(self, self.state)
+        return bool(run_dir) and self.resume_run(run_dir)
 
     def on_engine_failed(self, message: str, details: str) -> None:
         self.engine_label.setText("PyTorch failed to load")
@@ -241,7 +340,9 @@ class MainWindow(QMainWindow):
             self.stack.setCurrentIndex(row)
             page = self.pages[row]
             self.state.settings.setValue("window/page", type(page).__name__)
+            self.guide.set_current(type(page).__name__)
             page.on_shown()
+            guard_wheel(page)  # inputs created since the last visit too
 
     def _on_start_action(self) -> None:
         train = self.show_page("TrainPage")
@@ -257,8 +358,17 @@ class MainWindow(QMainWindow):
         for page in candidates:
             stop = getattr(page, "stop", None)
             if page.busy() and callable(stop):
-                stop()
-                self.statusBar().showMessage(f"Stopping the {page.title} job…", 5000)
+                answer = QMessageBox.question(
+                    self,
+                    "Stop the job?",
+                    f"Stop the job running on the {page.title} page?"
+                    + ("\n\nThe run keeps a checkpoint and can be resumed." if page.title == "Train" else ""),
+                    QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
+                    QMessageBox.StandardButton.No,
+                )
+                if answer == QMessageBox.StandardButton.Yes:
+                    stop()
+                    self.statusBar().showMessage(f"Stopping the {page.title} job…", 5000)
                 return
 
     def _on_about(self) -> None:

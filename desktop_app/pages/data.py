@@ -68,13 +68,18 @@ def check_job(emit: Emit, control: Any, source: str, target: str, target_test: s
         domains["target"] = scan_domain(target, name="target")
     if target_test:
         domains["target_test"] = scan_domain(target_test, name="target_test")
+    from desktop_app.check_cache import cached_check
+
     try:
-        report = check_folders(
-            domains["source"],
-            domains.get("target"),
-            domains.get("target_test"),
-            progress=lambda done, total: emit(Progress(0, done, total)),
-            control=control,
+        report, _ = cached_check(  # a restart on unchanged folders reuses the last report
+            domains,
+            lambda: check_folders(
+                domains["source"],
+                domains.get("target"),
+                domains.get("target_test"),
+                progress=lambda done, total: emit(Progress(0, done, total)),
+                control=control,
+            ),
         )
     except Stopped:
         return None

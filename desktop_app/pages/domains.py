@@ -39,7 +39,6 @@ from engine.core.runs import Run, list_runs
 
 SIDES = ("before", "after")
 SOURCE_ONLY = "finetune"
-PAD_HINT = "lower means the domains look alike to a linear classifier"
 
 
 def embed_job(emit: Any, control: Any, run_dir: str, method: str, limit: int, which: str) -> Any:
@@ -339,10 +338,11 @@ class DomainsPage(Page):
                     f"{result.proxy_a_distance:.2f}"
                 )
             self.plots[side].title.setText(text)
-        if pads["before"] is not None and pads["after"] is not None:
-            self.pad_label.setText(f"proxy A-distance {pads['before']:.2f} -> {pads['after']:.2f}: {PAD_HINT}")
-        elif pads["after"] is not None:
-            self.pad_label.setText(f"proxy A-distance {pads['after']:.2f}: {PAD_HINT}")
+        if pads["after"] is not None:
+            from engine.analysis.embedding import describe_shift  # numpy only; the page's words live there
+
+            before = self.results["before"] if pads["before"] is not None else None
+            self.pad_label.setText(describe_shift(self.results["after"], before))
         else:
             self.pad_label.setText("Embed the runs to see how far apart source and target features are.")
 

@@ -27,6 +27,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app.pages.base import Page
 from desktop_app.state import AppState
+from desktop_app.widgets.plot_style import display_values, metric_axis_label, style_plot
 from desktop_app.widgets.table_utils import SortItem, fill_table, fmt_percent, make_table
 from engine.core.runs import Run, delete_run, list_runs, open_run
 
@@ -171,12 +172,11 @@ class RunsPage(Page):
         fg = self.palette().color(QPalette.ColorRole.Text)
         self.plot = pg.PlotWidget(background=self.palette().color(QPalette.ColorRole.Base))
         self.plot.showGrid(x=True, y=True, alpha=0.3)
-        self.plot.setLabel("bottom", "epoch", color=fg.name())
+        style_plot(self.plot, "epoch", fg)  # whole-number epochs, no SI prefix, legend below the data
         for side in ("left", "bottom"):
             self.plot.getAxis(side).setPen(fg)
             self.plot.getAxis(side).setTextPen(fg)
         self._fg = fg
-        self.plot.addLegend(offset=(-10, 10), labelTextColor=fg)
         self.plot.setMinimumHeight(200)
         self._build_layout()
         self.table.itemSelectionChanged.connect(self._on_selection_changed)
@@ -318,7 +318,7 @@ class RunsPage(Page):
         if plot.legend is not None:
             plot.legend.clear()
         key = self.metric_combo.currentText()
-        self.plot.setLabel("left", key, color=self._fg.name())
+        self.plot.setLabel("left", metric_axis_label(key), color=self._fg.name())
         if not key:
             return
         for i, run in enumerate(runs):
@@ -331,7 +331,7 @@ class RunsPage(Page):
             colour = CURVE_COLOURS[i % len(CURVE_COLOURS)]
             plot.plot(
                 list(xs),
-                list(ys),
+                list(display_values(key, ys)),  # accuracies in percent
                 pen=pg.mkPen(colour, width=2),
                 symbol="o",
                 symbolSize=6,

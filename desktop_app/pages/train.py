@@ -236,12 +236,7 @@ class TrainPage(Page):
             return False
         self.settings_panel.show_config(config)
         self._begin(f"Resuming {run.path.name}…")
-        for row in run.metrics():
-            x = float(row.get("step", 0))
-            for key, value in row.items():
-                if key not in ("epoch", "step") and key not in NOT_PLOTTED and isinstance(value, (int, float)):
-                    self.plots.add(key, x, float(value), epoch=True)
-        self.plots.refresh()
+        self.plots.load_history(run.path, skip=NOT_PLOTTED)  # per-step curves too, not only epoch points
         self.runner.start(resume_job, str(run.path))
         return True
 
@@ -314,6 +309,7 @@ class TrainPage(Page):
 
     def _on_events(self, batch: list) -> None:
         steps: dict[str, tuple[list[float], list[float]]] = {}
+        save_steps = False
         for event in batch:
             if isinstance(event, Progress):
                 self.last_progress = event
@@ -325,6 +321,7 @@ class TrainPage(Page):
                 for key, value in event.metrics.items():
                     if key not in NOT_PLOTTED:
                         self.plots.add(key, event.step, value, epoch=True)
+                save_steps = True
                 shown = ", ".join(f"{k} {v:.4f}" for k, v in event.metrics.items() if k.endswith(("acc", "loss")))
                 self._log(f"epoch {event.epoch}: {shown}")
             elif isinstance(event, Started):
@@ -338,6 +335,8 @@ class TrainPage(Page):
         for key, (xs, ys) in steps.items():
             self.plots.extend(key, xs, ys)
         self.plots.refresh()
+        if save_steps or any(isinstance(e, Finished) for e in batch):
+            self.plots.save_history(self.run_dir)  # metrics.jsonl keeps epochs only: a resume shows the steps too
         self._show_progress()
 
     def _on_started(self, event: Started) -> None:

@@ -2,16 +2,45 @@
 
 Weights are 'auto', 'pretrained', 'random' or a file. When pretrained weights are asked for but
 are not on disk, the engine's own message (which file, which folder, what to do) shows inline and
-the choice counts as invalid while offline. The registry needs torch, so `populate()` is called
-once the engine has loaded.
+the choice counts as invalid while offline. Online, a "Download weights" button fetches them now
+with a progress bar (engine.models.weights.download_weights in a JobRunner), instead of leaving the
+download to the start of training. The registry needs torch, so `populate()` is called once the
+engine has loaded.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QFileDialog, QFormLayout, QHBoxLayout, QLabel, QLineEdit, QToolButton, QWidget
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QToolButton,
+    QWidget,
+)
+
+from desktop_app.jobs import JobRunner
+from desktop_app.widgets.folder_picker import remember_folder, start_folder
+from engine.core.events import Progress
+
+
+def download_job(emit: Any, control: Any, backbone: str) -> str:
+    """JobRunner job: download a backbone's pretrained weights (imports torch: worker thread only)."""
+    from engine.models.backbones import BACKBONES
+    from engine.models.weights import download_weights
+
+    spec = BACKBONES.find(backbone)
+    assert spec is not None
+    return str(download_weights(spec, lambda done, total: emit(Progress(0, done, total)), control))
+
 
 WEIGHT_CHOICES = (
     ("auto", "Auto", "Pretrained weights when the backbone has them, else random."),
@@ -55,6 +84,20 @@ class BackbonePicker(QWidget):
         self.message = QLabel("")
         self.message.setWordWrap(True)
         self.message.setToolTip("Whether the chosen weights can be used.")
+        self.download_button = QPushButton("Download weights")
+        self.download_button.setToolTip("Fetch the pretrained weights into the torch hub cache now.")
+        self.download_button.clicked.connect(self.download)
+        self.download_bar = QProgressBar()
+        self.download_bar.setVisible(False)
+        download_row = QWidget()
+        drow = QHBoxLayout(download_row)
+        drow.setContentsMargins(0, 0, 0, 0)
+        drow.addWidget(self.download_button)
+        drow.addWidget(self.download_bar, 1)
+        self.runner = JobRunner(self)
+        self.runner.events.connect(self._on_download_events)
+        self.runner.finished.connect(self._on_download_done)
+        self.runner.failed.connect(self._on_download_failed)
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
         form.addRow("Backbone", self.backbone_combo)
@@ -62,6 +105,8 @@ class BackbonePicker(QWidget):
         form.addRow("Weights", self.weights_combo)
         form.addRow("", self.file_row)
         form.addRow(self.message)
+        form.addRow(download_row)
+        self.download_button.setVisible(False)
         self._ready = False
         self._ok = False
         self.backbone_combo.currentIndexChanged.connect(self._on_changed)
@@ -138,17 +183,61 @@ class BackbonePicker(QWidget):
             return True, f"Pretrained weights found: {cached_weights_path(spec)}"
         if offline():
             return False, missing_message(spec)
-        return True, missing_message(spec) + " They will be downloaded when training starts."
+        dest = cached_weights_path(spec)
+        return True, (
+            f"Pretrained weights for '{spec.name}' are not on this computer yet. Press Download weights to "
+            f"fetch them now into {dest.parent if dest else 'the torch hub cache'}, or they are downloaded "
+            "when training starts."
+        )
+
+    def needs_download(self) -> bool:
+        """Pretrained weights are wanted, missing, and may be downloaded."""
+        if not self._ready or self.weights_combo.currentData() not in ("auto", "pretrained"):
+            return False
+        from engine.models.backbones import BACKBONES
+        from engine.models.weights import offline, pretrained_available
+
+        spec = BACKBONES.find(self.backbone())
+        return bool(spec and spec.has_pretrained and not pretrained_available(spec) and not offline())
+
+    def download(self) -> bool:
+        if self.runner.running or not self.needs_download():
+            return False
+        self.download_button.setEnabled(False)
+        self.download_bar.setRange(0, 0)
+        self.download_bar.setVisible(True)
+        self.runner.start(download_job, self.backbone())
+        return True
+
+    def _on_download_events(self, batch: list) -> None:
+        last = next((e for e in reversed(batch) if isinstance(e, Progress)), None)
+        if last is not None and last.total_steps > 0:
+            self.download_bar.setRange(0, last.total_steps)
+            self.download_bar.setValue(last.step)
+            self.download_bar.setFormat(f"{last.step / 1e6:.1f} / {last.total_steps / 1e6:.1f} MB")
+
+    def _on_download_done(self, path: Any) -> None:
+        self.download_bar.setVisible(False)
+        self.download_button.setEnabled(True)
+        self._on_changed()
+
+    def _on_download_failed(self, message: str, details: str) -> None:
+        self.download_bar.setVisible(False)
+        self.download_button.setEnabled(True)
+        self._on_changed()
+        self.message.setStyleSheet("color: #d32f2f;")
+        self.message.setText(f"Download failed: {message}")
 
     # ------------------------------------------------------------------ slots
     def _on_browse(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
             self,
             "Weights file",
-            self.file_edit.text() or str(Path.home()),
+            start_folder(self.file_edit.text().strip()),
             "Weights (*.pth *.pt *.safetensors);;All files (*)",
         )
         if path:
+            remember_folder(path)
             self.file_edit.setText(path)
 
     def _on_changed(self, *_: object) -> None:
@@ -163,4 +252,5 @@ class BackbonePicker(QWidget):
         colour = "palette(text)" if ok else "#d32f2f"
         self.message.setStyleSheet(f"color: {colour};")
         self.message.setText(message)
+        self.download_button.setVisible(self.needs_download())
         self.changed.emit()

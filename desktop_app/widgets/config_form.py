@@ -52,6 +52,7 @@ _WORDS = {
     "int8": "INT8",
 }
 _NUMBER = re.compile(r"[-+]?[0-9]*\.?[0-9]*([eE][-+]?[0-9]*)?")
+DEFAULT_TEXT = "(default)"  # what an optional number shows when it is left to the engine (None)
 
 
 def field_label(name: str, info: FieldInfo | None = None) -> str:
@@ -88,25 +89,78 @@ def default_of(info: FieldInfo) -> Any:
     return None if info.is_required() else info.default
 
 
+def _is_default_text(spin: QAbstractSpinBox, text: str) -> bool:
+    """An optional spin box reads empty text (the user cleared it) or its special text as "default"."""
+    special = spin.specialValueText()
+    return bool(special) and text.strip() in ("", special)
+
+
+class OptionalIntSpinBox(QSpinBox):
+    """An int spin box whose minimum means "default" (None) when `optional`; clearing it says default too."""
+
+    def __init__(self, optional: bool = False, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        if optional:
+            self.setSpecialValueText(DEFAULT_TEXT)
+
+    def valueFromText(self, text: str) -> int:
+        if _is_default_text(self, text):
+            return self.minimum()
+        return super().valueFromText(text)
+
+    def validate(self, text: str, pos: int) -> tuple[QValidator.State, str, int]:
+        if _is_default_text(self, text):
+            return QValidator.State.Acceptable, text, pos
+        return super().validate(text, pos)
+
+
 class SciSpinBox(QDoubleSpinBox):
-    """A float spin box that shows 0.001 and 1e-05 as such (not 0.001000000000)."""
+    """A float spin box that shows 0.001 and 1e-05 as such (not 0.001000000000).
+
+    With `set_floor(lowest)` its minimum (shown as the special text) stands for "default" and the
+    arrows jump between it and the lowest real value, never through the gap in between.
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setDecimals(12)
         self.setStepType(QAbstractSpinBox.StepType.AdaptiveDecimalStepType)
+        self.floor: float | None = None  # lowest real value of an optional field
+        self.first = 0.0  # where the up arrow goes from "default"
+
+    def set_floor(self, floor: float, first: float | None = None) -> None:
+        """Make the minimum (one below `floor`) the "default" value of an optional field."""
+        self.floor = floor
+        self.first = floor if first is None else first
+        self.setSpecialValueText(DEFAULT_TEXT)
+        self.setMinimum(floor - 1.0)
+
+    def stepBy(self, steps: int) -> None:
+        if self.floor is not None:
+            at_default = self.value() == self.minimum()
+            if at_default and steps > 0:
+                self.setValue(self.first)
+                return
+            if not at_default and steps < 0 and self.value() <= max(self.floor, self.first):
+                self.setValue(self.minimum())
+                return
+        super().stepBy(steps)
+        if self.floor is not None and self.minimum() < self.value() < self.floor:
+            self.setValue(self.floor)
 
     def textFromValue(self, value: float) -> str:
         return format(value, ".10g")
 
     def valueFromText(self, text: str) -> float:
+        if _is_default_text(self, text):
+            return self.minimum()
         try:
             return float(text)
         except ValueError:
             return self.value()
 
     def validate(self, text: str, pos: int) -> QValidator.State:
-        if self.specialValueText() and text == self.specialValueText():
+        if _is_default_text(self, text):
             return QValidator.State.Acceptable
         try:
             value = float(text)
@@ -143,14 +197,13 @@ class _Editor:
             return combo
         if inner is int:
             self.kind = "int"
-            spin = QSpinBox()
+            spin = OptionalIntSpinBox(self.optional)
             b = bounds(self.info)
-            lo = int(b.get("ge", b.get("gt", -INT_MAX + 1)))
-            hi = int(b.get("le", b.get("lt", INT_MAX - 1)))
+            ilo = int(b["ge"]) if "ge" in b else int(b["gt"]) + 1 if "gt" in b else -INT_MAX + 1
+            ihi = int(b["le"]) if "le" in b else int(b["lt"]) - 1 if "lt" in b else INT_MAX - 1
+            spin.setRange(ilo - 1 if self.optional else ilo, ihi)
             if self.optional:
-                lo -= 1
-                spin.setSpecialValueText("(default)")
-            spin.setRange(lo, hi)
+                spin.setValue(spin.minimum())  # starts at "default", not at 0
             spin.valueChanged.connect(on_change)
             return spin
         if inner is float:
@@ -159,10 +212,11 @@ class _Editor:
             b = bounds(self.info)
             lo = b.get("ge", b.get("gt", -FLOAT_MAX))
             hi = b.get("le", b.get("lt", FLOAT_MAX))
-            if self.optional:
-                lo -= 1
-                dspin.setSpecialValueText("(default)")
             dspin.setRange(lo, hi)
+            if self.optional:  # the lowest valid value: the bound itself, or just above a strict one
+                floor = lo if "ge" in b or "gt" not in b else lo + 1e-3 * min(1.0, hi - lo)
+                dspin.set_floor(floor, first=None if ("ge" in b or "gt" in b) else min(max(0.0, lo), hi))
+                dspin.setValue(dspin.minimum())  # starts at "default": a None default must not read 0
             dspin.valueChanged.connect(on_change)
             return dspin
         edit = QLineEdit()
@@ -189,12 +243,15 @@ class _Editor:
         return "dir" in self.name or "folder" in text
 
     def _browse(self, edit: QLineEdit) -> None:
-        start = edit.text() or str(Path.home())
+        from desktop_app.widgets.folder_picker import remember_folder, start_folder
+
+        start = start_folder(edit.text().strip())
         if self._wants_folder():
             chosen = QFileDialog.getExistingDirectory(edit, field_label(self.name, self.info), start)
         else:
             chosen, _ = QFileDialog.getOpenFileName(edit, field_label(self.name, self.info), start)
         if chosen:
+            remember_folder(chosen)
             edit.setText(chosen)
 
     # ------------------------------------------------------------------ values
@@ -315,6 +372,9 @@ class ConfigForm(QWidget):
         self.general_error.setVisible(False)
         layout.addRow(self.general_error)
         self._normal_palette = QPalette(self.palette())
+        from desktop_app.widgets.wheel_guard import guard_wheel
+
+        guard_wheel(self)  # scrolling a form must not change its values
         defaults = {n: default_of(e.info) for n, e in self._editors.items()}
         self.set_values({k: v for k, v in defaults.items() if v is not None})
 

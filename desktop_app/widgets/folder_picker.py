@@ -2,6 +2,11 @@
 
 `changed(str)` fires once per user decision (Enter / focus out after an edit, a browse, a drop or
 a recent entry), not on every key press, so a page can remember the folder and re-check it.
+
+Also the app's helpers for file dialogs and folders: `start_folder` (where a dialog opens: the
+current path, the last folder used, a recent one, the data folder, home; never the process's
+working directory, which is wherever the app was launched from) and `show_folder` (opens the
+file manager, or says where the folder is when there is none).
 """
 
 from __future__ import annotations
@@ -9,9 +14,70 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from PySide6.QtCore import Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QFileDialog, QHBoxLayout, QLineEdit, QMenu, QPushButton, QToolButton, QWidget
+from PySide6.QtCore import Qt, QUrl, Signal
+from PySide6.QtGui import QDesktopServices, QDragEnterEvent, QDropEvent, QGuiApplication
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLineEdit,
+    QMenu,
+    QMessageBox,
+    QPushButton,
+    QToolButton,
+    QWidget,
+)
+
+_last_used: list[str] = []  # the folder of the last file dialog (this session)
+
+
+def data_folder() -> Path:
+    """The app's data folder (where the demo is written)."""
+    import platformdirs
+
+    return Path(platformdirs.user_data_dir("TransferStudio", appauthor=False))
+
+
+def remember_folder(path: str) -> None:
+    """Note the folder a dialog returned (a file's folder for a file) for the next dialog."""
+    if not path:
+        return
+    p = Path(path)
+    folder = p if p.is_dir() else p.parent
+    _last_used[:] = [str(folder)]
+
+
+def start_folder(current: str = "", recent: list[str] | None = None) -> str:
+    """Where a file dialog opens: an absolute existing `current` (or its nearest existing parent),
+    else the last folder used, a recent one, the data folder, or home. Never the working directory."""
+    candidates: list[Path] = []
+    if current and Path(current).expanduser().is_absolute():
+        p = Path(current).expanduser()
+        candidates += [p, *p.parents][:-1] if p != Path(p.anchor) else [p]  # not the bare root
+    candidates += [Path(f) for f in _last_used + list(recent or []) if f and Path(f).is_absolute()]
+    candidates += [data_folder(), Path.home()]
+    for c in candidates:
+        if c.is_dir():
+            return str(c)
+    return str(Path.home())
+
+
+def show_folder(parent: QWidget | None, folder: str | Path) -> bool:
+    """Open `folder` in the file manager; without one, say where it is (with its path copied). True if opened."""
+    path = str(Path(folder).expanduser())
+    if QDesktopServices.openUrl(QUrl.fromLocalFile(path)):
+        return True
+    clipboard = QGuiApplication.clipboard()
+    if clipboard is not None:
+        clipboard.setText(path)
+    box = QMessageBox(parent)
+    box.setIcon(QMessageBox.Icon.Information)
+    box.setWindowTitle("Folder")
+    box.setText(f"No file manager could be opened. The folder is:\n\n{path}\n\n(The path is on the clipboard.)")
+    box.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+    box.open()  # not modal-blocking: a test or a script can read it
+    if parent is not None:
+        parent.setProperty("last_folder_message", box.text())
+    return False
 
 
 def dropped_folder(event: QDragEnterEvent | QDropEvent) -> str | None:
@@ -104,9 +170,10 @@ class FolderPicker(QWidget):
         self._emit()
 
     def _on_browse(self) -> None:
-        start = self.path() or str(Path.home())
+        start = start_folder(self.path(), self._recent() if self._recent else [])
         folder = QFileDialog.getExistingDirectory(self, "Choose a folder", start)
         if folder:
+            remember_folder(folder)
             self.choose(folder)
 
     def _on_recent_menu(self) -> None:

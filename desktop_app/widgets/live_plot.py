@@ -15,11 +15,19 @@ The grid is the costliest thing on screen: pyqtgraph draws it with the axes, at 
 levels, in a translucent pen, and repaints it with every new point. Four plots took 34 ms to
 repaint that way on a 2-core CPU; with grid lines at the labelled ticks only, in an opaque
 colour between background and text, they take 4 ms.
+
+What a person reads: accuracies in percent, whole-number ticks (steps, epochs), no SI prefix
+(pyqtgraph turned 0.80-0.95 into "800-950 (x0.001)"), legends below the data rather than over
+it, and one colour per metric, the same in every run and after a resume. The per-step history
+is saved, thinned, next to the run (`save_history`) and read back on resume (`load_history`),
+since metrics.jsonl keeps only the epoch records.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
+from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
@@ -27,13 +35,16 @@ from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QGridLayout, QLabel, QWidget
 
+from desktop_app.widgets.plot_style import COLOURS as COLOURS  # re-exported: bar_chart and others use it
+from desktop_app.widgets.plot_style import display_values, is_accuracy, metric_colour, style_plot
+
 GROUPS = ("Loss", "Accuracy", "Learning rate", "Method metrics")
 GRID_SHADE = 0.22  # grid and axis colour: this share of the text colour over the background
-COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 NEW_CURVES_PER_REFRESH = 2
 AXIS_CHANGES_PER_REFRESH = 2  # an axis re-layout costs ~10 ms of Python: spread them over turns of the loop
-_LEGEND_CORNER = {"Accuracy": (-8, -8)}  # bottom-right: accuracies climb to the top-left
 Ident = tuple[str, bool]  # (metric key, epoch-level)
+HISTORY_FILE = "step_history.json"  # in the run directory, written by the window
+HISTORY_POINTS = 2000  # per metric: enough for a smooth curve, small enough to rewrite every epoch
 
 
 def metric_group(key: str) -> str:
@@ -128,7 +139,7 @@ class LivePlots(QWidget):
         series = self._series.get(ident)
         if series is None:
             series = self._series[ident] = _Series()
-        series.extend(np.asarray(xs, dtype=np.float64), np.asarray(ys, dtype=np.float64))
+        series.extend(np.asarray(xs, dtype=np.float64), display_values(key, ys))
         self._dirty.add(ident)
 
     def set_x_limit(self, steps: float) -> None:
@@ -188,6 +199,61 @@ class LivePlots(QWidget):
         """Build and show the plots now (~0.1 s, while the window is idle), so a run's first points do not pay for it."""
         self.show_groups(groups)
 
+    # ------------------------------------------------------------------ history (resume)
+    def save_history(self, run_dir: str | Path) -> Path | None:
+        """Write the per-step curves, thinned to HISTORY_POINTS each, into the run directory (atomic)."""
+        if not run_dir:
+            return None
+        from engine.core.fsutil import atomic_write_text
+
+        data: dict[str, list[list[float]]] = {}
+        for (key, epoch), series in self._series.items():
+            if epoch or not series.n:
+                continue
+            xs, ys = series.view()
+            if is_accuracy(key):
+                ys = ys / 100.0  # stored in the engine's units
+            stride = max(1, int(np.ceil(len(xs) / HISTORY_POINTS)))
+            keep = np.r_[np.arange(0, len(xs), stride), len(xs) - 1] if len(xs) else np.arange(0)
+            keep = np.unique(keep)
+            data[key] = [xs[keep].tolist(), np.where(np.isfinite(ys[keep]), ys[keep], np.nan).tolist()]
+        path = Path(run_dir) / HISTORY_FILE
+        try:
+            atomic_write_text(path, json.dumps({"version": 1, "steps": data}, allow_nan=True))
+        except OSError:
+            return None  # the run directory went away: the plots on screen are unaffected
+        return path
+
+    def load_history(self, run_dir: str | Path, skip: Iterable[str] = ()) -> int:
+        """Show a run's saved per-step curves and its epoch records (metrics.jsonl); returns the points added."""
+        root = Path(run_dir)
+        added = 0
+        try:
+            saved = json.loads((root / HISTORY_FILE).read_text(encoding="utf-8")).get("steps", {})
+        except (OSError, ValueError, AttributeError):
+            saved = {}
+        for key, pair in saved.items() if isinstance(saved, dict) else []:
+            if isinstance(pair, list) and len(pair) == 2 and len(pair[0]) == len(pair[1]):
+                self.extend(key, pair[0], pair[1])
+                added += len(pair[0])
+        skipped = {"epoch", "step", *skip}
+        try:
+            lines = (root / "metrics.jsonl").read_text(encoding="utf-8").splitlines()
+        except OSError:
+            lines = []
+        for line in lines:
+            try:
+                row = json.loads(line)
+            except ValueError:
+                continue
+            x = float(row.get("step", 0))
+            for key, value in row.items():
+                if key not in skipped and isinstance(value, (int, float)):
+                    self.add(key, x, float(value), epoch=True)
+                    added += 1
+        self.refresh()
+        return added
+
     # ------------------------------------------------------------------ inspection
     def keys(self, epoch: bool | None = None) -> list[str]:
         return [k for (k, e) in self._series if epoch is None or e == epoch]
@@ -226,7 +292,7 @@ class LivePlots(QWidget):
         y_min = min((s.y_min for s in series), default=np.inf)
         y_max = max((s.y_max for s in series), default=-np.inf)
         if group == "Accuracy":
-            y0, y1 = -0.02, 1.02
+            y0, y1 = -2.0, 102.0
         elif not np.isfinite(y_min):  # nothing finite yet: show 0..1, remember nothing as fitted
             y0, y1 = np.nan, np.nan
         elif old is not None and old[2] <= y_min and y_max <= old[3]:
@@ -235,7 +301,7 @@ class LivePlots(QWidget):
             span = max(y_max - y_min, abs(y_max) * 0.1, 1e-6)
             # non-negative data close to 0 (losses, lr) keeps 0 in view; anything else gets a margin
             y0 = 0.0 if 0 <= y_min < 0.5 * span else y_min - 0.1 * span
-            y1 = y_max + 0.4 * span  # headroom for the legend in the top corner
+            y1 = y_max + 0.1 * span
         new = (0.0, x1, y0, y1)
         if old is None or new[:2] != old[:2] or not (y0 == old[2] and y1 == old[3]):  # nan != nan: refit
             self._ranges[group] = new
@@ -270,15 +336,14 @@ class LivePlots(QWidget):
         item.setDownsampling(auto=True, mode="peak")
         item.setClipToView(True)
         grid = blend(background, text, GRID_SHADE)
+        style_plot(plot, "step", text)  # whole-number steps, no SI prefix, legend below the data
         for axis in ("left", "bottom"):
             item.getAxis(axis).setTextPen(text)
             item.getAxis(axis).setPen(grid)  # pyqtgraph draws the grid in the axis pen
             item.getAxis(axis).setStyle(maxTickLevel=0)  # grid lines at the labelled ticks only
-            item.getAxis(axis).enableAutoSIPrefix(False)  # no label re-layout when the range changes
         item.setLabel("bottom", "step", color=text.name())  # after setPen, which recolours the label
-        legend_bg = QColor(background)
-        legend_bg.setAlpha(210)
-        item.addLegend(offset=_LEGEND_CORNER.get(group, (-8, 8)), brush=legend_bg, labelTextColor=text)
+        if group == "Accuracy":
+            item.setLabel("left", "%", color=text.name())
         item.disableAutoRange()
         item.getViewBox().sigRangeChangedManually.connect(lambda *_, g=group: self._on_range_changed_manually(g))
         item.autoBtn.clicked.connect(lambda *_, g=group: self._on_auto_button(g))
@@ -308,7 +373,7 @@ class LivePlots(QWidget):
         if group not in self._shown:
             self.show_groups([group])
         plot = self._plots[group].getPlotItem()
-        colour = QColor(COLOURS[len(plot.listDataItems()) % len(COLOURS)])
+        colour = QColor(metric_colour(key))
         if epoch:
             curve = plot.plot(
                 name=key, pen=pg.mkPen(colour, width=2), symbol="o", symbolSize=6, symbolBrush=colour, symbolPen=colour
@@ -317,7 +382,4 @@ class LivePlots(QWidget):
             curve = plot.plot(name=key, pen=pg.mkPen(colour, width=1))
         curve.setDownsampling(auto=True, method="peak")
         curve.setClipToView(True)
-        legend = plot.legend
-        if legend is not None:
-            legend.setColumnCount(2 if len(legend.items) > 3 else 1)  # keep the legend short
         return curve

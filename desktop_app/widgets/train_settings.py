@@ -29,6 +29,10 @@ LABELS = {
     "early_stop_patience": "Early stop after",
 }
 _KIND_ORDER = {"fine-tuning": 0, "domain adaptation": 1, "robustness": 2}
+# Version 1 of the saved settings could not say "default" for an optional number: its EMA decay
+# of 0.0 was the form's fault, not the user's choice, so it is dropped once when read.
+SETTINGS_VERSION = 2
+_UNCHOSEN_IN_V1 = ("ema_decay",)
 
 
 def json_setting(value: Any) -> dict[str, Any]:
@@ -114,8 +118,12 @@ class TrainSettings(QScrollArea):
         self.backbone.populate()
         s = self.state.settings
         self.backbone.set_choice(str(s.value("train/backbone", "small_cnn")), str(s.value("train/weights", "auto")))
+        old = str(s.value("train/settings_version", "1")) != str(SETTINGS_VERSION)
         for form, key in ((self.basic_form, "train/basic"), (self.advanced_form, "train/advanced")):
-            form.set_values(json_setting(s.value(key, "")))
+            saved = json_setting(s.value(key, ""))
+            if old:
+                saved = {k: v for k, v in saved.items() if k not in _UNCHOSEN_IN_V1}
+            form.set_values(saved)
         self.changed.emit()
 
     def reload_methods(self) -> None:
@@ -199,6 +207,7 @@ class TrainSettings(QScrollArea):
         s.setValue("train/weights", self.backbone.weights())
         s.setValue("train/basic", json.dumps(self.basic_form.values(), default=str))
         s.setValue("train/advanced", json.dumps(self.advanced_form.values(), default=str))
+        s.setValue("train/settings_version", SETTINGS_VERSION)
         if self.method_form is not None:
             s.setValue(f"train/method_options/{self.method()}", json.dumps(self.method_form.values(), default=str))
 

@@ -223,9 +223,9 @@ def cmd_embed(args: argparse.Namespace) -> int:
 
     result = embed_run(args.run_dir, args.out, method=args.method, limit=args.limit)
     print(f"wrote {args.out}")
-    pad = getattr(result, "proxy_a_distance", None)
-    if pad is not None:
-        print(f"proxy A-distance between source and target features: {pad:.3f}")
+    from engine.analysis.embedding import describe_shift
+
+    print(describe_shift(result))
     return 0
 
 

@@ -137,6 +137,54 @@ def download(spec: BackboneSpec, progress: bool = True) -> Path:
     return dest
 
 
+def download_weights(
+    spec: BackboneSpec,
+    progress: Callable[[int, int], None] | None = None,
+    control: Any = None,
+    fetch: Callable[..., Any] | None = None,
+) -> Path:
+    """Download `spec`'s pretrained file into the hub cache, reporting (bytes done, total) as it goes.
+
+    torch.hub.download_url_to_file does the work (checks, a .partial file renamed at the end);
+    its tqdm bar is swapped for one that calls `progress` and lets `control.check()` stop it.
+    """
+    if not spec.weights_url:
+        raise UserError(f"backbone '{spec.name}' has no pretrained weights to download.")
+    if offline():
+        raise UserError("downloads are turned off (TRANSFER_STUDIO_OFFLINE is set); unset it to download weights.")
+    dest = cached_weights_path(spec)
+    assert dest is not None
+    dest.parent.mkdir(parents=True, exist_ok=True)
+
+    class _Bar:
+        def __init__(self, total: int | None = None, **_: Any) -> None:
+            self.total, self.done = int(total or 0), 0
+
+        def __enter__(self) -> _Bar:
+            return self
+
+        def __exit__(self, *_: Any) -> None:
+            return None
+
+        def update(self, n: int) -> None:
+            self.done += int(n)
+            if progress is not None:
+                progress(self.done, self.total)
+            if control is not None:
+                control.check()
+
+    hub: Any = torch.hub
+    old_bar = getattr(hub, "tqdm", None)
+    hub.tqdm = _Bar
+    try:
+        (fetch or torch.hub.download_url_to_file)(spec.weights_url, str(dest), progress=True)
+    finally:
+        hub.tqdm = old_bar
+    if not dest.is_file():
+        raise UserError(f"the download of {spec.weights_url} left no file at {dest}; try again.")
+    return dest
+
+
 def missing_message(spec: BackboneSpec) -> str:
     dest = cached_weights_path(spec)
     return (

@@ -96,10 +96,13 @@ def test_before_after_embeddings_with_proxy_a_distance(qtbot, page, runs, pages_
         assert page.plots[side].legend_names() == [f"source ({N})", f"target ({N})"]
         assert f"proxy A-distance {result.proxy_a_distance:.2f}" in page.plots[side].title.text()
     assert page.results["after"].info["method"] == "dann" and page.results["before"].info["method"] == "finetune"
-    match = re.search(r"proxy A-distance (\d\.\d\d) -> (\d\.\d\d): lower means", page.pad_label.text())
+    match = re.search(r"Proxy A-distance of the classifier's features (\d\.\d\d) -> (\d\.\d\d)", page.pad_label.text())
     assert match is not None
     assert float(match.group(1)) == pytest.approx(page.results["before"].proxy_a_distance, abs=0.005)
     assert float(match.group(2)) == pytest.approx(page.results["after"].proxy_a_distance, abs=0.005)
+    accs = re.search(r"Target accuracy (\d+)% -> (\d+)%", page.pad_label.text())  # labelled target: shown too
+    assert accs is not None
+    assert int(accs.group(2)) == round(100 * page.results["after"].target_accuracy)
 
     page.colour_combo.setCurrentIndex(page.colour_combo.findData("class"))
     for side in ("before", "after"):
