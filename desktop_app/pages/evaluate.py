@@ -136,7 +136,7 @@ class EvaluatePage(JobPage):
         return self.start()
 
     def make_config(self) -> BaseModel | None:
-        run_dir, data = self.run_dir(), self.data_edit.text().strip()
+        run_dir, data = self.chosen_run(), self.data_edit.text().strip()
         problem = ""
         if not run_dir:
             problem = "Choose a run to evaluate (train one on the Train page, or Browse... for a run folder)."
@@ -192,8 +192,8 @@ class EvaluatePage(JobPage):
         if self._data_edited:
             return
         folder = self.state.target_test
-        if not folder and self.run_dir():
-            folder = str(Run(Path(self.run_dir())).info().get("target_test", ""))
+        if not folder and self.chosen_run():
+            folder = str(Run(Path(self.chosen_run())).info().get("target_test", ""))
         self.data_edit.setText(folder)
 
     def _on_browse_data(self) -> None:

@@ -111,7 +111,7 @@ class ExportPage(JobPage):
         self.run_chooser.changed.connect(lambda run_dir: self.out_edit.setText(default_out(run_dir)))
         self.out_browse.clicked.connect(self._on_browse_out)
         self.folder_button.clicked.connect(self._on_show_folder)
-        self.out_edit.setText(default_out(self.run_dir()))
+        self.out_edit.setText(default_out(self.chosen_run()))
 
     def _build_layout(self) -> None:
         out_row = QHBoxLayout()
@@ -151,7 +151,7 @@ class ExportPage(JobPage):
         return self.start()
 
     def make_config(self) -> BaseModel | None:
-        run_dir = self.run_dir()
+        run_dir = self.chosen_run()
         if not run_dir:
             errors.show_error(
                 self, "Choose a run to export (train one on the Train page, or Browse... for a run folder)."
@@ -206,7 +206,7 @@ class ExportPage(JobPage):
 
     # ------------------------------------------------------------------ slots
     def _on_browse_out(self) -> None:
-        start = self.out_edit.text() or default_out(self.run_dir())
+        start = self.out_edit.text() or default_out(self.chosen_run())
         path, _ = QFileDialog.getSaveFileName(self, "Save ONNX model", start, "ONNX models (*.onnx)")
         if path:
             self.out_edit.setText(path if path.lower().endswith(".onnx") else path + ".onnx")

@@ -82,6 +82,11 @@ class JobPage(Page):
     def set_inputs_enabled(self, enabled: bool) -> None:
         """Enable or disable the page's own settings widgets (off while the job runs)."""
 
+    def on_events(self, events: list[Event]) -> None:
+        """A batch of events (at most 20 batches a second); by default each goes to `on_event`."""
+        for event in events:
+            self.on_event(event)
+
     def on_event(self, event: Event) -> None:
         """One event of the running job, after the base has updated progress and status."""
 
@@ -97,7 +102,8 @@ class JobPage(Page):
         row.addWidget(self.status, 1)
         return row
 
-    def run_dir(self) -> str:
+    def chosen_run(self) -> str:
+        """The run directory chosen in the run chooser ("" when none)."""
         return self.run_chooser.run_dir() if self.run_chooser is not None else ""
 
     def set_run(self, run_dir: str) -> None:
@@ -148,13 +154,17 @@ class JobPage(Page):
 
     # ------------------------------------------------------------------ runner slots
     def _on_events(self, events: list[Event]) -> None:
-        for event in events:
-            if isinstance(event, (Started, Progress)) and event.total_steps:
-                self.progress.setRange(0, max(1, event.total_steps))
-                self.progress.setValue(event.step if isinstance(event, Progress) else 0)
-            elif isinstance(event, Log) and self.log_to_status:
-                self.status.setText(event.message)
-            self.on_event(event)
+        counted = [e for e in events if isinstance(e, (Started, Progress)) and e.total_steps]
+        if counted:  # the last one is enough: a batch may hold hundreds of steps
+            last = counted[-1]
+            if self.progress.maximum() != max(1, last.total_steps):
+                self.progress.setRange(0, max(1, last.total_steps))
+            self.progress.setValue(last.step if isinstance(last, Progress) else 0)
+        if self.log_to_status:
+            logs = [e for e in events if isinstance(e, Log)]
+            if logs:
+                self.status.setText(logs[-1].message)
+        self.on_events(events)
 
     def _on_finished(self, report: BaseModel) -> None:
         if self.progress.maximum() == 0:  # no step count came: a finished busy bar
