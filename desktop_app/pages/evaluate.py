@@ -81,7 +81,6 @@ class EvaluatePage(JobPage):
         self.gallery = Gallery()
         self.gallery.setToolTip("Misclassified images, most confident mistakes first. Click one to enlarge it.")
         self._build_layout()
-        assert self.run_chooser is not None
         self.run_chooser.changed.connect(lambda _: self._apply_default_data())
         self.data_edit.textEdited.connect(lambda text: setattr(self, "_data_edited", bool(text.strip())))
         self.data_browse.clicked.connect(self._on_browse_data)

@@ -107,7 +107,6 @@ class ExportPage(JobPage):
         self.folder_button.setToolTip("Open the folder holding the exported file.")
         self.folder_button.setEnabled(False)
         self._build_layout()
-        assert self.run_chooser is not None
         self.run_chooser.changed.connect(lambda run_dir: self.out_edit.setText(default_out(run_dir)))
         self.out_browse.clicked.connect(self._on_browse_out)
         self.folder_button.clicked.connect(self._on_show_folder)

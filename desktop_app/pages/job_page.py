@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QComboBox, QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
 
 from desktop_app import errors
 from desktop_app.jobs import JobRunner
@@ -56,13 +56,14 @@ class JobPage(Page):
         self.progress.setVisible(False)
         self.status = QLabel()
         self.status.setWordWrap(True)
-        self.run_chooser: RunChooser | None = None
-        self.checkpoint: QComboBox | None = None
+        self.run_chooser = RunChooser(state, self)
+        self.checkpoint = checkpoint_combo(self)
         if self.uses_run:
-            self.run_chooser = RunChooser(state)
-            self.checkpoint = checkpoint_combo()
             state.run_changed.connect(self._on_state_run_changed)
             state.runs_updated.connect(self._on_runs_updated)
+        else:  # made anyway so every page has the same attributes; never shown
+            self.run_chooser.hide()
+            self.checkpoint.hide()
         self.run_button.clicked.connect(self.start)
         self.stop_button.clicked.connect(self.stop)
         self.runner.events.connect(self._on_events)
@@ -104,18 +105,16 @@ class JobPage(Page):
 
     def chosen_run(self) -> str:
         """The run directory chosen in the run chooser ("" when none)."""
-        return self.run_chooser.run_dir() if self.run_chooser is not None else ""
+        return self.run_chooser.run_dir() if self.uses_run else ""
 
     def set_run(self, run_dir: str) -> None:
-        if self.run_chooser is not None:
-            self.run_chooser.set_run_dir(run_dir)
+        self.run_chooser.set_run_dir(run_dir)
 
     def set_checkpoint(self, which: str) -> None:
-        if self.checkpoint is not None:
-            self.checkpoint.setCurrentIndex(max(0, self.checkpoint.findData(which)))
+        self.checkpoint.setCurrentIndex(max(0, self.checkpoint.findData(which)))
 
     def checkpoint_choice(self) -> str:
-        return str(self.checkpoint.currentData()) if self.checkpoint is not None else "best"
+        return str(self.checkpoint.currentData() or "best")
 
     def start(self) -> bool:
         """Run the job with the page's config; False when it is running already or the config is refused."""
@@ -188,9 +187,8 @@ class JobPage(Page):
     def _on_running_changed(self, running: bool) -> None:
         self.run_button.setEnabled(not running)
         self.stop_button.setEnabled(running)
-        for w in (self.run_chooser, self.checkpoint):
-            if w is not None:
-                w.setEnabled(not running)
+        self.run_chooser.setEnabled(not running)
+        self.checkpoint.setEnabled(not running)
         self.set_inputs_enabled(not running)
 
     def _on_state_run_changed(self, run_dir: str) -> None:
@@ -198,5 +196,5 @@ class JobPage(Page):
             self.set_run(run_dir)
 
     def _on_runs_updated(self) -> None:
-        if self.run_chooser is not None and not self.runner.running:
+        if self.uses_run and not self.runner.running:
             self.run_chooser.refresh()

@@ -101,7 +101,6 @@ class RobustnessPage(JobPage):
         self.model_group.addButton(self.run_radio)
         self.model_group.addButton(self.onnx_radio)
         self.run_radio.setChecked(True)
-        assert self.run_chooser is not None and self.checkpoint is not None
         self.checkpoint.setToolTip(
             "Which checkpoint of the run (and of the surrogate) to attack: the best or the latest epoch."
         )
@@ -338,12 +337,12 @@ class RobustnessPage(JobPage):
     def _update_enabled(self) -> None:
         running = self.busy()
         run = self.model_kind() == "run"
-        for w in (self.run_chooser, self.checkpoint):
-            w.setEnabled(run and not running)
-        for w in (self.onnx_edit, self.onnx_browse):
-            w.setEnabled(not run and not running)
-        for w in (self.run_radio, self.onnx_radio, self.data_edit, self.data_browse, self.limit, self.batch):
-            w.setEnabled(not running)
+        widgets: list[tuple[QWidget, bool]] = [(self.run_chooser, run), (self.checkpoint, run)]
+        widgets += [(self.onnx_edit, not run), (self.onnx_browse, not run)]
+        widgets += [(w, True) for w in (self.run_radio, self.onnx_radio, self.data_edit, self.data_browse)]
+        widgets += [(self.limit, True), (self.batch, True)]
+        for widget, wanted in widgets:
+            widget.setEnabled(wanted and not running)
         self.attack_settings.set_enabled(not running)
         self.surrogate.setEnabled(not running and self.attack_settings.kind() == "transfer")
 

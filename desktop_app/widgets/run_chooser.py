@@ -14,9 +14,9 @@ from desktop_app.state import AppState
 from engine.core.runs import list_runs, open_run
 
 
-def checkpoint_combo() -> QComboBox:
+def checkpoint_combo(parent: QWidget | None = None) -> QComboBox:
     """best / last, with the tooltip every page shows."""
-    combo = QComboBox()
+    combo = QComboBox(parent)
     combo.addItem("best", "best")
     combo.addItem("last", "last")
     combo.setToolTip("best: the checkpoint the run selected as best; last: the latest epoch's weights.")
