@@ -68,17 +68,7 @@ def run(config: EmbedConfig, emit: Emit, control: JobControl) -> EmbedReport:
             seed=config.seed,
         )
     emit(Finished("embed", str(config.run_dir), {"proxy_a_distance": result.proxy_a_distance}))
-    return EmbedReport(
-        method=result.method,
-        points=result.points,
-        domain=result.domain,
-        labels=result.labels,
-        classes=result.classes,
-        proxy_a_distance=result.proxy_a_distance,
-        explained_variance=result.explained_variance,
-        png=str(config.out) if config.out is not None else None,
-        info={k: str(v) for k, v in result.info.items()},
-    )
+    return result
 
 
 JOB = Job("embed", "source and target features in 2-D, with the proxy A-distance", EmbedConfig, EmbedReport, run)

@@ -22,17 +22,22 @@ class ExportConfig(StrictModel):
     int8: bool = Field(False, description="Also write a static INT8 (QDQ) model for fast CPU inference.")
 
 
-class ExportReport(BaseModel):
-    """The written file and its parity check (PyTorch vs onnxruntime logits on real images)."""
+class ParityReport(BaseModel):
+    """PyTorch vs onnxruntime logits on a real batch."""
 
     model_config = ConfigDict(extra="forbid")
-    path: str
     n: int
     max_abs_diff: float
     top1_agreement: float
     batch_sizes_checked: list[int]
     atol: float
     passed: bool
+
+
+class ExportReport(ParityReport):
+    """The written file and its parity check."""
+
+    path: str
     int8_path: str | None = None
 
 

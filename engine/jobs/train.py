@@ -3,6 +3,7 @@ last checkpoint (engine.training.trainer does the training)."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -49,14 +50,7 @@ def run(config: TrainRequest, emit: Emit, control: JobControl) -> TrainReport:
         result = run_train(emit=emit, control=control, resume=config.resume)
     else:
         result = run_train(config.config, emit, control)
-    return TrainReport(
-        run_dir=str(result.run_dir),
-        status=result.status,
-        epochs_done=result.epochs_done,
-        metrics=result.metrics,
-        best_metrics=result.best_metrics,
-        best_epoch=result.best_epoch,
-    )
+    return TrainReport.model_validate({**asdict(result), "run_dir": str(result.run_dir)})
 
 
 JOB = Job(
