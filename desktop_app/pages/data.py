@@ -30,6 +30,7 @@ from desktop_app.pages.job_page import JobPage
 from desktop_app.state import AppState
 from desktop_app.widgets.bar_chart import ClassCountsChart
 from desktop_app.widgets.folder_picker import FolderPicker
+from desktop_app.widgets.form_utils import splitter
 from desktop_app.widgets.image_grid import ImageGrid
 from engine.core.config import TrainConfig
 from engine.data.health import FoldersReport
@@ -144,11 +145,7 @@ class DataPage(JobPage):
         col.addLayout(pick)
         col.addWidget(self.grid, 1)
 
-        body = QSplitter(Qt.Orientation.Horizontal)
-        body.addWidget(left)
-        body.addWidget(images)
-        body.setStretchFactor(0, 3)
-        body.setStretchFactor(1, 2)
+        body = splitter(Qt.Orientation.Horizontal, left, images)
         layout = QVBoxLayout(self)
         layout.addWidget(folders)
         layout.addWidget(body, 1)

@@ -15,9 +15,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
-    QLineEdit,
-    QPushButton,
-    QSplitter,
     QVBoxLayout,
     QWidget,
 )
@@ -26,6 +23,7 @@ from desktop_app import errors
 from desktop_app.pages.job_page import JobPage
 from desktop_app.state import AppState
 from desktop_app.widgets.confusion_matrix import ConfusionMatrixView
+from desktop_app.widgets.form_utils import folder_edit, splitter
 from desktop_app.widgets.gallery import Gallery, GalleryItem
 from desktop_app.widgets.table_utils import SortItem, fill_table, fmt_percent, make_table
 from engine.core.runs import Run
@@ -57,14 +55,10 @@ class EvaluatePage(JobPage):
         super().__init__(state, parent)
         self._data_edited = False
         self.evaluate_button = self.run_button
-        self.data_edit = QLineEdit()
-        self.data_edit.setPlaceholderText("A labelled folder: one sub-folder of images per class")
-        self.data_edit.setToolTip(
+        self.data_edit, self.data_browse = folder_edit(
             "Labelled images to measure on (class sub-folders named like the run's classes). "
             "Defaults to the target test folder."
         )
-        self.data_browse = QPushButton("Browse...")
-        self.data_browse.setToolTip("Choose the labelled folder.")
         self.accuracy_label = QLabel("Accuracy: –")
         font = self.accuracy_label.font()
         font.setPointSizeF(font.pointSizeF() * 1.6)
@@ -95,21 +89,13 @@ class EvaluatePage(JobPage):
         form.addRow("Run:", self.run_chooser)
         form.addRow("Images:", data_row)
         form.addRow("Checkpoint:", self.checkpoint)
-        top = QSplitter(Qt.Orientation.Horizontal)
-        top.addWidget(self.matrix)
-        top.addWidget(self.table)
-        top.setStretchFactor(0, 3)
-        top.setStretchFactor(1, 2)
+        top = splitter(Qt.Orientation.Horizontal, self.matrix, self.table)
         bottom = QWidget()
         bottom_layout = QVBoxLayout(bottom)
         bottom_layout.setContentsMargins(0, 0, 0, 0)
         bottom_layout.addWidget(self.gallery_label)
         bottom_layout.addWidget(self.gallery)
-        results = QSplitter(Qt.Orientation.Vertical)
-        results.addWidget(top)
-        results.addWidget(bottom)
-        results.setStretchFactor(0, 3)
-        results.setStretchFactor(1, 2)
+        results = splitter(Qt.Orientation.Vertical, top, bottom)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addLayout(self.action_row())

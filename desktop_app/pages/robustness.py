@@ -35,6 +35,7 @@ from desktop_app.pages.job_page import JobPage
 from desktop_app.state import AppState
 from desktop_app.widgets.attack_results import AttackResults
 from desktop_app.widgets.attack_settings import AttackSettings
+from desktop_app.widgets.form_utils import folder_edit
 from desktop_app.widgets.run_chooser import RunChooser
 from engine.core.errors import UserError
 from engine.core.events import Event, Progress
@@ -109,14 +110,10 @@ class RobustnessPage(JobPage):
         self.onnx_edit.setToolTip("The .onnx image classifier to attack (defaults to the model exported last).")
         self.onnx_browse = QPushButton("Browse...")
         self.onnx_browse.setToolTip("Choose an .onnx file.")
-        self.data_edit = QLineEdit()
-        self.data_edit.setPlaceholderText("A labelled folder: one sub-folder of images per class")
-        self.data_edit.setToolTip(
+        self.data_edit, self.data_browse = folder_edit(
             "Labelled images to attack (class sub-folders named like the model's classes). "
             "Defaults to the target test folder, else the run's source folder."
         )
-        self.data_browse = QPushButton("Browse...")
-        self.data_browse.setToolTip("Choose the labelled folder.")
         self.attack_settings = AttackSettings(self)
         self.attack_combo, self.norm_combo = self.attack_settings.attack_combo, self.attack_settings.norm_combo
         self.eps_edit, self.eps_error = self.attack_settings.eps_edit, self.attack_settings.eps_error
