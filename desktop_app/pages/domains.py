@@ -32,7 +32,7 @@ from desktop_app.jobs import JobRunner
 from desktop_app.pages.base import Page
 from desktop_app.state import AppState
 from desktop_app.widgets.embedding_plot import EmbeddingPlot
-from desktop_app.widgets.run_chooser import RunChooser, checkpoint_combo
+from desktop_app.widgets.run_chooser import RunChooser, checkpoint_combo, checkpoint_mtime, running_run
 from engine.core.runs import Run, list_runs
 from engine.jobs import embed
 from engine.jobs.embed import EmbedConfig, EmbedReport
@@ -43,14 +43,6 @@ PAD_HINT = "lower means the domains look alike to a linear classifier"
 # OpenMP pools (t-SNE's) are capped at half the cores: with training running in the same process
 # (Live) or the other side's job, a full pool spins against busy cores (40 s instead of 1 s seen).
 EMBED_THREADS = max(1, (os.cpu_count() or 2) // 2)
-
-
-def checkpoint_mtime(run_dir: str, which: str) -> float:
-    """Modification time of the run's checkpoint (0 when there is none yet)."""
-    try:
-        return Run(Path(run_dir)).checkpoint(which).stat().st_mtime
-    except OSError:
-        return 0.0
 
 
 class DomainsPage(Page):
@@ -266,7 +258,7 @@ class DomainsPage(Page):
         """Live: follow the run being trained and re-embed it when its checkpoint changed. True when started."""
         if not self.live.isChecked():
             return False
-        running = self._running_run()
+        running = running_run(self.state.runs_dir)
         if running and running != self.after_chooser.run_dir() and "after" not in self._pending:
             self.after_chooser.refresh(running)
             self._embedded_mtime = 0.0
@@ -279,15 +271,6 @@ class DomainsPage(Page):
         return bool(self.embed(("after",), quiet=True))
 
     # ------------------------------------------------------------------ internals
-    def _running_run(self) -> str:
-        """The newest run of the workspace marked running ('' if none)."""
-        best, stamp = "", -1.0
-        for run in list_runs(self.state.runs_dir):
-            info = run.info()
-            if info.get("status") == "running" and float(info.get("created", 0) or 0) > stamp:
-                best, stamp = str(run.path), float(info.get("created", 0) or 0)
-        return best
-
     def _choose_default_before(self) -> None:
         """Unless the user chose one: a source-only run on the same source as 'after', else another run."""
         if self._before_chosen:

@@ -11,7 +11,25 @@ from superqt.utils import signals_blocked
 
 from desktop_app import errors
 from desktop_app.state import AppState
-from engine.core.runs import list_runs, open_run
+from engine.core.runs import Run, list_runs, open_run
+
+
+def checkpoint_mtime(run_dir: str, which: str) -> float:
+    """Modification time of the run's checkpoint (0 when there is none yet)."""
+    try:
+        return Run(Path(run_dir)).checkpoint(which).stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+def running_run(runs_dir: Path) -> str:
+    """The newest run under `runs_dir` marked running ('' if none)."""
+    best, stamp = "", -1.0
+    for run in list_runs(runs_dir):
+        info = run.info()
+        if info.get("status") == "running" and float(info.get("created", 0) or 0) > stamp:
+            best, stamp = str(run.path), float(info.get("created", 0) or 0)
+    return best
 
 
 def checkpoint_combo(parent: QWidget | None = None) -> QComboBox:
