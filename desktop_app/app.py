@@ -74,7 +74,7 @@ def _loadable(soname: str) -> bool:
 
 
 def missing_system_libraries(
-    env: Mapping[str, str] | None = None, platform: str | None = None, loadable: Callable[[str], bool] = _loadable
+    env: Mapping[str, str] | None = None, platform: str | None = None, loadable: Callable[[str], bool] | None = None
 ) -> list[tuple[str, str]]:
     """(library, package) pairs Qt's xcb platform needs but the system lacks; [] when xcb is not used.
 
@@ -90,7 +90,52 @@ def missing_system_libraries(
         return []
     if not qpa and env.get("WAYLAND_DISPLAY") and (env.get("XDG_SESSION_TYPE") == "wayland" or not env.get("DISPLAY")):
         return []  # Qt picks its wayland platform here
-    return [(lib, pkg) for lib, pkg in XCB_LIBRARIES if not loadable(lib)]
+    check = loadable or _loadable  # looked up now, not bound at definition (tests replace _loadable)
+    return [(lib, pkg) for lib, pkg in XCB_LIBRARIES if not check(lib)]
+
+
+def _x_display_reachable(display: str) -> bool | None:
+    """Whether an X server answers on `display` (libxcb's xcb_connect); None when libxcb is absent."""
+    try:
+        xcb = ctypes.CDLL("libxcb.so.1")
+    except OSError:
+        return None
+    xcb.xcb_connect.restype = ctypes.c_void_p
+    xcb.xcb_connect.argtypes = [ctypes.c_char_p, ctypes.c_void_p]
+    xcb.xcb_connection_has_error.argtypes = [ctypes.c_void_p]
+    xcb.xcb_disconnect.argtypes = [ctypes.c_void_p]
+    conn = xcb.xcb_connect(display.encode(), None)
+    try:
+        return conn is not None and xcb.xcb_connection_has_error(conn) == 0
+    finally:
+        if conn:
+            xcb.xcb_disconnect(conn)
+
+
+def unreachable_display(
+    env: Mapping[str, str] | None = None,
+    platform: str | None = None,
+    reachable: Callable[[str], bool | None] | None = None,
+) -> str | None:
+    """One line when DISPLAY names an X server that does not answer (Qt would abort the process
+    there with "could not connect to display"); None when it answers, or xcb is not used."""
+    env = os.environ if env is None else env
+    platform = sys.platform if platform is None else platform
+    if not platform.startswith("linux"):
+        return None
+    qpa = env.get("QT_QPA_PLATFORM", "").split(":")[0]
+    display = env.get("DISPLAY", "")
+    if (qpa and qpa != "xcb") or not display:
+        return None
+    if not qpa and env.get("WAYLAND_DISPLAY") and env.get("XDG_SESSION_TYPE") == "wayland":
+        return None  # Qt picks its wayland platform here
+    if (reachable or _x_display_reachable)(display) is not False:
+        return None
+    return (
+        f"transfer-studio: cannot connect to the X display {display!r} (DISPLAY is set but no X server answers): "
+        "start the desktop session or fix DISPLAY, use the command line (`transfer-studio --help`), "
+        "or set QT_QPA_PLATFORM=offscreen."
+    )
 
 
 def missing_libraries_message(missing: list[tuple[str, str]]) -> str:
@@ -223,6 +268,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     missing = missing_system_libraries()
     if missing:
         print(missing_libraries_message(missing), file=sys.stderr)
+        return 1
+    unreachable = unreachable_display()
+    if unreachable:
+        print(unreachable, file=sys.stderr)
         return 1
 
     from PySide6.QtCore import QSettings, QTimer

@@ -17,6 +17,8 @@ from typing import Any
 from PySide6.QtCore import QObject, QThread, QTimer, Signal
 
 from engine.core.control import JobControl
+from engine.core.events import Emit
+from engine.jobs.job import Job
 
 # How long a thread may hold the GIL while another waits for it. Each time Qt calls back into
 # Python (pyqtgraph paints every plot item in Python) the window's thread must take the GIL
@@ -31,6 +33,14 @@ def share_the_gil_quickly(interval_s: float = GIL_SWITCH_INTERVAL_S) -> float:
     old = sys.getswitchinterval()
     sys.setswitchinterval(min(old, interval_s))
     return old
+
+
+def run_engine_job(emit: Emit, control: JobControl, job: Job[Any, Any], config: Any) -> Any:
+    """Worker body for an engine job: below the window's CPU priority, then `job.run`."""
+    from desktop_app.compat import lower_thread_priority
+
+    lower_thread_priority()  # its decoding threads inherit it: the window stays first in line
+    return job.run(config, emit, control)
 
 
 class _Worker(QThread):
@@ -91,6 +101,10 @@ class JobRunner(QObject):
         worker.start()
         self._timer.start()
         self.running_changed.emit(True)
+
+    def run_job(self, job: Job[Any, Any], config: Any) -> None:
+        """Start an engine job (engine.jobs) with its config; `finished` gets its pydantic report."""
+        self.start(run_engine_job, job, config)
 
     def pause(self) -> None:
         if self.control:

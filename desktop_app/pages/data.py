@@ -1,14 +1,11 @@
 """Data page: choose the source, target and target-test folders, check their health, browse them.
 
-"Check" runs the engine's health check in a worker (progress bar, stoppable) and shows its
-report: per-class counts per domain, every warning and error, every unreadable file with its
+"Check" runs the engine's check job (engine.jobs.check) through the JobPage base (progress
+bar, stoppable) and shows its report: per-class counts per domain, every warning and error, every unreadable file with its
 reason, and a thumbnail grid per domain and class. The folders go to the shared AppState.
 """
 
 from __future__ import annotations
-
-from dataclasses import dataclass
-from typing import Any
 
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
@@ -18,8 +15,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QHeaderView,
     QLabel,
-    QProgressBar,
-    QPushButton,
     QSplitter,
     QStyle,
     QTabWidget,
@@ -28,17 +23,19 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from superqt.utils import signals_blocked
 
 from desktop_app import errors
-from desktop_app.compat import lower_thread_priority
-from desktop_app.jobs import JobRunner
-from desktop_app.pages.base import Page
+from desktop_app.pages.job_page import JobPage
 from desktop_app.state import AppState
 from desktop_app.widgets.bar_chart import ClassCountsChart
 from desktop_app.widgets.folder_picker import FolderPicker
+from desktop_app.widgets.form_utils import splitter
 from desktop_app.widgets.image_grid import ImageGrid
 from engine.core.config import TrainConfig
-from engine.core.events import Emit, Progress
+from engine.data.health import FoldersReport
+from engine.jobs import check
+from engine.jobs.check import CheckConfig, CheckReport, FolderImages
 
 DOMAIN_TITLES = {"source": "Source", "target": "Target", "target_test": "Target test"}
 _LEVEL_ICONS = {
@@ -48,61 +45,23 @@ _LEVEL_ICONS = {
 }
 
 
-@dataclass
-class CheckResult:
-    """What the check job hands back: the engine's report and the scanned domains (for thumbnails)."""
-
-    report: Any  # engine.data.health.FoldersReport
-    domains: dict[str, Any]  # name -> engine.data.folders.Domain
-
-
-def check_job(emit: Emit, control: Any, source: str, target: str, target_test: str) -> CheckResult | None:
-    """Scan and health-check the folders (None when stopped). Runs in a worker thread."""
-    from engine.core.control import Stopped
-    from engine.data.folders import scan_domain
-    from engine.data.health import check_folders
-
-    lower_thread_priority()  # its decoding threads inherit it: the window stays first in line
-    domains = {"source": scan_domain(source, name="source")}
-    if target:
-        domains["target"] = scan_domain(target, name="target")
-    if target_test:
-        domains["target_test"] = scan_domain(target_test, name="target_test")
-    from desktop_app.check_cache import cached_check
-
-    try:
-        report, _ = cached_check(  # a restart on unchanged folders reuses the last report
-            domains,
-            lambda: check_folders(
-                domains["source"],
-                domains.get("target"),
-                domains.get("target_test"),
-                progress=lambda done, total: emit(Progress(0, done, total)),
-                control=control,
-            ),
-        )
-    except Stopped:
-        return None
-    return CheckResult(report, domains)
-
-
 def _tip(field: str) -> str:
     return TrainConfig.model_fields[field].description or ""
 
 
-class DataPage(Page):
+class DataPage(JobPage):
     title = "Data"
     icon = "SP_DirIcon"
+    job = check.JOB
+    run_text, run_tip = (
+        "Check folders",
+        "Open every image once and report what would hurt training (runs in the background).",
+    )
+    stop_tip, running_text = "Stop the check.", "Checking…"
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(state, parent)
-        self.report: Any = None
-        self.domains: dict[str, Any] = {}
-        self.runner = JobRunner(self)
-        self.runner.events.connect(self._on_events)
-        self.runner.finished.connect(self._on_finished)
-        self.runner.failed.connect(self._on_failed)
-        self.runner.running_changed.connect(self._on_running_changed)
+        self.folders_seen: dict[str, FolderImages] = {}
         self._build()
         self._on_state_folders()
         state.folders_changed.connect(self._on_state_folders)
@@ -127,24 +86,16 @@ class DataPage(Page):
         form.addRow("Target", self.target_picker)
         form.addRow("Target test", self.test_picker)
 
-        self.check_button = QPushButton("Check folders")
-        self.check_button.setToolTip(
-            "Open every image once and report what would hurt training (runs in the background)."
-        )
-        self.check_button.clicked.connect(self._on_check_clicked)
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setToolTip("Stop the check.")
-        self.stop_button.setEnabled(False)
-        self.stop_button.clicked.connect(self.stop)
-        self.progress = QProgressBar()
+        self.check_button = self.run_button
         self.progress.setFormat("%v / %m images")
         self.progress.setToolTip("Images checked so far.")
-        self.status = QLabel("Choose the folders, then check them.")
-        self.status.setWordWrap(True)
+        self.progress.setMaximumWidth(16_777_215)
+        self.progress.setVisible(True)
+        self.status.setText("Choose the folders, then check them.")
         self.status.setTextFormat(Qt.TextFormat.RichText)
         actions = QHBoxLayout()
-        actions.addWidget(self.check_button)
-        actions.addWidget(self.stop_button)
+        for w in (self.check_button, self.stop_button):
+            actions.addWidget(w)
         actions.addWidget(self.progress, 1)
         form.addRow(actions)
         form.addRow(self.status)
@@ -194,11 +145,7 @@ class DataPage(Page):
         col.addLayout(pick)
         col.addWidget(self.grid, 1)
 
-        body = QSplitter(Qt.Orientation.Horizontal)
-        body.addWidget(left)
-        body.addWidget(images)
-        body.setStretchFactor(0, 3)
-        body.setStretchFactor(1, 2)
+        body = splitter(Qt.Orientation.Horizontal, left, images)
         layout = QVBoxLayout(self)
         layout.addWidget(folders)
         layout.addWidget(body, 1)
@@ -209,26 +156,22 @@ class DataPage(Page):
 
     def check(self) -> bool:
         """Start the health check of the chosen folders; False when it cannot start."""
-        if self.runner.running or getattr(self.runner, "_worker", None) is not None:
-            return False
+        return self.start()
+
+    def make_config(self) -> CheckConfig | None:
         source, target, test = self.folders()
         if not source:
             errors.show_error(self, "Choose a source folder first: a folder with one sub-folder of images per class.")
-            return False
+            return None
         self.state.set_folders(source, target, test)
-        self.progress.setRange(0, 0)
-        self.status.setText("Checking…")
-        self.runner.start(check_job, source, target, test)
-        return True
+        return CheckConfig(source=source, target=target or None, target_test=test or None, cache=True)
 
-    def stop(self) -> None:
-        self.runner.stop()
-
-    def busy(self) -> bool:
-        return self.runner.running
+    def set_inputs_enabled(self, enabled: bool) -> None:
+        for picker in (self.source_picker, self.target_picker, self.test_picker):
+            picker.setEnabled(enabled)
 
     def shutdown(self) -> None:
-        self.runner.stop_and_wait()
+        super().shutdown()
         self.grid.thumbnails.shutdown()
 
     def show_images(self, domain: str, class_name: str | None = None) -> None:
@@ -241,9 +184,6 @@ class DataPage(Page):
             self.class_combo.setCurrentIndex(j)
 
     # ------------------------------------------------------------------ slots
-    def _on_check_clicked(self) -> None:
-        self.check()
-
     def _on_picker_changed(self, _: str) -> None:
         self.state.set_folders(*self.folders())
 
@@ -257,60 +197,40 @@ class DataPage(Page):
             if picker.path() != value:
                 picker.set_path(value)
 
-    def _on_running_changed(self, running: bool) -> None:
-        self.check_button.setEnabled(not running)
-        self.stop_button.setEnabled(running)
-        for picker in (self.source_picker, self.target_picker, self.test_picker):
-            picker.setEnabled(not running)
-
-    def _on_events(self, batch: list) -> None:
-        last = next((e for e in reversed(batch) if isinstance(e, Progress)), None)
-        if last is not None:
-            self.progress.setRange(0, max(1, last.total_steps))
-            self.progress.setValue(last.step)
-
-    def _on_failed(self, message: str, details: str) -> None:
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
+    def on_failed(self, message: str) -> None:
         self.status.setText(f"<span style='color:#d32f2f'>Check failed:</span> {_escape(message)}")
-        errors.show_error(self, message, details)
 
-    def _on_finished(self, result: CheckResult | None) -> None:
-        if result is None:
+    def show_report(self, report: CheckReport) -> None:
+        if report.health is None:
             self.status.setText("Check stopped.")
-            self.progress.setRange(0, 1)
             self.progress.setValue(0)
+            self.report = None
             return
-        self.report, self.domains = result.report, result.domains
-        self.progress.setValue(self.progress.maximum())
-        self._show_report(result.report)
+        self.folders_seen = report.folders
+        self._show_report(report.health)
 
     def _on_domain_selected(self, _: int) -> None:
-        domain = self.domains.get(self.domain_combo.currentData())
-        self.class_combo.blockSignals(True)
-        self.class_combo.clear()
-        if domain is not None:
-            self.class_combo.addItem(f"All ({len(domain)})", None)
-            counts = domain.class_counts()
-            for name in domain.classes:
-                self.class_combo.addItem(f"{name} ({counts.get(name, 0)})", name)
-        self.class_combo.blockSignals(False)
+        folder = self.folders_seen.get(self.domain_combo.currentData())
+        with signals_blocked(self.class_combo):
+            self.class_combo.clear()
+            if folder is not None:
+                self.class_combo.addItem(f"All ({len(folder.paths)})", None)
+                for name in folder.classes:
+                    self.class_combo.addItem(f"{name} ({folder.count(name)})", name)
         self._on_class_selected(0)
 
     def _on_class_selected(self, _: int) -> None:
-        domain = self.domains.get(self.domain_combo.currentData())
-        if domain is None:
+        folder = self.folders_seen.get(self.domain_combo.currentData())
+        if folder is None:
             self.grid.set_paths([])
             self.image_count.setText("")
             return
-        name = self.class_combo.currentData()
-        label = domain.classes.index(name) if name in domain.classes else None
-        paths = [str(s.path) for s in domain.samples if label is None or s.label == label]
+        paths = folder.paths_of(self.class_combo.currentData())
         self.grid.set_paths(paths)
         self.image_count.setText(f"{len(paths):,} images")
 
     # ------------------------------------------------------------------ report
-    def _show_report(self, report: Any) -> None:
+    def _show_report(self, report: FoldersReport) -> None:
         parts = []
         for r in report.reports():
             title = DOMAIN_TITLES.get(r.domain, r.domain)
@@ -329,16 +249,15 @@ class DataPage(Page):
         self._fill_issues(report)
         self._fill_unreadable(report)
         current = self.domain_combo.currentData()
-        self.domain_combo.blockSignals(True)
-        self.domain_combo.clear()
-        for name in self.domains:
-            self.domain_combo.addItem(DOMAIN_TITLES.get(name, name), name)
-        self.domain_combo.blockSignals(False)
+        with signals_blocked(self.domain_combo):
+            self.domain_combo.clear()
+            for name in self.folders_seen:
+                self.domain_combo.addItem(DOMAIN_TITLES.get(name, name), name)
         i = self.domain_combo.findData(current)
         self.domain_combo.setCurrentIndex(max(0, i))
         self._on_domain_selected(self.domain_combo.currentIndex())
 
-    def _fill_issues(self, report: Any) -> None:
+    def _fill_issues(self, report: FoldersReport) -> None:
         self.issues.clear()
         style = self.style()
         found = [(DOMAIN_TITLES.get(r.domain, r.domain), i) for r in report.reports() for i in r.issues]
@@ -358,7 +277,7 @@ class DataPage(Page):
         warnings_n = sum(1 for _, i in found if i.level == "warning")
         self.tabs.setTabText(0, f"Issues ({errors_n} errors, {warnings_n} warnings)")
 
-    def _fill_unreadable(self, report: Any) -> None:
+    def _fill_unreadable(self, report: FoldersReport) -> None:
         self.unreadable.clear()
         n = 0
         for r in report.reports():

@@ -11,7 +11,6 @@ from __future__ import annotations
 import contextlib
 import os
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
@@ -29,51 +28,34 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app import errors
-from desktop_app.compat import lower_thread_priority
 from desktop_app.jobs import JobRunner
 from desktop_app.pages.base import Page
-from desktop_app.pages.runs import RunChooser
 from desktop_app.state import AppState
 from desktop_app.widgets.embedding_plot import EmbeddingPlot
+from desktop_app.widgets.run_chooser import RunChooser, checkpoint_combo, checkpoint_mtime, running_run
 from engine.core.runs import Run, list_runs
+from engine.jobs import embed
+from engine.jobs.embed import EmbedConfig, EmbedReport
 
 SIDES = ("before", "after")
 SOURCE_ONLY = "finetune"
-
-
-def embed_job(emit: Any, control: Any, run_dir: str, method: str, limit: int, which: str) -> Any:
-    """JobRunner job: embed_run (imports torch: only ever runs in the worker thread).
-
-    OpenMP pools (t-SNE's) are capped at half the cores: with training running in the same process
-    (Live) or the other side's job, a full pool spins against busy cores (40 s instead of 1 s seen)."""
-    from threadpoolctl import threadpool_limits
-
-    from engine.analysis.embedding import embed_run
-
-    lower_thread_priority()
-    control.check()
-    with threadpool_limits(limits=max(1, (os.cpu_count() or 2) // 2), user_api="openmp"):
-        return embed_run(run_dir, method=method, limit=limit, which=which)
-
-
-def checkpoint_mtime(run_dir: str, which: str) -> float:
-    """Modification time of the run's checkpoint (0 when there is none yet)."""
-    try:
-        return Run(Path(run_dir)).checkpoint(which).stat().st_mtime
-    except OSError:
-        return 0.0
+# OpenMP pools (t-SNE's) are capped at half the cores: with training running in the same process
+# (Live) or the other side's job, a full pool spins against busy cores (40 s instead of 1 s seen).
+EMBED_THREADS = max(1, (os.cpu_count() or 2) // 2)
 
 
 class DomainsPage(Page):
-    """Two runs' embeddings side by side. Signal `embedded(side, result)`."""
+    """Two runs' embeddings side by side. Signal `embedded(side, EmbedReport)`.
+
+    Not a JobPage: it runs the embed job for two runs at once, one JobRunner per side."""
 
     title = "Domains"
     icon = "SP_ArrowRight"
-    embedded = Signal(str, object)  # "before" | "after", EmbeddingResult
+    embedded = Signal(str, object)  # "before" | "after", EmbedReport
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(state, parent)
-        self.results: dict[str, Any] = dict.fromkeys(SIDES)
+        self.results: dict[str, EmbedReport | None] = dict.fromkeys(SIDES)
         self._quiet: dict[str, bool] = dict.fromkeys(SIDES, False)
         self._embedded_mtime = 0.0
         self._before_chosen = False
@@ -112,9 +94,7 @@ class DomainsPage(Page):
         self.limit.setRange(4, 5000)
         self.limit.setValue(300)
         self.limit.setToolTip("Images per domain to embed (a seeded random sample). More: truer picture, slower.")
-        self.checkpoint = QComboBox()
-        self.checkpoint.addItem("best", "best")
-        self.checkpoint.addItem("last", "last")
+        self.checkpoint = checkpoint_combo()
         self.checkpoint.setToolTip("Which checkpoint's features to embed. Live watches this checkpoint file.")
         self.embed_button = QPushButton("Embed")
         self.embed_button.setToolTip("Compute both embeddings again (in the background).")
@@ -259,9 +239,14 @@ class DomainsPage(Page):
             self._quiet[side] = quiet
             self._pending.add(side)
             self.plots[side].title.setText(f"{side.capitalize()}: {Path(run_dir).name} — computing…")
-            self.runners[side].start(
-                embed_job, run_dir, str(self.method_combo.currentData()), self.limit.value(), which
+            config = EmbedConfig(
+                run_dir=Path(run_dir),
+                method=self.method_combo.currentData(),
+                limit=self.limit.value(),
+                checkpoint=which,
+                threads=EMBED_THREADS,
             )
+            self.runners[side].run_job(embed.JOB, config)
             started.append(side)
         if started:
             self.status.setText(f"Embedding {' and '.join(started)}…")
@@ -272,7 +257,7 @@ class DomainsPage(Page):
         """Live: follow the run being trained and re-embed it when its checkpoint changed. True when started."""
         if not self.live.isChecked():
             return False
-        running = self._running_run()
+        running = running_run(self.state.runs_dir)
         if running and running != self.after_chooser.run_dir() and "after" not in self._pending:
             self.after_chooser.refresh(running)
             self._embedded_mtime = 0.0
@@ -285,15 +270,6 @@ class DomainsPage(Page):
         return bool(self.embed(("after",), quiet=True))
 
     # ------------------------------------------------------------------ internals
-    def _running_run(self) -> str:
-        """The newest run of the workspace marked running ('' if none)."""
-        best, stamp = "", -1.0
-        for run in list_runs(self.state.runs_dir):
-            info = run.info()
-            if info.get("status") == "running" and float(info.get("created", 0) or 0) > stamp:
-                best, stamp = str(run.path), float(info.get("created", 0) or 0)
-        return best
-
     def _choose_default_before(self) -> None:
         """Unless the user chose one: a source-only run on the same source as 'after', else another run."""
         if self._before_chosen:
@@ -316,7 +292,7 @@ class DomainsPage(Page):
             self.before_chooser.set_run_dir(best)
 
     def _update_labels(self) -> None:
-        pads = {s: getattr(self.results[s], "proxy_a_distance", None) for s in SIDES}
+        pads = {s: r.proxy_a_distance if (r := self.results[s]) is not None else None for s in SIDES}
         for side in SIDES:
             result, run_dir = (
                 self.results[side],
@@ -331,7 +307,7 @@ class DomainsPage(Page):
                     else "press Embed"
                 )
             else:
-                info = getattr(result, "info", {}) or {}
+                info = result.info
                 text = (
                     f"{side.capitalize()}: {info.get('run', Path(run_dir).name)} ({info.get('method', '?')}), "
                     f"{result.n_source} source + {result.n_target} target images — proxy A-distance "
@@ -346,7 +322,7 @@ class DomainsPage(Page):
         else:
             self.pad_label.setText("Embed the runs to see how far apart source and target features are.")
 
-    def _on_finished(self, side: str, result: Any) -> None:
+    def _on_finished(self, side: str, result: EmbedReport) -> None:
         self._pending.discard(side)
         self.results[side] = result
         self.plots[side].set_result(result)

@@ -1,15 +1,15 @@
 """Predict page: classify an image or a folder with an ONNX model (onnxruntime, no torch).
 
 Drop an image, a folder or an .onnx file onto the page, or use the buttons. The model file is
-checked with inspect_onnx on the UI thread (cheap, read-only); the onnxruntime session is made
-inside the first prediction job and reused. A folder's unreadable files become error rows.
+checked with inspect_onnx on the UI thread (cheap, read-only); the classifying is the engine's
+predict job (engine.jobs.predict, which keeps the onnxruntime session of the last model), run by
+the JobPage base. A folder's unreadable files become error rows.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QPixmap
@@ -25,64 +25,30 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from desktop_app.jobs import JobRunner
-from desktop_app.pages.base import Page
-from desktop_app.pages.runs import show_error
+from desktop_app import errors
+from desktop_app.pages.job_page import JobPage
 from desktop_app.state import AppState
 from desktop_app.widgets.gallery import read_scaled
 from desktop_app.widgets.table_utils import SortItem, fill_table, fmt_percent, make_table, mark_error
-from engine.core.control import Stopped
-from engine.core.events import Progress, Started
+from engine.core.events import Event, Started
 from engine.deploy.onnx_check import OnnxModelInfo, inspect_onnx
-from engine.deploy.predict import OnnxClassifier, Prediction, list_images, write_csv
+from engine.deploy.predict import Prediction, write_csv
+from engine.jobs import predict as predict_job
+from engine.jobs.predict import PredictConfig, PredictReport
 
-CHUNK = 64  # files per predict_paths call: progress and Stop work between chunks
 PREVIEW = 320
 HINT = "Drop an image or a folder of images here (or an .onnx file to use it as the model)."
 
 
-def predict_job(
-    emit: Any, control: Any, classifier: OnnxClassifier | None, model_path: str, targets: Sequence[str], top_k: int
-) -> dict[str, Any]:
-    """JobRunner job: list the files under `targets` and classify them in chunks (stoppable)."""
-    if classifier is None or classifier.info.path != model_path:
-        classifier = OnnxClassifier(model_path)
-    paths: list[Path] = []
-    for target in targets:
-        paths.extend(list_images(target))
-    emit(Started("predict", total_steps=len(paths)))
-    predictions: list[Prediction] = []
-    stopped = False
-    for start in range(0, len(paths), CHUNK):
-        try:
-            control.check()
-        except Stopped:
-            stopped = True
-            break
-        predictions.extend(classifier.predict_paths(paths[start : start + CHUNK], top_k=top_k))
-        emit(Progress(0, len(predictions), len(paths)))
-    return {
-        "kind": "predict",
-        "classifier": classifier,
-        "predictions": predictions,
-        "stopped": stopped,
-        "total": len(paths),
-        "targets": list(targets),
-        "top_k": top_k,
-    }
-
-
-def save_csv_job(emit: Any, control: Any, predictions: list[Prediction], out: str, top_k: int) -> dict[str, Any]:
-    """JobRunner job: write the predictions as CSV (atomic)."""
-    return {"kind": "csv", "path": str(write_csv(predictions, out, top_k)), "rows": len(predictions)}
-
-
-class PredictPage(Page):
+class PredictPage(JobPage):
     """Model, top-k, image/folder input; results as bars (one image) or a table (a folder)."""
 
     title = "Predict"
     icon = "SP_FileDialogContentsView"
     predicted = Signal(object)  # list[Prediction] of the last finished prediction
+    job = predict_job.JOB
+    stop_tip = "Stop classifying; the files done so far are kept."
+    running_text = "Classifying..."
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(state, parent)
@@ -90,11 +56,11 @@ class PredictPage(Page):
         self.model_info: OnnxModelInfo | None = None
         self.predictions: list[Prediction] = []
         self.csv_path = ""
-        self._classifier: OnnxClassifier | None = None
         self._top_k_used = 3
         self._root = ""
         self._single = False
-        self.runner = JobRunner(self)
+        self.run_button.setVisible(False)  # the open buttons and drops start the job
+        self.progress.setFormat("%v / %m")
         self.model_label = QLabel("No model. Export a run on the Export page, or open an ONNX file.")
         self.model_label.setWordWrap(True)
         self.open_model_button = QPushButton("Open model...")
@@ -107,15 +73,6 @@ class PredictPage(Page):
         self.open_image_button.setToolTip("Classify one image file.")
         self.open_folder_button = QPushButton("Open folder...")
         self.open_folder_button.setToolTip("Classify every file in a folder (and its sub-folders).")
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setToolTip("Stop classifying; the files done so far are kept.")
-        self.stop_button.setEnabled(False)
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(240)
-        self.progress.setFormat("%v / %m")
-        self.progress.setVisible(False)  # shown from the first prediction on
-        self.status = QLabel()
-        self.status.setWordWrap(True)
         self.stack = QStackedWidget()
         self.hint = QLabel(HINT, alignment=Qt.AlignmentFlag.AlignCenter)
         self.hint.setStyleSheet("QLabel { border: 2px dashed #999; border-radius: 8px; color: #666; font-size: 14pt; }")
@@ -136,12 +93,7 @@ class PredictPage(Page):
         self.open_model_button.clicked.connect(self._on_open_model)
         self.open_image_button.clicked.connect(self._on_open_image)
         self.open_folder_button.clicked.connect(self._on_open_folder)
-        self.stop_button.clicked.connect(self._on_stop)
         self.save_csv_button.clicked.connect(self._on_save_csv)
-        self.runner.events.connect(self._on_events)
-        self.runner.finished.connect(self._on_finished)
-        self.runner.failed.connect(self._on_failed)
-        self.runner.running_changed.connect(self._on_running_changed)
         state.model_changed.connect(self._on_model_changed)
         if state.onnx_path:
             self.load_model(state.onnx_path, quiet=True)
@@ -153,10 +105,9 @@ class PredictPage(Page):
         model_row.addWidget(self.open_model_button)
         model_row.addWidget(QLabel("Top-k:"))
         model_row.addWidget(self.top_k)
-        input_row = QHBoxLayout()
-        for w in (self.open_image_button, self.open_folder_button, self.stop_button, self.progress):
-            input_row.addWidget(w)
-        input_row.addWidget(self.status, 1)
+        input_row = self.action_row()
+        input_row.insertWidget(0, self.open_folder_button)
+        input_row.insertWidget(0, self.open_image_button)
         single = QWidget()
         single_layout = QHBoxLayout(single)
         left = QVBoxLayout()
@@ -180,16 +131,6 @@ class PredictPage(Page):
         layout.addWidget(self.stack, 1)
 
     # ------------------------------------------------------------------ public API
-    def busy(self) -> bool:
-        return self.runner.running
-
-    def shutdown(self) -> None:
-        self.runner.stop_and_wait()
-
-    def stop(self) -> None:
-        """Stop classifying; the files done so far are shown (the main window's Stop action calls this)."""
-        self.runner.stop()
-
     def on_shown(self) -> None:
         if self.state.onnx_path and (self.model_info is None or self.model_info.path != self.state.onnx_path):
             self.load_model(self.state.onnx_path, quiet=True)
@@ -197,18 +138,18 @@ class PredictPage(Page):
     def load_model(self, path: str, quiet: bool = False) -> bool:
         """Check `path` with inspect_onnx and use it; on a refusal show why (unless `quiet`) and keep the old model."""
         if not path:
-            self.model_info, self._classifier = None, None
+            self.model_info = None
             self.model_label.setText("No model. Export a run on the Export page, or open an ONNX file.")
             return False
         try:
             info = inspect_onnx(path)
         except Exception as err:
             if not quiet:
-                show_error(self, str(err))
+                errors.show_error(self, str(err))
             else:
                 self.status.setText(str(err))
             return False
-        self.model_info, self._classifier = info, None
+        self.model_info = info
         classes = ", ".join(info.classes[:8]) + (", ..." if len(info.classes) > 8 else "")
         origin = f"{info.backbone}, " if info.backbone else ""
         self.model_label.setText(
@@ -224,7 +165,7 @@ class PredictPage(Page):
         if not paths or self.runner.running:
             return False
         if self.model_info is None:
-            show_error(
+            errors.show_error(
                 self,
                 "No model to predict with. Export a run on the Export page, or click Open model... "
                 "to choose an ONNX file.",
@@ -232,14 +173,12 @@ class PredictPage(Page):
             return False
         missing = [p for p in paths if not Path(p).exists()]
         if missing:
-            show_error(self, f"{missing[0]}: no such file or folder; choose an image or a folder of images.")
+            errors.show_error(self, f"{missing[0]}: no such file or folder; choose an image or a folder of images.")
             return False
         self._root = paths[0] if len(paths) == 1 and Path(paths[0]).is_dir() else ""
         self._single = len(paths) == 1 and Path(paths[0]).is_file()
-        self.progress.setRange(0, 0)
-        self.progress.setVisible(True)
-        self.status.setText("Loading the model..." if self._classifier is None else "Classifying...")
-        self.runner.start(predict_job, self._classifier, self.model_info.path, paths, self.top_k.value())
+        self._top_k_used = self.top_k.value()
+        self.start_config(PredictConfig(model=Path(self.model_info.path), inputs=paths, top_k=self._top_k_used))
         return True
 
     def open_paths(self, paths: Sequence[str]) -> None:
@@ -252,10 +191,15 @@ class PredictPage(Page):
         self.predict(paths)
 
     def save_csv(self, path: str) -> bool:
-        """Write the current predictions to `path` as CSV (in the background)."""
+        """Write the current predictions to `path` as CSV (atomic; a table's worth takes milliseconds)."""
         if not self.predictions or self.runner.running:
             return False
-        self.runner.start(save_csv_job, list(self.predictions), path, self._top_k_used)
+        try:
+            self.csv_path = str(write_csv(self.predictions, path, self._top_k_used))
+        except OSError as err:
+            errors.show_error(self, f"{path}: could not write the CSV file ({err.strerror or err}).")
+            return False
+        self.status.setText(f"Saved {len(self.predictions)} row(s) to {self.csv_path}")
         return True
 
     # ------------------------------------------------------------------ drag and drop
@@ -282,7 +226,7 @@ class PredictPage(Page):
         self.image_name.setText(Path(pred.path).name)
         self.topk_table.setRowCount(0)
         if pred.error:
-            show_error(self, f"{pred.path}: {pred.error}")
+            errors.show_error(self, f"{pred.path}: {pred.error}")
             self.status.setText(f"Could not read {Path(pred.path).name}: {pred.error}")
         rows = [[SortItem(name, p), SortItem("")] for name, p in pred.top]
         fill_table(self.topk_table, rows)
@@ -324,9 +268,6 @@ class PredictPage(Page):
         self.stack.setCurrentIndex(2)
 
     # ------------------------------------------------------------------ slots
-    def _on_stop(self) -> None:
-        self.stop()
-
     def _on_model_changed(self, path: str) -> None:
         if self.model_info is None or self.model_info.path != path:
             self.load_model(path)
@@ -359,27 +300,10 @@ class PredictPage(Page):
         if path:
             self.save_csv(path if path.lower().endswith(".csv") else path + ".csv")
 
-    def _on_events(self, events: list) -> None:
-        for event in events:
-            if isinstance(event, Started):
-                self.progress.setRange(0, max(1, event.total_steps))
-                self.progress.setValue(0)
-                self.status.setText(f"Classifying {event.total_steps} file(s)...")
-            elif isinstance(event, Progress):
-                self.progress.setRange(0, max(1, event.total_steps))
-                self.progress.setValue(event.step)
-
-    def _on_finished(self, result: dict[str, Any]) -> None:
-        if result["kind"] == "csv":
-            self.csv_path = result["path"]
-            self.status.setText(f"Saved {result['rows']} row(s) to {result['path']}")
-            return
-        self._classifier = result["classifier"]
-        self._top_k_used = result["top_k"]
-        preds: list[Prediction] = result["predictions"]
+    def show_report(self, report: PredictReport) -> None:
+        preds = report.predictions
         self.predictions = preds
-        errors = sum(1 for p in preds if p.error)
-        self.progress.setRange(0, max(1, result["total"]))
+        self.progress.setRange(0, max(1, report.total))
         self.progress.setValue(len(preds))
         if self._single and len(preds) == 1:
             self._show_single(preds[0])
@@ -389,19 +313,20 @@ class PredictPage(Page):
                 )
         else:
             self._show_table(preds)
-            text = f"{len(preds)} file(s) classified" + (f", {errors} could not be read" if errors else "")
-            if result["stopped"]:
-                text += f"; stopped before the other {result['total'] - len(preds)}"
+            text = f"{len(preds)} file(s) classified" + (
+                f", {report.errors} could not be read" if report.errors else ""
+            )
+            if report.stopped:
+                text += f"; stopped before the other {report.total - len(preds)}"
             self.status.setText(text + ".")
+        self.save_csv_button.setEnabled(bool(preds) and self.stack.currentIndex() == 2)
         self.predicted.emit(preds)
 
-    def _on_failed(self, message: str, details: str) -> None:
-        self.status.setText("Failed.")
-        self.progress.setRange(0, 1)
-        show_error(self, message, details)
+    def on_event(self, event: Event) -> None:
+        if isinstance(event, Started):
+            self.status.setText(f"Classifying {event.total_steps} file(s)...")
 
-    def _on_running_changed(self, running: bool) -> None:
-        self.stop_button.setEnabled(running)
+    def set_inputs_enabled(self, enabled: bool) -> None:
         for w in (self.open_model_button, self.open_image_button, self.open_folder_button, self.top_k):
-            w.setEnabled(not running)
-        self.save_csv_button.setEnabled(not running and bool(self.predictions) and self.stack.currentIndex() == 2)
+            w.setEnabled(enabled)
+        self.save_csv_button.setEnabled(enabled and bool(self.predictions) and self.stack.currentIndex() == 2)

@@ -3,7 +3,7 @@ grid of budgets; overlay accuracy-vs-eps curves, read the table and the example 
 
 The attack list and each attack's settings form come from the engine's registry, which needs
 torch, so they are filled when the app reports the engine loaded (`engine_ready`). The attack is
-engine.attacks.robustness.run_attack in a JobRunner; it is imported inside the job only.
+the engine's attack job (engine.jobs.attack), run by the JobPage base.
 """
 
 from __future__ import annotations
@@ -12,14 +12,13 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QButtonGroup,
-    QComboBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QProgressBar,
     QPushButton,
@@ -32,32 +31,17 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app import errors
-from desktop_app.compat import lower_thread_priority
-from desktop_app.jobs import JobRunner
-from desktop_app.pages.base import Page
-from desktop_app.pages.runs import RunChooser
+from desktop_app.pages.job_page import JobPage
 from desktop_app.state import AppState
 from desktop_app.widgets.attack_results import AttackResults
 from desktop_app.widgets.attack_settings import AttackSettings
-from engine.core.events import Log, Progress, Started
+from desktop_app.widgets.form_utils import folder_edit
+from desktop_app.widgets.run_chooser import RunChooser
+from engine.core.errors import UserError
+from engine.core.events import Event, Progress
 from engine.core.runs import Run
-
-
-def attack_job(emit: Any, control: Any, options: dict[str, Any]) -> dict[str, Any]:
-    """JobRunner job: run_attack (imports torch: only ever runs in the worker thread); the report as a dict."""
-    from pydantic import ValidationError
-
-    from engine.attacks.robustness import AttackJobConfig, run_attack
-    from engine.core.errors import UserError
-
-    lower_thread_priority()
-    try:
-        config = AttackJobConfig(**options)
-    except ValidationError as err:
-        raise UserError(
-            "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}" for e in err.errors())
-        ) from None
-    return run_attack(config, emit, control).model_dump(mode="json")
+from engine.jobs import attack
+from engine.jobs.attack import RobustnessReport
 
 
 def _spin(lo: int, hi: int, value: int, tip: str, special: str = "") -> QSpinBox:
@@ -81,17 +65,21 @@ def _row(*widgets: QWidget | None) -> QHBoxLayout:
     return row
 
 
-class RobustnessPage(Page):
+class RobustnessPage(JobPage):
     """Choose model, images, attack and budgets; Run; compare curves. Signal `attacked(dict)`."""
 
     title = "Robustness"
     icon = "SP_MessageBoxWarning"
-    attacked = Signal(object)  # the RobustnessReport as a dict
+    attacked = Signal(object)  # the RobustnessReport
+    job = attack.JOB
+    run_tip = "Attack the model at every budget of the grid (runs in the background)."
+    stop_tip, failed_text = "Stop the attack; the report covers the images finished so far.", "The attack failed."
+    running_text = "Starting the attack…"
+    uses_run, log_to_status = True, True
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(state, parent)
-        self._data_edited = self._onnx_edited = self._stopping = self._pending = False
-        self.runner = JobRunner(self)
+        self._data_edited = self._onnx_edited = False
         self._build_widgets()
         self._build_layout()
         self._connect()
@@ -114,10 +102,6 @@ class RobustnessPage(Page):
         self.model_group.addButton(self.run_radio)
         self.model_group.addButton(self.onnx_radio)
         self.run_radio.setChecked(True)
-        self.run_chooser = RunChooser(self.state)
-        self.checkpoint = QComboBox()
-        self.checkpoint.addItem("best", "best")
-        self.checkpoint.addItem("last", "last")
         self.checkpoint.setToolTip(
             "Which checkpoint of the run (and of the surrogate) to attack: the best or the latest epoch."
         )
@@ -126,14 +110,10 @@ class RobustnessPage(Page):
         self.onnx_edit.setToolTip("The .onnx image classifier to attack (defaults to the model exported last).")
         self.onnx_browse = QPushButton("Browse...")
         self.onnx_browse.setToolTip("Choose an .onnx file.")
-        self.data_edit = QLineEdit()
-        self.data_edit.setPlaceholderText("A labelled folder: one sub-folder of images per class")
-        self.data_edit.setToolTip(
+        self.data_edit, self.data_browse = folder_edit(
             "Labelled images to attack (class sub-folders named like the model's classes). "
             "Defaults to the target test folder, else the run's source folder."
         )
-        self.data_browse = QPushButton("Browse...")
-        self.data_browse.setToolTip("Choose the labelled folder.")
         self.attack_settings = AttackSettings(self)
         self.attack_combo, self.norm_combo = self.attack_settings.attack_combo, self.attack_settings.norm_combo
         self.eps_edit, self.eps_error = self.attack_settings.eps_edit, self.attack_settings.eps_error
@@ -150,17 +130,10 @@ class RobustnessPage(Page):
             chooser.combo.setMinimumContentsLength(16)
         self.surrogate.setToolTip("Transfer attack: the run whose model crafts the adversarial images (same classes).")
         self.surrogate.combo.setToolTip(self.surrogate.toolTip())
-        self.run_button = QPushButton("Run")
-        self.run_button.setToolTip("Attack the model at every budget of the grid (runs in the background).")
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setToolTip("Stop the attack; the report covers the images finished so far.")
-        self.stop_button.setEnabled(False)
-        self.progress = QProgressBar()
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
+        self.progress.setMaximumWidth(16_777_215)
+        self.progress.setVisible(True)
         self.progress.setToolTip("Batches attacked, over every budget.")
-        self.status = QLabel("Waiting for PyTorch to load…")
-        self.status.setWordWrap(True)
+        self.status.setText("Waiting for PyTorch to load…")
         self.results = AttackResults()
 
     def _build_layout(self) -> None:
@@ -222,16 +195,9 @@ class RobustnessPage(Page):
         self.run_chooser.changed.connect(lambda _: self._apply_defaults())
         self.attack_settings.attack_changed.connect(self._on_attack_changed)
         self.attack_settings.changed.connect(self._update_run_button)
-        self.run_button.clicked.connect(self.run_attack)
-        self.stop_button.clicked.connect(self.stop)
-        self.runner.events.connect(self._on_events)
-        self.runner.finished.connect(self._on_finished)
-        self.runner.failed.connect(self._on_failed)
-        self.runner.running_changed.connect(self._on_running_changed)
-        self.state.run_changed.connect(self._on_state_run_changed)
         self.state.model_changed.connect(lambda _: self._apply_defaults())
         self.state.folders_changed.connect(self._apply_defaults)
-        self.state.runs_updated.connect(self._on_runs_updated)
+        self.state.runs_updated.connect(self.surrogate.refresh)
 
     # ------------------------------------------------------------------ engine loaded
     def engine_ready(self, info: dict[str, Any] | None = None) -> None:
@@ -243,17 +209,13 @@ class RobustnessPage(Page):
 
     # ------------------------------------------------------------------ public API
     def on_shown(self) -> None:
+        super().on_shown()
         if not self.runner.running:
-            self.run_chooser.refresh()
             self.surrogate.refresh()
         self._apply_defaults()
 
-    def busy(self) -> bool:
-        """True from Run until the report (or the error) is shown."""
-        return self._pending or self.runner.running
-
     def shutdown(self) -> None:
-        self.runner.stop_and_wait()
+        super().shutdown()
         self.results.shutdown()
 
     def model_kind(self) -> str:
@@ -300,7 +262,7 @@ class RobustnessPage(Page):
         """The AttackJobConfig fields the page's settings describe."""
         kind = self.model_kind()
         options: dict[str, Any] = {
-            "model": self.run_chooser.run_dir() if kind == "run" else self.onnx_edit.text().strip(),
+            "model": self.chosen_run() if kind == "run" else self.onnx_edit.text().strip(),
             "data": self.data_edit.text().strip(),
             "attack": self.attack(),
             "norm": self.attack_settings.norm(),
@@ -308,7 +270,7 @@ class RobustnessPage(Page):
             "attack_options": self.attack_settings.options(),
             "limit": self.limit.value() or None,
             "batch_size": self.batch.value(),
-            "checkpoint": self.checkpoint.currentData(),
+            "checkpoint": self.checkpoint_choice(),
         }
         if self.attack_settings.kind() == "transfer":
             options["surrogate"] = self.surrogate.run_dir() or None
@@ -318,6 +280,9 @@ class RobustnessPage(Page):
         """Start the attack; False (with an error dialog) when something the job needs is missing."""
         if self.busy() or not self.run_button.isEnabled():
             return False
+        return self.start()
+
+    def make_config(self) -> BaseModel | None:
         options = self.job_options()
         problem = ""
         if not options["model"]:
@@ -334,22 +299,16 @@ class RobustnessPage(Page):
             )
         elif "surrogate" in options and not options["surrogate"]:
             problem = "The transfer attack needs a surrogate run: choose one whose model crafts the adversarial images."
+        if not problem:
+            try:
+                config = self.job.parse(options, "attack settings")
+            except UserError as err:
+                problem = str(err)
         if problem:
             errors.show_error(self, problem)
-            return False
-        self._stopping = False
-        self._pending = True
-        self.progress.setRange(0, 0)
+            return None
         self.status.setText(f"Starting {options['attack']}…")
-        self.runner.start(attack_job, options)
-        return True
-
-    def stop(self) -> None:
-        """Stop a running attack (the main window's Stop action calls this)."""
-        if self.runner.running:
-            self._stopping = True
-            self.status.setText("Stopping… (the current batch finishes first)")
-            self.runner.stop()
+        return config
 
     # ------------------------------------------------------------------ settings
     def _apply_defaults(self) -> None:
@@ -375,12 +334,12 @@ class RobustnessPage(Page):
     def _update_enabled(self) -> None:
         running = self.busy()
         run = self.model_kind() == "run"
-        for w in (self.run_chooser, self.checkpoint):
-            w.setEnabled(run and not running)
-        for w in (self.onnx_edit, self.onnx_browse):
-            w.setEnabled(not run and not running)
-        for w in (self.run_radio, self.onnx_radio, self.data_edit, self.data_browse, self.limit, self.batch):
-            w.setEnabled(not running)
+        widgets: list[tuple[QWidget, bool]] = [(self.run_chooser, run), (self.checkpoint, run)]
+        widgets += [(self.onnx_edit, not run), (self.onnx_browse, not run)]
+        widgets += [(w, True) for w in (self.run_radio, self.onnx_radio, self.data_edit, self.data_browse)]
+        widgets += [(self.limit, True), (self.batch, True)]
+        for widget, wanted in widgets:
+            widget.setEnabled(wanted and not running)
         self.attack_settings.set_enabled(not running)
         self.surrogate.setEnabled(not running and self.attack_settings.kind() == "transfer")
 
@@ -410,55 +369,22 @@ class RobustnessPage(Page):
         if folder:
             self.set_data(folder)
 
-    def _on_state_run_changed(self, run_dir: str) -> None:
-        if run_dir and not self.runner.running:
-            self.run_chooser.set_run_dir(run_dir)
-
-    def _on_runs_updated(self) -> None:
-        if not self.runner.running:
-            self.run_chooser.refresh()
-            self.surrogate.refresh()
-
     # ------------------------------------------------------------------ job
-    def _on_events(self, events: list) -> None:
-        for event in events:
-            if isinstance(event, Started):
-                self.progress.setRange(0, max(1, event.total_steps))
-                self.progress.setValue(0)
-            elif isinstance(event, Progress):
-                self.progress.setRange(0, max(1, event.total_steps))
-                self.progress.setValue(event.step)
-                eps = event.metrics.get("eps")
-                self.status.setText(
-                    f"Batch {event.step} of {event.total_steps}" + (f" (eps {eps:.4g})" if eps is not None else "")
-                )
-            elif isinstance(event, Log):
-                self.status.setText(event.message)
+    def on_event(self, event: Event) -> None:
+        if isinstance(event, Progress):
+            eps = event.metrics.get("eps")
+            self.status.setText(
+                f"Batch {event.step} of {event.total_steps}" + (f" (eps {eps:.4g})" if eps is not None else "")
+            )
 
-    def _on_finished(self, report: dict[str, Any]) -> None:
-        self._pending = False
-        self.progress.setValue(self.progress.maximum())
-        name = self.results.add_report(report)
-        how = "Stopped" if report.get("stopped") else "Done"
-        self.status.setText(
-            f"{how}: {name} on {report.get('n_images', 0)} images. Report: {Path(str(report.get('folder', ''))).name}"
-        )
-        self.status.setToolTip(f"Report, curve and examples saved in {report.get('folder', '')}")
-        self._on_running_changed(False)
+    def show_report(self, report: RobustnessReport) -> None:
+        name = self.results.add_report(report.model_dump(mode="json"))
+        how = "Stopped" if report.stopped else "Done"
+        self.status.setText(f"{how}: {name} on {report.n_images} images. Report: {Path(report.folder).name}")
+        self.status.setToolTip(f"Report, curve and examples saved in {report.folder}")
         self.attacked.emit(report)
 
-    def _on_failed(self, message: str, details: str) -> None:
-        self._pending = False
-        self._on_running_changed(False)
-        self.progress.setRange(0, 1)
-        self.progress.setValue(0)
-        if self._stopping:
-            self.status.setText("Stopped.")
-            return
-        self.status.setText("The attack failed.")
-        errors.show_error(self, message, details)
-
-    def _on_running_changed(self, _running: bool) -> None:
-        self.stop_button.setEnabled(self.runner.running)
+    def _on_running_changed(self, running: bool) -> None:
+        super()._on_running_changed(running)
         self._update_enabled()
         self._update_run_button()

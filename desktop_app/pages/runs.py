@@ -1,7 +1,6 @@
 """Runs page: every run in the workspace, open / resume / delete, and epoch curves side by side.
 
-Also home of `RunChooser`, the run picker the Evaluate and Export pages share. Reading runs
-(list_runs, Run.info, Run.metrics) is cheap JSON reading and happens on the UI thread.
+Reading runs (list_runs, Run.info, Run.metrics) is cheap JSON reading and happens on the UI thread.
 """
 
 from __future__ import annotations
@@ -15,7 +14,6 @@ from PySide6.QtCore import QItemSelectionModel, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QPalette
 from PySide6.QtWidgets import (
     QComboBox,
-    QFileDialog,
     QHBoxLayout,
     QLabel,
     QMessageBox,
@@ -24,12 +22,14 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
+from superqt.utils import signals_blocked
 
+from desktop_app import errors
 from desktop_app.pages.base import Page
 from desktop_app.state import AppState
 from desktop_app.widgets.plot_style import display_values, metric_axis_label, style_plot
 from desktop_app.widgets.table_utils import SortItem, fill_table, fmt_percent, make_table
-from engine.core.runs import Run, delete_run, list_runs, open_run
+from engine.core.runs import Run, delete_run, list_runs
 
 COLUMNS = ["Name", "Status", "Method", "Backbone", "Epochs", "Best val acc", "Best target acc", "Created"]
 SKIP_METRICS = {"epoch", "step"}
@@ -48,94 +48,11 @@ CURVE_COLOURS = [
 ]
 
 
-def show_error(parent: QWidget, message: str, details: str = "") -> None:
-    """The app's error dialog (imported when needed so this module loads without it)."""
-    from desktop_app import errors
-
-    errors.show_error(parent, message, details)
-
-
 def _created(info: dict[str, Any]) -> tuple[str, float]:
     stamp = info.get("created")
     if isinstance(stamp, (int, float)):
         return time.strftime("%Y-%m-%d %H:%M", time.localtime(stamp)), float(stamp)
     return "", 0.0
-
-
-class RunChooser(QWidget):
-    """A combo box of the workspace's runs plus "Browse..." for a run folder elsewhere. Signal `changed(str)`."""
-
-    changed = Signal(str)
-
-    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.state = state
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        self.combo = QComboBox()
-        self.combo.setMinimumContentsLength(28)
-        self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.combo.setToolTip(
-            "The training run to use. Runs in the workspace are listed; Browse... picks any run folder."
-        )
-        self.browse = QPushButton("Browse...")
-        self.browse.setToolTip("Choose a run folder (one holding config.toml) outside the workspace.")
-        layout.addWidget(self.combo, 1)
-        layout.addWidget(self.browse)
-        self.combo.currentIndexChanged.connect(self._on_index_changed)
-        self.browse.clicked.connect(self._on_browse)
-        self.refresh(state.run_dir)
-
-    def run_dir(self) -> str:
-        return str(self.combo.currentData() or "")
-
-    def refresh(self, select: str | None = None) -> None:
-        """Re-list the runs; keep `select` (or the current one) chosen, adding it when outside the workspace.
-
-        `changed` is emitted only when the chosen run is different afterwards."""
-        before = self.run_dir()
-        wanted = select if select is not None else before
-        self.combo.blockSignals(True)
-        self.combo.clear()
-        for run in list_runs(self.state.runs_dir):
-            self.combo.addItem(run.path.name, str(run.path))
-        self._select(wanted)
-        self.combo.blockSignals(False)
-        if self.run_dir() != before:
-            self.changed.emit(self.run_dir())
-
-    def set_run_dir(self, run_dir: str) -> None:
-        """Choose `run_dir` (added to the list when it is not in the workspace); emits `changed` if it differs."""
-        before = self.run_dir()
-        self.combo.blockSignals(True)
-        self._select(run_dir)
-        self.combo.blockSignals(False)
-        if self.run_dir() != before:
-            self.changed.emit(self.run_dir())
-
-    def _select(self, run_dir: str) -> None:
-        if not run_dir:
-            return
-        index = self.combo.findData(str(run_dir))
-        if index < 0 and Path(run_dir).is_dir():
-            self.combo.addItem(Path(run_dir).name, str(run_dir))
-            index = self.combo.count() - 1
-        if index >= 0:
-            self.combo.setCurrentIndex(index)
-
-    def _on_index_changed(self, _index: int) -> None:
-        self.changed.emit(self.run_dir())
-
-    def _on_browse(self) -> None:
-        folder = QFileDialog.getExistingDirectory(self, "Choose a run folder", str(self.state.runs_dir))
-        if not folder:
-            return
-        try:
-            open_run(folder)
-        except Exception as err:
-            show_error(self, str(err))
-            return
-        self.set_run_dir(folder)
 
 
 class RunsPage(Page):
@@ -249,13 +166,12 @@ class RunsPage(Page):
                     SortItem(created, stamp),
                 ]
             )
-        self.table.blockSignals(True)
-        fill_table(self.table, rows)
-        self.table.clearSelection()
-        for r in range(self.table.rowCount()):
-            if self.table.item(r, 0).data(Qt.ItemDataRole.UserRole) in keep:
-                self._add_row_to_selection(r)
-        self.table.blockSignals(False)
+        with signals_blocked(self.table):
+            fill_table(self.table, rows)
+            self.table.clearSelection()
+            for r in range(self.table.rowCount()):
+                if self.table.item(r, 0).data(Qt.ItemDataRole.UserRole) in keep:
+                    self._add_row_to_selection(r)
         self.summary.setText(f"{len(self._runs)} run(s) in {self.state.runs_dir}")
         self._on_selection_changed()
 
@@ -302,12 +218,11 @@ class RunsPage(Page):
                 keys.update(k for k, v in row.items() if k not in SKIP_METRICS and isinstance(v, (int, float)))
         ordered = [k for k in PREFERRED_METRICS if k in keys] + sorted(keys - set(PREFERRED_METRICS))
         current = self.metric_combo.currentText()
-        self.metric_combo.blockSignals(True)
-        self.metric_combo.clear()
-        self.metric_combo.addItems(ordered)
-        if current in ordered:
-            self.metric_combo.setCurrentText(current)
-        self.metric_combo.blockSignals(False)
+        with signals_blocked(self.metric_combo):
+            self.metric_combo.clear()
+            self.metric_combo.addItems(ordered)
+            if current in ordered:
+                self.metric_combo.setCurrentText(current)
 
     def _on_metric_changed(self, _name: str) -> None:
         self._draw(self._selected_runs())
@@ -375,7 +290,7 @@ class RunsPage(Page):
             try:
                 delete_run(run)
             except Exception as err:
-                show_error(self, f"Could not delete {run.path}: {err}")
+                errors.show_error(self, f"Could not delete {run.path}: {err}")
                 continue
             if self.state.run_dir and Path(self.state.run_dir) == run.path:
                 self.state.set_run("")

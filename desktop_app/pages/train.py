@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPlainTextEdit,
-    QProgressBar,
     QPushButton,
     QSplitter,
     QVBoxLayout,
@@ -28,33 +27,16 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app import errors
-from desktop_app.compat import lower_thread_priority
-from desktop_app.jobs import JobRunner
-from desktop_app.pages.base import Page
+from desktop_app.pages.job_page import JobPage
 from desktop_app.state import AppState
 from desktop_app.widgets.live_plot import LivePlots
 from desktop_app.widgets.train_settings import TrainSettings
-from engine.core.config import TrainConfig
 from engine.core.errors import UserError
-from engine.core.events import EpochEnd, Failed, Finished, Log, Progress, Started
+from engine.core.events import EpochEnd, Event, Finished, Log, Progress, Started
+from engine.jobs import train
+from engine.jobs.train import TrainReport, TrainRequest
 
 NOT_PLOTTED = {"epoch_time", "lr"}  # epoch-level keys the step curves already show, or not worth a curve
-
-
-def train_job(emit: Any, control: Any, config: TrainConfig) -> Any:
-    """Worker: a new run, at a lower CPU priority than the window."""
-    from engine.training.trainer import run_train
-
-    lower_thread_priority()
-    return run_train(config, emit, control)
-
-
-def resume_job(emit: Any, control: Any, run_dir: str) -> Any:
-    """Worker: continue a run from its last checkpoint."""
-    from engine.training.trainer import run_train
-
-    lower_thread_priority()
-    return run_train(emit=emit, control=control, resume=run_dir)
 
 
 def format_eta(seconds: float) -> str:
@@ -64,21 +46,20 @@ def format_eta(seconds: float) -> str:
     return f"{s // 3600}:{s % 3600 // 60:02d}:{s % 60:02d}" if s >= 3600 else f"{s // 60}:{s % 60:02d}"
 
 
-class TrainPage(Page):
+class TrainPage(JobPage):
     title = "Train"
     icon = "SP_MediaPlay"
     run_started = Signal(str)  # run directory
+    job = train.JOB
+    run_text, run_tip = "Start", "Start training with these settings (Ctrl+R)."
+    stop_tip = "Stop after the current step and save a checkpoint; the run can be resumed (Ctrl+. or Esc)."
+    running_text = "Preparing data…"
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(state, parent)
         self.run_dir = ""
         self.total_steps = 0
         self.last_progress: Progress | None = None
-        self.runner = JobRunner(self)
-        self.runner.events.connect(self._on_events)
-        self.runner.finished.connect(self._on_finished)
-        self.runner.failed.connect(self._on_failed)
-        self.runner.running_changed.connect(self._on_running_changed)
         self.settings_panel = TrainSettings(state)
         self.settings_panel.changed.connect(self._update_start)
         self._build()
@@ -121,17 +102,10 @@ class TrainPage(Page):
 
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
-        self.start_button = QPushButton("Start")
-        self.start_button.setToolTip("Start training with these settings (Ctrl+R).")
-        self.start_button.clicked.connect(self.start)
+        self.start_button = self.run_button
         self.pause_button = QPushButton("Pause")
         self.pause_button.setToolTip("Pause between two steps; Resume continues exactly where it stopped.")
         self.pause_button.clicked.connect(self._on_pause_clicked)
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setToolTip(
-            "Stop after the current step and save a checkpoint; the run can be resumed (Ctrl+. or Esc)."
-        )
-        self.stop_button.clicked.connect(self.stop)
         self.start_reason = QLabel("")
         self.start_reason.setWordWrap(True)
         self.start_reason.setStyleSheet("color: #d32f2f;")
@@ -145,11 +119,14 @@ class TrainPage(Page):
         lcol.addLayout(buttons)
         lcol.addWidget(self.start_reason)
 
-        self.progress = QProgressBar()
         self.progress.setFormat("%v / %m steps")
+        self.progress.setMaximumWidth(16_777_215)
+        self.progress.setVisible(True)
         self.progress.setValue(0)
         self.progress.setToolTip("Optimiser steps done out of those planned.")
-        self.eta_label = QLabel("Not started.")
+        self.eta_label = self.status
+        self.eta_label.setText("Not started.")
+        self.eta_label.setWordWrap(False)
         self.eta_label.setMinimumWidth(260)
         self.plots = LivePlots()
         self.log = QPlainTextEdit()
@@ -194,33 +171,30 @@ class TrainPage(Page):
 
     def can_start(self) -> tuple[bool, str]:
         """Whether Start may run now, and why not."""
-        if (
-            self.runner.running or getattr(self.runner, "_worker", None) is not None
-        ):  # a run, or its end not yet handled
+        if self.runner.running:  # a run, or its end not yet handled
             return False, ""
         problem = self.settings_panel.problem()
         return not problem, problem
 
-    def start(self) -> bool:
-        """Start a new run with the settings shown; False (with the reason shown) when it cannot."""
+    def make_config(self) -> TrainRequest | None:
+        """A new run with the settings shown; None (with the reason shown) when it cannot start."""
         ok, reason = self.can_start()
         if not ok:
             if reason:
                 self.start_reason.setText(reason)
-            return False
+            return None
         try:
             config = self.settings_panel.build_config()
         except UserError as err:
             errors.show_error(self, str(err))
-            return False
+            return None
         self.settings_panel.save()
         self._begin(f"Starting {config.method} on {config.backbone}…")
-        self.runner.start(train_job, config)
-        return True
+        return TrainRequest(config=config)
 
     def resume(self, run_dir: str) -> bool:
         """Continue a stopped run from its last checkpoint (the Runs page calls this)."""
-        if self.runner.running or getattr(self.runner, "_worker", None) is not None:
+        if self.runner.running:
             errors.show_error(self, "A training run is in progress. Stop it before resuming another run.")
             return False
         if not self.ready:
@@ -237,7 +211,7 @@ class TrainPage(Page):
         self.settings_panel.show_config(config)
         self._begin(f"Resuming {run.path.name}…")
         self.plots.load_history(run.path, skip=NOT_PLOTTED)  # per-step curves too, not only epoch points
-        self.runner.start(resume_job, str(run.path))
+        self.start_config(TrainRequest(resume=run.path))
         return True
 
     def pause(self) -> None:
@@ -255,12 +229,12 @@ class TrainPage(Page):
 
     def stop(self) -> None:
         if self.runner.running:
-            self.runner.stop()
+            super().stop()
             self.stop_button.setEnabled(False)
             self._log("Stopping after the current step; a checkpoint is saved so the run can be resumed.")
 
-    def busy(self) -> bool:
-        return self.runner.running
+    def on_shown(self) -> None:
+        """Nothing to refresh: the settings panel follows the state by itself."""
 
     def shutdown(self) -> None:
         self.runner.stop_and_wait(120_000)
@@ -302,12 +276,13 @@ class TrainPage(Page):
             self.pause()
 
     def _on_running_changed(self, running: bool) -> None:
+        super()._on_running_changed(running)
         if not running:
             self.pause_button.setText("Pause")
         self.settings_panel.set_editable(not running)
         self._update_start()
 
-    def _on_events(self, batch: list) -> None:
+    def on_events(self, batch: list[Event]) -> None:
         steps: dict[str, tuple[list[float], list[float]]] = {}
         save_steps = False
         for event in batch:
@@ -330,8 +305,6 @@ class TrainPage(Page):
                 self._log(event.message, event.level)
             elif isinstance(event, Finished):
                 self._log("Run stopped; resume it to continue." if event.stopped else "Run finished.")
-            elif isinstance(event, Failed):
-                pass  # the worker re-raises: `_on_failed` logs it and shows the dialog
         for key, (xs, ys) in steps.items():
             self.plots.extend(key, xs, ys)
         self.plots.refresh()
@@ -361,25 +334,15 @@ class TrainPage(Page):
         else:
             self.eta_label.setText(f"epoch {p.epoch} · ETA {format_eta(p.eta_s)}")
 
-    def _on_finished(self, result: Any) -> None:
-        status = getattr(result, "status", "finished")
-        run_dir = str(getattr(result, "run_dir", "") or self.run_dir)
-        if status == "finished":
-            self.progress.setValue(self.progress.maximum())
-        elif self.progress.maximum() == 0:
-            self.progress.setRange(0, 1)
-        best = getattr(result, "best_metrics", {}) or {}
-        accs = ", ".join(f"{k} {v:.3f}" for k, v in best.items() if k.endswith("acc"))
-        self.eta_label.setText(f"{status.capitalize()}." + (f" Best: {accs}" if accs else ""))
-        self.eta_label.setToolTip(run_dir)
-        if run_dir:
-            self.state.set_run(run_dir)
+    def show_report(self, result: TrainReport) -> None:
+        if result.status != "finished" and self.last_progress is not None:
+            self.progress.setValue(self.last_progress.step)  # a stopped run shows how far it got
+        accs = ", ".join(f"{k} {v:.3f}" for k, v in result.best_metrics.items() if k.endswith("acc"))
+        self.eta_label.setText(f"{result.status.capitalize()}." + (f" Best: {accs}" if accs else ""))
+        self.eta_label.setToolTip(result.run_dir)
+        self.state.set_run(result.run_dir)
         self.state.runs_updated.emit()
 
-    def _on_failed(self, message: str, details: str) -> None:
-        if self.progress.maximum() == 0:
-            self.progress.setRange(0, 1)
-        self.eta_label.setText("Failed.")
+    def on_failed(self, message: str) -> None:
         self._log(message, "error")
         self.state.runs_updated.emit()
-        errors.show_error(self, message, details)

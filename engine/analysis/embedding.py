@@ -19,7 +19,6 @@ puts the figures into words that agree with them.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -27,33 +26,12 @@ import numpy as np
 
 from engine.core.errors import UserError
 from engine.core.fsutil import atomic_path
+from engine.jobs.embed import EmbedReport
 
 Projection = Literal["pca", "tsne"]
 
 
-@dataclass
-class EmbeddingResult:
-    """2-D points of source (domain 0) and target (domain 1) features, with labels (−1: unknown)."""
-
-    method: str
-    points: np.ndarray  # [N, 2]
-    domain: np.ndarray  # [N] 0 source, 1 target
-    labels: np.ndarray  # [N] class index or -1
-    classes: list[str]
-    proxy_a_distance: float
-    explained_variance: list[float] = field(default_factory=list)  # PCA's two components
-    output_a_distance: float | None = None  # the same on the class scores (the final layer's output)
-    target_accuracy: float | None = None  # of the model on the embedded target images, when labelled
-    png: Path | None = None
-    info: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def n_source(self) -> int:
-        return int((self.domain == 0).sum())
-
-    @property
-    def n_target(self) -> int:
-        return int((self.domain == 1).sum())
+EmbeddingResult = EmbedReport  # the embed job's report is what the maths returns
 
 
 # ----------------------------------------------------------------------------- maths
@@ -179,7 +157,7 @@ def embed_features(
         labels=np.concatenate([ys, yt]),
         classes=list(classes),
         proxy_a_distance=proxy_a_distance(fs, ft, seed),
-        explained_variance=var,
+        explained_variance=list(var),
     )
 
 
@@ -226,7 +204,7 @@ def save_embedding_png(result: EmbeddingResult, out_png: str | Path, title: str 
     fig.tight_layout()
     with atomic_path(out) as tmp:
         fig.savefig(tmp, format="png")
-    result.png = out
+    result.png = str(out)
     return out
 
 
@@ -321,7 +299,7 @@ def embed_run(
     result.info = {
         "run": run.path.name,
         "method": cfg.method,
-        "checkpoint": info.get("checkpoint", ""),
+        "checkpoint": str(info.get("checkpoint", "")),
         "source": str(cfg.source),
         "target": str(target),
     }

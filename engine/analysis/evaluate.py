@@ -1,21 +1,19 @@
 """Evaluation: accuracy, per-class precision and recall, confusion matrix, misclassified files.
 
-`evaluate_run` is the `transfer-studio evaluate` job; `predict_logits` and `summarise` are also
+`evaluate_run` measures for the evaluate job (engine.jobs.evaluate); `predict_logits` and `summarise` are also
 used by the trainer at the end of every epoch.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-from pydantic import Field
 
-from engine.core.config import StrictModel
 from engine.core.control import JobControl
 from engine.core.events import Emit, Finished, Log, Progress, Started, ignore
+from engine.jobs.evaluate import EvaluateConfig
 from engine.training.devices import pick_device, to_device_float
 
 
@@ -81,14 +79,6 @@ def per_class(cm: np.ndarray, classes: list[str]) -> list[dict[str, Any]]:
             }
         )
     return rows
-
-
-class EvaluateConfig(StrictModel):
-    run_dir: Path = Field(description="Run directory to evaluate.")
-    data: Path = Field(description="Labelled folder (class sub-folders) to measure on.")
-    checkpoint: str = Field("best", pattern="^(best|last)$", description="Which checkpoint: best or last.")
-    device: str = Field("auto", description="auto, cpu, cuda or mps.")
-    batch_size: int = Field(256, ge=1, le=4096, description="Images per forward pass.")
 
 
 def evaluate_run(config: EvaluateConfig, emit: Emit = ignore, control: JobControl | None = None) -> dict[str, Any]:

@@ -11,14 +11,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Literal
+from typing import Any, ClassVar, Literal, TypeVar
 
+import numpy as np
 import torch
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from torch import Tensor, nn
 
 from engine.core.registry import Registry
 
+ScoresFn = Callable[[np.ndarray], np.ndarray]  # images [N,3,H,W] float32 in [0,1] -> scores [N,C]
 Norm = Literal["linf", "l2"]
 NORMS: tuple[str, ...] = ("linf", "l2")
 KINDS = ("white-box", "score", "decision", "transfer")
@@ -29,20 +31,22 @@ def _load_builtin_attacks() -> None:
     import engine.attacks  # noqa: F401  (imports every attack module so they register)
 
 
-ATTACKS: Registry[type] = Registry("attack", _load_builtin_attacks)
+ATTACKS: Registry[type[Attack]] = Registry("attack", _load_builtin_attacks)
+A = TypeVar("A", bound="type[Attack]")
 
 
-def register(name: str) -> Callable[[type], type]:
+def register(name: str) -> Callable[[A], A]:
     """Class decorator: add an attack class to `ATTACKS` under `name` (lower case, unique)."""
 
-    def deco(cls: type) -> type:
-        cls.name = name  # type: ignore[attr-defined]
-        return ATTACKS.add(name, cls)
+    def deco(cls: A) -> A:
+        cls.name = name
+        ATTACKS.add(name, cls)
+        return cls
 
     return deco
 
 
-def get_attack(name: str) -> type:
+def get_attack(name: str) -> type[Attack]:
     """The attack class registered as `name`; an unknown name gets a message listing the known ones."""
     return ATTACKS.get(name)
 
@@ -172,15 +176,27 @@ def frozen_eval(model: nn.Module) -> Iterator[None]:
             p.requires_grad_(flag)
 
 
+@dataclass(frozen=True)
+class Victim:
+    """What an attack is pointed at, bound when the attack is made: the torch `model` (white-box
+    attacks; on the images' device), the `scores_fn` (query attacks, and the target of transfer
+    attacks) and the `surrogate` torch model that crafts transfer attacks."""
+
+    model: nn.Module | None = None
+    scores_fn: ScoresFn | None = None
+    surrogate: nn.Module | None = None
+
+
 class Attack:
-    """Common parts of every attack: a validated config built from keyword options."""
+    """Common parts of every attack: a validated config built from keyword options, and the
+    victim it is bound to (`victim=`), so `run(x, y, target)` is one call form for every kind."""
 
     name: ClassVar[str] = ""
     kind: ClassVar[str] = "white-box"
     config_cls: ClassVar[type[AttackConfig]] = AttackConfig
     minimal_norm: ClassVar[bool] = False  # finds the smallest perturbation; eps is only a bound
 
-    def __init__(self, config: AttackConfig | None = None, **options: Any) -> None:
+    def __init__(self, config: AttackConfig | None = None, *, victim: Victim | None = None, **options: Any) -> None:
         if config is not None and options:
             raise TypeError("give either a config or keyword options, not both")
         self.config = config if config is not None else self.config_cls(**options)
@@ -188,6 +204,23 @@ class Attack:
             raise TypeError(
                 f"{type(self).__name__} needs a {self.config_cls.__name__}, got {type(self.config).__name__}"
             )
+        self.victim = victim
+
+    def run(self, x: Tensor, y: Tensor, target: Tensor | None = None) -> AttackResult:
+        """Attack the bound victim: x [N,C,H,W] float32 in [0,1], y/target [N] int64."""
+        if self.victim is None:
+            raise TypeError(f"{type(self).__name__} has no victim: make it with victim=Victim(...)")
+        return self._run(self.victim, x, y, target)
+
+    def _run(self, victim: Victim, x: Tensor, y: Tensor, target: Tensor | None) -> AttackResult:
+        """How this kind of attack calls its victim (each base class says)."""
+        raise NotImplementedError
+
+    @staticmethod
+    def _need(part: nn.Module | ScoresFn | None, what: str) -> Any:
+        if part is None:
+            raise TypeError(f"this attack needs a victim with {what}")
+        return part
 
     def _check_target(self, target: Any) -> None:
         if self.config.targeted and target is None:
@@ -205,6 +238,10 @@ class WhiteBoxAttack(Attack):
     """
 
     kind: ClassVar[str] = "white-box"
+
+    def _run(self, victim: Victim, x: Tensor, y: Tensor, target: Tensor | None) -> AttackResult:
+        t = target.to(x.device) if target is not None else None
+        return self(self._need(victim.model, "a torch model"), x, y.to(x.device), t)
 
     def _attack(self, model: nn.Module, x: Tensor, y: Tensor, target: Tensor | None) -> Tensor | tuple[Tensor, Tensor]:
         """The adversarial images, optionally with the model's logits on exactly those images

@@ -8,7 +8,6 @@ A scores function maps images [N,3,H,W] float32 in [0,1] to logits or scores [N,
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
 from typing import ClassVar
 
 import numpy as np
@@ -16,9 +15,16 @@ import torch
 from pydantic import Field
 from torch import Tensor
 
-from engine.attacks.base import Attack, AttackConfig, AttackResult, is_success, perturbation_norms, project
-
-ScoresFn = Callable[[np.ndarray], np.ndarray]
+from engine.attacks.base import (
+    Attack,
+    AttackConfig,
+    AttackResult,
+    ScoresFn,
+    Victim,
+    is_success,
+    perturbation_norms,
+    project,
+)
 
 
 class QueryBudgetExceeded(RuntimeError):
@@ -128,6 +134,10 @@ class QueryAttack(Attack):
 
     kind: ClassVar[str] = "score"
     config_cls: ClassVar[type[AttackConfig]] = QueryConfig
+
+    def _run(self, victim: Victim, x: Tensor, y: Tensor, target: Tensor | None) -> AttackResult:
+        t = target.cpu() if target is not None else None
+        return self(self._need(victim.scores_fn, "a scores function"), x.cpu(), y.cpu(), t)
 
     def _attack(
         self, counter: QueryCounter, x: np.ndarray, y: np.ndarray, target: np.ndarray | None, rng: np.random.Generator

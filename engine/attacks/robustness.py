@@ -1,165 +1,33 @@
-"""Robustness job: attack a run (white-box, query, transfer) or an ONNX file (query, transfer) over
-a grid of budgets, and save a report (JSON), an accuracy-vs-eps curve and example galleries.
+"""The robustness job's attack loop: attack a run (white-box, query, transfer) or an ONNX file
+(query, transfer) over a grid of budgets. The config and report models are engine.jobs.attack's;
+the running sums, galleries, curve and report.json are engine.attacks.robustness_report's.
 
-```
-RUN_DIR/robustness/STAMP-ATTACK-NORM/        (or beside an .onnx file: ./robustness/STEM-STAMP-ATTACK-NORM/)
-  report.json      RobustnessReport, written atomically (also when stopped early)
-  curve.png        accuracy and attack success rate against eps
-  gallery_K.png    clean | adversarial | amplified perturbation, with both predictions, for eps K
-```
+Reports go to RUN_DIR/robustness/STAMP-ATTACK-NORM/ (or beside an .onnx file:
+./robustness/STEM-STAMP-ATTACK-NORM/).
 """
 
 from __future__ import annotations
 
 import math
 import time
-from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
 import torch
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
-from engine.attacks import get_attack, list_attacks
-from engine.attacks.base import Attack, is_success, perturbation_norms, project
+from engine.attacks import get_attack
+from engine.attacks.base import Attack, ScoresFn, Victim, is_success, project
 from engine.attacks.queries import scores_in_batches, torch_scores_fn
-from engine.attacks.report_images import save_curve, save_gallery
-from engine.attacks.transfer import TransferAttack
-from engine.core.config import StrictModel
+from engine.attacks.robustness_report import Tally, Totals, save_report
 from engine.core.control import JobControl, Stopped
 from engine.core.errors import UserError
 from engine.core.events import Emit, Finished, Log, Progress, Started, ignore
-from engine.core.fsutil import atomic_write_json
+from engine.jobs.attack import DEFAULT_GRID, AttackJobConfig, EpsResult, RobustnessReport
 
 JOB = "robustness"
-DEFAULT_GRID = {"linf": (0.0, 1 / 255, 2 / 255, 4 / 255, 8 / 255), "l2": (0.0, 0.25, 0.5, 1.0, 2.0)}
-ScoresFn = Callable[[np.ndarray], np.ndarray]
-
-
-def _problems(err: ValidationError) -> str:
-    return "; ".join(
-        f"'{'.'.join(map(str, e['loc'])) or 'value'}' = {e.get('input')!r}: {e['msg'].removeprefix('Value error, ')}"
-        for e in err.errors()
-    )
-
-
-class AttackJobConfig(StrictModel):
-    """One robustness evaluation. `eps` is the user's grid of budgets in [0, 1] pixel units."""
-
-    model: Path = Field(
-        description="Run directory (any attack) or .onnx file (square, hopskipjump, or transfer with a surrogate)."
-    )
-    data: Path = Field(description="Labelled folder (one sub-folder per class) to attack.")
-    attack: str = Field("pgd", description="Attack name from the registry.")
-    norm: Literal["linf", "l2"] = Field("linf", description="Threat model of the eps grid.")
-    attack_options: dict[str, Any] = Field(
-        default_factory=dict, validate_default=True, description="Settings of the attack (validated by its config)."
-    )
-    eps: list[float] | None = Field(
-        None, validate_default=True, description="Budgets to evaluate; empty: 0-8/255 (linf) or 0-2 (l2)."
-    )
-    limit: int | None = Field(None, ge=1, description="Attack at most this many images (a seeded random subset).")
-    batch_size: int = Field(64, ge=1, le=4096, description="Images attacked together.")
-    surrogate: Path | None = Field(None, description="Run directory whose model crafts transfer attacks.")
-    checkpoint: Literal["best", "last"] = Field("best", description="Which checkpoint of run directories to load.")
-    seed: int = Field(0, description="Seed for the subset, random starts, targets and query attacks.")
-    gallery: int = Field(6, ge=0, le=64, description="Examples shown per eps in the gallery images.")
-    device: str = Field("auto", description="auto, cpu, cuda or mps (white-box and surrogate models).")
-    out_dir: Path | None = Field(
-        None, description="Folder for reports; empty: robustness/ under the run (or beside the .onnx)."
-    )
-
-    @field_validator("attack")
-    @classmethod
-    def _known(cls, v: str) -> str:
-        if v not in list_attacks():
-            raise ValueError(f"unknown attack {v!r}; use one of: {', '.join(list_attacks())}")
-        return v
-
-    @field_validator("attack_options")
-    @classmethod
-    def _options(cls, v: dict[str, Any], info: ValidationInfo) -> dict[str, Any]:
-        name, norm = info.data.get("attack"), info.data.get("norm", "linf")
-        if name is None:
-            return v
-        clash = sorted({"eps", "norm"} & set(v))
-        if clash:
-            raise ValueError(f"set {', '.join(clash)} as job fields (eps is the grid), not in attack_options")
-        try:
-            get_attack(name).config_cls(norm=norm, **v)
-        except ValidationError as err:
-            raise ValueError(f"invalid settings for attack {name!r}: {_problems(err)}") from None
-        return v
-
-    @field_validator("eps")
-    @classmethod
-    def _grid(cls, v: list[float] | None, info: ValidationInfo) -> list[float]:
-        if v is None:
-            v = list(DEFAULT_GRID.get(info.data.get("norm", "linf"), DEFAULT_GRID["linf"]))
-        if not v:
-            raise ValueError("give at least one budget, e.g. [0, 0.01, 0.03]")
-        name, norm = info.data.get("attack"), info.data.get("norm", "linf")
-        for e in v:
-            if e != e or e < 0 or (norm == "linf" and e > 1):
-                allowed = "[0, 1] (images are in [0, 1]; 8/255 = 0.0314)" if norm == "linf" else ">= 0"
-                raise ValueError(f"eps={e} is out of range for norm {norm!r}: use values in {allowed}")
-        if name is not None and "attack_options" in info.data:
-            for e in v:
-                try:
-                    get_attack(name).config_cls(norm=norm, eps=e, **info.data["attack_options"])
-                except ValidationError as err:
-                    raise ValueError(f"eps={e} is refused by attack {name!r}: {_problems(err)}") from None
-        return sorted(set(float(e) for e in v))
-
-
-class EpsResult(BaseModel):
-    """Figures at one budget. Norms are over successful adversarials; queries over attacked images."""
-
-    model_config = ConfigDict(extra="forbid")
-    eps: float
-    accuracy: float
-    success_rate: float
-    n_attacked: int
-    n_success: int
-    l2_mean: float | None = None
-    l2_median: float | None = None
-    linf_mean: float | None = None
-    linf_median: float | None = None
-    queries_mean: float | None = None
-    queries_median: float | None = None
-    surrogate_success_rate: float | None = None
-    transfer_rate: float | None = None
-    gallery: str | None = None
-
-
-class RobustnessReport(BaseModel):
-    """What `run_attack` returns and saves as report.json."""
-
-    model_config = ConfigDict(extra="forbid")
-    model: str
-    model_kind: Literal["run", "onnx"]
-    data: str
-    attack: str
-    attack_kind: str
-    norm: str
-    targeted: bool
-    options: dict[str, Any]
-    classes: list[str]
-    n_images: int
-    clean_accuracy: float
-    results: list[EpsResult]
-    surrogate: str | None = None
-    surrogate_agreement: float | None = None
-    stopped: bool = False
-    elapsed_s: float = 0.0
-    device: str = "cpu"
-    seed: int = 0
-    created: str = ""
-    folder: str = ""
-    curve: str | None = None
-    skipped: list[str] = Field(default_factory=list)
+__all__ = ["DEFAULT_GRID", "AttackJobConfig", "EpsResult", "RobustnessReport", "compare_onnx_torch", "run_attack"]
 
 
 def compare_onnx_torch(
@@ -181,41 +49,9 @@ def compare_onnx_torch(
     }
 
 
-# ------------------------------------------------------------------------------------ job
-class _Acc:
-    """Running sums for one eps."""
-
-    def __init__(self) -> None:
-        self.robust = 0
-        self.attacked = 0
-        self.success = 0
-        self.l2: list[float] = []
-        self.linf: list[float] = []
-        self.queries: list[int] = []
-        self.sur_success = 0
-        self.sur_and_target = 0
-        self.has_surrogate = False
-        self.examples: list[tuple[np.ndarray, np.ndarray, int, int, bool]] = []  # clean, adv, label, pred, fooled
-
-    def merge(self, other: _Acc, keep: int) -> None:
-        """Add a finished batch; keep up to `keep` fooled and `keep` unfooled examples for the gallery."""
-        for name in ("robust", "attacked", "success", "sur_success", "sur_and_target"):
-            setattr(self, name, getattr(self, name) + getattr(other, name))
-        self.l2 += other.l2
-        self.linf += other.linf
-        self.queries += other.queries
-        self.has_surrogate |= other.has_surrogate
-        for ex in other.examples:
-            same = sum(1 for e in self.examples if e[4] == ex[4])
-            if same < keep:
-                self.examples.append(ex)
-
-
-def _stats(values: list[float]) -> tuple[float | None, float | None]:
-    return (float(np.mean(values)), float(np.median(values))) if values else (None, None)
-
-
-def _load_target(config: AttackJobConfig, kind: str, device: torch.device):
+def _load_target(
+    config: AttackJobConfig, kind: str, device: torch.device
+) -> tuple[torch.nn.Module | None, ScoresFn, list[str], int, Literal["run", "onnx"]]:
     """(torch model or None, scores function, classes, input size, model kind)."""
     path = Path(config.model).expanduser()
     if path.suffix.lower() == ".onnx":
@@ -308,12 +144,17 @@ def run_attack(config: AttackJobConfig, emit: Emit = ignore, control: JobControl
         raise UserError(f"{config.data}: no readable images to attack.")
 
     base_cfg = cls.config_cls(norm=config.norm, **config.attack_options)
-    minimal = bool(get_attack(base_cfg.base).minimal_norm) if cls.kind == "transfer" else bool(cls.minimal_norm)
+    minimal = bool(cls(base_cfg).minimal_norm)  # a transfer attack is minimal-norm when its base attack is
     targeted = bool(base_cfg.targeted)
     grid = list(config.eps or [])
     positive = [e for e in grid if e > 0]
-    runs: list[float | None] = ([None] if positive else []) if minimal else positive
-    attacks: dict[float | None, Attack] = {e: cls(norm=config.norm, eps=e, **config.attack_options) for e in runs}
+    runs: list[float | None] = [None] if minimal and positive else []
+    if not minimal:
+        runs.extend(positive)
+    victim = Victim(model=model, scores_fn=scores_fn, surrogate=surrogate)
+    attacks: dict[float | None, Attack] = {
+        e: cls(norm=config.norm, eps=e, victim=victim, **config.attack_options) for e in runs
+    }
     labels = dec.labels.long()
     targets = (labels + torch.from_numpy(rng.integers(1, len(classes), size=n))) % len(classes) if targeted else None
     torch.manual_seed(config.seed)
@@ -323,8 +164,20 @@ def run_attack(config: AttackJobConfig, emit: Emit = ignore, control: JobControl
     total = n_batches * max(1, len(runs))  # a grid of only 0 still reports one step per batch
     emit(Started(JOB, str(out_dir), total, describe_device(device)))
     emit(Log(f"{config.attack} ({cls.kind}, {config.norm}) on {n} images of {config.data}; eps grid {grid}"))
-    accs = {e: _Acc() for e in grid}
-    clean_correct, agree, n_done, step, stopped = 0, 0, 0, 0, False
+    tallies = {e: Tally() for e in grid}
+    totals = Totals(
+        model_kind=model_kind,
+        attack_kind=cls.kind,
+        targeted=targeted,
+        options=base_cfg.model_dump(mode="json", exclude={"eps"}),
+        classes=classes,
+        device=describe_device(device),
+        out_dir=out_dir,
+        surrogate_used=surrogate is not None,
+        skipped=[f"{p}: {r}" for p, r in dec.skipped],
+        started=t_start,
+    )
+    step = 0
 
     def predict(xb: torch.Tensor) -> torch.Tensor:
         if model is not None:
@@ -343,7 +196,7 @@ def run_attack(config: AttackJobConfig, emit: Emit = ignore, control: JobControl
             y, t = labels[sl], (targets[sl] if targets is not None else None)
             pred0 = predict(x)
             ok = pred0 == y
-            batch = {e: _Acc() for e in grid}  # merged only once the whole batch is done
+            batch = {e: Tally() for e in grid}  # merged only once the whole batch is done
             xs, ys = x[ok.to(x.device)], y[ok]
             ts = t[ok] if t is not None else None
             for e in grid:
@@ -351,7 +204,7 @@ def run_attack(config: AttackJobConfig, emit: Emit = ignore, control: JobControl
             for run_eps in runs:
                 control.check()
                 if len(xs):
-                    res = _call(attacks[run_eps], model, surrogate, scores_fn, xs, ys.to(xs.device), ts)
+                    res = attacks[run_eps].run(xs, ys, ts)
                     for e in grid if minimal else [run_eps]:
                         if e == 0:
                             continue
@@ -363,8 +216,7 @@ def run_attack(config: AttackJobConfig, emit: Emit = ignore, control: JobControl
                         if surrogate is not None:
                             sp = surrogate_pred(x_e) if minimal else res.extras["surrogate_pred"]
                             sur = is_success(sp, ys, ts, targeted)
-                        _accumulate(
-                            batch[e],
+                        batch[e].add(
                             xs,
                             x_e,
                             ys,
@@ -388,126 +240,17 @@ def run_attack(config: AttackJobConfig, emit: Emit = ignore, control: JobControl
                 step += 1
                 emit(Progress(0, step, total, {"eps": 0.0}))
             for e in grid:
-                accs[e].merge(batch[e], config.gallery)
-            clean_correct += int(ok.sum())
+                tallies[e].merge(batch[e], config.gallery)
+            totals.clean_correct += int(ok.sum())
             if surrogate is not None:
-                agree += int((surrogate_pred(x) == pred0).sum())
-            n_done += len(y)
+                totals.agree += int((surrogate_pred(x) == pred0).sum())
+            totals.n_done += len(y)
             control.check()
     except Stopped:
-        stopped = True
-        emit(Log(f"stopped: the report covers the {n_done} images finished so far", "warning"))
-
-    denom = max(n_done, 1)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    results = []
-    for i, e in enumerate(grid):
-        a = accs[e]
-        gal = save_gallery(
-            a.examples,
-            classes,
-            f"{config.attack}, eps = {e:.4g} ({config.norm})",
-            out_dir / f"gallery_{i}.png",
-            config.gallery,
-        )
-        l2m, l2d = _stats(a.l2)
-        lim, lid = _stats(a.linf)
-        qm, qd = _stats([float(q) for q in a.queries])
-        results.append(
-            EpsResult(
-                eps=e,
-                accuracy=a.robust / denom,
-                success_rate=a.success / a.attacked if a.attacked else 0.0,
-                n_attacked=a.attacked,
-                n_success=a.success,
-                l2_mean=l2m,
-                l2_median=l2d,
-                linf_mean=lim,
-                linf_median=lid,
-                queries_mean=qm,
-                queries_median=qd,
-                surrogate_success_rate=(a.sur_success / a.attacked if a.attacked else None)
-                if a.has_surrogate
-                else None,
-                transfer_rate=(a.sur_and_target / a.sur_success if a.sur_success else None)
-                if a.has_surrogate
-                else None,
-                gallery=gal,
-            )
-        )
-    report = RobustnessReport(
-        model=str(config.model),
-        model_kind=model_kind,
-        data=str(config.data),
-        attack=config.attack,
-        attack_kind=cls.kind,
-        norm=config.norm,
-        targeted=targeted,
-        options=base_cfg.model_dump(mode="json", exclude={"eps"}),
-        classes=classes,
-        n_images=n_done,
-        clean_accuracy=clean_correct / denom,
-        results=results,
-        surrogate=str(config.surrogate) if surrogate is not None else None,
-        surrogate_agreement=agree / denom if surrogate is not None else None,
-        stopped=stopped,
-        elapsed_s=time.time() - t_start,
-        device=describe_device(device),
-        seed=config.seed,
-        created=time.strftime("%Y-%m-%dT%H:%M:%S"),
-        folder=str(out_dir),
-        skipped=[f"{p}: {r}" for p, r in dec.skipped],
-    )
-    report.curve = save_curve(
-        [r.eps for r in results],
-        [r.accuracy for r in results],
-        [r.success_rate for r in results],
-        config.norm,
-        f"{config.attack} on {Path(config.model).name}",
-        out_dir / "curve.png",
-    )
-    atomic_write_json(out_dir / "report.json", report.model_dump(mode="json"))
+        totals.stopped = True
+        emit(Log(f"stopped: the report covers the {totals.n_done} images finished so far", "warning"))
+    report = save_report(config, tallies, totals)
     metrics = {"clean_accuracy": report.clean_accuracy}
-    metrics.update({f"accuracy@{r.eps:.4g}": r.accuracy for r in results})
-    emit(Finished(JOB, str(out_dir), metrics, stopped=stopped))
+    metrics.update({f"accuracy@{r.eps:.4g}": r.accuracy for r in report.results})
+    emit(Finished(JOB, str(out_dir), metrics, stopped=totals.stopped))
     return report
-
-
-def _call(attack: Attack, model, surrogate, scores_fn, x, y, t):
-    """Run one attack on the correctly classified images of a batch, whatever its kind."""
-    t_dev = t.to(x.device) if t is not None else None
-    if attack.kind == "white-box":
-        return attack(model, x, y, t_dev)
-    if isinstance(attack, TransferAttack):
-        return attack(surrogate, scores_fn, x, y, t_dev)
-    return attack(scores_fn, x.cpu(), y.cpu(), t)
-
-
-def _accumulate(
-    a: _Acc,
-    xs: torch.Tensor,
-    x_e: torch.Tensor,
-    ys: torch.Tensor,
-    pred: torch.Tensor,
-    success: torch.Tensor,
-    sur: torch.Tensor | None,
-    queries: torch.Tensor | None,
-    keep: int,
-) -> None:
-    ys, pred, success = ys.cpu(), pred.cpu(), success.cpu()
-    norms = perturbation_norms(x_e - xs)
-    a.attacked += len(ys)
-    a.success += int(success.sum())
-    a.robust += int((pred == ys).sum())
-    a.l2 += norms["l2"][success].tolist()
-    a.linf += norms["linf"][success].tolist()
-    if queries is not None:
-        a.queries += queries.tolist()
-    if sur is not None:
-        sur = sur.cpu()
-        a.has_surrogate = True
-        a.sur_success += int(sur.sum())
-        a.sur_and_target += int((sur & success).sum())
-    for flag in (True, False):  # copy at most `keep` fooled and `keep` unfooled images per batch
-        for i in (success == flag).nonzero().flatten()[:keep].tolist():
-            a.examples.append((xs[i].cpu().numpy(), x_e[i].cpu().numpy(), int(ys[i]), int(pred[i]), flag))

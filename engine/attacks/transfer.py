@@ -12,8 +12,19 @@ import torch
 from pydantic import Field, ValidationError, model_validator
 from torch import Tensor, nn
 
-from engine.attacks.base import ATTACKS, Attack, AttackConfig, AttackResult, get_attack, is_success, register
-from engine.attacks.queries import ScoresFn, scores_in_batches
+from engine.attacks.base import (
+    ATTACKS,
+    Attack,
+    AttackConfig,
+    AttackResult,
+    ScoresFn,
+    Victim,
+    get_attack,
+    is_success,
+    register,
+)
+from engine.attacks.queries import scores_in_batches
+from engine.core.config import format_validation_error
 
 
 class TransferConfig(AttackConfig):
@@ -37,7 +48,7 @@ class TransferConfig(AttackConfig):
         try:
             self.base_config()  # validates base_options now, not at attack time
         except ValidationError as err:
-            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}={e.get('input')!r}: {e['msg']}" for e in err.errors())
+            problems = format_validation_error(err, "base_options").replace("\n", "; ")
             raise ValueError(f"base_options for {self.base!r} are invalid: {problems}") from None
         return self
 
@@ -66,6 +77,11 @@ class TransferAttack(Attack):
 
     kind: ClassVar[str] = "transfer"
     config_cls: ClassVar[type[AttackConfig]] = TransferConfig
+
+    def _run(self, victim: Victim, x: Tensor, y: Tensor, target: Tensor | None) -> AttackResult:
+        t = target.to(x.device) if target is not None else None
+        surrogate = self._need(victim.surrogate, "a surrogate torch model")
+        return self(surrogate, self._need(victim.scores_fn, "a scores function"), x, y, t)
 
     @property
     def base_attack(self) -> Attack:

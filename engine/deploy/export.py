@@ -17,10 +17,10 @@ from typing import Any
 import numpy as np
 import onnx
 import torch
-from pydantic import BaseModel, ConfigDict
 
 from engine.core.errors import UserError
 from engine.core.fsutil import atomic_write_bytes, atomic_write_json
+from engine.jobs.export import ParityReport
 
 INPUT_NAME = "image"
 OUTPUT_NAME = "logits"
@@ -30,19 +30,6 @@ REPORT_NAME = "export_report.json"
 
 class ExportError(UserError):
     """Export failed or the exported file does not reproduce the PyTorch model."""
-
-
-class ParityReport(BaseModel):
-    """PyTorch vs onnxruntime logits on a real batch."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    n: int
-    max_abs_diff: float
-    top1_agreement: float
-    batch_sizes_checked: list[int]
-    atol: float
-    passed: bool
 
 
 def _metadata_strings(metadata: Mapping[str, Any]) -> dict[str, str]:

@@ -7,22 +7,11 @@ optionally a static INT8 copy calibrated on the run's own source images.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import torch
-from pydantic import Field
 
-from engine.core.config import StrictModel
 from engine.core.events import Emit, Finished, Log, Started, ignore
-
-
-class ExportConfig(StrictModel):
-    run_dir: Path = Field(description="Run directory whose model is exported.")
-    out: Path | None = Field(None, description="Where to write the .onnx file (default: RUN_DIR/exports/model.onnx).")
-    checkpoint: str = Field("best", pattern="^(best|last)$", description="Which checkpoint to export.")
-    parity_images: int = Field(64, ge=2, le=4096, description="Real images used to check ONNX against PyTorch.")
-    atol: float = Field(1e-3, gt=0, le=1, description="Largest allowed logit difference between ONNX and PyTorch.")
-    int8: bool = Field(False, description="Also write a static INT8 (QDQ) model for fast CPU inference.")
+from engine.jobs.export import ExportConfig, ExportReport
 
 
 def parity_batch(run_dir: Path, size: int, n: int) -> torch.Tensor:
@@ -40,7 +29,7 @@ def parity_batch(run_dir: Path, size: int, n: int) -> torch.Tensor:
     return decoded.images[::step][:n].float().div(255)
 
 
-def export_run(config: ExportConfig, emit: Emit = ignore) -> dict[str, Any]:
+def export_run(config: ExportConfig, emit: Emit = ignore) -> ExportReport:
     from engine.core.runs import load_run_model, open_run
     from engine.deploy.export import export_and_verify
 
@@ -62,7 +51,7 @@ def export_run(config: ExportConfig, emit: Emit = ignore) -> dict[str, Any]:
         "run_id": info["run_id"],
     }
     parity = export_and_verify(model, batch, out, metadata, atol=config.atol)
-    report: dict[str, Any] = {"path": str(out), **parity.model_dump()}
+    report = ExportReport(path=str(out), **parity.model_dump())
     emit(Log(f"Parity: max |diff| {parity.max_abs_diff:.2e}, top-1 agreement {parity.top1_agreement:.2%}"))
     if config.int8:
         from engine.deploy.quantize import quantize_int8
@@ -70,7 +59,7 @@ def export_run(config: ExportConfig, emit: Emit = ignore) -> dict[str, Any]:
         int8_path = out.with_name(out.stem + ".int8.onnx")
         calib = [batch[i : i + 16].numpy() for i in range(0, len(batch), 16)]
         quantize_int8(out, calib, int8_path)
-        report["int8_path"] = str(int8_path)
+        report.int8_path = str(int8_path)
         emit(Log(f"INT8 model: {int8_path}"))
     run.update_info(exported=str(out))
     emit(

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -19,19 +18,11 @@ from engine.core.csvfile import write_csv_rows
 from engine.core.errors import UnreadableImage, UserError
 from engine.data.images import is_image_path, open_rgb, resize_center_crop, to_chw_float
 from engine.deploy.onnx_check import OnnxModelInfo, inspect_onnx
+from engine.deploy.prediction import Prediction
 
 Progress = Callable[[int, int], None]  # (done, total)
 _IGNORED_NAMES = frozenset({"thumbs.db", "desktop.ini"})
 _GREY = np.array([0.299, 0.587, 0.114], dtype=np.float32)
-
-
-@dataclass
-class Prediction:
-    """One file's result: the top classes with probabilities, or an error and no classes."""
-
-    path: str
-    top: list[tuple[str, float]]
-    error: str | None = None
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import math
 import time
-import traceback
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -23,7 +22,7 @@ from engine.analysis.evaluate import accuracy, mean_entropy, predict_logits
 from engine.core.config import TrainConfig
 from engine.core.control import JobControl, Stopped
 from engine.core.errors import UserError
-from engine.core.events import Emit, EpochEnd, Failed, Finished, Log, Started, ignore
+from engine.core.events import Emit, EpochEnd, Finished, Log, Started, ignore
 from engine.core.runs import Run, create_run, open_run
 from engine.data.prepare import DecodeCache, PreparedData, prepare_data
 from engine.methods import Batch, Method, MethodContext, get_method
@@ -402,15 +401,13 @@ def run_train(
             run.update_info(status="stopped")
         emit(Finished("train", str(run.path), {}, stopped=True))
         return TrainResult(run.path, "stopped", 0)
-    except UserError as err:
+    except UserError as err:  # one failure path: record it in the run and raise; the caller reports it
         if main:
             run.update_info(status="failed", error=str(err))
-        emit(Failed("train", str(err)))
         raise
     except Exception as err:
         if main:
             run.update_info(status="failed", error=f"{type(err).__name__}: {err}")
-        emit(Failed("train", f"{type(err).__name__}: {err}", traceback.format_exc()))
         raise
     finally:
         lock.__exit__(None, None, None)

@@ -99,4 +99,4 @@ def heartbeat(qapp: Any) -> Heartbeat:
 @pytest.fixture(autouse=True)
 def _private_check_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """The Data page's check cache lives in a temporary folder, never the user's cache."""
-    monkeypatch.setattr("desktop_app.check_cache.cache_dir_override", tmp_path_factory.mktemp("check_cache"))
+    monkeypatch.setattr("engine.data.check_cache.cache_dir_override", tmp_path_factory.mktemp("check_cache"))

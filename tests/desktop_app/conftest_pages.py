@@ -53,11 +53,11 @@ def pages_run(pages_demo: Any, tmp_path_factory: pytest.TempPathFactory) -> Path
 @pytest.fixture(scope="session")
 def pages_onnx(pages_run: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny run exported to ONNX (outside the run folder)."""
-    from engine.deploy.export_job import ExportConfig, export_run
+    from engine.jobs.export import JOB, ExportConfig
 
     out = tmp_path_factory.mktemp("pages_model") / "model.onnx"
-    report = export_run(ExportConfig(run_dir=pages_run, out=out))
-    assert report["passed"]
+    report = JOB.run(ExportConfig(run_dir=pages_run, out=out))
+    assert report.passed
     return out
 
 

@@ -58,7 +58,31 @@ def test_missing_xcb_library_names_the_package(monkeypatch, capsys):
     monkeypatch.setattr(app_module, "_loadable", lambda lib: lib != "libxcb-icccm.so.4")
     monkeypatch.setattr(sys, "platform", "linux")
     assert app_module.main([]) == 1  # before any QApplication: Qt's raw plugin error never shows
-    assert "libxcb-icccm4" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "libxcb-icccm4" in err and err.count("\n") == 1
+
+
+def test_unreachable_display_is_one_line_not_a_qt_abort(monkeypatch, capsys):
+    env = {"DISPLAY": ":77"}
+    assert app_module.unreachable_display(env, "linux", reachable=lambda d: False)
+    assert app_module.unreachable_display(env, "linux", reachable=lambda d: True) is None
+    assert app_module.unreachable_display(env, "linux", reachable=lambda d: None) is None  # no libxcb: Qt decides
+    assert app_module.unreachable_display({**env, "QT_QPA_PLATFORM": "offscreen"}, "linux", lambda d: False) is None
+    assert app_module.unreachable_display(env, "darwin", reachable=lambda d: False) is None
+    monkeypatch.setenv("DISPLAY", ":77")
+    monkeypatch.delenv("QT_QPA_PLATFORM", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    monkeypatch.setattr(app_module, "_loadable", lambda lib: True)
+    monkeypatch.setattr(app_module, "_x_display_reachable", lambda display: display != ":77")
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert app_module.main([]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and ":77" in err and "QT_QPA_PLATFORM=offscreen" in err
+
+
+def test_a_display_nobody_serves_is_not_reachable():
+    """The real check against libxcb: display :77 has no server (skips nothing: None without libxcb)."""
+    assert app_module._x_display_reachable(":77") in (False, None)
 
 
 def test_window_appears_without_importing_torch(tmp_path):

@@ -39,16 +39,16 @@ def test_evaluate_shows_accuracy_matrix_table_and_gallery(
         qtbot.mouseClick(page.evaluate_button, Qt.MouseButton.LeftButton)
     report = blocker.args[0]
     assert pages_errors == []
-    assert report["n"] == 20
-    assert fmt_percent(report["accuracy"]) in page.accuracy_label.text()
-    assert np.array_equal(page.matrix.matrix(), np.array(report["confusion_matrix"]))
+    assert report.n == 20
+    assert fmt_percent(report.accuracy) in page.accuracy_label.text()
+    assert np.array_equal(page.matrix.matrix(), np.array(report.confusion_matrix))
     assert page.matrix.classes() == [str(d) for d in range(10)]
     assert len(page.matrix.cell_texts()) == 100
     assert sum(int(t) for t in page.matrix.cell_texts()) == 20
     assert page.table.rowCount() == 10
     assert sorted(column_texts(page.table, 0)) == [str(d) for d in range(10)]
 
-    wrong = report["misclassified"]
+    wrong = report.misclassified
     assert len(wrong) > 0 and page.gallery.count() == len(wrong)
     assert f"{len(wrong)} of 20" in page.gallery_label.text()
     qtbot.waitUntil(lambda: page.gallery.loaded_count() == page.gallery.count(), timeout=10_000)

@@ -48,15 +48,15 @@ def test_export_writes_model_shows_parity_and_sets_model(
         qtbot.mouseClick(page.export_button, Qt.MouseButton.LeftButton)
     report = blocker.args[0]
     assert pages_errors == []
-    assert report["passed"] and out.is_file()
+    assert report.passed and out.is_file()
     assert (out.parent / "export_report.json").is_file()
     labels = page.parity_labels
     assert labels["path"].text() == str(out)
     assert labels["passed"].text().startswith("Passed")
     assert labels["top1_agreement"].text() == "100.00%"
-    assert labels["batch_sizes_checked"].text() == ", ".join(str(b) for b in report["batch_sizes_checked"])
-    assert float(labels["max_abs_diff"].text().split()[0]) == pytest.approx(report["max_abs_diff"], rel=0.01, abs=1e-12)
-    assert labels["n"].text() == str(report["n"])
+    assert labels["batch_sizes_checked"].text() == ", ".join(str(b) for b in report.batch_sizes_checked)
+    assert float(labels["max_abs_diff"].text().split()[0]) == pytest.approx(report.max_abs_diff, rel=0.01, abs=1e-12)
+    assert labels["n"].text() == str(report.n)
     assert pages_state.onnx_path == str(out) and models == [str(out)]
     assert json.loads((run_dir / "run.json").read_text())["exported"] == str(out)
     assert page.export_button.isEnabled() and page.folder_button.isEnabled()

@@ -69,14 +69,14 @@ def test_attack_run_shows_curve_table_and_examples_then_overlays_a_second(
         qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
     report = blocker.args[0]
     assert pages_errors == []
-    assert report["attack"] == "fgsm" and report["n_images"] == 40
-    assert report["clean_accuracy"] > 0  # precondition: the model classifies some images right, so they are attacked
+    assert report.attack == "fgsm" and report.n_images == 40
+    assert report.clean_accuracy > 0  # precondition: the model classifies some images right, so they are attacked
     results = page.results
     assert results.curve_names() == ["fgsm linf"]
     xs, ys = results.curve_data(0)
     assert xs == pytest.approx([0.0, 0.05, 0.1])
     assert ys[0] >= ys[-1]
-    assert ys == pytest.approx([r["accuracy"] for r in report["results"]])
+    assert ys == pytest.approx([r.accuracy for r in report.results])
     assert results.table.rowCount() == 3
     assert column_texts(results.table, 0) == ["0", "0.05", "0.1"]
     assert column_texts(results.table, 1)[0].endswith("%")
@@ -86,7 +86,7 @@ def test_attack_run_shows_curve_table_and_examples_then_overlays_a_second(
     examples = results.gallery
     assert examples.count() >= 1
     assert all(Path(item.path).is_file() for item in examples.items())
-    assert Path(examples.items()[0].path).parent == Path(report["folder"])
+    assert Path(examples.items()[0].path).parent == Path(report.folder)
     assert not examples.preview.source_pixmap().isNull()
     qtbot.mouseClick(examples.preview, Qt.MouseButton.LeftButton)
     assert examples.dialog is not None and examples.dialog.isVisible()
@@ -176,7 +176,7 @@ def test_long_attack_shows_progress_and_stops_with_a_partial_report(qtbot, page,
     with qtbot.waitSignal(page.attacked, timeout=TIMEOUT_MS) as blocker:
         qtbot.mouseClick(page.stop_button, Qt.MouseButton.LeftButton)
     report = blocker.args[0]
-    assert report["stopped"] and 0 < report["n_images"] < 40
+    assert report.stopped and 0 < report.n_images < 40
     assert page.status.text().startswith("Stopped")
     assert page.results.curve_names() == ["pgd linf"]
     assert pages_errors == []

@@ -23,6 +23,7 @@ from desktop_app.widgets.config_form import ConfigForm
 from desktop_app.widgets.guide import STEPS
 from desktop_app.widgets.wheel_guard import guard_wheel
 from engine.core.config import TrainConfig
+from engine.core.control import JobControl
 from engine.core.events import Progress
 
 
@@ -332,19 +333,24 @@ def test_last_page_is_kept_across_restarts(qtbot, app_state):
 
 
 def test_folder_check_is_cached_until_the_folders_change(tiny_demo, monkeypatch):
-    from desktop_app.pages import data as data_page
+    from engine.jobs import check
+    from engine.jobs.check import CheckConfig
 
     calls: list[int] = []
     import engine.data.health as health
 
     real = health.check_folders
     monkeypatch.setattr(health, "check_folders", lambda *a, **k: (calls.append(1), real(*a, **k))[1])
-    args = (str(tiny_demo.source), str(tiny_demo.target_train), str(tiny_demo.target_test))
-    first = data_page.check_job(lambda e: None, None, *args)
-    second = data_page.check_job(lambda e: None, None, *args)  # a restart on the same folders
-    assert len(calls) == 1 and second.report.model_dump(mode="json") == first.report.model_dump(mode="json")
+    config = CheckConfig(
+        source=tiny_demo.source, target=tiny_demo.target_train, target_test=tiny_demo.target_test, cache=True
+    )
+    first = check.run(config, lambda e: None, JobControl())
+    second = check.run(config, lambda e: None, JobControl())  # a restart on the same folders
+    assert len(calls) == 1 and second.health == first.health
     some_image = next(Path(tiny_demo.target_test).rglob("*.png"))
     later = time.time() + 5
     os.utime(some_image, (later, later))  # an image changed: checked again
-    data_page.check_job(lambda e: None, None, *args)
+    check.run(config, lambda e: None, JobControl())
     assert len(calls) == 2
+    check.run(config.model_copy(update={"cache": False}), lambda e: None, JobControl())  # the CLI's default
+    assert len(calls) == 3

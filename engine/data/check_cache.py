@@ -1,4 +1,4 @@
-"""A cache of the Data page's health check, so a restart on the same folders does not re-read them.
+"""A cache of the health check, so a restart of the window on the same folders does not re-read them.
 
 `make run` re-checked all 2,400 demo images at every start (seconds of decoding on a small CPU).
 The key is the folders' paths, their file count and their newest modification time (files and

@@ -1,0 +1,54 @@
+"""`evaluate` (accuracy, per-class figures, confusion matrix) and `embed` (features in 2-D)."""
+
+from __future__ import annotations
+
+import argparse
+
+from engine.cli.common import BarPrinter, add_command, run_job, write_json
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    from engine.core.config import load_config
+    from engine.jobs.evaluate import JOB, EvaluateConfig
+
+    overrides = {"run_dir": args.run_dir, "data": args.data, "checkpoint": args.checkpoint}
+    report = run_job(JOB, load_config(EvaluateConfig, args.config, overrides), BarPrinter("evaluating"))
+    print(f"accuracy: {report.accuracy:.4f} on {report.n} images")
+    print(f"{'class':<20} {'precision':>9} {'recall':>7} {'support':>8}")
+    for row in report.per_class:
+        print(f"{row.name:<20} {row.precision:>9.3f} {row.recall:>7.3f} {row.support:>8d}")
+    print("confusion matrix (rows: true, columns: predicted)")
+    for name, counts in zip(report.classes, report.confusion_matrix, strict=True):
+        print(f"{name:<12} " + " ".join(f"{v:>4d}" for v in counts))
+    if args.json:
+        write_json(args.json, report)
+    return 0
+
+
+def cmd_embed(args: argparse.Namespace) -> int:
+    from engine.core.config import load_config
+    from engine.jobs.embed import JOB, EmbedConfig
+
+    overrides = {"run_dir": args.run_dir, "out": args.out, "method": args.method, "limit": args.limit}
+    report = run_job(JOB, load_config(EmbedConfig, args.config, overrides), BarPrinter("embedding"))
+    print(f"wrote {args.out}")
+    from engine.analysis.embedding import describe_shift
+
+    print(describe_shift(report))
+    return 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sp = add_command(
+        sub, "evaluate", cmd_evaluate, "accuracy, per-class precision/recall and confusion matrix on a labelled folder"
+    )
+    sp.add_argument("run_dir")
+    sp.add_argument("--data", required=True)
+    sp.add_argument("--checkpoint", choices=["best", "last"], default=None)
+    sp.add_argument("--json")
+
+    sp = add_command(sub, "embed", cmd_embed, "plot source and target features (PCA or t-SNE) and the proxy A-distance")
+    sp.add_argument("run_dir")
+    sp.add_argument("--out", required=True)
+    sp.add_argument("--method", choices=["pca", "tsne"], default="pca")
+    sp.add_argument("--limit", type=int, default=1000)

@@ -1,0 +1,52 @@
+"""`demo` (write the demo domains) and `check` (health report of image folders)."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from engine.cli.common import BarPrinter, add_command, run_job, write_json
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from engine.data.demo import make_demo
+
+    paths = make_demo(Path(args.dir), seed=args.seed)
+    print(f"source (labelled):       {paths.source}")
+    print(f"target train (unlabelled): {paths.target_train}")
+    print(f"target test (labelled):  {paths.target_test}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from engine.core.config import load_config
+    from engine.jobs.check import JOB, CheckConfig
+
+    overrides = {"source": args.folder, "target": args.target, "target_test": args.target_test}
+    config = load_config(CheckConfig, args.config, overrides)
+    printer = BarPrinter("checking images")
+    try:
+        report = run_job(JOB, config, printer)
+    finally:
+        printer.close()
+    if report.health is None:
+        print("check stopped")
+        return 1
+    print(report.health.to_text())
+    if args.json:
+        write_json(args.json, report.health)
+    return 1 if report.has_errors else 0
+
+
+def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    sp = add_command(
+        sub, "demo", cmd_demo, "write the offline demo domains (digits -> coloured textured digits) as PNG folders"
+    )
+    sp.add_argument("dir")
+    sp.add_argument("--seed", type=int, default=0)
+
+    sp = add_command(sub, "check", cmd_check, "health report of an image folder (and its target folders)")
+    sp.add_argument("folder")
+    sp.add_argument("--target")
+    sp.add_argument("--target-test")
+    sp.add_argument("--json", help="also write the report as JSON")

@@ -1,0 +1,70 @@
+"""The evaluate job: accuracy, per-class precision/recall, confusion matrix and the misclassified
+files of a run's model on a labelled folder (engine.analysis.evaluate does the measuring)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.core.config import StrictModel
+from engine.core.control import JobControl
+from engine.core.events import Emit
+from engine.jobs.job import Job
+
+
+class EvaluateConfig(StrictModel):
+    run_dir: Path = Field(description="Run directory to evaluate.")
+    data: Path = Field(description="Labelled folder (class sub-folders) to measure on.")
+    checkpoint: str = Field("best", pattern="^(best|last)$", description="Which checkpoint: best or last.")
+    device: str = Field("auto", description="auto, cpu, cuda or mps.")
+    batch_size: int = Field(256, ge=1, le=4096, description="Images per forward pass.")
+
+
+class ClassScores(BaseModel):
+    """One class's row; `class` is its JSON name (a Python keyword, hence the alias)."""
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    name: str = Field(alias="class")
+    precision: float
+    recall: float
+    support: int
+
+
+class Misclassified(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    path: str
+    true: str
+    predicted: str
+    confidence: float
+
+
+class SkippedFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    path: str
+    reason: str
+
+
+class EvaluateReport(BaseModel):
+    """What the evaluate job returns; `model_dump(by_alias=True)` is the JSON the CLI writes."""
+
+    model_config = ConfigDict(extra="forbid")
+    run_dir: str
+    data: str
+    checkpoint: str
+    n: int
+    accuracy: float
+    classes: list[str]
+    per_class: list[ClassScores]
+    confusion_matrix: list[list[int]]
+    misclassified: list[Misclassified]
+    skipped: list[SkippedFile]
+
+
+def run(config: EvaluateConfig, emit: Emit, control: JobControl) -> EvaluateReport:
+    from engine.analysis.evaluate import evaluate_run
+
+    return EvaluateReport.model_validate(evaluate_run(config, emit, control))
+
+
+JOB = Job("evaluate", "measure a run's model on a labelled folder", EvaluateConfig, EvaluateReport, run)

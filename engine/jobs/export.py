@@ -1,0 +1,51 @@
+"""The export job: a run's model -> one ONNX file, verified against PyTorch on real images, with
+an optional INT8 copy (engine.deploy.export_job does the work)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from engine.core.config import StrictModel
+from engine.core.control import JobControl
+from engine.core.events import Emit
+from engine.jobs.job import Job
+
+
+class ExportConfig(StrictModel):
+    run_dir: Path = Field(description="Run directory whose model is exported.")
+    out: Path | None = Field(None, description="Where to write the .onnx file (default: RUN_DIR/exports/model.onnx).")
+    checkpoint: str = Field("best", pattern="^(best|last)$", description="Which checkpoint to export.")
+    parity_images: int = Field(64, ge=2, le=4096, description="Real images used to check ONNX against PyTorch.")
+    atol: float = Field(1e-3, gt=0, le=1, description="Largest allowed logit difference between ONNX and PyTorch.")
+    int8: bool = Field(False, description="Also write a static INT8 (QDQ) model for fast CPU inference.")
+
+
+class ParityReport(BaseModel):
+    """PyTorch vs onnxruntime logits on a real batch."""
+
+    model_config = ConfigDict(extra="forbid")
+    n: int
+    max_abs_diff: float
+    top1_agreement: float
+    batch_sizes_checked: list[int]
+    atol: float
+    passed: bool
+
+
+class ExportReport(ParityReport):
+    """The written file and its parity check."""
+
+    path: str
+    int8_path: str | None = None
+
+
+def run(config: ExportConfig, emit: Emit, control: JobControl) -> ExportReport:
+    from engine.deploy.export_job import export_run
+
+    control.check()
+    return export_run(config, emit)
+
+
+JOB = Job("export", "export a run's model to ONNX and check it against PyTorch", ExportConfig, ExportReport, run)
