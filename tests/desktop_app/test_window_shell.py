@@ -346,7 +346,8 @@ def test_folder_check_is_cached_until_the_folders_change(tiny_demo, monkeypatch)
     )
     first = check.run(config, lambda e: None, JobControl())
     second = check.run(config, lambda e: None, JobControl())  # a restart on the same folders
-    assert len(calls) == 1 and second.health == first.health
+    assert second.health is not None and first.health is not None
+    assert len(calls) == 1 and second.health.model_dump(mode="json") == first.health.model_dump(mode="json")
     some_image = next(Path(tiny_demo.target_test).rglob("*.png"))
     later = time.time() + 5
     os.utime(some_image, (later, later))  # an image changed: checked again
