@@ -76,6 +76,7 @@ def run(config: CheckConfig, emit: Emit, control: JobControl) -> CheckReport:
         for name, d in domains.items()
     }
     emit(Started("check", str(config.source), sum(len(d) for d in domains.values())))
+
     def check() -> FoldersReport:
         return check_folders(
             domains["source"],
