@@ -13,33 +13,57 @@ import tempfile
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # Qt is imported only once main() has chosen the offscreen platform
+    from PySide6.QtCore import QCoreApplication
+
+    from desktop_app.pages.base import Page
+    from desktop_app.state import AppState
 
 SIZE = (1440, 900)
-# What a person would do on each other page before looking at it (skipped when the page lacks it).
-ACTIONS: dict[str, Callable[[object, Path, object], object]] = {
-    "EvaluatePage": lambda page, demo, state: page.evaluate(),  # type: ignore[attr-defined]
-    "ExportPage": lambda page, demo, state: page.export(),  # type: ignore[attr-defined]
-    "PredictPage": lambda page, demo, state: page.predict(
-        sorted(str(p) for p in (demo / "target" / "test").rglob("*.png"))[:24]
-    ),  # type: ignore[attr-defined]
-    "RunsPage": lambda page, demo, state: page.select_paths([state.run_dir]),  # type: ignore[attr-defined]
-    "RobustnessPage": lambda page, demo, state: page.run_attack(),  # type: ignore[attr-defined]
-    "DomainsPage": lambda page, demo, state: page.embed(),  # type: ignore[attr-defined]
-}
 
 
-def _wait(app: object, done: Callable[[], bool], timeout: float) -> bool:
+def _act(page: Page, demo: Path, state: AppState) -> None:
+    """What a person would do on each other page before looking at it (nothing on the rest)."""
+    from desktop_app.pages.domains import DomainsPage
+    from desktop_app.pages.evaluate import EvaluatePage
+    from desktop_app.pages.export import ExportPage
+    from desktop_app.pages.predict import PredictPage
+    from desktop_app.pages.robustness import RobustnessPage
+    from desktop_app.pages.runs import RunsPage
+
+    if isinstance(page, EvaluatePage):
+        page.evaluate()
+    elif isinstance(page, ExportPage):
+        page.export()
+    elif isinstance(page, PredictPage):
+        page.predict(sorted(str(p) for p in (demo / "target" / "test").rglob("*.png"))[:24])
+    elif isinstance(page, RunsPage):
+        page.select_paths([state.run_dir])
+    elif isinstance(page, RobustnessPage):
+        page.run_attack()
+    elif isinstance(page, DomainsPage):
+        page.embed()
+
+
+def _wait(app: QCoreApplication, done: Callable[[], bool], timeout: float) -> bool:
     end = time.monotonic() + timeout
     while time.monotonic() < end:
-        app.processEvents()  # type: ignore[attr-defined]
+        app.processEvents()
         if done():
             return True
         time.sleep(0.01)
     return False
 
 
-def _settle(app: object, seconds: float = 0.4) -> None:
+def _settle(app: QCoreApplication, seconds: float = 0.4) -> None:
     _wait(app, lambda: False, seconds)
+
+
+def _idle(page: Page) -> Callable[[], bool]:
+    """A wait condition: `page` has no job running."""
+    return lambda: not page.busy()
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -52,18 +76,25 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     guard_none_refcount()
     from PySide6.QtCore import QSettings
-    from PySide6.QtWidgets import QApplication
+    from PySide6.QtWidgets import QApplication, QWidget
 
     from desktop_app import errors
     from desktop_app.app import demo_folders, load_engine
     from desktop_app.main_window import MainWindow
+    from desktop_app.pages.data import DataPage
+    from desktop_app.pages.train import TrainPage
     from desktop_app.state import AppState
     from engine.data.demo import make_demo
 
-    app = QApplication.instance() or QApplication([sys.argv[0]])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication([sys.argv[0]])
     app.setStyle("Fusion")
     problems: list[str] = []
-    errors.show_error = lambda parent, message, details="", title="": problems.append(message)  # type: ignore[assignment]
+
+    def record_error(parent: QWidget | None, message: str, details: str = "", title: str = "") -> None:
+        problems.append(message)
+
+    errors.show_error = record_error
     tmp = Path(tempfile.mkdtemp(prefix="ts-shots-"))
     make_demo(tmp / "demo", per_class=40)
     state = AppState(QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat), workspace=tmp / "workspace")
@@ -81,32 +112,31 @@ def main(argv: Sequence[str] | None = None) -> int:
         written.append(path)
 
     data = window.show_page("DataPage")
-    if data is not None:
-        data.check()  # type: ignore[attr-defined]
-        _wait(app, lambda: not data.busy(), 120)
-        data.grid.thumbnails.wait_idle()  # type: ignore[attr-defined]
+    if isinstance(data, DataPage):
+        data.check()
+        _wait(app, _idle(data), 120)
+        data.grid.thumbnails.wait_idle()
         shot("data")
     train = window.show_page("TrainPage")
-    if train is not None:
-        train.set_method("finetune")  # type: ignore[attr-defined]
-        train.basic_form.set_values({"epochs": 8, "batch_size": 32, "lr": 0.003})  # type: ignore[attr-defined]
-        train.start()  # type: ignore[attr-defined]
-        _wait(app, lambda: train.progress.value() > 0.5 * train.progress.maximum() > 0, 300)  # type: ignore[attr-defined]
+    if isinstance(train, TrainPage):
+        train.set_method("finetune")
+        train.basic_form.set_values({"epochs": 8, "batch_size": 32, "lr": 0.003})
+        train.start()
+        bar = train.progress
+        _wait(app, lambda: bar.value() > 0.5 * bar.maximum() > 0, 300)
         shot("train_running")
-        _wait(app, lambda: not train.busy(), 600)
+        _wait(app, _idle(train), 600)
         shot("train_done")
     for page in window.pages:
-        if type(page).__name__ in ("DataPage", "TrainPage"):
+        if isinstance(page, DataPage | TrainPage):
             continue
         window.show_page(type(page).__name__)  # calls on_shown()
-        _wait(app, lambda page=page: not page.busy(), 300)
-        action = ACTIONS.get(type(page).__name__)
-        if action is not None:
-            try:
-                action(page, tmp / "demo", state)
-            except Exception as err:
-                problems.append(f"{page.title}: {type(err).__name__}: {err}")
-            _wait(app, lambda page=page: not page.busy(), 300)
+        _wait(app, _idle(page), 300)
+        try:
+            _act(page, tmp / "demo", state)
+        except Exception as err:
+            problems.append(f"{page.title}: {type(err).__name__}: {err}")
+        _wait(app, _idle(page), 300)
         shot(page.title.lower().replace(" ", "_"))
     window.close_without_asking()
     import shutil

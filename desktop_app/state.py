@@ -51,7 +51,9 @@ class AppState(QObject):
         value = self.settings.value("folders/recent", [])
         if isinstance(value, str):
             return [value]
-        return [str(v) for v in (value or [])]
+        if isinstance(value, list | tuple):
+            return [str(v) for v in value]
+        return []  # unset (None) or unreadable
 
     def set_run(self, run_dir: str) -> None:
         self.run_dir = run_dir

@@ -31,7 +31,7 @@ from desktop_app import errors
 from desktop_app.jobs import JobRunner
 from desktop_app.pages.base import Page
 from desktop_app.state import AppState
-from desktop_app.widgets.embedding_plot import EmbeddingPlot
+from desktop_app.widgets.embedding_plot import ColourBy, EmbeddingPlot
 from desktop_app.widgets.run_chooser import RunChooser, checkpoint_combo, checkpoint_mtime, running_run
 from engine.core.runs import Run, list_runs
 from engine.jobs import embed
@@ -134,10 +134,10 @@ class DomainsPage(Page):
         form = QFormLayout()
         form.addRow("Before:", self.before_chooser)
         form.addRow("After:", self.after_chooser)
-        for i in range(form.rowCount()):
-            form.itemAt(i, QFormLayout.ItemRole.LabelRole).widget().setToolTip(
-                form.itemAt(i, QFormLayout.ItemRole.FieldRole).widget().combo.toolTip()
-            )
+        for chooser in (self.before_chooser, self.after_chooser):
+            label = form.labelForField(chooser)
+            if label is not None:
+                label.setToolTip(chooser.combo.toolTip())
         options = QHBoxLayout()
         for text, widget in (
             ("Projection:", self.method_combo),
@@ -220,7 +220,7 @@ class DomainsPage(Page):
         """Start the embeddings of `sides` that have a run and are not computing; returns those started.
 
         `quiet`: failures go to the status line instead of an error dialog (Live refreshes)."""
-        started = []
+        started: list[str] = []
         runs = {"before": self.before_chooser.run_dir(), "after": self.after_chooser.run_dir()}
         if not runs["after"] and not quiet:
             errors.show_error(self, "Choose a run to inspect (train one with a target folder on the Train page).")
@@ -292,7 +292,6 @@ class DomainsPage(Page):
             self.before_chooser.set_run_dir(best)
 
     def _update_labels(self) -> None:
-        pads = {s: r.proxy_a_distance if (r := self.results[s]) is not None else None for s in SIDES}
         for side in SIDES:
             result, run_dir = (
                 self.results[side],
@@ -314,11 +313,11 @@ class DomainsPage(Page):
                     f"{result.proxy_a_distance:.2f}"
                 )
             self.plots[side].title.setText(text)
-        if pads["after"] is not None:
+        after = self.results["after"]
+        if after is not None:
             from engine.analysis.embedding import describe_shift  # numpy only; the page's words live there
 
-            before = self.results["before"] if pads["before"] is not None else None
-            self.pad_label.setText(describe_shift(self.results["after"], before))
+            self.pad_label.setText(describe_shift(after, self.results["before"]))
         else:
             self.pad_label.setText("Embed the runs to see how far apart source and target features are.")
 
@@ -326,7 +325,7 @@ class DomainsPage(Page):
         self._pending.discard(side)
         self.results[side] = result
         self.plots[side].set_result(result)
-        self.plots[side].set_colour_by(str(self.colour_combo.currentData()))
+        self.plots[side].set_colour_by(self._colour_by())
         self._update_labels()
         self._on_running_changed()
         if not self.busy():
@@ -358,7 +357,11 @@ class DomainsPage(Page):
 
     def _on_colour_changed(self, _index: int) -> None:
         for plot in self.plots.values():
-            plot.set_colour_by(str(self.colour_combo.currentData()))
+            plot.set_colour_by(self._colour_by())
+
+    def _colour_by(self) -> ColourBy:
+        """The colour combo's choice; its items carry only 'domain' and 'class'."""
+        return "class" if self.colour_combo.currentData() == "class" else "domain"
 
     def _on_live_toggled(self, on: bool) -> None:
         if on:

@@ -29,7 +29,7 @@ from desktop_app import errors
 from desktop_app.pages.job_page import JobPage
 from desktop_app.state import AppState
 from desktop_app.widgets.gallery import read_scaled
-from desktop_app.widgets.table_utils import SortItem, fill_table, fmt_percent, make_table, mark_error
+from desktop_app.widgets.table_utils import SortItem, cell_text, fill_table, fmt_percent, make_table, mark_error
 from engine.core.events import Event, Started
 from engine.deploy.onnx_check import OnnxModelInfo, inspect_onnx
 from engine.deploy.predict import Prediction, write_csv
@@ -262,7 +262,7 @@ class PredictPage(JobPage):
             )
         fill_table(self.folder_table, rows)
         for r in range(self.folder_table.rowCount()):
-            if self.folder_table.item(r, 4).text():
+            if cell_text(self.folder_table, r, 4):
                 mark_error(self.folder_table, r)
         self.save_csv_button.setEnabled(bool(preds))
         self.stack.setCurrentIndex(2)

@@ -158,8 +158,10 @@ class RobustnessPage(JobPage):
         for i in range(form.rowCount()):
             label = form.itemAt(i, QFormLayout.ItemRole.LabelRole)
             field = form.itemAt(i, QFormLayout.ItemRole.FieldRole)
-            if label is not None and label.widget() is not None and field is not None and field.widget() is not None:
-                label.widget().setToolTip(field.widget().toolTip())
+            label_w = label.widget() if label is not None else None
+            field_w = field.widget() if field is not None else None
+            if label_w is not None and field_w is not None:
+                label_w.setToolTip(field_w.toolTip())
         actions = _row(self.run_button, self.stop_button, self.progress)
         settings = QWidget()
         col = QVBoxLayout(settings)

@@ -28,7 +28,7 @@ from desktop_app import errors
 from desktop_app.pages.base import Page
 from desktop_app.state import AppState
 from desktop_app.widgets.plot_style import display_values, metric_axis_label, style_plot
-from desktop_app.widgets.table_utils import SortItem, fill_table, fmt_percent, make_table
+from desktop_app.widgets.table_utils import SortItem, cell_data, fill_table, fmt_percent, make_table
 from engine.core.runs import Run, delete_run, list_runs
 
 COLUMNS = ["Name", "Status", "Method", "Backbone", "Epochs", "Best val acc", "Best target acc", "Created"]
@@ -170,21 +170,21 @@ class RunsPage(Page):
             fill_table(self.table, rows)
             self.table.clearSelection()
             for r in range(self.table.rowCount()):
-                if self.table.item(r, 0).data(Qt.ItemDataRole.UserRole) in keep:
+                if cell_data(self.table, r, 0) in keep:
                     self._add_row_to_selection(r)
         self.summary.setText(f"{len(self._runs)} run(s) in {self.state.runs_dir}")
         self._on_selection_changed()
 
     def selected_paths(self) -> list[str]:
         rows = sorted({i.row() for i in self.table.selectedIndexes()})
-        return [self.table.item(r, 0).data(Qt.ItemDataRole.UserRole) for r in rows]
+        return [cell_data(self.table, r, 0) for r in rows]
 
     def select_paths(self, paths: list[str]) -> None:
         """Select the rows of these run folders (others are deselected)."""
         wanted = {str(p) for p in paths}
         self.table.clearSelection()
         for r in range(self.table.rowCount()):
-            if self.table.item(r, 0).data(Qt.ItemDataRole.UserRole) in wanted:
+            if cell_data(self.table, r, 0) in wanted:
                 self._add_row_to_selection(r)
 
     def curve_names(self) -> list[str]:

@@ -242,7 +242,9 @@ class AttackResults(QWidget):
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.table = make_table(COLUMNS)
         for i, tip in enumerate(COLUMN_TIPS):
-            self.table.horizontalHeaderItem(i).setToolTip(tip)
+            header = self.table.horizontalHeaderItem(i)  # make_table set one per column
+            if header is not None:
+                header.setToolTip(tip)
         self.table.setToolTip("Figures per budget for the attack run chosen above. Norms are over successful attacks.")
         self.table.setMinimumWidth(360)
         self.gallery = ExamplesView()

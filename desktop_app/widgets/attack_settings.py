@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from pydantic import BaseModel
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QComboBox, QGroupBox, QLabel, QLineEdit, QVBoxLayout
@@ -58,7 +59,7 @@ class AttackSettings(QObject):
         self.ready = False
         self.kinds: dict[str, str] = {}
         self._docs: dict[str, str] = {}
-        self._configs: dict[str, type] = {}
+        self._configs: dict[str, type[BaseModel]] = {}
         self._model_kind = "run"
         self.form: ConfigForm | None = None
         self.attack_combo = QComboBox()

@@ -85,7 +85,7 @@ def bounds(info: FieldInfo) -> dict[str, float]:
 
 def default_of(info: FieldInfo) -> Any:
     if info.default_factory is not None:
-        return info.default_factory()  # type: ignore[call-arg]
+        return info.get_default(call_default_factory=True)
     return None if info.is_required() else info.default
 
 
@@ -159,7 +159,10 @@ class SciSpinBox(QDoubleSpinBox):
         except ValueError:
             return self.value()
 
-    def validate(self, text: str, pos: int) -> QValidator.State:
+    def validate(self, text: str, pos: int) -> tuple[QValidator.State, str, int]:
+        return self._state(text), text, pos
+
+    def _state(self, text: str) -> QValidator.State:
         if _is_default_text(self, text):
             return QValidator.State.Acceptable
         try:
@@ -256,16 +259,15 @@ class _Editor:
 
     # ------------------------------------------------------------------ values
     def get(self) -> Any:
-        w = self.widget
-        if self.kind == "bool":
-            return w.isChecked()  # type: ignore[attr-defined]
-        if self.kind == "choice":
-            return self.choices[w.currentIndex()]  # type: ignore[attr-defined]
-        if self.kind in ("int", "float"):
-            spin: QSpinBox | QDoubleSpinBox = w  # type: ignore[assignment]
-            if self.optional and spin.value() == spin.minimum():
+        w = self.widget  # its class follows self.kind (see _build)
+        if isinstance(w, QCheckBox):
+            return w.isChecked()
+        if isinstance(w, QComboBox):
+            return self.choices[w.currentIndex()]
+        if isinstance(w, QSpinBox | QDoubleSpinBox):
+            if self.optional and w.value() == w.minimum():
                 return None
-            return spin.value()
+            return w.value()
         text = self.line.text().strip()
         if self.kind == "literal":
             return _parse_literal(text, self.inner)
@@ -274,15 +276,16 @@ class _Editor:
         return text
 
     def set(self, value: Any) -> None:
-        w = self.widget
-        if self.kind == "bool":
-            w.setChecked(bool(value))  # type: ignore[attr-defined]
-        elif self.kind == "choice":
+        w = self.widget  # its class follows self.kind (see _build)
+        if isinstance(w, QCheckBox):
+            w.setChecked(bool(value))
+        elif isinstance(w, QComboBox):
             if value in self.choices:
-                w.setCurrentIndex(self.choices.index(value))  # type: ignore[attr-defined]
-        elif self.kind in ("int", "float"):
-            spin: QSpinBox | QDoubleSpinBox = w  # type: ignore[assignment]
-            spin.setValue(spin.minimum() if value is None else value)
+                w.setCurrentIndex(self.choices.index(value))
+        elif isinstance(w, QSpinBox):
+            w.setValue(w.minimum() if value is None else int(value))
+        elif isinstance(w, QDoubleSpinBox):
+            w.setValue(w.minimum() if value is None else float(value))
         elif self.kind == "literal":
             self.line.setText("" if value is None else json.dumps(value))
         else:

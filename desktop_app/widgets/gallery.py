@@ -162,7 +162,7 @@ class Gallery(QListWidget):
             self.addItem(widget_item)
             self._pool.start(_ThumbJob(self._batch, index, entry.path, self.thumb))
 
-    def items(self) -> list[GalleryItem]:  # type: ignore[override]
+    def items(self) -> list[GalleryItem]:  # type: ignore[override]  # shadows the unused QListWidget.items(QMimeData)
         return list(self._items)
 
     @property

@@ -92,7 +92,8 @@ class _Series:
 
 def blend(under: QColor, over: QColor, share: float) -> QColor:
     """The opaque colour of `over` laid on `under` with opacity `share` (0..1)."""
-    mix = [round(a + (b - a) * share) for a, b in zip(under.getRgb()[:3], over.getRgb()[:3], strict=False)]
+    pairs = ((under.red(), over.red()), (under.green(), over.green()), (under.blue(), over.blue()))
+    mix = [round(a + (b - a) * share) for a, b in pairs]
     return QColor(*mix)
 
 

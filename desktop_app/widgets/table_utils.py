@@ -44,7 +44,7 @@ class SortItem(QTableWidgetItem):
             return (0, float(self._key))
         return (1, str(self._key).lower())
 
-    def __lt__(self, other: QTableWidgetItem) -> bool:  # type: ignore[override]
+    def __lt__(self, other: QTableWidgetItem) -> bool:
         if isinstance(other, SortItem):
             a, b = self.sort_key(), other.sort_key()
             if a[0] != b[0]:
@@ -103,6 +103,18 @@ def mark_error(table: QTableWidget, row: int) -> None:
             item.setForeground(ERROR_COLOUR)
 
 
+def cell_text(table: QTableWidget, row: int, column: int) -> str:
+    """The text of one cell; a cell with no item reads as ''."""
+    item = table.item(row, column)
+    return item.text() if item is not None else ""
+
+
+def cell_data(table: QTableWidget, row: int, column: int, role: Qt.ItemDataRole = Qt.ItemDataRole.UserRole) -> Any:
+    """The data a cell holds for `role` (the run folder of a runs-table row); None with no item."""
+    item = table.item(row, column)
+    return item.data(role) if item is not None else None
+
+
 def column_texts(table: QTableWidget, column: int) -> list[str]:
     """The texts of one column in display order (used by tests and copy actions)."""
-    return [table.item(r, column).text() if table.item(r, column) else "" for r in range(table.rowCount())]
+    return [cell_text(table, r, column) for r in range(table.rowCount())]

@@ -101,6 +101,12 @@ class AttackConfig(BaseModel):
             self.eps = DEFAULT_EPS[self.norm]
         return self
 
+    def budget(self) -> float:
+        """`eps` as a number, for attacks whose budget is required (validation has filled it in)."""
+        if self.eps is None:
+            raise ValueError(f"{type(self).__name__}: eps is not set; this attack needs a budget")
+        return float(self.eps)
+
 
 @dataclass
 class AttackResult:
@@ -149,7 +155,19 @@ def _bcast(v: Tensor, like: Tensor) -> Tensor:
 
 def is_success(pred: Tensor, y: Tensor, target: Tensor | None, targeted: bool) -> Tensor:
     """Untargeted: prediction differs from the label; targeted: prediction equals the target."""
-    return pred == target if targeted else pred != y
+    return pred == goal_labels(y, target, targeted) if targeted else pred != y
+
+
+Labels = TypeVar("Labels", Tensor, np.ndarray)
+
+
+def goal_labels(y: Labels, target: Labels | None, targeted: bool) -> Labels:
+    """The labels an attack's loss follows: the target classes (targeted) or the true labels."""
+    if not targeted:
+        return y
+    if target is None:
+        raise ValueError("targeted=True needs `target` labels")
+    return target
 
 
 def margin(logits: Tensor, labels: Tensor) -> Tensor:
@@ -195,6 +213,7 @@ class Attack:
     kind: ClassVar[str] = "white-box"
     config_cls: ClassVar[type[AttackConfig]] = AttackConfig
     minimal_norm: ClassVar[bool] = False  # finds the smallest perturbation; eps is only a bound
+    config: AttackConfig  # subclasses narrow this to their `config_cls`
 
     def __init__(self, config: AttackConfig | None = None, *, victim: Victim | None = None, **options: Any) -> None:
         if config is not None and options:

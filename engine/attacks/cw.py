@@ -10,7 +10,7 @@ import torch
 from pydantic import Field
 from torch import Tensor, nn
 
-from engine.attacks.base import AttackConfig, WhiteBoxAttack, register
+from engine.attacks.base import AttackConfig, WhiteBoxAttack, goal_labels, register
 
 
 class CWConfig(AttackConfig):
@@ -53,12 +53,13 @@ class CarliniWagnerL2(WhiteBoxAttack):
     """
 
     config_cls: ClassVar[type[AttackConfig]] = CWConfig
+    config: CWConfig
     minimal_norm: ClassVar[bool] = True
 
     def _attack(self, model: nn.Module, x: Tensor, y: Tensor, target: Tensor | None) -> Tensor:
         cfg = self.config
         n = len(x)
-        labels = target if cfg.targeted else y
+        labels = goal_labels(y, target, cfg.targeted)
         bound = float("inf") if cfg.eps is None else float(cfg.eps)
         w0 = torch.atanh((2 * x - 1) * (1 - 1e-6))
         c = torch.full((n,), cfg.initial_const, device=x.device)

@@ -11,7 +11,7 @@ import torch
 from pydantic import Field
 from torch import Tensor, nn
 
-from engine.attacks.base import AttackConfig, Norm, WhiteBoxAttack, is_success, register
+from engine.attacks.base import AttackConfig, Norm, WhiteBoxAttack, goal_labels, is_success, register
 
 
 class DeepFoolConfig(AttackConfig):
@@ -45,6 +45,7 @@ class DeepFool(WhiteBoxAttack):
     """
 
     config_cls: ClassVar[type[AttackConfig]] = DeepFoolConfig
+    config: DeepFoolConfig
     minimal_norm: ClassVar[bool] = True
 
     def _attack(self, model: nn.Module, x: Tensor, y: Tensor, target: Tensor | None) -> Tensor:
@@ -52,7 +53,7 @@ class DeepFool(WhiteBoxAttack):
         with torch.no_grad():
             logits0 = model(x)
         if cfg.targeted:
-            cand = target[:, None]
+            cand = goal_labels(y, target, True)[:, None]
         else:
             k = min(cfg.top_k, logits0.shape[1]) - 1
             cand = logits0.scatter(1, y[:, None], float("-inf")).topk(k, dim=1).indices

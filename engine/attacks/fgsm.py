@@ -11,7 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from engine.attacks.base import AttackConfig, WhiteBoxAttack, register
+from engine.attacks.base import AttackConfig, WhiteBoxAttack, goal_labels, register
 
 
 class FGSMConfig(AttackConfig):
@@ -31,19 +31,21 @@ class FGSM(WhiteBoxAttack):
     """
 
     config_cls: ClassVar[type[AttackConfig]] = FGSMConfig
+    config: FGSMConfig
 
     def _attack(self, model: nn.Module, x: Tensor, y: Tensor, target: Tensor | None) -> Tensor:
         cfg = self.config
+        eps = cfg.budget()
         xr = x.clone().requires_grad_(True)
         logits = model(xr)
         if cfg.targeted:
-            loss = -F.cross_entropy(logits, target, reduction="sum")
+            loss = -F.cross_entropy(logits, goal_labels(y, target, True), reduction="sum")
         else:
             loss = F.cross_entropy(logits, y, reduction="sum")
         (grad,) = torch.autograd.grad(loss, xr)
         if cfg.norm == "linf":
-            step = cfg.eps * grad.sign()
+            step = eps * grad.sign()
         else:
             n = grad.flatten(1).norm(dim=1).clamp_min(1e-12).view(-1, *([1] * (x.dim() - 1)))
-            step = cfg.eps * grad / n
+            step = eps * grad / n
         return (x + step).clamp(0.0, 1.0)

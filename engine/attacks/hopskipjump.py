@@ -11,7 +11,7 @@ from typing import ClassVar
 import numpy as np
 from pydantic import Field
 
-from engine.attacks.base import AttackConfig, Norm, register
+from engine.attacks.base import AttackConfig, Norm, goal_labels, register
 from engine.attacks.queries import QueryAttack, QueryConfig, QueryCounter
 
 
@@ -54,6 +54,7 @@ class HopSkipJump(QueryAttack):
 
     kind: ClassVar[str] = "decision"
     config_cls: ClassVar[type[AttackConfig]] = HopSkipJumpConfig
+    config: HopSkipJumpConfig
     minimal_norm: ClassVar[bool] = True
 
     def _attack(
@@ -63,10 +64,11 @@ class HopSkipJump(QueryAttack):
         n, d = len(x), int(x[0].size)
         l2 = cfg.norm == "l2"
         theta = cfg.gamma / (d * math.sqrt(d)) if l2 else cfg.gamma / d**2
+        goal = goal_labels(y, target, cfg.targeted)
 
         def adv(images: np.ndarray, idx: np.ndarray) -> np.ndarray:
             labels = counter.labels(images, idx)
-            return labels == target[idx] if cfg.targeted else labels != y[idx]
+            return labels == goal[idx] if cfg.targeted else labels != y[idx]
 
         def dist(a: np.ndarray, b: np.ndarray) -> np.ndarray:
             diff = (a - b).reshape(len(a), d)
@@ -211,7 +213,7 @@ class HopSkipJump(QueryAttack):
             g = -s_rv / done
         else:
             g = (s_frv - mean_f * s_rv) / done
-        return (g / max(np.linalg.norm(g), 1e-12)).astype(np.float32)
+        return (g / max(float(np.linalg.norm(g)), 1e-12)).astype(np.float32)
 
 
 def _blend(x: np.ndarray, p: np.ndarray, alpha: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from pydantic import Field
 from torch import Tensor, nn
 
-from engine.attacks.base import AttackConfig, WhiteBoxAttack, is_success, register
+from engine.attacks.base import AttackConfig, WhiteBoxAttack, goal_labels, is_success, register
 
 
 class PGDConfig(AttackConfig):
@@ -55,15 +55,17 @@ class PGD(WhiteBoxAttack):
     """
 
     config_cls: ClassVar[type[AttackConfig]] = PGDConfig
+    config: PGDConfig
 
     def _attack(self, model: nn.Module, x: Tensor, y: Tensor, target: Tensor | None) -> tuple[Tensor, Tensor]:
         cfg = self.config
-        eps = float(cfg.eps)
+        eps = cfg.budget()
         alpha = cfg.step_size if cfg.step_size is not None else eps / 4
-        labels = target if cfg.targeted else y
+        labels = goal_labels(y, target, cfg.targeted)
         sign = -1.0 if cfg.targeted else 1.0
         lo, hi = (x - eps).clamp_(min=0), (x + eps).clamp_(max=1)  # linf ball ∩ box, one clamp per step
-        best = best_logits = None
+        best: Tensor | None = None
+        best_logits: Tensor | None = None
         best_ok = torch.zeros(len(x), dtype=torch.bool, device=x.device)
         best_loss = torch.full((len(x),), float("-inf"), device=x.device)
         for _ in range(cfg.restarts):
@@ -71,7 +73,8 @@ class PGD(WhiteBoxAttack):
             if cfg.norm == "linf":
                 adv = torch.clamp(adv, lo, hi)
             found = torch.zeros(len(x), dtype=torch.bool, device=x.device)
-            found_x, found_logits = x.clone(), None
+            found_x = x.clone()
+            found_logits: Tensor | None = None
             for _ in range(cfg.steps):
                 adv.requires_grad_(True)
                 logits = model(adv)
@@ -97,15 +100,20 @@ class PGD(WhiteBoxAttack):
                 # the last iterate (highest loss) unless only an earlier iterate fooled the model
                 use_found = found & ~ok_last
                 final = torch.where(_view(use_found, x), found_x, adv)
-                final_logits = torch.where(use_found[:, None], found_logits, logits) if use_found.any() else logits
+                final_logits = (
+                    torch.where(use_found[:, None], found_logits, logits)
+                    if found_logits is not None and use_found.any()  # any found image set found_logits
+                    else logits
+                )
                 if cfg.restarts == 1:
                     return final, final_logits
                 ok = ok_last | found
                 loss = F.cross_entropy(logits, labels, reduction="none") * sign
-                if best is None:
+                if best is None or best_logits is None:
                     best, best_logits = final.clone(), final_logits.clone()
                 better = (ok & ~best_ok) | ((ok == best_ok) & (loss > best_loss))
                 best[better], best_logits[better] = final[better], final_logits[better]
                 best_loss = torch.where(better, loss, best_loss)
                 best_ok |= ok
+        assert best is not None and best_logits is not None  # restarts >= 2 reach here, each setting both
         return best, best_logits

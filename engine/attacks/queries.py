@@ -134,6 +134,7 @@ class QueryAttack(Attack):
 
     kind: ClassVar[str] = "score"
     config_cls: ClassVar[type[AttackConfig]] = QueryConfig
+    config: QueryConfig
 
     def _run(self, victim: Victim, x: Tensor, y: Tensor, target: Tensor | None) -> AttackResult:
         t = target.cpu() if target is not None else None

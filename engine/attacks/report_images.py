@@ -16,7 +16,7 @@ from engine.core.fsutil import atomic_write_bytes
 Example = tuple[np.ndarray, np.ndarray, int, int, bool]  # clean [3,H,W], adversarial, label, prediction, fooled
 
 
-def _font(size: int) -> ImageFont.ImageFont:
+def _font(size: int) -> ImageFont.FreeTypeFont | ImageFont.ImageFont:
     try:
         return ImageFont.load_default(size=size)
     except TypeError:  # Pillow < 10.1 has no sized default font
@@ -25,7 +25,7 @@ def _font(size: int) -> ImageFont.ImageFont:
 
 def _to_pil(chw: np.ndarray, side: int) -> Image.Image:
     arr = (np.clip(chw.transpose(1, 2, 0), 0, 1) * 255).round().astype(np.uint8)
-    return Image.fromarray(arr).resize((side, side), Image.NEAREST)
+    return Image.fromarray(arr).resize((side, side), Image.Resampling.NEAREST)
 
 
 def save_gallery(examples: Sequence[Example], classes: Sequence[str], title: str, path: Path, rows: int) -> str | None:

@@ -110,7 +110,7 @@ def run_attack(config: AttackJobConfig, emit: Emit = ignore, control: JobControl
     cls = get_attack(config.attack)
     device = pick_device(config.device)
     model, scores_fn, classes, size, model_kind = _load_target(config, cls.kind, device)
-    surrogate = None
+    surrogate: torch.nn.Module | None = None
     if cls.kind == "transfer":
         if config.surrogate is None:
             raise UserError(
@@ -185,9 +185,9 @@ def run_attack(config: AttackJobConfig, emit: Emit = ignore, control: JobControl
                 return model(xb.to(device)).argmax(1).cpu()
         return torch.from_numpy(scores_in_batches(scores_fn, xb.cpu().numpy(), config.batch_size).argmax(1))
 
-    def surrogate_pred(xb: torch.Tensor) -> torch.Tensor:
+    def surrogate_pred(net: torch.nn.Module, xb: torch.Tensor) -> torch.Tensor:
         with torch.no_grad():
-            return surrogate(xb.to(device)).argmax(1).cpu()
+            return net(xb.to(device)).argmax(1).cpu()
 
     try:
         for b in range(n_batches):
@@ -205,7 +205,8 @@ def run_attack(config: AttackJobConfig, emit: Emit = ignore, control: JobControl
                 control.check()
                 if len(xs):
                     res = attacks[run_eps].run(xs, ys, ts)
-                    for e in grid if minimal else [run_eps]:
+                    budgets = grid if minimal or run_eps is None else [run_eps]  # None runs only when minimal
+                    for e in budgets:
                         if e == 0:
                             continue
                         x_e = (
@@ -214,7 +215,7 @@ def run_attack(config: AttackJobConfig, emit: Emit = ignore, control: JobControl
                         p_e = predict(x_e) if minimal else res.pred
                         sur = None
                         if surrogate is not None:
-                            sp = surrogate_pred(x_e) if minimal else res.extras["surrogate_pred"]
+                            sp = surrogate_pred(surrogate, x_e) if minimal else res.extras["surrogate_pred"]
                             sur = is_success(sp, ys, ts, targeted)
                         batch[e].add(
                             xs,
@@ -243,7 +244,7 @@ def run_attack(config: AttackJobConfig, emit: Emit = ignore, control: JobControl
                 tallies[e].merge(batch[e], config.gallery)
             totals.clean_correct += int(ok.sum())
             if surrogate is not None:
-                totals.agree += int((surrogate_pred(x) == pred0).sum())
+                totals.agree += int((surrogate_pred(surrogate, x) == pred0).sum())
             totals.n_done += len(y)
             control.check()
     except Stopped:

@@ -10,7 +10,7 @@ from typing import ClassVar, Literal
 import numpy as np
 from pydantic import Field
 
-from engine.attacks.base import AttackConfig, register
+from engine.attacks.base import AttackConfig, goal_labels, register
 from engine.attacks.queries import QueryAttack, QueryConfig, QueryCounter, np_margin
 
 
@@ -60,14 +60,15 @@ class SquareAttack(QueryAttack):
     """
 
     config_cls: ClassVar[type[AttackConfig]] = SquareConfig
+    config: SquareConfig
 
     def _attack(
         self, counter: QueryCounter, x: np.ndarray, y: np.ndarray, target: np.ndarray | None, rng: np.random.Generator
     ) -> np.ndarray:
         cfg = self.config
-        eps = float(cfg.eps)
+        eps = cfg.budget()
         n, c, h, w = x.shape
-        labels = target if cfg.targeted else y
+        labels = goal_labels(y, target, cfg.targeted)
         sgn = -1.0 if cfg.targeted else 1.0
         idx_all = np.arange(n)
 

@@ -19,6 +19,7 @@ from engine.attacks.base import (
     AttackResult,
     ScoresFn,
     Victim,
+    WhiteBoxAttack,
     get_attack,
     is_success,
     register,
@@ -77,6 +78,7 @@ class TransferAttack(Attack):
 
     kind: ClassVar[str] = "transfer"
     config_cls: ClassVar[type[AttackConfig]] = TransferConfig
+    config: TransferConfig
 
     def _run(self, victim: Victim, x: Tensor, y: Tensor, target: Tensor | None) -> AttackResult:
         t = target.to(x.device) if target is not None else None
@@ -84,12 +86,14 @@ class TransferAttack(Attack):
         return self(surrogate, self._need(victim.scores_fn, "a scores function"), x, y, t)
 
     @property
-    def base_attack(self) -> Attack:
-        cfg = self.config.base_config()
-        return get_attack(self.config.base)(cfg)
+    def base_attack(self) -> WhiteBoxAttack:
+        attack = get_attack(self.config.base)(self.config.base_config())
+        if not isinstance(attack, WhiteBoxAttack):  # the config only admits kind == "white-box"
+            raise TypeError(f"base attack {self.config.base!r} is not a white-box attack")
+        return attack
 
     @property
-    def minimal_norm(self) -> bool:  # type: ignore[override]
+    def minimal_norm(self) -> bool:  # type: ignore[override]  # per instance: follows the base attack
         return bool(get_attack(self.config.base).minimal_norm)
 
     def __call__(

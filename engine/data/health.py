@@ -277,9 +277,9 @@ def check_folders(
                 message=f"The source folder {src.root} must be labelled: one sub-folder per class.",
             )
         )
-    for d in (tgt, tst):
-        if d is not None:
-            issues += compare_domains(src, d)
+    for other in (tgt, tst):
+        if other is not None:
+            issues += compare_domains(src, other)
     if tst is not None and not tst.labelled:
         issues.append(
             Issue(

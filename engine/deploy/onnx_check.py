@@ -238,7 +238,7 @@ def _input(path: Path, model: onnx.ModelProto) -> tuple[onnx.ValueInfoProto, tup
 def _layout(path: Path, name: str, shape: tuple[int | str | None, ...]) -> tuple[str, int, tuple[Any, Any]]:
     """Decide NCHW vs NHWC from the static channel axis; return layout, channels and (H, W)."""
     if shape[1] in (1, 3):
-        return "NCHW", int(shape[1]), (shape[2], shape[3])  # type: ignore[arg-type]
+        return "NCHW", int(shape[1]), (shape[2], shape[3])
     if shape[3] == 3:
         return "NHWC", 3, (shape[1], shape[2])
     raise UserError(f"{path.name}: input '{name}' has shape {_fmt(shape)} with no 3- (or 1-) channel axis; {EXPECTED}")

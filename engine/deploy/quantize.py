@@ -87,7 +87,7 @@ def quantize_int8(onnx_path: str | Path, calibration: Sequence[np.ndarray], out_
             quantize_static(
                 str(pre),
                 str(raw),
-                calibration_data_reader=_ListReader(info.input_name, arrays),  # type: ignore[arg-type]
+                calibration_data_reader=_ListReader(info.input_name, arrays),
                 quant_format=QuantFormat.QDQ,
                 per_channel=True,
                 activation_type=QuantType.QInt8,
