@@ -284,11 +284,15 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     guard_none_refcount()
     share_the_gil_quickly()
-    app = QApplication.instance() or QApplication([sys.argv[0]])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication([sys.argv[0]])
     app.setOrganizationName(ORG_NAME)
     app.setApplicationName(APP_NAME)
     app.setApplicationDisplayName("Transfer Studio")
     app.setStyle("Fusion")  # the palette (light or dark) still follows the system
+    from desktop_app.resources import app_style
+
+    app.setStyleSheet(app_style())  # resources/style.qss: the few colours that carry meaning
     settings = QSettings()
     root = data_dir()
     state = AppState(settings, workspace=Path(str(settings.value("workspace", root))))
