@@ -379,6 +379,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     sp = add("gui", cmd_gui, "open the desktop app")
     sp.add_argument("--demo", action="store_true", help="open on the demo data")
+    from engine.cli.distill import register as add_compress_command
+
+    add_compress_command(sub)
     return p
 
 

@@ -72,6 +72,19 @@ def export_run(config: ExportConfig, emit: Emit = ignore) -> dict[str, Any]:
         quantize_int8(out, calib, int8_path)
         report["int8_path"] = str(int8_path)
         emit(Log(f"INT8 model: {int8_path}"))
+        from engine.deploy.compression import heldout_images, int8_check
+
+        held = heldout_images(run.path, int(info["input_size"]))
+        report["int8"] = check = int8_check(out, int8_path, held["val"][0], held["val"][1], held["classes"])
+        emit(
+            Log(
+                f"INT8 vs fp32 on {check['n']} held-out source images: accuracy {check['acc_int8']:.2%} vs "
+                f"{check['acc_fp32']:.2%}, agreement {check['agreement']:.2%}, speed-up at batch 1 / 32 on one "
+                f"thread {check['speedup']['b1_t1']:.2f}x / {check['speedup']['b32_t1']:.2f}x"
+            )
+        )
+        if check["warning"]:
+            emit(Log(check["warning"], "warning"))
     run.update_info(exported=str(out))
     emit(
         Finished(
