@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from desktop_app import errors
 from desktop_app.pages.job_page import JobPage
 from desktop_app.state import AppState
+from desktop_app.widgets.compression_panel import CompressionPanel
 from desktop_app.widgets.table_utils import DASH
 from engine.core.events import Event, Log
 from engine.jobs import export
@@ -106,8 +107,10 @@ class ExportPage(JobPage):
         self.folder_button = QPushButton("Show folder")
         self.folder_button.setToolTip("Open the folder holding the exported file.")
         self.folder_button.setEnabled(False)
+        self.compression = CompressionPanel()
         self._build_layout()
-        self.run_chooser.changed.connect(lambda run_dir: self.out_edit.setText(default_out(run_dir)))
+        self.run_chooser.changed.connect(self._on_run_changed)
+        self.compression.set_run(self.chosen_run())
         self.out_browse.clicked.connect(self._on_browse_out)
         self.folder_button.clicked.connect(self._on_show_folder)
         self.out_edit.setText(default_out(self.chosen_run()))
@@ -138,6 +141,9 @@ class ExportPage(JobPage):
         layout.addLayout(form)
         layout.addLayout(self.action_row())
         layout.addWidget(group)
+        compression = QGroupBox("Compression: the run beside its teacher (for distilled models)")
+        QVBoxLayout(compression).addWidget(self.compression)
+        layout.addWidget(compression)
         layout.addWidget(QLabel("Log:"))
         layout.addWidget(self.log, 1)
 
@@ -203,7 +209,19 @@ class ExportPage(JobPage):
         self.show_parity(read_parity_report(self.out_edit.text().strip(), self._started))
         self.log.appendPlainText(message)
 
+    def busy(self) -> bool:
+        return super().busy() or self.compression.busy()
+
+    def shutdown(self) -> None:
+        super().shutdown()
+        self.compression.shutdown()
+
     # ------------------------------------------------------------------ slots
+    def _on_run_changed(self, run_dir: str) -> None:
+        self.out_edit.setText(default_out(run_dir))
+        self.show_parity(None)  # the last run's figures do not describe this one
+        self.compression.set_run(run_dir)
+
     def _on_browse_out(self) -> None:
         start = self.out_edit.text() or default_out(self.chosen_run())
         path, _ = QFileDialog.getSaveFileName(self, "Save ONNX model", start, "ONNX models (*.onnx)")

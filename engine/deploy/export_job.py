@@ -11,7 +11,7 @@ from pathlib import Path
 import torch
 
 from engine.core.events import Emit, Finished, Log, Started, ignore
-from engine.jobs.export import ExportConfig, ExportReport
+from engine.jobs.export import ExportConfig, ExportReport, Int8Check
 
 
 def parity_batch(run_dir: Path, size: int, n: int) -> torch.Tensor:
@@ -61,6 +61,20 @@ def export_run(config: ExportConfig, emit: Emit = ignore) -> ExportReport:
         quantize_int8(out, calib, int8_path)
         report.int8_path = str(int8_path)
         emit(Log(f"INT8 model: {int8_path}"))
+        from engine.deploy.compression import heldout_images, int8_check
+
+        held = heldout_images(run.path, int(info["input_size"]))
+        check = Int8Check.model_validate(int8_check(out, int8_path, held["val"][0], held["val"][1], held["classes"]))
+        report.int8 = check
+        emit(
+            Log(
+                f"INT8 vs fp32 on {check.n} held-out source images: accuracy {check.acc_int8:.2%} vs "
+                f"{check.acc_fp32:.2%}, agreement {check.agreement:.2%}, speed-up at batch 1 / 32 on one "
+                f"thread {check.speedup['b1_t1']:.2f}x / {check.speedup['b32_t1']:.2f}x"
+            )
+        )
+        if check.warning:
+            emit(Log(check.warning, "warning"))
     run.update_info(exported=str(out))
     emit(
         Finished(

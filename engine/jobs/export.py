@@ -34,11 +34,26 @@ class ParityReport(BaseModel):
     passed: bool
 
 
+class Int8Check(BaseModel):
+    """The INT8 model against fp32 on held-out source images (engine.deploy.compression.int8_check)."""
+
+    model_config = ConfigDict(extra="forbid")
+    n: int
+    acc_fp32: float
+    acc_int8: float
+    agreement: float
+    latency_ms_fp32: dict[str, float]
+    latency_ms_int8: dict[str, float]
+    speedup: dict[str, float]
+    warning: str = ""  # set when INT8 is slower than fp32 on this CPU (no VNNI)
+
+
 class ExportReport(ParityReport):
-    """The written file and its parity check."""
+    """The written file and its parity check (and the INT8 model's, when one was made)."""
 
     path: str
     int8_path: str | None = None
+    int8: Int8Check | None = None
 
 
 def run(config: ExportConfig, emit: Emit, control: JobControl) -> ExportReport:

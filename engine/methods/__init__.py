@@ -30,6 +30,7 @@ _BUILTIN = [
     "pgd_at",
     "trades",
     "dann_at",
+    "distill",
 ]
 
 

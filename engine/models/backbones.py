@@ -182,3 +182,5 @@ register(
         weights_url=_TV + "efficientnet_b0_rwightman-7f5810bc.pth",
     )
 )
+
+from engine.models import tiny  # noqa: E402,F401  (registers tiny_cnn; keep last)

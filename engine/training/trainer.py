@@ -100,7 +100,7 @@ class Trainer:
         self.data: PreparedData = prepare_data(config, self.size, emit, control, cache)
         method_cls = get_method(config.method)
         self.method_cfg = method_config(config.method, config.method_options)
-        if method_cls.uses_target and self.data.x_target is None:
+        if method_cls.uses_target and self.data.x_target is None and not getattr(method_cls, "target_optional", False):
             raise UserError(
                 f"method '{config.method}' adapts to a target domain: choose a target folder (unlabelled images are fine)."
             )
@@ -123,6 +123,9 @@ class Trainer:
             config.label_smoothing,
         )
         self.method: Method = method_cls(self.model, self.method_cfg, ctx).to(self.device)
+        prepare = getattr(self.method, "prepare", None)  # a method's checks against the data (distill's teacher)
+        if prepare is not None:
+            prepare(self.data, self.emit, config.augment)
         if self.device.type == "cuda":
             self.method.to(memory_format=torch.channels_last)
         self.step_module: nn.Module = self.method
