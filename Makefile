@@ -7,7 +7,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: setup run test lint format demo-cli bench screenshots lock clean
+.PHONY: setup run test lint format demo-cli bench screenshots package lock clean
 
 $(STAMP): pyproject.toml constraints.txt
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -49,6 +49,18 @@ bench: setup
 
 screenshots: setup
 	QT_QPA_PLATFORM=offscreen $(BIN)/python -m desktop_app.screenshots docs/screenshots
+
+# The desktop bundle and its .deb (README: "Desktop bundle"): PyInstaller builds dist/transfer-studio/,
+# the package's file tree is staged, the smoke test runs the app through the tree's /usr/bin links
+# (CLI: demo, one epoch of training, export with its parity check, predict; GUI offscreen until
+# torch is ready), then dist/transfer-studio_<version>_amd64.deb is written.
+# PACKAGE_PYTHON=/path/to/python builds from an existing environment instead of .venv.
+PACKAGE_PYTHON ?=
+package:
+	PYTHON="$(PACKAGE_PYTHON)" bash packaging/build.sh
+	bash packaging/build_deb.sh stage
+	bash packaging/smoke_test.sh build/deb/root/usr/bin
+	bash packaging/build_deb.sh deb
 
 # Refresh constraints.txt from the environment the tests passed in.
 lock:

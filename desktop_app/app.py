@@ -275,11 +275,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
     from PySide6.QtCore import QSettings, QTimer
+    from PySide6.QtGui import QIcon
     from PySide6.QtWidgets import QApplication
 
     from desktop_app.compat import guard_none_refcount
     from desktop_app.jobs import share_the_gil_quickly
     from desktop_app.main_window import MainWindow
+    from desktop_app.resources import resource_path
     from desktop_app.state import AppState
 
     guard_none_refcount()
@@ -289,6 +291,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     app.setOrganizationName(ORG_NAME)
     app.setApplicationName(APP_NAME)
     app.setApplicationDisplayName("Transfer Studio")
+    QApplication.setDesktopFileName("transfer-studio")  # Wayland app id: matches transfer-studio.desktop
+    QApplication.setWindowIcon(QIcon(str(resource_path("icons/transfer-studio.png"))))
     app.setStyle("Fusion")  # the palette (light or dark) still follows the system
     from desktop_app.resources import app_style
 
