@@ -377,6 +377,11 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("list", cmd_list, "list registered methods, backbones or attacks")
     sp.add_argument("what", choices=["methods", "backbones", "attacks"])
 
+    from engine.cli import cluster, pretrain
+
+    pretrain.register(sub)
+    cluster.register(sub)
+
     sp = add("gui", cmd_gui, "open the desktop app")
     sp.add_argument("--demo", action="store_true", help="open on the demo data")
     return p
