@@ -19,6 +19,7 @@ import statistics
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -148,9 +149,9 @@ def main() -> int:
             starts[key] = str(pretrain(folders, method, epochs, seed, runs, eval_dir))
             cpu[f"{key} pretraining"] = cpu.get(f"{key} pretraining", 0.0) + (time.process_time() - t0) / 60
         for key, weights in starts.items():
-            record(f"{key}, fine-tuned", lambda w=weights: finetune(few, eval_dir, w, seed, runs, args, False))
+            record(f"{key}, fine-tuned", partial(finetune, few, eval_dir, weights, seed, runs, args, False))
             if key != "(a) random init":
-                record(f"{key}, linear probe", lambda w=weights: finetune(few, eval_dir, w, seed, runs, args, True))
+                record(f"{key}, linear probe", partial(finetune, few, eval_dir, weights, seed, runs, args, True))
 
     def fmt(v: list[float]) -> str:
         sd = statistics.stdev(v) * 100 if len(v) > 1 else 0.0

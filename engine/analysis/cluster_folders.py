@@ -130,6 +130,10 @@ def write_groups(
     if len(set(lowered)) != len(lowered):
         dup = next(n for n in groups if lowered.count(n.lower()) > 1)
         raise UserError(f"two groups are named {dup!r} (names must differ, ignoring case). Rename one.")
+    for files in groups.values():
+        for f in files:
+            if not Path(f).is_file():
+                raise UserError(f"{f}: not found (moved or deleted since it was listed). Run the clustering again.")
     out = check_destination(dest, sources, replace)
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))

@@ -130,7 +130,7 @@ def fit_labels(x: np.ndarray, algorithm: str, k: int, seed: int, min_cluster_siz
         return KMeans(n_clusters=k, n_init=10, random_state=seed).fit_predict(x)
     if algorithm == "agglomerative":
         return AgglomerativeClustering(n_clusters=k, linkage="ward").fit_predict(x)
-    return HDBSCAN(min_cluster_size=min(min_cluster_size, len(x))).fit_predict(x)
+    return HDBSCAN(min_cluster_size=min(min_cluster_size, len(x)), copy=True).fit_predict(x)
 
 
 def choose_k(x: np.ndarray, algorithm: str, k_max: int, seed: int, control: JobControl) -> tuple[int, dict[str, float]]:
