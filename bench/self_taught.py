@@ -84,7 +84,17 @@ def pretrain(data: list[Path], method: str, epochs: int, seed: int, runs: Path, 
     from engine.ssl.pretrain import run_pretrain
 
     cfg = PretrainConfig(
-        data=data, method=method, epochs=epochs, batch_size=128, seed=seed, runs_dir=runs, knn_data=knn
+        data=data,
+        method=method,
+        epochs=epochs,
+        batch_size=64,
+        lr=8e-3,
+        temperature=0.2,
+        min_scale=0.6,
+        invert=True,
+        seed=seed,
+        runs_dir=runs,
+        knn_data=knn,
     )
     report = run_pretrain(cfg)
     print(f"  {method} on {[p.name for p in data]}: {report.metrics}", flush=True)

@@ -32,6 +32,7 @@ class PretrainConfig(StrictModel):
     hidden_dim: int = Field(512, ge=8, le=16384, description="Hidden size of the projector and predictor.")
     min_scale: float = Field(0.3, gt=0, le=1, description="Smallest crop, as a share of the image area.")
     flip: bool = Field(False, description="Random horizontal flips (off: digits and text change when mirrored).")
+    invert: bool = Field(False, description="Random colour inversion (strokes light on dark or dark on light).")
     knn_data: Path | None = Field(None, description="Labelled folder for the kNN accuracy monitor (optional).")
     knn_k: int = Field(20, ge=1, le=1000, description="Neighbours in the kNN monitor.")
     device: Device = Field("auto", description="Where to train: auto picks cuda, then mps, then cpu.")

@@ -89,7 +89,7 @@ class Pretrainer:
         params = [p for m in modules for p in m.parameters()]
         self.base_lr = config.lr * self.batch_size / 256
         self.optimizer = torch.optim.AdamW(params, lr=self.base_lr, weight_decay=config.weight_decay)
-        self.views = TwoViews(self.size, min_scale=config.min_scale, flip=config.flip)
+        self.views = TwoViews(self.size, min_scale=config.min_scale, flip=config.flip, invert=config.invert)
         self.epoch, self.step_in_epoch, self.global_step = 0, 0, 0
         self.loss_sum, self.loss_n = 0.0, 0
         self.last_metrics: dict[str, float] = {}
