@@ -133,10 +133,10 @@ class ClusterPage(Page):
         self.rename_button.clicked.connect(self.rename)
         self.name_edit.returnPressed.connect(self.rename)
         self.merge_button.clicked.connect(self.merge)
-        self.move_button.clicked.connect(self.move)
-        self.drop_button.clicked.connect(self.drop)
+        self.move_button.clicked.connect(self.move_images)
+        self.drop_button.clicked.connect(self.drop_images)
         self.undo_button.clicked.connect(self.undo)
-        QShortcut(QKeySequence.StandardKey.Undo, self, activated=self.undo)
+        QShortcut(QKeySequence(QKeySequence.StandardKey.Undo), self, self.undo)
         self.dest_browse.clicked.connect(self._on_browse_dest)
         self.save_button.clicked.connect(self.save)
         self.board.selection_changed.connect(self._on_selection)
@@ -165,6 +165,7 @@ class ClusterPage(Page):
         form.addRow("Clusters (k):", self.k)
         form.addRow("Algorithm:", self.algorithm)
         actions = QHBoxLayout()
+        w: QWidget
         for w in (self.run_button, self.stop_button, self.progress):
             actions.addWidget(w)
         actions.addWidget(self.status, 1)
@@ -311,11 +312,11 @@ class ClusterPage(Page):
     def merge(self) -> None:
         self._edit(lambda: self.edits.merge(self.board.selected_groups()) if self.edits else None)
 
-    def move(self) -> None:
+    def move_images(self) -> None:
         index = self.move_target.currentIndex()
         self._edit(lambda: self.edits.move(self.board.selected_images(), index) if self.edits else None)
 
-    def drop(self) -> None:
+    def drop_images(self) -> None:
         self._edit(lambda: self.edits.drop(self.board.selected_images()) if self.edits else None)
 
     def undo(self) -> None:

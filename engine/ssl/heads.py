@@ -21,6 +21,9 @@ def mlp(in_dim: int, hidden_dim: int, out_dim: int) -> nn.Sequential:
 class Encoder(nn.Module):
     """Normalise [0, 1] images, run the backbone, project: `forward(x) -> (features, projection)`."""
 
+    mean: torch.Tensor
+    std: torch.Tensor
+
     def __init__(
         self, backbone: nn.Module, dim: int, mean: tuple[float, ...], std: tuple[float, ...], hidden: int, out: int
     ) -> None:

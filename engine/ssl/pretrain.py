@@ -230,6 +230,9 @@ def run_pretrain(
     elif config is None:
         raise UserError("run_pretrain needs a config or a run directory to resume.")
     else:
+        for folder in [*config.data, *([config.knn_data] if config.knn_data else [])]:
+            if not Path(folder).is_dir():
+                raise UserError(f"{folder}: folder not found. Pick an existing folder of images.")
         run = create_pretrain_run(config)
     trainer: Pretrainer | None = None
     try:

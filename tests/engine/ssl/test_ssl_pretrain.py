@@ -121,3 +121,20 @@ def test_bad_pretraining_input_is_named(tmp_path: Path) -> None:
         run_pretrain(PretrainConfig(data=[folder], epochs=1, runs_dir=tmp_path / "runs"))
     with pytest.raises(UserError, match="field 'data'"):
         validate(PretrainConfig, {"data": [], "runs_dir": str(tmp_path)})
+
+
+def test_cli_pretrain_then_train_from_it(tiny_demo: DemoPaths, tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    from engine.cli import main
+
+    runs = tmp_path / "runs"
+    args = ["pretrain", "--data", str(tiny_demo.target_train), "--data", str(tiny_demo.source), "--method", "byol"]
+    assert (
+        main([*args, "--epochs", "1", "--batch-size", "32", "--runs-dir", str(runs), "--name", "ssl", "--quiet"]) == 0
+    )
+    assert "use it: transfer-studio train" in capsys.readouterr().out
+    run = runs / "ssl"
+    assert is_pretrain_run(run)
+    train = ["train", "--source", str(tiny_demo.source), "--epochs", "1", "--weights", str(run), "--quiet"]
+    assert main([*train, "--runs-dir", str(tmp_path / "ft")]) == 0
+    assert main(["pretrain", "--resume", str(run), "--quiet"]) == 0  # finished: nothing left to do
+    assert main(["pretrain", "--data", str(tmp_path / "missing"), "--runs-dir", str(runs)]) == 2
