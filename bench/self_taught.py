@@ -28,6 +28,11 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 
+STARTS = {"a": "(a) random init", "b": "(b) source-trained", "c": "(c) SimCLR on target", "d": "(d) BYOL on target"}
+STARTS["e"] = "(e) SimCLR on source + target"
+SSL = {"c": ("simclr", False), "d": ("byol", False), "e": ("simclr", True)}
+
+
 def split_few_shot(test_dir: Path, out: Path, per_class: int, seed: int) -> tuple[Path, Path]:
     """Copy `per_class` images of each class to out/few/, the rest to out/eval/ (seeded choice)."""
     import random
@@ -110,6 +115,8 @@ def main() -> int:
     ap.add_argument("--source-epochs", type=int, default=8)
     ap.add_argument("--ft-epochs", type=int, default=40)
     ap.add_argument("--json", type=Path, default=Path("bench/self_taught.json"))
+    ap.add_argument("--only", nargs="+", choices=list(STARTS), default=list(STARTS), help="rows to run")
+    ap.add_argument("--reuse", nargs="+", default=[], metavar="KEY=RUN", help="existing runs, e.g. source=RUN c=RUN")
     args = ap.parse_args()
 
     import torch
@@ -135,29 +142,38 @@ def main() -> int:
     for seed in range(args.seeds):
         runs = work / f"runs{seed}"
         few, eval_dir = split_few_shot(test, work / f"split{seed}", args.per_class, seed)
-        t0 = time.process_time()
-        src_run = run_train(
-            TrainConfig(
-                source=source,
-                backbone="small_cnn",
-                weights="random",
-                epochs=args.source_epochs,
-                seed=seed,
-                runs_dir=runs,
-            )
-        ).run_dir
-        src_w = str(source_weights(src_run, work / f"source{seed}.pt"))
-        cpu["source training"] = cpu.get("source training", 0.0) + (time.process_time() - t0) / 60
-        starts: dict[str, str] = {"(a) random init": "random", "(b) source-trained": src_w}
-        for key, method, folders in (
-            ("(c) SimCLR on target", "simclr", [target]),
-            ("(d) BYOL on target", "byol", [target]),
-            ("(e) SimCLR on source + target", "simclr", [source, target]),
-        ):
+        reuse = dict(item.split("=", 1) for item in args.reuse)
+        starts: dict[str, str] = {}
+        if "a" in args.only:
+            starts[STARTS["a"]] = "random"
+        if "b" in args.only:
             t0 = time.process_time()
-            epochs = args.ssl_epochs if len(folders) == 1 else max(1, args.ssl_epochs * 600 // 2100)
-            starts[key] = str(pretrain(folders, method, epochs, seed, runs, eval_dir))
-            cpu[f"{key} pretraining"] = cpu.get(f"{key} pretraining", 0.0) + (time.process_time() - t0) / 60
+            src_run = (
+                Path(reuse["source"])
+                if "source" in reuse
+                else run_train(
+                    TrainConfig(
+                        source=source,
+                        backbone="small_cnn",
+                        weights="random",
+                        epochs=args.source_epochs,
+                        seed=seed,
+                        runs_dir=runs,
+                    )
+                ).run_dir
+            )
+            starts[STARTS["b"]] = str(source_weights(src_run, work / f"source{seed}.pt"))
+            cpu["source training"] = cpu.get("source training", 0.0) + (time.process_time() - t0) / 60
+        for key, (method, both) in SSL.items():
+            if key not in args.only:
+                continue
+            t0 = time.process_time()
+            folders = [source, target] if both else [target]
+            epochs = args.ssl_epochs if not both else max(1, args.ssl_epochs * 600 // 2100)
+            starts[STARTS[key]] = reuse.get(key) or str(pretrain(folders, method, epochs, seed, runs, eval_dir))
+            cpu[f"{STARTS[key]} pretraining"] = (
+                cpu.get(f"{STARTS[key]} pretraining", 0.0) + (time.process_time() - t0) / 60
+            )
         for key, weights in starts.items():
             record(f"{key}, fine-tuned", partial(finetune, few, eval_dir, weights, seed, runs, args, False))
             if key != "(a) random init":

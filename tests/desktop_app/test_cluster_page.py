@@ -143,3 +143,24 @@ def test_k_larger_than_the_folder_is_shown(qtbot, page, tmp_path, error_calls):
     with qtbot.waitSignal(page.runner.failed, timeout=TIMEOUT_MS):
         qtbot.mouseClick(page.run_button, LEFT)
     assert "k = 5" in error_calls[-1][0] and "only 3 readable images" in error_calls[-1][0]
+
+
+def test_train_page_weights_picker_takes_a_pretraining_run(qtbot, tiny_demo, tmp_path, monkeypatch):
+    from PySide6.QtWidgets import QFileDialog
+
+    from desktop_app.widgets.backbone_picker import BackbonePicker
+    from engine.ssl.config import PretrainConfig
+    from engine.ssl.pretrain import run_pretrain
+
+    run = run_pretrain(PretrainConfig(data=[tiny_demo.target_train], epochs=1, batch_size=16, runs_dir=tmp_path))
+    picker = BackbonePicker()
+    qtbot.addWidget(picker)
+    picker.populate()
+    picker.weights_combo.setCurrentIndex(picker.weights_combo.findData("file"))
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *a, **k: str(run.run_dir))
+    qtbot.mouseClick(picker.run_browse, LEFT)
+    assert picker.weights() == str(run.run_dir)
+    ok, message = picker.status()
+    assert ok and "pretrained by the run" in message
+    picker.file_edit.setText(str(tiny_demo.source))
+    assert picker.status() == (False, f"{tiny_demo.source}: not a pretraining run. Pick a run made by 'transfer-studio pretrain'.")
