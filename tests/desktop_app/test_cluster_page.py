@@ -163,4 +163,7 @@ def test_train_page_weights_picker_takes_a_pretraining_run(qtbot, tiny_demo, tmp
     ok, message = picker.status()
     assert ok and "pretrained by the run" in message
     picker.file_edit.setText(str(tiny_demo.source))
-    assert picker.status() == (False, f"{tiny_demo.source}: not a pretraining run. Pick a run made by 'transfer-studio pretrain'.")
+    assert picker.status() == (
+        False,
+        f"{tiny_demo.source}: not a pretraining run. Pick a run made by 'transfer-studio pretrain'.",
+    )

@@ -138,3 +138,13 @@ def test_cli_pretrain_then_train_from_it(tiny_demo: DemoPaths, tmp_path: Path, c
     assert main([*train, "--runs-dir", str(tmp_path / "ft")]) == 0
     assert main(["pretrain", "--resume", str(run), "--quiet"]) == 0  # finished: nothing left to do
     assert main(["pretrain", "--data", str(tmp_path / "missing"), "--runs-dir", str(runs)]) == 2
+
+
+def test_commands_for_trained_runs_explain_a_pretraining_run(tiny_demo: DemoPaths, tmp_path: Path) -> None:
+    from engine.core.runs import load_run_model
+
+    report = run_pretrain(_config(tiny_demo, tmp_path, epochs=1, knn_data=None))
+    with pytest.raises(UserError, match=r"a pretraining run .* has no classifier"):
+        load_run_model(report.run_dir)
+    with pytest.raises(UserError, match="pretraining run"):
+        run_train(resume=report.run_dir)
