@@ -83,17 +83,21 @@ def main() -> int:
         "DANN run": str(args.dann_run or train(data, "dann", args.epochs, runs)),
         "SimCLR on the unlabelled target": str(args.ssl_run or pretrain(data, args.ssl_epochs, runs)),
     }
+    layers = {name: "features" for name in sources}
+    sources["DANN run, class probabilities"] = sources["DANN run"]
+    layers["DANN run, class probabilities"] = "probabilities"
     rows: dict[str, dict[str, list[float]]] = {}
     for name, features in sources.items():
         for seed in range(args.seeds):
             t0 = time.process_time()
-            report = run_cluster(ClusterConfig(folder=data / "target" / "test", features=features, k=10, seed=seed))
+            cfg = ClusterConfig(folder=data / "target" / "test", features=features, layer=layers[name], k=10, seed=seed)
+            report = run_cluster(cfg)
             assert report.metrics is not None
             row = rows.setdefault(name, {})
             for key, value in report.metrics.items():
                 row.setdefault(key, []).append(value)
             row.setdefault("cpu_s", []).append(time.process_time() - t0)
-        auto = run_cluster(ClusterConfig(folder=data / "target" / "test", features=features))
+        auto = run_cluster(ClusterConfig(folder=data / "target" / "test", features=features, layer=layers[name]))
         rows[name]["auto_k"] = [float(auto.k)]
         print(f"{name}: { ({k: round(statistics.fmean(v), 3) for k, v in rows[name].items()}) }", flush=True)
 

@@ -53,9 +53,18 @@ def _batched(fn: Callable[[Any], Any]) -> Callable[[object], np.ndarray]:
     return run
 
 
-def feature_source(features: str, backbone: str = "small_cnn") -> FeatureSource:
-    """Resolve 'pixels', a run directory (training or pretraining) or a weights file."""
+def feature_source(features: str, backbone: str = "small_cnn", layer: str = "features") -> FeatureSource:
+    """Resolve 'pixels', a run directory (training or pretraining) or a weights file.
+
+    layer 'features' is the penultimate layer; 'probabilities' (training runs only) is the
+    softmax of the run's classifier, for a folder holding the classes the run was trained on.
+    """
     choice = features.strip()
+    if layer == "probabilities" and not (Path(choice).expanduser().is_dir() and _is_training_run(Path(choice))):
+        raise UserError(
+            f"features {features!r}: only a training run has class probabilities; use layer 'features' "
+            "for raw pixels, pretraining runs and weights files."
+        )
     if choice in ("", PIXELS, "raw"):
         return FeatureSource(_pixels, None, "raw pixels", "pixels")
     path = Path(choice).expanduser()
@@ -67,6 +76,14 @@ def feature_source(features: str, backbone: str = "small_cnn") -> FeatureSource:
         from engine.core.runs import load_run_model
 
         model, info = load_run_model(path)
+        if layer == "probabilities":
+
+            def probabilities(x: Any) -> Any:
+                return model(x).softmax(dim=1)
+
+            return FeatureSource(
+                _batched(probabilities), int(info["input_size"]), f"run {path.name} (class probabilities)", "run"
+            )
         return FeatureSource(_batched(model.features), int(info["input_size"]), f"run {path.name}", "run")
     if path.is_file():
         from engine.models.backbones import get_backbone_spec
@@ -81,6 +98,12 @@ def feature_source(features: str, backbone: str = "small_cnn") -> FeatureSource:
         f"features {features!r}: not 'pixels', a run directory or a weights file. "
         "Pick a run (training or pretraining), a .pth/.pt/.safetensors file, or 'pixels'."
     )
+
+
+def _is_training_run(path: Path) -> bool:
+    from engine.ssl.run_io import is_pretrain_run
+
+    return (path / "config.toml").is_file() and not is_pretrain_run(path)
 
 
 def _pretrain_source(path: Path) -> FeatureSource:

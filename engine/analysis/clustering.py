@@ -29,6 +29,9 @@ class ClusterConfig(StrictModel):
     folder: Path = Field(description="Folder of images (class sub-folders, if any, are used only to measure).")
     features: str = Field("pixels", description="'pixels', a run or pretraining run directory, or a weights file.")
     backbone: str = Field("small_cnn", description="Architecture of a weights file given as features.")
+    layer: Literal["features", "probabilities"] = Field(
+        "features", description="Penultimate features, or a training run's class probabilities (softmax)."
+    )
     k: int | None = Field(None, ge=2, le=1000, description="Number of clusters; empty: chosen by silhouette.")
     k_max: int = Field(15, ge=2, le=200, description="Largest k tried when k is chosen automatically.")
     algorithm: Algorithm = Field("kmeans", description="kmeans, agglomerative (Ward) or hdbscan (finds k itself).")
@@ -188,7 +191,7 @@ def run_cluster(config: ClusterConfig, emit: Emit = ignore, control: JobControl 
 
         check_destination(config.out, [config.folder], config.replace)
     domain = scan_domain(config.folder)
-    source = feature_source(config.features, config.backbone)
+    source = feature_source(config.features, config.backbone, config.layer)
     size = source.size or config.image_size or PIXEL_SIZE
     if source.size is not None and config.image_size not in (None, source.size):
         note(

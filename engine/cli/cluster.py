@@ -26,6 +26,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
         "folder": args.folder,
         "features": args.features,
         "backbone": args.backbone,
+        "layer": args.layer,
         "algorithm": args.algorithm,
         "k_max": args.k_max,
         "image_size": args.image_size,
@@ -67,6 +68,11 @@ def register(sub: Any) -> None:
     sp.add_argument("folder", nargs="?", help="folder of images (class sub-folders are used only to measure)")
     sp.add_argument("--features", help="'pixels' (default), a run or pretraining run directory, or a weights file")
     sp.add_argument("--backbone", help="architecture of a weights file given as --features")
+    sp.add_argument(
+        "--layer",
+        choices=["features", "probabilities"],
+        help="a training run's features (default) or class probabilities",
+    )
     sp.add_argument("--k", help="number of clusters, or 'auto' (silhouette; default)")
     sp.add_argument("--k-max", type=int, help="largest k tried by 'auto' (15)")
     sp.add_argument("--algorithm", choices=["kmeans", "agglomerative", "hdbscan"])

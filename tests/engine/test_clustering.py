@@ -125,3 +125,16 @@ def test_pretraining_run_features_resize_other_image_sizes(tiny_demo: DemoPaths,
     assert any("resized" in n and "48×48" in n for n in report.notes)
     assert any("image size 64 ignored" in n for n in report.notes)
     assert report.features.startswith("pretraining run")
+
+
+def test_training_run_features_and_class_probabilities(train_config, tiny_demo: DemoPaths, tmp_path: Path) -> None:
+    from engine.training.trainer import run_train
+
+    train_config.epochs = 1
+    run = run_train(train_config).run_dir
+    feats = run_cluster(ClusterConfig(folder=tiny_demo.target_test, features=str(run), k=3))
+    probs = run_cluster(ClusterConfig(folder=tiny_demo.target_test, features=str(run), k=3, layer="probabilities"))
+    assert feats.features == f"run {run.name}" and probs.features.endswith("(class probabilities)")
+    assert feats.n_images == probs.n_images == sum(feats.sizes) == sum(probs.sizes)
+    with pytest.raises(UserError, match="only a training run has class probabilities"):
+        run_cluster(ClusterConfig(folder=tiny_demo.target_test, k=3, layer="probabilities"))
