@@ -113,7 +113,7 @@ def main() -> int:
     ap.add_argument("--per-class", type=int, default=10)
     ap.add_argument("--ssl-epochs", type=int, default=60)
     ap.add_argument("--source-epochs", type=int, default=8)
-    ap.add_argument("--ft-epochs", type=int, default=40)
+    ap.add_argument("--ft-epochs", type=int, default=25)
     ap.add_argument("--json", type=Path, default=Path("bench/self_taught.json"))
     ap.add_argument("--only", nargs="+", choices=list(STARTS), default=list(STARTS), help="rows to run")
     ap.add_argument("--reuse", nargs="+", default=[], metavar="KEY=RUN", help="existing runs, e.g. source=RUN c=RUN")
