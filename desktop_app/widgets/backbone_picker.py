@@ -75,11 +75,18 @@ class BackbonePicker(QWidget):
         browse.setText("…")
         browse.setToolTip("Browse for a weights file.")
         browse.clicked.connect(self._on_browse)
+        self.run_browse = QToolButton()
+        self.run_browse.setText("Run…")
+        self.run_browse.setToolTip(
+            "Use the backbone of a pretraining run (transfer-studio pretrain, or the Cluster page)."
+        )
+        self.run_browse.clicked.connect(self._on_browse_run)
         self.file_row = QWidget()
         row = QHBoxLayout(self.file_row)
         row.setContentsMargins(0, 0, 0, 0)
         row.addWidget(self.file_edit, 1)
         row.addWidget(browse)
+        row.addWidget(self.run_browse)
         self.file_row.setVisible(False)
         self.message = QLabel("")
         self.message.setWordWrap(True)
@@ -169,6 +176,12 @@ class BackbonePicker(QWidget):
             path = self.file_edit.text().strip()
             if not path:
                 return False, "Choose a weights file (.pth, .pt or .safetensors)."
+            if Path(path).expanduser().is_dir():
+                from engine.ssl.run_io import is_pretrain_run
+
+                if is_pretrain_run(path):
+                    return True, f"Backbone pretrained by the run {Path(path).name}."
+                return False, f"{path}: not a pretraining run. Pick a run made by 'transfer-studio pretrain'."
             if not Path(path).expanduser().is_file():
                 return False, f"{path}: weights file not found. Pick an existing .pth, .pt or .safetensors file."
             return True, f"Weights from {path}."
@@ -239,6 +252,11 @@ class BackbonePicker(QWidget):
         if path:
             remember_folder(path)
             self.file_edit.setText(path)
+
+    def _on_browse_run(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Pretraining run", self.file_edit.text() or str(Path.home()))
+        if folder:
+            self.file_edit.setText(folder)
 
     def _on_changed(self, *_: object) -> None:
         self.file_row.setVisible(self.weights_combo.currentData() == "file")

@@ -72,7 +72,13 @@ class Run:
 
     # ----------------------------------------------------------------- reading
     def config(self) -> TrainConfig:
-        return validate(TrainConfig, read_toml(self.config_path), str(self.config_path))
+        data = read_toml(self.config_path)
+        if data.get("kind") == "pretrain":
+            raise UserError(
+                f"{self.path}: a pretraining run (transfer-studio pretrain) has no classifier. Use it as weights "
+                f"(--weights {self.path}) or as clustering features, or continue it with 'transfer-studio pretrain --resume'."
+            )
+        return validate(TrainConfig, data, str(self.config_path))
 
     def info(self) -> dict[str, Any]:
         try:

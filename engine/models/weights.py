@@ -198,7 +198,7 @@ def missing_message(spec: BackboneSpec) -> str:
 def resolve_pretrained(
     spec: BackboneSpec, weights: str, *, downloader: Callable[[BackboneSpec], Path] | None = None
 ) -> dict[str, torch.Tensor] | None:
-    """State dict for the `weights` choice ('auto', 'pretrained', 'random' or a path), or None."""
+    """State dict for the `weights` choice ('auto', 'pretrained', 'random', a file or a pretraining run), or None."""
     choice = weights.strip()
     if choice == "random":
         return None
@@ -217,4 +217,8 @@ def resolve_pretrained(
             except Exception as err:
                 raise WeightsMissing(f"{missing_message(spec)} (download failed: {err})") from None
         return read_state_dict(path)
+    if Path(choice).expanduser().is_dir():  # a pretraining run directory (transfer-studio pretrain)
+        from engine.ssl.run_io import read_pretrained_backbone
+
+        return read_pretrained_backbone(choice, spec.name)[0]
     return read_state_dict(choice)

@@ -1,0 +1,390 @@
+"""Cluster page: sort an unlabelled folder into clusters, name them, save a labelled folder.
+
+Pick a folder and the features (raw pixels, any run, or a pretraining run made here with
+"Pretrain on this folder"); clustering runs in a worker. Each cluster is a thumbnail grid, most
+typical images first; rename, merge, move images between clusters and drop outliers, each
+undoable (Ctrl+Z). "Save as labelled folder" copies the images into class sub-folders and offers
+to use the result as the source or the target-test domain.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app import errors
+from desktop_app.cluster_edits import ClusterEdits
+from desktop_app.jobs import JobRunner
+from desktop_app.pages.base import Page
+from desktop_app.state import AppState
+from desktop_app.widgets.cluster_board import ClusterBoard
+from desktop_app.widgets.folder_picker import FolderPicker
+from engine.core.errors import UserError
+from engine.core.events import Finished, Log, Progress
+
+
+def cluster_job(emit: Any, control: Any, options: dict[str, Any]) -> dict[str, Any]:
+    """JobRunner job: run_cluster (imports torch, so only ever runs in the worker thread)."""
+    from engine.analysis.clustering import ClusterConfig, run_cluster
+
+    return {"kind": "cluster", **run_cluster(ClusterConfig(**options), emit, control).model_dump(mode="json")}
+
+
+def pretrain_job(emit: Any, control: Any, options: dict[str, Any]) -> dict[str, Any]:
+    from engine.ssl.config import PretrainConfig
+    from engine.ssl.pretrain import run_pretrain
+
+    return {"kind": "pretrain", **run_pretrain(PretrainConfig(**options), emit, control).model_dump(mode="json")}
+
+
+def save_job(emit: Any, control: Any, groups: dict[str, list[str]], dest: str, source: str, replace: bool) -> dict:
+    from engine.analysis.cluster_folders import write_groups
+
+    return {"kind": "save", **write_groups(groups, dest, [source], mode="copy", replace=replace)}
+
+
+def ask_domain_role(parent: QWidget, folder: str) -> str:
+    """Ask what to use the saved folder for: 'source', 'target_test' or '' (neither)."""
+    box = QMessageBox(parent)
+    box.setWindowTitle("Labelled folder saved")
+    box.setText(f"Saved {folder}.\nUse it as a domain for training?")
+    src = box.addButton("Use as source", QMessageBox.ButtonRole.AcceptRole)
+    tst = box.addButton("Use as target test", QMessageBox.ButtonRole.AcceptRole)
+    box.addButton("Not now", QMessageBox.ButtonRole.RejectRole)
+    box.exec()
+    return {src: "source", tst: "target_test"}.get(box.clickedButton(), "")  # type: ignore[call-overload]
+
+
+class ClusterPage(Page):
+    title = "Cluster"
+    icon = "SP_FileDialogListView"
+    clustered = Signal(object)  # the ClusterReport as a dict
+    saved = Signal(str)  # the labelled folder written
+
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(state, parent)
+        self.report: dict[str, Any] | None = None
+        self.edits: ClusterEdits | None = None
+        self.runner = JobRunner(self)
+        self.folder = FolderPicker("Folder of images to sort", recent=state.recent_folders)
+        self.features = QComboBox()
+        self.features.setToolTip(
+            "Raw pixels (the baseline), a training run, or a pretraining run (self-taught features)."
+        )
+        self.features_browse = QPushButton("Browse…")
+        self.k = QSpinBox()
+        self.k.setRange(0, 200)
+        self.k.setSpecialValueText("auto")
+        self.k.setToolTip("Number of clusters; auto chooses k by silhouette score.")
+        self.algorithm = QComboBox()
+        self.algorithm.addItems(["kmeans", "agglomerative", "hdbscan"])
+        self.pretrain_epochs = QSpinBox()
+        self.pretrain_epochs.setRange(1, 1000)
+        self.pretrain_epochs.setValue(30)
+        self.pretrain_button = QPushButton("Pretrain on this folder")
+        self.pretrain_button.setToolTip("SimCLR on the folder's images (no labels); the run becomes the features.")
+        self.run_button = QPushButton("Cluster")
+        self.stop_button = QPushButton("Stop")
+        self.stop_button.setEnabled(False)
+        self.progress = QProgressBar()
+        self.progress.setVisible(False)
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.board = ClusterBoard()
+        self.name_edit = QLineEdit()
+        self.name_edit.setPlaceholderText("name of the chosen cluster (a class)")
+        self.rename_button = QPushButton("Rename")
+        self.merge_button = QPushButton("Merge selected")
+        self.move_target = QComboBox()
+        self.move_button = QPushButton("Move images to")
+        self.drop_button = QPushButton("Drop images")
+        self.drop_button.setToolTip("Leave the selected images out (outliers); they are not saved.")
+        self.undo_button = QPushButton("Undo")
+        self.dest_edit = QLineEdit()
+        self.dest_edit.setPlaceholderText("new folder for the labelled copy")
+        self.dest_browse = QPushButton("Browse…")
+        self.replace = QCheckBox("Replace if it exists")
+        self.save_button = QPushButton("Save as labelled folder")
+        self._build_layout()
+        self.folder.changed.connect(lambda _: self._update_buttons())
+        self.features_browse.clicked.connect(self._on_browse_features)
+        self.run_button.clicked.connect(self.start_clustering)
+        self.pretrain_button.clicked.connect(self.start_pretraining)
+        self.stop_button.clicked.connect(self.runner.stop)
+        self.rename_button.clicked.connect(self.rename)
+        self.name_edit.returnPressed.connect(self.rename)
+        self.merge_button.clicked.connect(self.merge)
+        self.move_button.clicked.connect(self.move_images)
+        self.drop_button.clicked.connect(self.drop_images)
+        self.undo_button.clicked.connect(self.undo)
+        QShortcut(QKeySequence(QKeySequence.StandardKey.Undo), self, self.undo)
+        self.dest_browse.clicked.connect(self._on_browse_dest)
+        self.save_button.clicked.connect(self.save)
+        self.board.selection_changed.connect(self._on_selection)
+        self.runner.events.connect(self._on_events)
+        self.runner.finished.connect(self._on_finished)
+        self.runner.failed.connect(self._on_failed)
+        self.runner.running_changed.connect(lambda _: self._update_buttons())
+        state.runs_updated.connect(self.refresh_features)
+        self.folder.set_path(state.target or state.target_test)
+        self.refresh_features()
+        self._update_buttons()
+
+    def _build_layout(self) -> None:
+        feats = QHBoxLayout()
+        feats.addWidget(self.features, 1)
+        feats.addWidget(self.features_browse)
+        pre = QHBoxLayout()
+        pre.addWidget(self.pretrain_button)
+        pre.addWidget(QLabel("epochs"))
+        pre.addWidget(self.pretrain_epochs)
+        pre.addStretch(1)
+        form = QFormLayout()
+        form.addRow("Folder:", self.folder)
+        form.addRow("Features:", feats)
+        form.addRow("", pre)
+        form.addRow("Clusters (k):", self.k)
+        form.addRow("Algorithm:", self.algorithm)
+        actions = QHBoxLayout()
+        w: QWidget
+        for w in (self.run_button, self.stop_button, self.progress):
+            actions.addWidget(w)
+        actions.addWidget(self.status, 1)
+        edit = QHBoxLayout()
+        for w in (self.name_edit, self.rename_button, self.merge_button, self.move_button, self.move_target):
+            edit.addWidget(w)
+        edit.addWidget(self.drop_button)
+        edit.addWidget(self.undo_button)
+        save = QHBoxLayout()
+        for w in (self.dest_edit, self.dest_browse, self.replace, self.save_button):
+            save.addWidget(w)
+        group = QGroupBox("Clusters: name them, fix them, save them as a labelled folder")
+        inner = QVBoxLayout(group)
+        inner.addLayout(edit)
+        inner.addWidget(self.board, 1)
+        inner.addLayout(save)
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addLayout(actions)
+        layout.addWidget(group, 1)
+
+    # ------------------------------------------------------------------ features
+    def refresh_features(self, select: str | None = None) -> None:
+        from engine.core.runs import list_runs
+
+        wanted = select if select is not None else self.features_value()
+        self.features.blockSignals(True)
+        self.features.clear()
+        self.features.addItem("Raw pixels (baseline)", "pixels")
+        for run in list_runs(self.state.runs_dir):
+            info = run.info()
+            kind = f"pretrain {info.get('method', '')}" if info.get("kind") == "pretrain" else info.get("method", "run")
+            self.features.addItem(f"{run.path.name} ({kind})", str(run.path))
+        if wanted and self.features.findData(wanted) < 0:
+            self.features.addItem(Path(wanted).name, wanted)
+        self.features.setCurrentIndex(max(0, self.features.findData(wanted)))
+        self.features.blockSignals(False)
+
+    def features_value(self) -> str:
+        return str(self.features.currentData() or "pixels")
+
+    def _on_browse_features(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Choose a run folder", str(self.state.runs_dir))
+        if folder:
+            self.refresh_features(folder)
+
+    def _on_browse_dest(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(self, "New folder for the labelled images", str(Path.home()))
+        if path:
+            self.dest_edit.setText(path)
+
+    # ------------------------------------------------------------------ jobs
+    def start_clustering(self) -> None:
+        options = {
+            "folder": self.folder.path(),
+            "features": self.features_value(),
+            "k": self.k.value() or None,
+            "algorithm": self.algorithm.currentText(),
+        }
+        self._start(cluster_job, options, "Clustering…")
+
+    def start_pretraining(self) -> None:
+        options = {
+            "data": [self.folder.path()],
+            "method": "simclr",
+            "epochs": self.pretrain_epochs.value(),
+            "batch_size": 64,
+            "lr": 8e-3,
+            "min_scale": 0.6,
+            "runs_dir": str(self.state.runs_dir),
+        }
+        self._start(pretrain_job, options, "Pretraining…")
+
+    def _start(self, job: Any, *args: Any) -> None:
+        if not self.folder.path():
+            errors.show_error(self, "Choose a folder of images first.")
+            return
+        self.status.setText(str(args[-1]))
+        self.progress.setRange(0, 0)
+        self.progress.setVisible(True)
+        self.runner.start(job, *args[:-1])
+
+    def _on_events(self, batch: list[Any]) -> None:
+        for event in batch:
+            if isinstance(event, Progress) and event.total_steps:
+                self.progress.setRange(0, event.total_steps)
+                self.progress.setValue(event.step)
+                if "loss" in event.metrics:
+                    self.status.setText(f"Pretraining: epoch {event.epoch}, loss {event.metrics['loss']:.3f}")
+            elif isinstance(event, Log):
+                self.status.setText(event.message)
+            elif isinstance(event, Finished) and event.stopped:
+                self.status.setText("Stopped.")
+
+    def _on_finished(self, result: dict[str, Any]) -> None:
+        self.progress.setVisible(False)
+        kind = result.get("kind")
+        if kind == "pretrain":
+            self.state.runs_updated.emit()
+            self.refresh_features(str(result["run_dir"]))
+            self.status.setText(f"Pretrained {Path(result['run_dir']).name} ({result['status']}); chosen as features.")
+        elif kind == "save":
+            self._on_saved(str(result["path"]), int(result["files"]))
+        else:
+            self._show_report(result)
+
+    def _on_failed(self, message: str, details: str) -> None:
+        self.progress.setVisible(False)
+        self.status.setText("Failed.")
+        errors.show_error(self, message, details)
+
+    def _show_report(self, report: dict[str, Any]) -> None:
+        self.report = report
+        self.edits = ClusterEdits([(c["name"], c["members"]) for c in report["clusters"]], report.get("outliers", []))
+        self.board.set_edits(self.edits)
+        text = f"{report['k']} clusters of {report['n_images']} images ({report['features']})"
+        if report.get("silhouette") is not None:
+            text += f"; silhouette {report['silhouette']:.3f}"
+        if report.get("metrics"):
+            m = report["metrics"]
+            text += f"; vs class folders: NMI {m['nmi']:.3f}, accuracy {m['accuracy']:.1%}"
+        notes = report.get("notes") or []
+        self.status.setText(text + ("\n" + "\n".join(notes) if notes else ""))
+        if not self.dest_edit.text():
+            self.dest_edit.setText(str(Path(report["folder"]).parent / f"{Path(report['folder']).name}-labelled"))
+        self.clustered.emit(report)
+        self._after_edit()
+
+    # ------------------------------------------------------------------ edits
+    def _edit(self, fn: Any, *args: Any) -> None:
+        if self.edits is None:
+            return
+        try:
+            result = fn(*args)
+        except UserError as err:
+            errors.show_error(self, str(err))
+            return
+        self.board.refresh(result if isinstance(result, int) else None)
+        self._after_edit()
+
+    def rename(self) -> None:
+        self._edit(lambda: self.edits.rename(self.board.current_index(), self.name_edit.text()) if self.edits else None)
+
+    def merge(self) -> None:
+        self._edit(lambda: self.edits.merge(self.board.selected_groups()) if self.edits else None)
+
+    def move_images(self) -> None:
+        index = self.move_target.currentIndex()
+        self._edit(lambda: self.edits.move(self.board.selected_images(), index) if self.edits else None)
+
+    def drop_images(self) -> None:
+        self._edit(lambda: self.edits.drop(self.board.selected_images()) if self.edits else None)
+
+    def undo(self) -> None:
+        if self.edits is not None and self.edits.can_undo:
+            what = self.edits.undo()
+            self.board.refresh()
+            self._after_edit()
+            self.status.setText(f"Undone: {what}")
+
+    def _after_edit(self) -> None:
+        current = self.move_target.currentIndex()
+        self.move_target.clear()
+        for g in self.edits.groups if self.edits else []:
+            self.move_target.addItem(g.name)
+        self.move_target.setCurrentIndex(max(0, min(current, self.move_target.count() - 1)))
+        self._on_selection()
+
+    def _on_selection(self) -> None:
+        row = self.board.current_index()
+        if self.edits is not None and 0 <= row < len(self.edits.groups):
+            self.name_edit.setText(self.edits.groups[row].name)
+        self._update_buttons()
+
+    # ------------------------------------------------------------------ save
+    def save(self) -> None:
+        if self.edits is None or self.report is None:
+            return
+        dest = self.dest_edit.text().strip()
+        if not dest:
+            errors.show_error(self, "Choose a new folder for the labelled images first.")
+            return
+        self.status.setText("Saving…")
+        self.runner.start(save_job, self.edits.labelled_groups(), dest, self.report["folder"], self.replace.isChecked())
+
+    def _on_saved(self, folder: str, files: int) -> None:
+        self.status.setText(
+            f"Saved {files} images in {len(self.edits.labelled_groups()) if self.edits else 0} class folders: {folder}"
+        )
+        self.saved.emit(folder)
+        role = ask_domain_role(self, folder)
+        s = self.state
+        if role == "source":
+            s.set_folders(folder, s.target, s.target_test)
+        elif role == "target_test":
+            s.set_folders(s.source, s.target, folder)
+
+    # ------------------------------------------------------------------ state
+    def _update_buttons(self) -> None:
+        busy = self.runner.running
+        has = self.edits is not None
+        for w in (self.run_button, self.pretrain_button):
+            w.setEnabled(not busy and bool(self.folder.path()))
+        self.stop_button.setEnabled(busy)
+        for w in (self.rename_button, self.merge_button, self.move_button, self.drop_button, self.save_button):
+            w.setEnabled(has and not busy)
+        self.undo_button.setEnabled(has and not busy and bool(self.edits and self.edits.can_undo))
+        self.undo_button.setToolTip(
+            f"Undo {self.edits.undo_text()}" if self.edits and self.edits.can_undo else "Nothing to undo"
+        )
+
+    def on_shown(self) -> None:
+        if not self.folder.path():
+            self.folder.set_path(self.state.target or self.state.target_test)
+        self.refresh_features()
+        self._update_buttons()
+
+    def busy(self) -> bool:
+        return self.runner.running
+
+    def shutdown(self) -> None:
+        self.runner.stop_and_wait()
