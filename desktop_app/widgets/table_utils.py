@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor
@@ -14,7 +14,7 @@ DASH = "–"
 ERROR_COLOUR = QColor(200, 40, 40)
 
 
-def is_number(value: Any) -> bool:
+def is_number(value: Any) -> TypeGuard[float]:
     """True for a finite int or float (NaN and None show as a dash)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 

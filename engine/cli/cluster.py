@@ -19,7 +19,7 @@ def _k(text: str) -> int | None:
 
 def cmd_cluster(args: argparse.Namespace) -> int:
     from engine.analysis.clustering import ClusterConfig, run_cluster
-    from engine.cli import _print_logs, write_json
+    from engine.cli.common import BarPrinter, write_json
     from engine.core.config import load_config
 
     overrides: dict[str, Any] = {
@@ -42,7 +42,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     cfg = load_config(ClusterConfig, args.config, overrides)
     if args.k is not None and overrides["k"] is None:
         cfg.k = None
-    report = run_cluster(cfg, emit=_print_logs)
+    report = run_cluster(cfg, emit=BarPrinter("clustering"))
     sil = f"{report.silhouette:.3f}" if report.silhouette is not None else "-"
     print(f"{report.k} clusters of {report.n_images} images ({report.features}, {report.algorithm}); silhouette {sil}")
     for c in report.clusters:
@@ -55,7 +55,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     if report.out:
         print(f"folders: {report.out}")
     if args.json:
-        write_json(args.json, report.model_dump(mode="json"))
+        write_json(args.json, report)
     return 0
 
 
