@@ -131,6 +131,11 @@ class TrainConfig(StrictModel):
         description="Average the weights over steps with this decay (0: off; empty: the method's choice, "
         "0.99 for domain adaptation, whose checkpoints swing, off otherwise).",
     )
+    sync_bn: bool = Field(
+        False,
+        description="Under torchrun on CUDA GPUs, normalise with BatchNorm statistics of the whole global batch "
+        "(SyncBatchNorm) instead of each process's share: for small per-GPU batches.",
+    )
     device: Device = Field("auto", description="Where to train: auto picks cuda, then mps, then cpu.")
     amp: bool = Field(True, description="Mixed precision on CUDA.")
     workers: int = Field(0, ge=0, le=64, description="Processes that decode images.")

@@ -18,3 +18,9 @@ class UnreadableImage(UserError):
         super().__init__(f"{path}: {reason}")
         self.path = path
         self.reason = reason
+
+
+class DiskFull(UserError):
+    """The disk filled up while writing a checkpoint; the previous one is intact, so the run can resume."""
+
+    resumable = True

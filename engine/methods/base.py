@@ -8,7 +8,7 @@ between a training loop and `BaseFinetuning`-style freezing hooks.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Generic, TypeVar
 
 import torch
 from pydantic import Field
@@ -30,6 +30,9 @@ class MethodConfig(StrictModel):
         description="Pretrained layers learn at the learning rate times this (a randomly initialised backbone learns at the full rate).",
     )
     bottleneck_dim: int = Field(0, ge=0, le=4096, description="Width of a bottleneck layer before the head (0: none).")
+
+
+C = TypeVar("C", bound=MethodConfig)
 
 
 @dataclass(frozen=True)
@@ -59,8 +62,14 @@ class StepResult:
     metrics: dict[str, float] = field(default_factory=dict)
 
 
-class Method(nn.Module):
-    """Base class. Subclasses set `name`, `label`, `summary`, `Config` and write `training_step`."""
+class Method(nn.Module, Generic[C]):
+    """Base class. Subclasses set `name`, `label`, `summary`, `Config` and write `training_step`.
+
+    Generic in its config class (`class DANN(AdaptationMethod[DANNConfig])`), so `self.config`
+    has the method's own fields for the type checker. Optional hooks (`epoch_metrics`,
+    `feature_cache_ok`, `target_bn`, `lr_multiplier`) are declared here as no-ops; the trainer
+    calls them on every method.
+    """
 
     name: ClassVar[str] = ""
     label: ClassVar[str] = ""
@@ -70,7 +79,9 @@ class Method(nn.Module):
     kind: ClassVar[str] = "fine-tuning"  # fine-tuning | domain adaptation | robustness
     default_ema: ClassVar[float] = 0.0  # weight-averaging decay when the run's ema_decay is empty
 
-    def __init__(self, model: ImageClassifier, config: MethodConfig, ctx: MethodContext) -> None:
+    config: C
+
+    def __init__(self, model: ImageClassifier, config: C, ctx: MethodContext) -> None:
         super().__init__()
         self.model = model
         self.config = config
@@ -92,7 +103,7 @@ class Method(nn.Module):
     def backbone_frozen(self) -> bool:
         return all(not p.requires_grad for p in self.model.backbone.parameters())
 
-    def train(self, mode: bool = True) -> Method:
+    def train(self, mode: bool = True) -> Method[C]:
         super().train(mode)
         for module in self._frozen:
             module.eval()
@@ -136,28 +147,41 @@ class Method(nn.Module):
     def target_bn(self) -> bool:
         """True when the model should normalise with target BatchNorm statistics (AdaBN): the
         trainer then recomputes them on the target images after every epoch."""
-        return bool(getattr(self.config, "target_bn", False))
+        return False
+
+    def feature_cache_ok(self) -> bool:
+        """True when the trainer may train the head on backbone features computed once (a frozen
+        backbone and a loss that needs only the head)."""
+        return False
+
+    def epoch_metrics(self, model: nn.Module, x01: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+        """Extra validation metrics at the end of every epoch (robust accuracy, say), measured on
+        a slice of the validation images in [0, 1]."""
+        return {}
 
     def lr_multiplier(self, progress: float) -> float | None:
         """A method may impose its own learning-rate schedule (DANN's annealing); None keeps the trainer's."""
         return None
 
 
-METHODS: Registry[type[Method]] = Registry("method")
+AnyMethod = Method[Any]
+M = TypeVar("M", bound=type[AnyMethod])
+
+METHODS: Registry[type[AnyMethod]] = Registry("method")
 
 
-def register(cls: type[Method]) -> type[Method]:
+def register(cls: M) -> M:
     if not cls.name:
         raise ValueError(f"{cls.__name__} has no name")
     METHODS.add(cls.name, cls)
     return cls
 
 
-def get_method(name: str) -> type[Method]:
+def get_method(name: str) -> type[AnyMethod]:
     return METHODS.get(name)
 
 
-def list_methods() -> list[type[Method]]:
+def list_methods() -> list[type[AnyMethod]]:
     return METHODS.values()
 
 
