@@ -78,6 +78,9 @@ class Method(nn.Module, Generic[C]):
     uses_target: ClassVar[bool] = False  # needs an unlabelled target batch every step
     kind: ClassVar[str] = "fine-tuning"  # fine-tuning | domain adaptation | robustness
     default_ema: ClassVar[float] = 0.0  # weight-averaging decay when the run's ema_decay is empty
+    # True when some trainable parameter may get no gradient in a step (DistributedDataParallel
+    # must then look for them every step); every built-in method uses all of them.
+    ddp_unused_parameters: ClassVar[bool] = False
 
     config: C
 

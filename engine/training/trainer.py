@@ -73,8 +73,10 @@ def wrap_for_ranks(method: Method[Any], device: torch.device, sync_bn: bool, dis
             )
         nn.SyncBatchNorm.convert_sync_batchnorm(method)
     ids = [device.index] if device.type == "cuda" else None
-    # Methods may leave a module out of a step (a frozen stage, an unused branch): find them.
-    return nn.parallel.DistributedDataParallel(method, device_ids=ids, find_unused_parameters=True)
+    # Every built-in method uses all its trainable parameters every step; a method that leaves
+    # some out of a step says so (searching for them costs a graph traversal every step).
+    find_unused = method.ddp_unused_parameters
+    return nn.parallel.DistributedDataParallel(method, device_ids=ids, find_unused_parameters=find_unused)
 
 
 class Trainer:
