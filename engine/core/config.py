@@ -189,8 +189,8 @@ class TrainConfig(StrictModel):
     )
     sync_bn: bool = Field(
         False,
-        description="Under torchrun on GPUs: BatchNorm statistics over the batches of every process "
-        "(SyncBatchNorm), for small per-GPU batches.",
+        description="Under torchrun on CUDA GPUs, normalise with BatchNorm statistics of the whole global batch "
+        "(SyncBatchNorm) instead of each process's share: for small per-GPU batches.",
     )
     device: Device = Field("auto", description="Where to train: auto picks cuda, then mps, then cpu.")
     amp: bool = Field(True, description="Mixed precision on CUDA.")

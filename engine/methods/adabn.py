@@ -19,7 +19,7 @@ class AdaBNConfig(MethodConfig):
 
 
 @register
-class AdaBN(Method):
+class AdaBN(Method[AdaBNConfig]):
     name = "adabn"
     label = "AdaBN (target BatchNorm statistics)"
     summary = "Li et al. 2017: fine-tune on the source, then normalise target images with the target's own BatchNorm statistics."

@@ -8,7 +8,7 @@ Budgets are in pixel space [0, 1], as for the attacks in engine/attacks.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -77,7 +77,10 @@ def pgd_perturb(
         return (x + delta).detach()
 
 
-class RobustMethod(Method):
+RC = TypeVar("RC", bound=RobustConfig)
+
+
+class RobustMethod(Method[RC]):
     """Base of adversarial training: a step size rule and robust accuracy per epoch."""
 
     kind = "robustness"
@@ -85,19 +88,19 @@ class RobustMethod(Method):
 
     def step_size(self, steps: int) -> float:
         cfg = self.config
-        return cfg.step_size if cfg.step_size is not None else 2.5 * cfg.eps / steps  # type: ignore[attr-defined]
+        return cfg.step_size if cfg.step_size is not None else 2.5 * cfg.eps / steps
 
     def adversarial(self, x: Tensor, y: Tensor, steps: int | None = None, random_start: bool | None = None) -> Tensor:
         cfg = self.config
-        n = steps if steps is not None else cfg.attack_steps  # type: ignore[attr-defined]
-        start = cfg.random_start if random_start is None else random_start  # type: ignore[attr-defined]
+        n = steps if steps is not None else cfg.attack_steps
+        start = cfg.random_start if random_start is None else random_start
         return pgd_perturb(
             self.model,
             x,
             y,
             eps=cfg.eps,
             norm=cfg.norm,
-            steps=n,  # type: ignore[attr-defined]
+            steps=n,
             step_size=self.step_size(n),
             random_start=start,
         )
@@ -110,18 +113,18 @@ class RobustMethod(Method):
     def epoch_metrics(self, model: nn.Module, x01: Tensor, y: Tensor) -> dict[str, float]:
         """Robust validation accuracy under PGD (eval_steps steps) on a slice of the validation set."""
         cfg = self.config
-        if cfg.eval_steps <= 0 or len(x01) == 0:  # type: ignore[attr-defined]
+        if cfg.eval_steps <= 0 or len(x01) == 0:
             return {}
-        steps = cfg.eval_steps  # type: ignore[attr-defined]
+        steps = cfg.eval_steps
         x_adv = pgd_perturb(
             model,
             x01,
             y,
             eps=cfg.eps,
             norm=cfg.norm,
-            steps=steps,  # type: ignore[attr-defined]
+            steps=steps,
             step_size=2.5 * cfg.eps / steps,
-        )  # type: ignore[attr-defined]
+        )
         with torch.no_grad():
             was = model.training
             model.eval()

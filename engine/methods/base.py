@@ -8,15 +8,19 @@ between a training loop and `BaseFinetuning`-style freezing hooks.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 import torch
 from pydantic import Field
 from torch import nn
 
 from engine.core.config import StrictModel, validate
+from engine.core.events import Emit
 from engine.core.registry import Registry
 from engine.models.classifier import ImageClassifier
+
+if TYPE_CHECKING:
+    from engine.data.prepare import PreparedData
 
 
 class MethodConfig(StrictModel):
@@ -30,6 +34,9 @@ class MethodConfig(StrictModel):
         description="Pretrained layers learn at the learning rate times this (a randomly initialised backbone learns at the full rate).",
     )
     bottleneck_dim: int = Field(0, ge=0, le=4096, description="Width of a bottleneck layer before the head (0: none).")
+
+
+C = TypeVar("C", bound=MethodConfig)
 
 
 @dataclass(frozen=True)
@@ -59,18 +66,30 @@ class StepResult:
     metrics: dict[str, float] = field(default_factory=dict)
 
 
-class Method(nn.Module):
-    """Base class. Subclasses set `name`, `label`, `summary`, `Config` and write `training_step`."""
+class Method(nn.Module, Generic[C]):
+    """Base class. Subclasses set `name`, `label`, `summary`, `Config` and write `training_step`.
+
+    Generic in its config class (`class DANN(AdaptationMethod[DANNConfig])`), so `self.config`
+    has the method's own fields for the type checker. Optional hooks (`epoch_metrics`,
+    `feature_cache_ok`, `target_bn`, `lr_multiplier`) are declared here as no-ops; the trainer
+    calls them on every method.
+    """
 
     name: ClassVar[str] = ""
     label: ClassVar[str] = ""
     summary: ClassVar[str] = ""
     Config: ClassVar[type[MethodConfig]] = MethodConfig
     uses_target: ClassVar[bool] = False  # needs an unlabelled target batch every step
+    target_optional: ClassVar[bool] = False  # uses target batches when a target is given, runs without
     kind: ClassVar[str] = "fine-tuning"  # fine-tuning | domain adaptation | robustness
     default_ema: ClassVar[float] = 0.0  # weight-averaging decay when the run's ema_decay is empty
+    # True when some trainable parameter may get no gradient in a step (DistributedDataParallel
+    # must then look for them every step); every built-in method uses all of them.
+    ddp_unused_parameters: ClassVar[bool] = False
 
-    def __init__(self, model: ImageClassifier, config: MethodConfig, ctx: MethodContext) -> None:
+    config: C
+
+    def __init__(self, model: ImageClassifier, config: C, ctx: MethodContext) -> None:
         super().__init__()
         self.model = model
         self.config = config
@@ -92,7 +111,7 @@ class Method(nn.Module):
     def backbone_frozen(self) -> bool:
         return all(not p.requires_grad for p in self.model.backbone.parameters())
 
-    def train(self, mode: bool = True) -> Method:
+    def train(self, mode: bool = True) -> Method[C]:
         super().train(mode)
         for module in self._frozen:
             module.eval()
@@ -133,31 +152,48 @@ class Method(nn.Module):
         """Calling the method runs one training step (so DistributedDataParallel can wrap it)."""
         return self.training_step(batch)
 
+    def prepare(self, data: PreparedData, emit: Emit, augment: str = "none") -> None:
+        """Checks against the prepared data before the first step (distillation matches its
+        teacher's classes here); most methods need none."""
+
     def target_bn(self) -> bool:
         """True when the model should normalise with target BatchNorm statistics (AdaBN): the
         trainer then recomputes them on the target images after every epoch."""
-        return bool(getattr(self.config, "target_bn", False))
+        return False
+
+    def feature_cache_ok(self) -> bool:
+        """True when the trainer may train the head on backbone features computed once (a frozen
+        backbone and a loss that needs only the head)."""
+        return False
+
+    def epoch_metrics(self, model: nn.Module, x01: torch.Tensor, y: torch.Tensor) -> dict[str, float]:
+        """Extra validation metrics at the end of every epoch (robust accuracy, say), measured on
+        a slice of the validation images in [0, 1]."""
+        return {}
 
     def lr_multiplier(self, progress: float) -> float | None:
         """A method may impose its own learning-rate schedule (DANN's annealing); None keeps the trainer's."""
         return None
 
 
-METHODS: Registry[type[Method]] = Registry("method")
+AnyMethod = Method[Any]
+M = TypeVar("M", bound=type[AnyMethod])
+
+METHODS: Registry[type[AnyMethod]] = Registry("method")
 
 
-def register(cls: type[Method]) -> type[Method]:
+def register(cls: M) -> M:
     if not cls.name:
         raise ValueError(f"{cls.__name__} has no name")
     METHODS.add(cls.name, cls)
     return cls
 
 
-def get_method(name: str) -> type[Method]:
+def get_method(name: str) -> type[AnyMethod]:
     return METHODS.get(name)
 
 
-def list_methods() -> list[type[Method]]:
+def list_methods() -> list[type[AnyMethod]]:
     return METHODS.values()
 
 

@@ -45,7 +45,7 @@ def _domain_weights(w: torch.Tensor) -> torch.Tensor:
 
 
 @register
-class CDAN(AdaptationMethod):
+class CDAN(AdaptationMethod[CDANConfig]):
     name = "cdan"
     label = "CDAN (conditional adversarial)"
     summary = "Long et al. 2018: the discriminator sees features ⊗ predictions, aligning classes rather than whole domains; +E weights by confidence."
@@ -77,12 +77,12 @@ class CDAN(AdaptationMethod):
         h = self.condition(torch.cat([f_s, f_t], 0), torch.cat([logits_s, logits_t], 0))
         d = self.discriminator(self.grl(h))
         w_s = w_t = None
-        if cfg.entropy_conditioning:  # type: ignore[attr-defined]
+        if cfg.entropy_conditioning:
             with torch.no_grad():
                 w = 1.0 + torch.exp(-entropy(torch.cat([logits_s, logits_t], 0)))
             w_s, w_t = _domain_weights(w[:n]), _domain_weights(w[n:])
         transfer, acc = domain_adversarial_loss(d[:n], d[n:], w_s, w_t)
-        loss = cls + cfg.transfer_weight * transfer  # type: ignore[attr-defined]
+        loss = cls + cfg.transfer_weight * transfer
         metrics = {
             "loss/cls": float(cls.detach()),
             "loss/transfer": float(transfer.detach()),

@@ -21,7 +21,7 @@ class CORALConfig(AdaptationConfig):
 
 
 @register
-class DeepCORAL(AdaptationMethod):
+class DeepCORAL(AdaptationMethod[CORALConfig]):
     name = "coral"
     label = "Deep CORAL"
     summary = "Sun & Saenko 2016: match the covariance of source and target features."
@@ -33,6 +33,6 @@ class DeepCORAL(AdaptationMethod):
         f_s, f_t, logits_s, _ = self.forward_both(batch)
         cls = self.classification_loss(logits_s, batch.y_source)
         transfer = coral(f_s, f_t)
-        loss = cls + lam * cfg.transfer_weight * transfer  # type: ignore[attr-defined]
+        loss = cls + lam * cfg.transfer_weight * transfer
         metrics = {"loss/cls": float(cls.detach()), "loss/transfer": float(transfer.detach()), "lambda": lam}
         return StepResult(loss, logits_s, metrics)

@@ -36,7 +36,7 @@ class DANConfig(AdaptationConfig):
 
 
 @register
-class DAN(AdaptationMethod):
+class DAN(AdaptationMethod[DANConfig]):
     name = "dan"
     label = "DAN (multi-kernel MMD)"
     summary = "Long et al. 2015: minimise the multi-kernel maximum mean discrepancy between source and target features."
@@ -47,9 +47,9 @@ class DAN(AdaptationMethod):
         lam = self.ramp(batch.progress)
         f_s, f_t, logits_s, logits_t = self.forward_both(batch)
         cls = self.classification_loss(logits_s, batch.y_source)
-        transfer = mk_mmd(f_s, f_t, cfg.kernel_multipliers)  # type: ignore[attr-defined]
-        if cfg.align_outputs:  # type: ignore[attr-defined]
-            transfer = transfer + mk_mmd(F.softmax(logits_s, 1), F.softmax(logits_t, 1), cfg.kernel_multipliers)  # type: ignore[attr-defined]
-        loss = cls + lam * cfg.transfer_weight * transfer  # type: ignore[attr-defined]
+        transfer = mk_mmd(f_s, f_t, cfg.kernel_multipliers)
+        if cfg.align_outputs:
+            transfer = transfer + mk_mmd(F.softmax(logits_s, 1), F.softmax(logits_t, 1), cfg.kernel_multipliers)
+        loss = cls + lam * cfg.transfer_weight * transfer
         metrics = {"loss/cls": float(cls.detach()), "loss/transfer": float(transfer.detach()), "lambda": lam}
         return StepResult(loss, logits_s, metrics)

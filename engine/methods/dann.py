@@ -21,6 +21,8 @@ sees both domains in ONE pass, so its own BatchNorm cannot erase the domain diff
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 import torch
 from pydantic import Field
 
@@ -57,14 +59,17 @@ def discriminator_width(config: AdversarialConfig, in_dim: int) -> int:
     return config.disc_hidden or int(min(1024, max(256, 2 * in_dim)))
 
 
+DC = TypeVar("DC", bound=DANNConfig)
+
+
 @register
-class DANN(AdaptationMethod):
+class DANN(AdaptationMethod[DC]):
     name = "dann"
     label = "DANN (domain-adversarial)"
     summary = "Ganin & Lempitsky 2015: a gradient reversal layer makes source and target features indistinguishable to a domain discriminator."
     Config = DANNConfig
 
-    def __init__(self, model: ImageClassifier, config: DANNConfig, ctx: MethodContext) -> None:
+    def __init__(self, model: ImageClassifier, config: DC, ctx: MethodContext) -> None:
         super().__init__(model, config, ctx)
         self.grl = GradientReversal(0.0)
         width = discriminator_width(config, model.feature_dim)
@@ -80,7 +85,7 @@ class DANN(AdaptationMethod):
         # domain apart, or the mean shift it is meant to detect would be removed.
         d = self.discriminator(self.grl(torch.cat([f_s, f_t], 0)))
         transfer, acc = domain_adversarial_loss(d[: f_s.shape[0]], d[f_s.shape[0] :])
-        loss = cls + cfg.transfer_weight * transfer  # type: ignore[attr-defined]
+        loss = cls + cfg.transfer_weight * transfer
         metrics = {
             "loss/cls": float(cls.detach()),
             "loss/transfer": float(transfer.detach()),

@@ -30,7 +30,7 @@ class DannATConfig(DANNConfig, RobustConfig):
 
 
 @register
-class DannAT(DANN, RobustMethod):
+class DannAT(DANN[DannATConfig], RobustMethod[DannATConfig]):
     name = "dann_at"
     label = "Robust DANN (adversarial transfer)"
     summary = (
@@ -53,12 +53,12 @@ class DannAT(DANN, RobustMethod):
         x_adv = self.adversarial(batch.x_source, batch.y_source)
         f_s, f_t, logits_s, _ = self.forward_both(batch)
         logits_adv = self.model(x_adv)
-        w = cfg.clean_weight  # type: ignore[attr-defined]
+        w = cfg.clean_weight
         adv = self.classification_loss(logits_adv, batch.y_source)
         cls = (1 - w) * adv + w * self.classification_loss(logits_s, batch.y_source)
         d = self.discriminator(self.grl(torch.cat([f_s, f_t], 0)))
         transfer, acc = domain_adversarial_loss(d[: f_s.shape[0]], d[f_s.shape[0] :])
-        loss = cls + cfg.transfer_weight * transfer  # type: ignore[attr-defined]
+        loss = cls + cfg.transfer_weight * transfer
         adv_acc = float((logits_adv.detach().argmax(1) == batch.y_source).float().mean())
         metrics = {
             "loss/cls": float(cls.detach()),

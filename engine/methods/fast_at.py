@@ -21,14 +21,14 @@ class FastATConfig(RobustConfig):
 
 
 @register
-class FastAT(RobustMethod):
+class FastAT(RobustMethod[FastATConfig]):
     name = "fast_at"
     label = "Fast adversarial training (FGSM-RS)"
     summary = "Wong et al. 2020: train on FGSM examples from a random start; robust at about twice the cost of standard training."
     Config = FastATConfig
 
     def step_size(self, steps: int) -> float:
-        return self.config.alpha_factor * self.config.eps  # type: ignore[attr-defined]
+        return self.config.alpha_factor * self.config.eps
 
     def training_step(self, batch: Batch) -> StepResult:
         x_adv = self.adversarial(batch.x_source, batch.y_source, steps=1, random_start=True)

@@ -18,20 +18,20 @@ class FinetuneConfig(MethodConfig):
 
 
 @register
-class Finetune(Method):
+class Finetune(Method[FinetuneConfig]):
     name = "finetune"
     label = "Fine-tuning"
     summary = "Train a new head (and optionally the backbone) on the labelled source. Source-only baseline."
     Config = FinetuneConfig
 
     def frozen_stage_count(self) -> int:
-        if self.config.linear_probe:  # type: ignore[attr-defined]
+        if self.config.linear_probe:
             return len(self.model.stages)
         return super().frozen_stage_count()
 
     def feature_cache_ok(self) -> bool:
         """True when the trainer may train the head on features computed once."""
-        return bool(self.config.cache_features) and self.backbone_frozen()  # type: ignore[attr-defined]
+        return bool(self.config.cache_features) and self.backbone_frozen()
 
     def training_step(self, batch: Batch) -> StepResult:
         logits = self.model(batch.x_source)

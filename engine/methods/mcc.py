@@ -22,7 +22,7 @@ class MCCConfig(AdaptationConfig):
 
 
 @register
-class MCC(AdaptationMethod):
+class MCC(AdaptationMethod[MCCConfig]):
     name = "mcc"
     label = "MCC (minimum class confusion)"
     summary = "Jin et al. 2020: penalise target predictions that confuse classes with each other."
@@ -33,8 +33,8 @@ class MCC(AdaptationMethod):
         lam = self.ramp(batch.progress)
         _, _, logits_s, logits_t = self.forward_both(batch)
         cls = self.classification_loss(logits_s, batch.y_source)
-        transfer = mcc_loss(logits_t, cfg.temperature)  # type: ignore[attr-defined]
-        loss = cls + lam * cfg.transfer_weight * transfer  # type: ignore[attr-defined]
+        transfer = mcc_loss(logits_t, cfg.temperature)
+        loss = cls + lam * cfg.transfer_weight * transfer
         metrics = {
             "loss/cls": float(cls.detach()),
             "loss/transfer": float(transfer.detach()),

@@ -21,7 +21,7 @@ class PGDATConfig(RobustConfig):
 
 
 @register
-class PGDAT(RobustMethod):
+class PGDAT(RobustMethod[PGDATConfig]):
     name = "pgd_at"
     label = "PGD adversarial training (Madry)"
     summary = "Madry et al. 2018: train on PGD adversarial examples; the standard robust baseline."
@@ -31,7 +31,7 @@ class PGDAT(RobustMethod):
         cfg = self.config
         x, y = batch.x_source, batch.y_source
         x_adv = self.adversarial(x, y)
-        w = cfg.clean_weight  # type: ignore[attr-defined]
+        w = cfg.clean_weight
         if w > 0:  # one pass over clean and adversarial images: shared BatchNorm statistics
             logits_all = self.model(torch.cat([x, x_adv]))
             clean, logits_adv = logits_all[: len(x)], logits_all[len(x) :]

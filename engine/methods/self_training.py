@@ -27,7 +27,7 @@ class SelfTrainingConfig(AdaptationConfig):
 
 
 @register
-class SelfTraining(AdaptationMethod):
+class SelfTraining(AdaptationMethod[SelfTrainingConfig]):
     name = "self_training"
     label = "Self-training (pseudo-labels)"
     summary = (
@@ -39,11 +39,11 @@ class SelfTraining(AdaptationMethod):
         cfg = self.config
         _, _, logits_s, logits_t = self.forward_both(batch)
         cls = self.classification_loss(logits_s, batch.y_source)
-        warm = cfg.warmup  # type: ignore[attr-defined]
+        warm = cfg.warmup
         on = batch.progress >= warm
         lam = self.ramp((batch.progress - warm) / max(1.0 - warm, 1e-8)) if on else 0.0
-        transfer, used, conf = pseudo_label_loss(logits_t, cfg.threshold, self.ctx.label_smoothing)  # type: ignore[attr-defined]
-        loss = cls + lam * cfg.transfer_weight * transfer  # type: ignore[attr-defined]
+        transfer, used, conf = pseudo_label_loss(logits_t, cfg.threshold, self.ctx.label_smoothing)
+        loss = cls + lam * cfg.transfer_weight * transfer
         metrics = {
             "loss/cls": float(cls.detach()),
             "loss/transfer": float(transfer.detach()),

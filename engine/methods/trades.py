@@ -23,7 +23,7 @@ class TradesConfig(RobustConfig):
 
 
 @register
-class Trades(RobustMethod):
+class Trades(RobustMethod[TradesConfig]):
     name = "trades"
     label = "TRADES"
     summary = "Zhang et al. 2019: clean cross-entropy plus β·KL between clean and adversarial predictions."
@@ -38,14 +38,14 @@ class Trades(RobustMethod):
         def kl_to_clean(logits: torch.Tensor, _: torch.Tensor) -> torch.Tensor:
             return F.kl_div(F.log_softmax(logits, 1), p_clean, reduction="sum")
 
-        steps = cfg.attack_steps  # type: ignore[attr-defined]
+        steps = cfg.attack_steps
         x_adv = pgd_perturb(
             self.model,
             x,
             y,
             eps=cfg.eps,
             norm=cfg.norm,
-            steps=steps,  # type: ignore[attr-defined]
+            steps=steps,
             step_size=self.step_size(steps),
             loss_fn=kl_to_clean,
             init_delta=0.001 * torch.randn_like(x),
@@ -54,7 +54,7 @@ class Trades(RobustMethod):
         logits, logits_adv = logits_all[: len(x)], logits_all[len(x) :]
         natural = self.classification_loss(logits, y)
         robust = F.kl_div(F.log_softmax(logits_adv, 1), F.softmax(logits, 1), reduction="batchmean")
-        loss = natural + cfg.beta * robust  # type: ignore[attr-defined]
+        loss = natural + cfg.beta * robust
         adv_acc = float((logits_adv.detach().argmax(1) == y).float().mean())
         return StepResult(
             loss,

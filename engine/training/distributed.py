@@ -1,26 +1,27 @@
 """Data-parallel training under torchrun: `torchrun --nproc_per_node N -m engine.cli train ...`.
 
-torchrun sets RANK, WORLD_SIZE and LOCAL_RANK. Each process trains on its shard of every
-epoch's permutation (source and target); DistributedDataParallel averages gradients of the whole
-method (classifier, discriminator and every extra module). At each epoch's end every rank
-recomputes the BatchNorm statistics on the whole training set (identical on every rank), then
-evaluates the whole validation set; train loss and accuracy are averaged over the ranks, and the
-selection score is rank 0's, so every rank takes the same selection and early-stopping
-decisions. Only rank 0 writes the run directory and reports progress. NCCL on CUDA, Gloo on CPU.
+torchrun sets RANK, WORLD_SIZE and LOCAL_RANK. `batch_size` is the GLOBAL batch: every step
+each of the N processes takes its 1/N share of the same global batch (of source, and of target
+images for adaptation), DistributedDataParallel averages the gradients, so a run under torchrun
+takes the same steps, schedule and BatchNorm updates as the same command in one process, only
+faster. Rank 0 writes the run directory and reports; the others stay silent.
 
-The bug this fixed (chance accuracy under torchrun): each rank's BatchNorm running averages saw
-only its shard, and half as many steps, and DDP broadcasts rank 0's buffers before each forward;
-after two short epochs they still lay near their initial values, so the model in eval mode
-predicted one class while train-mode accuracy was 84%.
+Decisions must be identical on every rank or the processes deadlock (one stops, one waits):
+the stop request and the non-finite-loss check are agreed every step (one small all-reduce),
+buffers (BatchNorm statistics) are broadcast from rank 0 before evaluation, and rank 0's
+epoch metrics, from which selection and early stopping are decided, are broadcast to all.
+NCCL on CUDA, Gloo on CPU.
 """
 
 from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.distributed as dist
+from torch import nn
 
 
 @dataclass(frozen=True)
@@ -57,32 +58,54 @@ def device_for(info: DistInfo | None, device: torch.device) -> torch.device:
     return device
 
 
-def broadcast_text(text: str, info: DistInfo | None) -> str:
-    """Rank 0's string on every rank (the run directory it created)."""
-    if info is None:
-        return text
-    box = [text]
-    dist.broadcast_object_list(box, src=0)
-    return str(box[0])
-
-
-def average_metrics(metrics: dict[str, float], info: DistInfo | None) -> dict[str, float]:
-    """The mean of each metric over the ranks (every rank calls this with the same keys)."""
-    if info is None or not metrics:
-        return metrics
-    keys = sorted(metrics)
-    values = torch.tensor([float(metrics[k]) for k in keys], dtype=torch.float64)
-    dist.all_reduce(values, op=dist.ReduceOp.SUM)
-    return {k: float(v) / info.world for k, v in zip(keys, values.tolist(), strict=True)}
-
-
-def broadcast_float(value: float, info: DistInfo | None) -> float:
-    """Rank 0's value on every rank, so decisions taken from it are identical everywhere."""
+def broadcast_object(value: Any, info: DistInfo | None) -> Any:
+    """Rank 0's value (a picklable object) on every rank."""
     if info is None:
         return value
     box = [value]
     dist.broadcast_object_list(box, src=0)
-    return float(box[0])
+    return box[0]
+
+
+def broadcast_text(text: str, info: DistInfo | None) -> str:
+    """Rank 0's string on every rank (the run directory it created)."""
+    return str(broadcast_object(text, info))
+
+
+def _comm_device(info: DistInfo, device: torch.device) -> torch.device:
+    return device if dist.get_backend() == "nccl" else torch.device("cpu")
+
+
+def all_mean(values: list[float], info: DistInfo | None, device: torch.device) -> list[float]:
+    """The mean of each value over the ranks (itself without torchrun)."""
+    if info is None or not values:
+        return values
+    t = torch.tensor(values, dtype=torch.float64, device=_comm_device(info, device))
+    dist.all_reduce(t)
+    return [float(v) / info.world for v in t.cpu()]
+
+
+def agree_step(loss: float, stop: bool, info: DistInfo | None, device: torch.device) -> tuple[float, bool]:
+    """(mean loss over the ranks, whether any rank asked to stop): one all-reduce, so every rank
+    takes the same decision about a non-finite loss or a stop request at the same step."""
+    if info is None:
+        return loss, stop
+    t = torch.tensor([loss, 1.0 if stop else 0.0], dtype=torch.float64, device=_comm_device(info, device))
+    dist.all_reduce(t)
+    return float(t[0]) / info.world, bool(t[1] > 0)
+
+
+@torch.no_grad()
+def sync_buffers(module: nn.Module, info: DistInfo | None) -> None:
+    """Rank 0's buffers (BatchNorm statistics) on every rank.
+
+    DistributedDataParallel broadcasts them at the start of each forward pass, so after the last
+    step of an epoch every rank but 0 holds statistics updated by its own last batch only.
+    """
+    if info is None:
+        return
+    for buf in module.buffers():
+        dist.broadcast(buf, src=0)
 
 
 def teardown(info: DistInfo | None) -> None:

@@ -2,167 +2,203 @@
 
 `StepLoop` runs a method's `training_step` on image batches (with target batches for
 adaptation methods). `FeatureCacheLoop` is the fast path for a frozen backbone: features are
-computed once, then only the head trains on them (tens of times faster per epoch).
+computed once, then only the head trains on them (tens of times faster per epoch). Both hand
+their loss to the same `OptimiserStep`, and both say how the trainer gets logits for evaluation
+(`logits_of`): images through the model, or cached features through the head.
+
+A loop sees the run through a `LoopContext`, never the trainer itself, so this module does not
+import the trainer.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from dataclasses import dataclass
+from functools import partial
 
 import torch
 from torch import nn
 
-from engine.core.events import Log, Progress
-from engine.methods import Batch
+from engine.analysis.evaluate import predict_logits
+from engine.core.config import TrainConfig
+from engine.core.events import Emit, Log, Progress
+from engine.data.prepare import PreparedData
+from engine.methods import Batch, Method, StepResult
+from engine.models.classifier import ImageClassifier
+from engine.training.checkpoints import set_rng_state
 from engine.training.devices import to_device_float
+from engine.training.distributed import DistInfo, all_mean
+from engine.training.step import OptimiserStep, Position
 
-if TYPE_CHECKING:  # pragma: no cover
-    from engine.training.trainer import Trainer
+
+@dataclass
+class LoopContext:
+    config: TrainConfig
+    size: int
+    data: PreparedData
+    device: torch.device
+    method: Method
+    step_module: nn.Module  # the method, or the DistributedDataParallel wrapping it
+    batch_size: int  # the global batch: every rank takes its share of it
+    steps_per_epoch: int
+    total_steps: int
+    position: Position
+    step: OptimiserStep
+    emit: Emit
+    dist: DistInfo | None
+
+
+def rank_share(idx: torch.Tensor, dist: DistInfo | None) -> torch.Tensor:
+    """This process's share of a global batch (all of it in one process). Sharding each batch,
+    not the epoch, keeps the images of every step the same for any number of processes."""
+    return idx if dist is None else idx[dist.rank :: dist.world]
 
 
 class EpochLoop:
-    def __init__(self, trainer: Trainer) -> None:
-        self.t = trainer
+    def __init__(self, ctx: LoopContext) -> None:
+        self.ctx = ctx
         self._last = time.perf_counter()
         self._step_time = 0.0
 
     def begin_epoch(self) -> None:
         """Seed this epoch's randomness, or restore it when resuming in the middle of the epoch."""
-        t = self.t
-        if t.step_in_epoch > 0 and t.epoch_rng is not None:
-            from engine.training.checkpoints import set_rng_state
-
-            set_rng_state(t.epoch_rng)
+        c, pos = self.ctx, self.ctx.position
+        if pos.step_in_epoch > 0 and pos.epoch_rng is not None:
+            set_rng_state(pos.epoch_rng)
         else:
-            t.step_in_epoch = 0
-            torch.manual_seed(t.config.seed * 7919 + t.epoch + 1)
+            pos.step_in_epoch = 0
+            rank = c.dist.rank if c.dist is not None else 0
+            torch.manual_seed(c.config.seed * 7919 + pos.epoch + 1 + 1_000_003 * rank)
 
-    def shard(self, perm: torch.Tensor) -> torch.Tensor:
-        """This process's share of an epoch's permutation (all of it without torchrun)."""
-        d = self.t.dist
-        return perm if d is None else perm[d.rank :: d.world]
+    def epoch_generator(self) -> torch.Generator:
+        """The epoch's permutation generator: the same on every rank."""
+        return torch.Generator().manual_seed(self.ctx.config.seed * 100_003 + self.ctx.position.epoch)
+
+    def logits_of(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """Logits of uint8 images, for evaluation."""
+        return predict_logits(model, x, self.ctx.device)
 
     def report(self, metrics: dict[str, float]) -> None:
         now = time.perf_counter()
         dt, self._last = now - self._last, now
         self._step_time = dt if self._step_time == 0 else 0.9 * self._step_time + 0.1 * dt
-        t = self.t
-        eta = self._step_time * (t.total_steps - t.step)
-        t.emit(Progress(t.epoch + 1, t.step, t.total_steps, metrics, eta))
+        c, pos = self.ctx, self.ctx.position
+        eta = self._step_time * (c.total_steps - pos.step)
+        c.emit(Progress(pos.epoch + 1, pos.step, c.total_steps, metrics, eta))
+
+    def stats(self, losses: list[float], accs: list[float]) -> dict[str, float]:
+        """Epoch means of the training loss and accuracy, averaged over the ranks."""
+        if not losses:
+            return {}
+        loss, acc = all_mean([sum(losses) / len(losses), sum(accs) / len(accs)], self.ctx.dist, self.ctx.device)
+        return {"train/loss": loss, "train/acc": acc}
 
     def run_epoch(self) -> dict[str, float]:  # pragma: no cover - abstract
         raise NotImplementedError
 
 
-def _stats(losses: list[float], accs: list[float]) -> dict[str, float]:
-    if not losses:
-        return {}
-    return {"train/loss": sum(losses) / len(losses), "train/acc": sum(accs) / len(accs)}
-
-
 class StepLoop(EpochLoop):
     """Mini-batches of images through the method, one optimiser step each."""
 
-    def __init__(self, trainer: Trainer) -> None:
-        super().__init__(trainer)
-        cfg = trainer.config
+    def __init__(self, ctx: LoopContext) -> None:
+        super().__init__(ctx)
         self.transform = None
-        if cfg.augment != "none":
+        if ctx.config.augment != "none":
             from engine.data.loading import make_transform
 
-            self.transform = make_transform(cfg.augment, trainer.size)
+            self.transform = make_transform(ctx.config.augment, ctx.size)
 
-    def _source_batches(self, perm: torch.Tensor, start: int) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-        t = self.t
-        bs, x, y = t.batch_size, t.data.x_train, t.data.y_train
-        batches = [perm[i * bs : (i + 1) * bs] for i in range(start, t.steps_per_epoch)]
+    def _source_batches(self, batches: list[torch.Tensor]) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+        c = self.ctx
+        x, y = c.data.x_train, c.data.y_train
         if self.transform is None:
             for idx in batches:
-                yield to_device_float(x[idx], t.device), y[idx].to(t.device)
+                yield to_device_float(x[idx], c.device), y[idx].to(c.device)
             return
         from engine.data.loading import TensorImageDataset
 
-        dataset = TensorImageDataset(x, y, self.transform)
         loader = torch.utils.data.DataLoader(
-            dataset,
+            TensorImageDataset(x, y, self.transform),
             batch_sampler=[b.tolist() for b in batches],
-            num_workers=t.config.workers,
-            pin_memory=t.device.type == "cuda",
+            num_workers=c.config.workers,
+            pin_memory=c.device.type == "cuda",
         )
         for xb, yb in loader:
-            yield xb.to(t.device, non_blocking=True), yb.to(t.device, non_blocking=True)
+            yield xb.to(c.device, non_blocking=True), yb.to(c.device, non_blocking=True)
 
     def run_epoch(self) -> dict[str, float]:
-        t = self.t
+        c, pos = self.ctx, self.ctx.position
         self.begin_epoch()
-        g = t.epoch_generator(t.epoch)
-        perm = self.shard(torch.randperm(len(t.data.x_train), generator=g))
-        xt = t.data.x_target if t.method.uses_target else None
-        perm_t = self.shard(torch.randperm(len(xt), generator=g)) if xt is not None else None
-        t.method.train()
+        g = self.epoch_generator()
+        bs = c.batch_size
+        perm = torch.randperm(len(c.data.x_train), generator=g)
+        xt = c.data.x_target if c.method.uses_target else None
+        perm_t = torch.randperm(len(xt), generator=g) if xt is not None else None
+        c.method.train()
         losses: list[float] = []
         accs: list[float] = []
-        batches = self._source_batches(perm, t.step_in_epoch)
-        while t.step_in_epoch < t.steps_per_epoch:
-            t.control.check()
+        shares = [rank_share(perm[i * bs : (i + 1) * bs], c.dist) for i in range(pos.step_in_epoch, c.steps_per_epoch)]
+        batches = self._source_batches(shares)
+        while pos.step_in_epoch < c.steps_per_epoch:
+            c.step.check_stop()
+            i = pos.step_in_epoch
             xs, ys = next(batches)
             x_target = None
             if xt is not None and perm_t is not None:
-                i = t.step_in_epoch
-                idx = perm_t[torch.arange(i * len(xs), (i + 1) * len(xs)) % len(perm_t)]
-                x_target = to_device_float(xt[idx], t.device)
-            batch = Batch(xs, ys, x_target, t.step, t.step / max(1, t.total_steps))
-            loss, acc, metrics = t.optimiser_step(batch)
-            t.step_in_epoch += 1
-            losses.append(loss)
-            accs.append(acc)
-            self.report(metrics)
-        return _stats(losses, accs)
+                idx = perm_t[torch.arange(i * bs, (i + 1) * bs) % len(perm_t)]
+                x_target = to_device_float(xt[rank_share(idx, c.dist)], c.device)
+            batch = Batch(xs, ys, x_target, pos.step, pos.step / max(1, c.total_steps))
+            out = c.step(partial(c.step_module, batch), ys)
+            losses.append(out.loss)
+            accs.append(out.acc)
+            self.report(out.metrics)
+        return self.stats(losses, accs)
 
 
 class FeatureCacheLoop(EpochLoop):
     """Frozen backbone: backbone features once (no augmentation), then head-only epochs."""
 
     @staticmethod
-    def applies(trainer: Trainer) -> bool:
-        check = getattr(trainer.method, "feature_cache_ok", None)
-        return bool(check and check() and not trainer.method.uses_target and trainer.dist is None)
+    def applies(method: Method, dist: DistInfo | None) -> bool:
+        return method.feature_cache_ok() and not method.uses_target and dist is None
 
-    def __init__(self, trainer: Trainer) -> None:
-        super().__init__(trainer)
-        if trainer.config.augment != "none":
-            trainer.emit(
+    def __init__(self, ctx: LoopContext) -> None:
+        super().__init__(ctx)
+        if ctx.config.augment != "none":
+            ctx.emit(
                 Log(
                     "Augmentation is off while the frozen backbone's features are cached "
                     "(set cache_features = false to train the head on augmented images).",
                     "warning",
                 )
             )
-        trainer.emit(Log("Backbone frozen: computing its features once."))
+        ctx.emit(Log("Backbone frozen: computing its features once."))
         self.cache: dict[int, torch.Tensor] = {}
-        self.f_train = self.features(trainer.data.x_train)
-        trainer.logits_of = self.cached_logits  # type: ignore[method-assign]
+        self.f_train = self.features(ctx.data.x_train)
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         key = id(x)
         if key not in self.cache:
-            t = self.t
+            c = self.ctx
             outs = []
-            model = t.model
+            model = c.method.model
             model.eval()
             with torch.inference_mode():
                 for i in range(0, len(x), 256):
-                    outs.append(model.backbone_features(to_device_float(x[i : i + 256], t.device)).float())
-            self.cache[key] = torch.cat(outs) if outs else torch.zeros(0, model.backbone_dim, device=t.device)
+                    outs.append(model.backbone_features(to_device_float(x[i : i + 256], c.device)).float())
+            self.cache[key] = torch.cat(outs) if outs else torch.zeros(0, model.backbone_dim, device=c.device)
         return self.cache[key]
 
-    def head(self, model: nn.Module, f: torch.Tensor) -> torch.Tensor:
-        return model.head(model.bottleneck(f))  # type: ignore[operator]
+    @staticmethod
+    def head(model: ImageClassifier, f: torch.Tensor) -> torch.Tensor:
+        return model.head(model.bottleneck(f))
 
     @torch.inference_mode()
-    def cached_logits(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    def logits_of(self, model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """Logits from the cached backbone features (the backbone is frozen, so they are exact)."""
+        if not isinstance(model, ImageClassifier):  # pragma: no cover - the trainer passes its classifier
+            return super().logits_of(model, x)
         was = model.training
         model.eval()
         try:
@@ -171,30 +207,26 @@ class FeatureCacheLoop(EpochLoop):
             model.train(was)
 
     def run_epoch(self) -> dict[str, float]:
-        t = self.t
+        c, pos = self.ctx, self.ctx.position
         self.begin_epoch()
-        perm = torch.randperm(len(self.f_train), generator=t.epoch_generator(t.epoch)).to(t.device)
-        y = t.data.y_train.to(t.device)
-        t.method.train()
+        perm = torch.randperm(len(self.f_train), generator=self.epoch_generator()).to(c.device)
+        y = c.data.y_train.to(c.device)
+        c.method.train()
         losses: list[float] = []
         accs: list[float] = []
-        while t.step_in_epoch < t.steps_per_epoch:
-            t.control.check()
-            i = t.step_in_epoch
-            idx = perm[i * t.batch_size : (i + 1) * t.batch_size]
+        while pos.step_in_epoch < c.steps_per_epoch:
+            c.step.check_stop()
+            i = pos.step_in_epoch
+            idx = perm[i * c.batch_size : (i + 1) * c.batch_size]
             f, yb = self.f_train[idx].clone(), y[idx]
-            t.set_lr()
-            logits = self.head(t.model, f)
-            loss = t.method.classification_loss(logits, yb)
-            t.optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            t.optimizer.step()
-            if t.ema is not None:
-                t.ema.update_parameters(t.model)
-            t.step += 1
-            t.step_in_epoch += 1
-            value = float(loss.detach())
-            losses.append(value)
-            accs.append(float((logits.argmax(1) == yb).float().mean()))
-            self.report({"loss": value, "loss/cls": value, "lr": t.optimizer.param_groups[-1]["lr"]})
-        return _stats(losses, accs)
+
+            def compute(f: torch.Tensor = f, yb: torch.Tensor = yb) -> StepResult:
+                logits = self.head(c.method.model, f)
+                loss = c.method.classification_loss(logits, yb)
+                return StepResult(loss, logits, {"loss/cls": float(loss.detach())})
+
+            out = c.step(compute, yb)
+            losses.append(out.loss)
+            accs.append(out.acc)
+            self.report(out.metrics)
+        return self.stats(losses, accs)

@@ -1,9 +1,10 @@
-"""torchrun: two CPU processes (Gloo) train one run together, and the model they save works.
+"""torchrun: two CPU processes (Gloo) train one run together, and train it as well as one process.
 
-The earlier test checked only the run folder's shape and passed while the saved model was at
-chance (BatchNorm running averages that had seen one shard for a few steps). These tests compare
-the accuracy of a 2-process run with the same run in one process (same seed, same global batch)
-and check that the saved checkpoint evaluates to the accuracy the run reported.
+The 2-process runs are subprocesses (`python -m torch.distributed.run`); the 1-process reference
+is the same command with one process. `batch_size` is the global batch, so both take the same
+steps; the validation accuracy must agree within 5 points and the saved checkpoint must evaluate
+to what the run reported. (Before the fix a 2-process run took half the steps with per-process
+batches, its BatchNorm running statistics lagged its weights, and it reported chance accuracy.)
 """
 
 from __future__ import annotations
@@ -17,88 +18,87 @@ from pathlib import Path
 import pytest
 
 from engine.analysis.evaluate import EvaluateConfig, evaluate_run
-from engine.core.config import TrainConfig
+from engine.core.config import save_toml
+from engine.core.runs import open_run
 from engine.data.demo import DemoPaths, make_demo
-from engine.training.trainer import run_train
-
-EPOCHS = {"finetune": 3, "dann": 6}  # DANN's adversarial game needs a few more epochs to settle
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory: pytest.TempPathFactory) -> DemoPaths:
-    """400 source images (320 to train, 80 to validate), 120 target-test images."""
+def ddp_demo(tmp_path_factory: pytest.TempPathFactory) -> DemoPaths:
+    """400 source images (320 train, 80 validation), 160 target, 80 target-test."""
     return make_demo(tmp_path_factory.mktemp("ddp") / "demo", per_class=40, seed=3)
 
 
-def torchrun(demo: DemoPaths, runs: Path, method: str, batch_size: int) -> subprocess.CompletedProcess:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "TRANSFER_STUDIO_OFFLINE": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2"]
-    cmd += ["-m", "engine.cli", "train", "--source", str(demo.source), "--target", str(demo.target_train)]
-    cmd += ["--target-test", str(demo.target_test), "--method", method, "--epochs", str(EPOCHS.get(method, 1))]
-    cmd += ["--batch-size", str(batch_size), "--lr", "0.003", "--seed", "0", "--runs-dir", str(runs)]
-    cmd += ["--name", method, "--quiet"]
-    return subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+def torchrun(nproc: int, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "TRANSFER_STUDIO_OFFLINE": "1", "CUDA_VISIBLE_DEVICES": ""}
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc)]
+    cmd += ["-m", "engine.cli", "train", *args, "--quiet"]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    return proc
 
 
-def metrics(run: Path) -> list[dict]:
-    return [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
-
-
-@pytest.mark.parametrize("method", ["finetune", "dann"])
-def test_two_processes_train_as_well_as_one(demo: DemoPaths, tmp_path: Path, method: str) -> None:
-    runs = tmp_path / "runs"
-    proc = torchrun(demo, runs, method, batch_size=16)  # 2 ranks x 16 = the global batch of 32 below
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert proc.stdout.count("run: ") == 1  # only rank 0 reports
-    assert [p.name for p in runs.iterdir()] == [method]  # one run directory, not one per rank
-    run = runs / method
-    rows = metrics(run)
-    epochs = EPOCHS[method]
-    assert [r["epoch"] for r in rows] == list(range(1, epochs + 1))
-    assert json.loads((run / "run.json").read_text())["status"] == "finished"
-    assert rows[-1]["step"] == epochs * (320 // 2 // 16)  # each rank did half of every epoch
-
-    single = run_train(
-        TrainConfig(
-            source=demo.source,
-            target=demo.target_train,
-            target_test=demo.target_test,
-            method=method,
-            epochs=epochs,
-            batch_size=32,
-            lr=0.003,
-            seed=0,
-            runs_dir=tmp_path / "single",
-            name=method,
-        )
-    )
-    one = metrics(single.run_dir)[-1]
-    two = rows[-1]
-    assert one["val/acc"] > 0.5  # the reference itself learned (chance is 0.1)
-    assert abs(two["val/acc"] - one["val/acc"]) <= 0.05, (one["val/acc"], two["val/acc"])
-    assert abs(two["target/acc"] - one["target/acc"]) <= 0.10, (one["target/acc"], two["target/acc"])
-
-    # the checkpoint rank 0 saved is the model whose accuracy the run reported
-    info = json.loads((run / "run.json").read_text())
-    report = evaluate_run(EvaluateConfig(run_dir=run, data=demo.target_test, checkpoint="best", device="cpu"))
-    assert report["accuracy"] == pytest.approx(info["best_metrics"]["target/acc"], abs=1e-6)
-
-
-def test_sync_bn_on_cpu_is_refused_with_a_reason(demo: DemoPaths, tmp_path: Path) -> None:
-    cfg = tmp_path / "sync.toml"
-    cfg.write_text("sync_bn = true\n")
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "TRANSFER_STUDIO_OFFLINE": "1"}
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "engine.cli"]
-    cmd += [
-        "train",
-        "--config",
-        str(cfg),
+def train_args(demo: DemoPaths, runs: Path, name: str, *extra: str) -> list[str]:
+    return [
         "--source",
         str(demo.source),
-        "--epochs",
-        "1",
+        "--target",
+        str(demo.target_train),
+        "--target-test",
+        str(demo.target_test),
+        "--batch-size",
+        "32",
         "--runs-dir",
-        str(tmp_path / "r"),
+        str(runs),
+        "--name",
+        name,
+        *extra,
     ]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=300)
-    assert proc.returncode != 0 and "SyncBatchNorm needs CUDA" in proc.stderr
+
+
+def best_metrics(run_dir: Path) -> dict[str, float]:
+    return dict(json.loads((run_dir / "run.json").read_text())["best_metrics"])
+
+
+def check_parity(demo: DemoPaths, tmp_path: Path, *extra: str) -> None:
+    runs = tmp_path / "runs"
+    torchrun(1, *train_args(demo, runs, "one", *extra))
+    two = torchrun(2, *train_args(demo, runs, "two", *extra))
+    assert two.stdout.count("run: ") == 1, two.stdout  # only rank 0 reports
+    assert sorted(p.name for p in runs.iterdir()) == ["one", "two"]  # one directory, not one per rank
+    single, ddp = best_metrics(runs / "one"), best_metrics(runs / "two")
+    print(f"{extra}: val/acc one process {single['val/acc']:.4f}, two processes {ddp['val/acc']:.4f}")
+    assert single["val/acc"] > 0.6, single  # the reference learned something
+    assert abs(ddp["val/acc"] - single["val/acc"]) <= 0.05, (single, ddp)
+    # the saved (best) checkpoint is the model the run measured
+    report = evaluate_run(EvaluateConfig(run_dir=runs / "two", data=demo.target_test))
+    assert report["accuracy"] == pytest.approx(ddp["target/acc"], abs=1e-6)
+    rows_one = [json.loads(x) for x in (runs / "one" / "metrics.jsonl").read_text().splitlines()]
+    rows_two = [json.loads(x) for x in (runs / "two" / "metrics.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in rows_two] == [r["step"] for r in rows_one]  # the same steps
+
+
+def test_finetune_under_torchrun_matches_one_process(ddp_demo: DemoPaths, tmp_path: Path) -> None:
+    check_parity(ddp_demo, tmp_path, "--method", "finetune", "--epochs", "4", "--lr", "3e-3")
+    # the model is a working model on its own training images, not chance
+    report = evaluate_run(EvaluateConfig(run_dir=tmp_path / "runs" / "two", data=ddp_demo.source))
+    assert report["accuracy"] > 0.85
+
+
+def test_dann_under_torchrun_matches_one_process(ddp_demo: DemoPaths, tmp_path: Path) -> None:
+    check_parity(ddp_demo, tmp_path, "--method", "dann", "--epochs", "6", "--lr", "5e-3")
+
+
+def test_killed_torchrun_run_resumes_with_another_world_size(ddp_demo: DemoPaths, tmp_path: Path) -> None:
+    runs = tmp_path / "runs"
+    torchrun(2, *train_args(ddp_demo, runs, "r", "--epochs", "1", "--lr", "3e-3"))
+    run = open_run(runs / "r")
+    cfg = run.config()
+    cfg.epochs = 2
+    save_toml(cfg, run.config_path)
+    run.update_info(status="running")  # as if the processes had been killed after epoch 1
+    proc = torchrun(1, "--resume", str(runs / "r"))
+    assert "trained by 2 process(es) and resumes with 1" in proc.stdout + proc.stderr
+    rows = run.metrics()
+    assert [r["epoch"] for r in rows] == [1, 2] and rows[-1]["step"] == 2 * (320 // 32)
+    assert run.info()["status"] == "finished"
