@@ -36,7 +36,7 @@ def mk_mmd(
     d2 = _sq_dists(x)
     n = ns + nt
     sigma2 = (d2.detach().sum() / max(n * n - n, 1)).clamp_min(1e-8)
-    k = sum(torch.exp(-d2 / (2.0 * m * sigma2)) for m in multipliers) / len(multipliers)
+    k = torch.stack([torch.exp(-d2 / (2.0 * m * sigma2)) for m in multipliers]).mean(0)
     k_ss, k_tt, k_st = k[:ns, :ns], k[ns:, ns:], k[:ns, ns:]
     off_s = (k_ss.sum() - k_ss.diagonal().sum()) / max(ns * ns - ns, 1)
     off_t = (k_tt.sum() - k_tt.diagonal().sum()) / max(nt * nt - nt, 1)

@@ -130,6 +130,8 @@ def domain_adversarial_loss(
 class MultiLinearMap(nn.Module):
     """CDAN's multilinear map T(f, g) = f ⊗ g, flattened to [N, feature_dim x num_classes]."""
 
+    out_dim: int
+
     def __init__(self, feature_dim: int, num_classes: int) -> None:
         super().__init__()
         self.out_dim = feature_dim * num_classes
@@ -147,6 +149,8 @@ class RandomizedMultiLinearMap(nn.Module):
     rf: torch.Tensor
     rg: torch.Tensor
 
+    out_dim: int
+
     def __init__(self, feature_dim: int, num_classes: int, out_dim: int = 1024) -> None:
         super().__init__()
         self.out_dim = out_dim
@@ -159,7 +163,7 @@ class RandomizedMultiLinearMap(nn.Module):
 
 def conditioning_map(
     feature_dim: int, num_classes: int, randomized: bool | None = None, max_dim: int = 4096, random_dim: int = 1024
-) -> nn.Module:
+) -> MultiLinearMap | RandomizedMultiLinearMap:
     """The full multilinear map, or the randomised one when asked or when d_f x C > max_dim."""
     if randomized is None:
         randomized = feature_dim * num_classes > max_dim
