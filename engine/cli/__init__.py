@@ -50,7 +50,7 @@ def write_json(path: str | Path, obj: Any) -> None:
 def cmd_demo(args: argparse.Namespace) -> int:
     from engine.data.demo import make_demo
 
-    paths = make_demo(Path(args.dir), seed=args.seed)
+    paths = make_demo(Path(args.dir), seed=args.seed, shift=args.shift)
     print(f"source (labelled):       {paths.source}")
     print(f"target train (unlabelled): {paths.target_train}")
     print(f"target test (labelled):  {paths.target_test}")
@@ -136,7 +136,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print(f"accuracy: {report['accuracy']:.4f} on {report['n']} images")
     print(f"{'class':<20} {'precision':>9} {'recall':>7} {'support':>8}")
     for row in report["per_class"]:
-        print(f"{row['class']:<20} {row['precision']:>9.3f} {row['recall']:>7.3f} {row['support']:>8d}")
+        note = f"  ({row['note']})" if row.get("note") else ""
+        print(f"{row['class']:<20} {row['precision']:>9.3f} {row['recall']:>7.3f} {row['support']:>8d}{note}")
     print("confusion matrix (rows: true, columns: predicted)")
     for name, row in zip(report["classes"], report["confusion_matrix"], strict=False):
         print(f"{name:<12} " + " ".join(f"{v:>4d}" for v in row))
@@ -304,6 +305,12 @@ def build_parser() -> argparse.ArgumentParser:
     sp = add("demo", cmd_demo, "write the offline demo domains (digits -> coloured textured digits) as PNG folders")
     sp.add_argument("dir")
     sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument(
+        "--shift",
+        default="texture",
+        choices=["texture", "blur", "rotation", "inversion", "noise", "scale"],
+        help="target domain from the shift zoo (engine/data/shifts.py); texture is the original demo",
+    )
 
     sp = add("check", cmd_check, "health report of an image folder (and its target folders)")
     sp.add_argument("folder")
