@@ -1,12 +1,19 @@
-"""Domain-adaptation benchmark: source-only (fine-tuning) and every adaptation method on the
-demo pair (source -> target/train unlabelled, measured on target/test), several seeds.
+"""Domain-adaptation benchmark over the shift zoo: every method (and DANN+MCC, CDAN+MCC) on
+every shift (engine/data/shifts.py), several seeds, through the trainer with the app's defaults.
 
-Prints a markdown table of target test accuracy (mean ± std over seeds) for the checkpoint the
-trainer SELECTED without target labels (`--select`, default source validation accuracy), for the
-last epoch, and the wall time per run. Target test labels are used only to report accuracy.
+Each shift is written as a demo folder (source -> target/train unlabelled, measured on
+target/test); a run trains `small_cnn` from random weights and reports the target test accuracy
+of the checkpoint the trainer SELECTED without target labels (`--select`, default source
+validation accuracy). Target test labels are used only to report accuracy.
 
-    .venv/bin/python bench/domain_adaptation.py                 # demo in a temp folder, 3 seeds
-    .venv/bin/python bench/domain_adaptation.py --data DEMO --seeds 1 --methods finetune dann
+Prints: target accuracy per shift (mean ± std over seeds), the mean gain over source-only
+(`finetune`), and each method's mean rank over the shifts (1 = best; ties share their rank).
+A method is NAME or NAME+mcc / NAME+ent (the regularisers' weights, `mcc_weight` and
+`entropy_weight`, set to 1 or to `--mcc-weight` / `--entropy-weight`).
+
+    .venv/bin/python bench/domain_adaptation.py                      # the full run: 3 seeds, every shift
+    .venv/bin/python bench/domain_adaptation.py --seeds 1 --shifts texture blur --methods finetune dann dann+mcc
+    .venv/bin/python bench/domain_adaptation.py --load a.json b.json  # tables from earlier runs' --json
 """
 
 from __future__ import annotations
@@ -24,25 +31,33 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-DA_METHODS = ["adabn", "dann", "cdan", "dan", "coral", "mcc", "self_training"]
+SHIFTS = ["texture", "blur", "rotation", "inversion", "noise", "scale"]
+METHODS = ["finetune", "adabn", "dann", "dann+mcc", "cdan", "cdan+mcc", "dan", "coral", "mcc", "self_training"]
+BASELINE = "finetune"
 
 
-def _mean_std(values: list[float]) -> str:
-    if not values:
-        return "-"
-    mean = statistics.fmean(values) * 100
-    std = statistics.stdev(values) * 100 if len(values) > 1 else 0.0
-    return f"{mean:.1f} ± {std:.1f}"
+def method_options(spec: str, args: argparse.Namespace) -> tuple[str, dict[str, Any]]:
+    """'dann+mcc' -> ('dann', {'mcc_weight': w}); '+ent' adds entropy_weight."""
+    name, *extras = spec.split("+")
+    options: dict[str, Any] = dict(json.loads(args.options)) if args.options else {}
+    for extra in extras:
+        if extra == "mcc":
+            options["mcc_weight"] = args.mcc_weight
+        elif extra == "ent":
+            options["entropy_weight"] = args.entropy_weight
+        else:
+            raise SystemExit(f"unknown extra '+{extra}' in method '{spec}': use +mcc or +ent")
+    return name, options
 
 
 def run_one(
-    method: str, seed: int, data: Path, runs_dir: Path, args: argparse.Namespace, cache: Any = None
+    spec: str, shift: str, seed: int, data: Path, runs_dir: Path, args: argparse.Namespace, cache: Any = None
 ) -> dict[str, Any]:
-    """Train one method with one seed; returns selected/last target accuracy and wall time."""
+    """Train one method on one shift with one seed; returns selected/last target accuracy and wall time."""
     from engine.core.config import TrainConfig
     from engine.training.trainer import run_train
 
-    options: dict[str, Any] = dict(json.loads(args.options)) if args.options else {}
+    method, options = method_options(spec, args)
     # what the user did not set on the command line stays at the app's defaults
     given = {k: getattr(args, k) for k in ("epochs", "batch_size", "lr", "optimizer") if getattr(args, k) is not None}
     config = TrainConfig(
@@ -51,126 +66,199 @@ def run_one(
         target_test=data / "target" / "test",
         method=method,
         method_options=options,
-        backbone="small_cnn",
+        backbone=args.backbone,
         weights="random",
         select=args.select,
         ema_decay=args.ema,
         device=args.device,
         seed=seed,
         runs_dir=runs_dir,
-        name=f"{method}-s{seed}",
+        name=f"{shift}-{spec.replace('+', '_')}-s{seed}",
         **given,
     )
     t0 = time.perf_counter()
     result = run_train(config, cache=cache)
-    seconds = time.perf_counter() - t0
     return {
-        "method": method,
+        "method": spec,
+        "shift": shift,
         "seed": seed,
         "selected": result.best_metrics.get("target/acc", float("nan")),
-        "selected_epoch": result.best_epoch,
         "last": result.metrics.get("target/acc", float("nan")),
         "val": result.best_metrics.get("val/acc", float("nan")),
-        "seconds": seconds,
+        "seconds": time.perf_counter() - t0,
     }
 
 
 _CACHE: Any = None
 
 
-def _worker(job: tuple[str, int, str, str, dict[str, Any]]) -> dict[str, Any]:
-    """One run in a worker process (one torch thread each, decoded folders cached per process)."""
+def _worker(job: tuple[str, str, int, str, str, dict[str, Any]]) -> dict[str, Any]:
+    """One run (one torch thread by default; decoded folders cached per process)."""
     global _CACHE
     import torch
 
     from engine.data.prepare import DecodeCache
 
-    method, seed, data, runs_dir, ns = job
+    spec, shift, seed, data, runs_dir, ns = job
     torch.set_num_threads(ns.pop("_threads"))
     if _CACHE is None:
         _CACHE = DecodeCache()
-    return run_one(method, seed, Path(data), Path(runs_dir), argparse.Namespace(**ns), _CACHE)
+    return run_one(spec, shift, seed, Path(data), Path(runs_dir), argparse.Namespace(**ns), _CACHE)
 
 
-def table(rows: list[dict[str, Any]], methods: list[str]) -> str:
-    lines = [
-        "| method | target acc, selected (%) | target acc, last epoch (%) | source val acc (%) | time / run (s) |",
-        "|---|---|---|---|---|",
-    ]
+# ----------------------------------------------------------------------------- tables
+def _acc(rows: list[dict[str, Any]], method: str, shift: str) -> list[float]:
+    return [r["selected"] * 100 for r in rows if r["method"] == method and r["shift"] == shift]
+
+
+def _ranks(values: dict[str, float]) -> dict[str, float]:
+    """Rank 1 = highest value; tied values share the mean of their ranks."""
+    order = sorted(values, key=lambda k: -values[k])
+    ranks: dict[str, float] = {}
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in order[i : j + 1]:
+            ranks[k] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
+
+
+def summary(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per-method mean accuracy per shift, mean gain over source-only, mean rank (shifts all methods ran on)."""
+    methods = list(dict.fromkeys(r["method"] for r in rows))
+    shifts = [s for s in dict.fromkeys(r["shift"] for r in rows) if all(_acc(rows, m, s) for m in methods)]
+    mean = {m: {s: statistics.fmean(_acc(rows, m, s)) for s in shifts} for m in methods}
+    per_shift_ranks = {s: _ranks({m: mean[m][s] for m in methods}) for s in shifts}
+    out: dict[str, Any] = {"methods": methods, "shifts": shifts, "mean": mean, "rank": {}, "gain": {}, "min_gain": {}}
     for m in methods:
-        r = [x for x in rows if x["method"] == m]
-        if not r:
-            continue
-        label = "source-only (finetune)" if m == "finetune" else m
-        secs = statistics.fmean(x["seconds"] for x in r)
-        lines.append(
-            f"| {label} | {_mean_std([x['selected'] for x in r])} | {_mean_std([x['last'] for x in r])} "
-            f"| {_mean_std([x['val'] for x in r])} | {secs:.0f} |"
-        )
+        out["rank"][m] = statistics.fmean(per_shift_ranks[s][m] for s in shifts) if shifts else float("nan")
+        if BASELINE in methods and shifts:
+            gains = [mean[m][s] - mean[BASELINE][s] for s in shifts]
+            out["gain"][m], out["min_gain"][m] = statistics.fmean(gains), min(gains)
+    return out
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    s = summary(rows)
+    shifts, methods = s["shifts"], s["methods"]
+    head = "| method | " + " | ".join(shifts) + " | mean gain | worst gain | mean rank |"
+    lines = [head, "|---|" + "---|" * (len(shifts) + 3)]
+    best = {sh: max(s["mean"][m][sh] for m in methods) for sh in shifts}
+    for m in methods:
+        cells = []
+        for sh in shifts:
+            acc = _acc(rows, m, sh)
+            std = statistics.stdev(acc) if len(acc) > 1 else None
+            cell = f"{statistics.fmean(acc):.1f}" + (f" ± {std:.1f}" if std is not None else "")
+            cells.append(f"**{cell}**" if s["mean"][m][sh] == best[sh] else cell)
+        label = "source-only (finetune)" if m == BASELINE else m
+        gain = f"{s['gain'][m]:+.1f}" if m in s["gain"] else "-"
+        worst = f"{s['min_gain'][m]:+.1f}" if m in s["min_gain"] else "-"
+        lines.append(f"| {label} | " + " | ".join(cells) + f" | {gain} | {worst} | {s['rank'][m]:.1f} |")
     return "\n".join(lines)
+
+
+def goals(rows: list[dict[str, Any]]) -> list[str]:
+    """The issue's goals, checked on these rows."""
+    s = summary(rows)
+    lines = []
+    ranked = sorted((m for m in s["methods"] if m != BASELINE), key=lambda m: s["rank"][m])
+    if ranked and s["min_gain"]:
+        top = ranked[0]
+        ok = s["min_gain"][top] >= 10
+        lines.append(
+            f"best method by mean rank: {top}; its worst gain over source-only is {s['min_gain'][top]:+.1f} points "
+            f"({'meets' if ok else 'misses'} the >= 10 on every shift goal)"
+        )
+    for plain in ("dann", "cdan"):
+        combo = f"{plain}+mcc"
+        if plain in s["methods"] and combo in s["methods"] and s["shifts"]:
+            a = statistics.fmean(s["mean"][plain].values())
+            b = statistics.fmean(s["mean"][combo].values())
+            lines.append(f"{combo} {b:.1f} % vs {plain} {a:.1f} % on average ({'better' if b > a else 'not better'})")
+    return lines
 
 
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("--data", type=Path, help="Demo folder (made by make_demo); default: a fresh one in a temp folder.")
-    ap.add_argument("--methods", nargs="+", default=["finetune", *DA_METHODS])
+    ap.add_argument("--shifts", nargs="+", default=SHIFTS, choices=SHIFTS)
+    ap.add_argument("--methods", nargs="+", default=METHODS, help="NAME, NAME+mcc or NAME+ent")
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--per-class", type=int, default=150, help="Source images per class (the demo's 150).")
+    ap.add_argument("--backbone", default="small_cnn")
     ap.add_argument("--epochs", type=int, help="Default: the app's.")
     ap.add_argument("--batch-size", type=int, help="Default: the app's.")
     ap.add_argument("--lr", type=float, help="Default: the app's.")
     ap.add_argument("--optimizer", choices=["adamw", "sgd"], help="Default: the app's.")
     ap.add_argument("--select", default="val_acc", choices=["val_acc", "target_entropy", "last"])
     ap.add_argument("--ema", type=float, help="Weight averaging decay (0: off; default: the method's).")
-    ap.add_argument(
-        "--options", default="", help="JSON method options given to EVERY method, e.g. '{\"target_bn\": false}'."
-    )
+    ap.add_argument("--mcc-weight", type=float, default=1.0, help="mcc_weight of the NAME+mcc methods.")
+    ap.add_argument("--entropy-weight", type=float, default=0.1, help="entropy_weight of the NAME+ent methods.")
+    ap.add_argument("--options", default="", help="JSON method options given to EVERY method.")
     ap.add_argument("--device", default="cpu")
-    ap.add_argument(
-        "--jobs", type=int, default=2, help="Runs trained at once, in separate processes (use the number of cores)."
-    )
+    ap.add_argument("--jobs", type=int, default=2, help="Runs at once, in separate processes (1: in this process).")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads per run.")
-    ap.add_argument("--json", type=Path, help="Also write every run's numbers here.")
-    ap.add_argument("--runs-dir", type=Path, help="Keep the run directories here (default: a temp folder, deleted).")
+    ap.add_argument("--json", type=Path, help="Write every run's numbers here (after each run).")
+    ap.add_argument("--load", type=Path, nargs="+", help="Only print the tables of these --json files (merged).")
     args = ap.parse_args(argv)
 
+    if args.load:
+        loaded = [r for p in args.load for r in json.loads(p.read_text(encoding="utf-8"))]
+        print(table(loaded), *goals(loaded), sep="\n")
+        return 0
+    for spec in args.methods:
+        method_options(spec, args)  # fail on a bad +extra before any training
     import multiprocessing as mp
     from concurrent.futures import ProcessPoolExecutor
 
     from engine.data.demo import make_demo
 
-    with tempfile.TemporaryDirectory(prefix="da-bench-") as tmp:
-        data = args.data or make_demo(Path(tmp) / "demo").source.parent
-        ns = {k: v for k, v in vars(args).items() if k not in ("data", "json", "runs_dir")} | {"_threads": args.threads}
-        runs_dir = args.runs_dir or Path(tmp) / "runs"
-        jobs = [(m, seed, str(data), str(runs_dir), dict(ns)) for m in args.methods for seed in range(args.seeds)]
-        rows: list[dict[str, Any]] = []
-        t0 = time.perf_counter()
-        with ProcessPoolExecutor(max_workers=max(1, args.jobs), mp_context=mp.get_context("spawn")) as pool:
-            for row in pool.map(_worker, jobs):
-                rows.append(row)
-                print(
-                    f"{row['method']:14s} seed {row['seed']}: selected {row['selected'] * 100:5.1f}% (epoch {row['selected_epoch']}), "
-                    f"last {row['last'] * 100:5.1f}%, {row['seconds']:.0f} s",
-                    flush=True,
-                )
-        total = time.perf_counter() - t0
-    print()
+    rows: list[dict[str, Any]] = []
+    t0 = time.perf_counter()
+    with tempfile.TemporaryDirectory(prefix="da-zoo-") as tmp:
+        ns = {k: v for k, v in vars(args).items() if k not in ("json", "load")} | {"_threads": args.threads}
+        jobs = []
+        for shift in args.shifts:
+            data = make_demo(Path(tmp) / shift, shift=shift, per_class=args.per_class).source.parent
+            jobs += [
+                (m, shift, seed, str(data), str(Path(tmp) / "runs"), dict(ns))
+                for seed in range(args.seeds)
+                for m in args.methods
+            ]
+        if args.jobs <= 1:
+            results: Any = map(_worker, jobs)
+            pool = None
+        else:
+            pool = ProcessPoolExecutor(max_workers=args.jobs, mp_context=mp.get_context("spawn"))
+            results = pool.map(_worker, jobs)
+        for row in results:
+            rows.append(row)
+            print(
+                f"{row['shift']:9s} {row['method']:14s} seed {row['seed']}: target {row['selected'] * 100:5.1f}% "
+                f"(last {row['last'] * 100:5.1f}%), source val {row['val'] * 100:5.1f}%, {row['seconds']:.0f} s",
+                flush=True,
+            )
+            if args.json:
+                args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+        if pool is not None:
+            pool.shutdown()
+    total = time.perf_counter() - t0
     from engine.core.config import TrainConfig
 
     d = TrainConfig.model_fields
     pick = lambda k: getattr(args, k) if getattr(args, k) is not None else d[k].default  # noqa: E731
     ema = "the method's default" if args.ema is None else (args.ema or "off")
     print(
-        f"Demo pair, small_cnn 32x32, {pick('epochs')} epochs, batch {pick('batch_size')} per domain, "
-        f"{pick('optimizer')} lr {pick('lr')}, {args.seeds} seeds, checkpoint selected by {args.select} "
-        f"(no target labels), EMA {ema}, options {args.options or 'default'}."
+        f"\nShift zoo, {args.backbone} 32x32 from random weights, {pick('epochs')} epochs, batch {pick('batch_size')} "
+        f"per domain, {pick('optimizer')} lr {pick('lr')}, {args.seeds} seed(s), checkpoint selected by {args.select} "
+        f"(no target labels), EMA {ema}, +mcc weight {args.mcc_weight}, options {args.options or 'default'}.\n"
+        "Target test accuracy (%), mean ± std over seeds; gains in points over source-only.\n"
     )
-    print()
-    print(table(rows, args.methods))
-    print()
-    print(f"Total wall time: {total / 60:.1f} min ({args.jobs} runs at once, {args.threads} torch thread(s) each).")
-    if args.json:
-        args.json.write_text(json.dumps(rows, indent=2) + "\n", encoding="utf-8")
+    print(table(rows), *goals(rows), sep="\n")
+    print(f"\nTotal wall time: {total / 60:.1f} min ({args.jobs} run(s) at once, {args.threads} torch thread(s) each).")
     return 0
 
 

@@ -64,18 +64,32 @@ def confusion_matrix(pred: np.ndarray, true: np.ndarray, num_classes: int) -> np
     return cm
 
 
+NEVER_PREDICTED = "never predicted: precision 0"
+NO_IMAGES = "no images of this class: recall 0"
+
+
 def per_class(cm: np.ndarray, classes: list[str]) -> list[dict[str, Any]]:
+    """Precision, recall and support per class (rows of `cm` are true classes, columns predictions).
+
+    A class the model never predicts has no precision in the strict sense (0/0); like
+    scikit-learn's `zero_division=0` it is reported as 0, not NaN, since a model that never
+    predicts a class is of no use for it, and the row's `note` says why. The same holds for the
+    recall of a class with no images. `predicted` counts the predictions of each class.
+    """
     rows = []
     for i, name in enumerate(classes):
         tp = int(cm[i, i])
         support = int(cm[i].sum())
         predicted = int(cm[:, i].sum())
+        notes = ([] if predicted else [NEVER_PREDICTED]) + ([] if support else [NO_IMAGES])
         rows.append(
             {
                 "class": name,
                 "support": support,
-                "precision": tp / predicted if predicted else float("nan"),
-                "recall": tp / support if support else float("nan"),
+                "predicted": predicted,
+                "precision": tp / predicted if predicted else 0.0,
+                "recall": tp / support if support else 0.0,
+                "note": "; ".join(notes),
             }
         )
     return rows

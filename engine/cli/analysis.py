@@ -16,7 +16,8 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print(f"accuracy: {report.accuracy:.4f} on {report.n} images")
     print(f"{'class':<20} {'precision':>9} {'recall':>7} {'support':>8}")
     for row in report.per_class:
-        print(f"{row.name:<20} {row.precision:>9.3f} {row.recall:>7.3f} {row.support:>8d}")
+        note = f"  ({row.note})" if row.note else ""
+        print(f"{row.name:<20} {row.precision:>9.3f} {row.recall:>7.3f} {row.support:>8d}{note}")
     print("confusion matrix (rows: true, columns: predicted)")
     for name, counts in zip(report.classes, report.confusion_matrix, strict=True):
         print(f"{name:<12} " + " ".join(f"{v:>4d}" for v in counts))

@@ -11,7 +11,7 @@ from engine.cli.common import BarPrinter, add_command, run_job, write_json
 def cmd_demo(args: argparse.Namespace) -> int:
     from engine.data.demo import make_demo
 
-    paths = make_demo(Path(args.dir), seed=args.seed)
+    paths = make_demo(Path(args.dir), seed=args.seed, shift=args.shift)
     print(f"source (labelled):       {paths.source}")
     print(f"target train (unlabelled): {paths.target_train}")
     print(f"target test (labelled):  {paths.target_test}")
@@ -44,6 +44,12 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
     sp.add_argument("dir")
     sp.add_argument("--seed", type=int, default=0)
+    sp.add_argument(
+        "--shift",
+        default="texture",
+        choices=["texture", "blur", "rotation", "inversion", "noise", "scale"],
+        help="target domain from the shift zoo (engine/data/shifts.py); texture is the original demo",
+    )
 
     sp = add_command(sub, "check", cmd_check, "health report of an image folder (and its target folders)")
     sp.add_argument("folder")

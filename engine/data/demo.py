@@ -48,14 +48,26 @@ class DemoArrays:
     target_test_labels: np.ndarray
 
 
-def _digit_mask(digit8: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
-    """8×8 digit (0..16) -> float mask [size, size] in [0, 1], smoothly upscaled with a random affine jitter."""
+def _digit_mask(
+    digit8: np.ndarray,
+    size: int,
+    rng: np.random.Generator,
+    *,
+    angle_deg: tuple[float, float] = (-12, 12),
+    scale_range: tuple[float, float] = (0.68, 0.82),
+    offset: float = 0.06,
+) -> np.ndarray:
+    """8×8 digit (0..16) -> float mask [size, size] in [0, 1], smoothly upscaled with a random affine jitter.
+
+    The defaults are the demo's jitter; the shift zoo (engine.data.shifts) widens them for its
+    rotation and scale shifts. `offset` is the largest shift of the centre, as a share of the side.
+    """
     src = Image.fromarray(np.clip(digit8 * 16.0, 0, 255).astype(np.uint8), "L")
     src = src.resize((32, 32), Image.Resampling.BICUBIC)  # smooth first, then warp at the output size
-    angle = math.radians(rng.uniform(-12, 12))
-    scale = rng.uniform(0.68, 0.82) * size / 32  # digit box ~3/4 of the image, like MNIST's 20/28
+    angle = math.radians(rng.uniform(*angle_deg))
+    scale = rng.uniform(*scale_range) * size / 32  # digit box ~3/4 of the image, like MNIST's 20/28
     shear = rng.uniform(-0.15, 0.15)
-    tx, ty = rng.uniform(-0.06, 0.06, size=2) * size
+    tx, ty = rng.uniform(-offset, offset, size=2) * size
     cos, sin = math.cos(angle), math.sin(angle)
     # forward map: input (centred) -> output (centred) = scale * R * Shear; PIL wants the inverse
     m = np.array([[cos, -sin], [sin, cos]]) @ np.array([[1.0, shear], [0.0, 1.0]]) * scale
@@ -180,8 +192,20 @@ def assign_digits(targets: np.ndarray, per_class: int, rng: np.random.Generator)
     return {"source": np.array(parts["source"]), "train": train_idx, "test": np.array(parts["test"])}
 
 
-def render_demo(*, seed: int = 0, size: int = 32, per_class: int = 150) -> DemoArrays:
-    """Render the demo in memory (deterministic for `seed`); source and target use disjoint digits."""
+TargetRenderer = Callable[[np.ndarray, int, np.random.Generator], np.ndarray]
+"""(8×8 digit, image side, rng) -> one target image, uint8 [size, size] or [size, size, 3]."""
+
+
+def _textured_target(digit8: np.ndarray, size: int, rng: np.random.Generator) -> np.ndarray:
+    return _target_image(_digit_mask(digit8, size, rng), rng)
+
+
+def render_pair(target: TargetRenderer, *, seed: int = 0, size: int = 32, per_class: int = 150) -> DemoArrays:
+    """Source digits and target digits drawn by `target` (deterministic for `seed`; disjoint originals).
+
+    The source is the same for every target renderer and seed, so the shifts of the zoo differ
+    only in their target domain.
+    """
     if size < 8:
         raise UserError(f"demo image size is {size}; use at least 8 pixels (e.g. 32).")
     if per_class < 1:
@@ -190,13 +214,18 @@ def render_demo(*, seed: int = 0, size: int = 32, per_class: int = 150) -> DemoA
     rng = np.random.default_rng(seed)
     parts = assign_digits(targets, per_class, rng)
     src = [_source_image(_digit_mask(images8[i], size, rng), rng) for i in parts["source"]]
-    trn = [_target_image(_digit_mask(images8[i], size, rng), rng) for i in parts["train"]]
-    tst = [_target_image(_digit_mask(images8[i], size, rng), rng) for i in parts["test"]]
+    trn = [target(images8[i], size, rng) for i in parts["train"]]
+    tst = [target(images8[i], size, rng) for i in parts["test"]]
 
     def labels(key: str) -> np.ndarray:
         return targets[parts[key]].astype(np.int64)
 
     return DemoArrays(np.stack(src), labels("source"), np.stack(trn), labels("train"), np.stack(tst), labels("test"))
+
+
+def render_demo(*, seed: int = 0, size: int = 32, per_class: int = 150) -> DemoArrays:
+    """Render the demo (the zoo's "texture" shift) in memory, deterministic for `seed`."""
+    return render_pair(_textured_target, seed=seed, size=size, per_class=per_class)
 
 
 def make_demo(
@@ -206,15 +235,20 @@ def make_demo(
     size: int = 32,
     per_class: int = 150,
     progress: Callable[[int, int], None] | None = None,
+    shift: str = "texture",
 ) -> DemoPaths:
     """Write the demo as PNGs: out/source/<class>/, out/target/train/ (flat, unlabelled), out/target/test/<class>/.
 
-    `out_dir` must be new or empty. ~2,400 files at the defaults, a few seconds.
+    `shift` names the target domain from the shift zoo (engine.data.shifts; "texture" is the
+    original demo). `out_dir` must be new or empty. ~2,400 files at the defaults, a few seconds.
     """
+    from engine.data.shifts import get_shift
+
+    spec = get_shift(shift)  # an unknown name fails before anything is written
     out = Path(out_dir)
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UserError(f"{out} already exists and is not an empty folder; choose a new folder for the demo data.")
-    arrays = render_demo(seed=seed, size=size, per_class=per_class)
+    arrays = render_pair(spec.render, seed=seed, size=size, per_class=per_class)
     paths = DemoPaths(out / "source", out / "target" / "train", out / "target" / "test")
     jobs: list[tuple[Path, np.ndarray]] = []
     counters = dict.fromkeys(range(10), 0)
@@ -234,10 +268,11 @@ def make_demo(
         if progress is not None and (k % 100 == 0 or k == len(jobs)):
             progress(k, len(jobs))
     (out / "README.txt").write_text(
-        "Transfer Studio demo (scikit-learn 8x8 digits, MNIST -> MNIST-M style).\n"
-        "source/        labelled clean digits (train here)\n"
-        "target/train/  unlabelled textured digits (for domain adaptation)\n"
-        "target/test/   labelled textured digits (only to measure target accuracy)\n",
+        f"Transfer Studio demo (scikit-learn 8x8 digits), shift '{spec.name}': {spec.summary}\n"
+        f"Seed {seed}, {size}x{size} pixels.\n"
+        "source/        labelled clean grey digits (train here)\n"
+        "target/train/  unlabelled shifted digits (for domain adaptation)\n"
+        "target/test/   labelled shifted digits (only to measure target accuracy)\n",
         encoding="utf-8",
     )
     return paths

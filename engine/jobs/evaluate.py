@@ -26,9 +26,10 @@ class ClassScores(BaseModel):
 
     model_config = ConfigDict(extra="forbid", populate_by_name=True)
     name: str = Field(alias="class")
-    precision: float
+    precision: float  # 0 (not NaN) for a class the model never predicted, as scikit-learn's zero_division=0
     recall: float
     support: int
+    note: str = ""  # e.g. "never predicted": why a figure is 0
 
 
 class Misclassified(BaseModel):

@@ -37,6 +37,18 @@ class AdaptationConfig(MethodConfig):
         True,
         description="AdaBN (Li 2016): after every epoch, set the BatchNorm statistics to those of the target images, so the model normalises target images as target images; source accuracy is measured with source statistics.",
     )
+    mcc_weight: float = Field(
+        0.0,
+        ge=0,
+        le=100,
+        description="Add minimum class confusion (Jin 2020) on the target predictions with this weight, on top of the method's own loss (0: off); DANN+MCC is DANN with mcc_weight 1.",
+    )
+    entropy_weight: float = Field(
+        0.0,
+        ge=0,
+        le=100,
+        description="Add the mean entropy of the target predictions (Grandvalet & Bengio 2004) with this weight, so the classifier's boundaries avoid dense target regions (0: off).",
+    )
 
 
 AC = TypeVar("AC", bound=AdaptationConfig)

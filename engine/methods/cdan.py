@@ -20,6 +20,7 @@ from engine.methods.adaptation import AdaptationMethod
 from engine.methods.base import Batch, MethodContext, StepResult, register
 from engine.methods.da_losses import entropy
 from engine.methods.dann import AdversarialConfig, discriminator_width
+from engine.methods.regularisers import with_regularisers
 from engine.models.classifier import ImageClassifier
 from engine.models.domain_discriminator import (
     DomainDiscriminator,
@@ -89,4 +90,5 @@ class CDAN(AdaptationMethod[CDANConfig]):
             "domain_acc": acc,
             "lambda": lam,
         }
+        loss = with_regularisers(loss, metrics, cfg, logits_t, lam)
         return StepResult(loss, logits_s, metrics)

@@ -12,6 +12,7 @@ from pydantic import Field
 from engine.methods.adaptation import AdaptationConfig, AdaptationMethod
 from engine.methods.base import Batch, StepResult, register
 from engine.methods.da_losses import coral
+from engine.methods.regularisers import with_regularisers
 
 
 class CORALConfig(AdaptationConfig):
@@ -30,9 +31,10 @@ class DeepCORAL(AdaptationMethod[CORALConfig]):
     def training_step(self, batch: Batch) -> StepResult:
         cfg = self.config
         lam = self.ramp(batch.progress)
-        f_s, f_t, logits_s, _ = self.forward_both(batch)
+        f_s, f_t, logits_s, logits_t = self.forward_both(batch)
         cls = self.classification_loss(logits_s, batch.y_source)
         transfer = coral(f_s, f_t)
         loss = cls + lam * cfg.transfer_weight * transfer
         metrics = {"loss/cls": float(cls.detach()), "loss/transfer": float(transfer.detach()), "lambda": lam}
+        loss = with_regularisers(loss, metrics, cfg, logits_t, lam)
         return StepResult(loss, logits_s, metrics)

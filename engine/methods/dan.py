@@ -14,6 +14,7 @@ from torch.nn import functional as F
 from engine.methods.adaptation import AdaptationConfig, AdaptationMethod
 from engine.methods.base import Batch, StepResult, register
 from engine.methods.da_losses import DEFAULT_KERNEL_MULTIPLIERS, mk_mmd
+from engine.methods.regularisers import with_regularisers
 
 
 class DANConfig(AdaptationConfig):
@@ -52,4 +53,5 @@ class DAN(AdaptationMethod[DANConfig]):
             transfer = transfer + mk_mmd(F.softmax(logits_s, 1), F.softmax(logits_t, 1), cfg.kernel_multipliers)
         loss = cls + lam * cfg.transfer_weight * transfer
         metrics = {"loss/cls": float(cls.detach()), "loss/transfer": float(transfer.detach()), "lambda": lam}
+        loss = with_regularisers(loss, metrics, cfg, logits_t, lam)
         return StepResult(loss, logits_s, metrics)

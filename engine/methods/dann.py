@@ -28,6 +28,7 @@ from pydantic import Field
 
 from engine.methods.adaptation import AdaptationConfig, AdaptationMethod
 from engine.methods.base import Batch, MethodContext, StepResult, register
+from engine.methods.regularisers import with_regularisers
 from engine.models.classifier import ImageClassifier
 from engine.models.domain_discriminator import DomainDiscriminator, GradientReversal, domain_adversarial_loss
 
@@ -79,7 +80,7 @@ class DANN(AdaptationMethod[DC]):
         cfg = self.config
         lam = self.ramp(batch.progress)
         self.grl.set_coeff(lam)
-        f_s, f_t, logits_s, _ = self.forward_both(batch)
+        f_s, f_t, logits_s, logits_t = self.forward_both(batch)
         cls = self.classification_loss(logits_s, batch.y_source)
         # One discriminator pass over both domains: its BatchNorm must not normalise each
         # domain apart, or the mean shift it is meant to detect would be removed.
@@ -92,4 +93,5 @@ class DANN(AdaptationMethod[DC]):
             "domain_acc": acc,
             "lambda": lam,
         }
+        loss = with_regularisers(loss, metrics, cfg, logits_t, lam)
         return StepResult(loss, logits_s, metrics)

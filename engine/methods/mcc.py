@@ -13,6 +13,7 @@ from pydantic import Field
 from engine.methods.adaptation import AdaptationConfig, AdaptationMethod
 from engine.methods.base import Batch, StepResult, register
 from engine.methods.da_losses import entropy, mcc_loss
+from engine.methods.regularisers import with_regularisers
 
 
 class MCCConfig(AdaptationConfig):
@@ -41,4 +42,5 @@ class MCC(AdaptationMethod[MCCConfig]):
             "lambda": lam,
             "target_entropy": float(entropy(logits_t.detach()).mean()),
         }
+        loss = with_regularisers(loss, metrics, cfg, logits_t, lam)
         return StepResult(loss, logits_s, metrics)

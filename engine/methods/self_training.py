@@ -14,6 +14,7 @@ from pydantic import Field
 from engine.methods.adaptation import AdaptationConfig, AdaptationMethod
 from engine.methods.base import Batch, StepResult, register
 from engine.methods.da_losses import pseudo_label_loss
+from engine.methods.regularisers import with_regularisers
 
 
 class SelfTrainingConfig(AdaptationConfig):
@@ -51,4 +52,5 @@ class SelfTraining(AdaptationMethod[SelfTrainingConfig]):
             "pseudo_label_rate": used,
             "target_confidence": conf,
         }
+        loss = with_regularisers(loss, metrics, cfg, logits_t, lam)
         return StepResult(loss, logits_s, metrics)

@@ -113,11 +113,12 @@ def test_per_domain_batchnorm_option() -> None:
 
 def test_cdan_conditioning_full_and_randomized() -> None:
     full = _method("cdan")
-    assert full.conditioning.out_dim == 128 * 3
+    dim = full.model.feature_dim  # 256: small_cnn's flatten head
+    assert full.conditioning.out_dim == dim * 3
     rand = _method("cdan", randomized="always", random_dim=64)
     assert rand.conditioning.out_dim == 64
-    f, logits = torch.randn(4, 128), torch.randn(4, 3)
-    assert full.condition(f, logits).shape == (4, 384)
+    f, logits = torch.randn(4, dim), torch.randn(4, 3)
+    assert full.condition(f, logits).shape == (4, dim * 3)
     assert rand.condition(f, logits).shape == (4, 64)
     xs, y, xt = _data(8)
     res = rand.training_step(Batch(xs[:8], y[:8], xt[:8], progress=0.3))
@@ -151,7 +152,7 @@ def test_configs_reject_bad_values_by_name() -> None:
 
 def test_discriminator_width_auto_rule() -> None:
     dann = _method("dann", disc_hidden=0)
-    assert dann.discriminator.net[0].out_features == 256  # 2 x 128 features
+    assert dann.discriminator.net[0].out_features == 512  # 2 x 256 features (small_cnn's flatten head)
     cdan = _method("cdan", disc_hidden=0)
-    assert cdan.discriminator.net[0].in_features == 384 and cdan.discriminator.net[0].out_features == 768
+    assert cdan.discriminator.net[0].in_features == 768 and cdan.discriminator.net[0].out_features == 1024  # capped
     assert _method("dann", disc_hidden=48).discriminator.net[0].out_features == 48
