@@ -147,6 +147,7 @@ def _resnet(arch: str, dim: int) -> Callable[[], tuple[nn.Module, Callable[[nn.M
         full = getattr(torchvision.models, arch)(weights=None)
 
         def extract(m: nn.Module) -> Backbone:
+            assert isinstance(m, torchvision.models.ResNet)
             stem = nn.Sequential(m.conv1, m.bn1, m.relu, m.maxpool)
             trunk = nn.Sequential(stem, m.layer1, m.layer2, m.layer3, m.layer4)
             return Backbone(_Pooled(trunk), dim, list(trunk))
