@@ -29,6 +29,7 @@ class ClassScores(BaseModel):
     precision: float  # 0 (not NaN) for a class the model never predicted, as scikit-learn's zero_division=0
     recall: float
     support: int
+    predicted: int = 0  # images predicted as this class
     note: str = ""  # e.g. "never predicted": why a figure is 0
 
 

@@ -76,6 +76,25 @@ def _conv_block(cin: int, cout: int, convs: int = 2) -> nn.Sequential:
     return nn.Sequential(*layers)
 
 
+class GridPool(nn.Module):
+    """The feature map resampled to `size` x `size`, in a form ONNX can export at any input size.
+
+    A map whose sides are multiples of `size` is average-pooled exactly (what AdaptiveAvgPool2d
+    does there; the identity at 32 px); any other is resampled bilinearly. ONNX has no adaptive
+    pooling for sizes that do not divide evenly (an 8 or 28 px model would not export)."""
+
+    def __init__(self, size: int) -> None:
+        super().__init__()
+        self.size = size
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        h, w = int(x.shape[-2]), int(x.shape[-1])
+        if h % self.size == 0 and w % self.size == 0:
+            kernel = (h // self.size, w // self.size)
+            return x if kernel == (1, 1) else nn.functional.avg_pool2d(x, kernel)
+        return nn.functional.interpolate(x, size=(self.size, self.size), mode="bilinear", align_corners=False)
+
+
 class SmallCNN(nn.Module):
     """Three conv blocks (conv-BN-ReLU x `convs`, then 2x2 max pooling) and a head.
 
@@ -109,7 +128,7 @@ class SmallCNN(nn.Module):
             self.fc: nn.Module = nn.Identity()
             self.dim = c3
         else:
-            self.pool = nn.AdaptiveAvgPool2d(4)  # the identity at 32 px; any input size gives 4x4
+            self.pool = GridPool(4)  # the identity at 32 px; any input size gives 4x4
             self.fc = nn.Sequential(nn.Linear(c3 * 16, hidden), nn.ReLU(inplace=True), nn.Dropout(dropout))
             self.dim = hidden
 

@@ -22,7 +22,7 @@ from torch import nn
 from engine.analysis.evaluate import accuracy, mean_entropy
 from engine.core.config import TrainConfig
 from engine.core.control import JobControl, Stopped
-from engine.core.errors import UserError
+from engine.core.errors import RunLocked, UserError
 from engine.core.events import Emit, EpochEnd, Finished, Log, Started, ignore
 from engine.core.runs import Run, create_run, open_run
 from engine.data.prepare import DecodeCache, PreparedData, prepare_data
@@ -375,7 +375,7 @@ def run_train(
         # An error that leaves a resumable run (the disk filled up while writing a checkpoint:
         # the previous one is intact) marks it stopped, not failed, so it can be resumed.
         status = "stopped" if getattr(err, "resumable", False) else "failed"
-        if main and run is not None:
+        if main and run is not None and not isinstance(err, RunLocked):  # a locked run is another's
             _best_effort_status(run, status, str(err))
         raise  # one failure path: the driver (CLI, window) reports it once
     except Exception as err:

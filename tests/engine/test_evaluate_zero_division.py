@@ -33,13 +33,18 @@ def test_cli_prints_zero_and_says_the_class_was_never_predicted(
 ) -> None:
     cm = confusion_matrix(np.array([0, 0, 0]), np.array([0, 1, 1]), 2)
     report = {
+        "run_dir": str(tmp_path),
+        "data": str(tmp_path),
+        "checkpoint": "best",
+        "misclassified": [],
+        "skipped": [],
         "n": 3,
         "accuracy": 1 / 3,
         "classes": ["cat", "dog"],
         "per_class": per_class(cm, ["cat", "dog"]),
         "confusion_matrix": cm.tolist(),
     }
-    monkeypatch.setattr(evaluate, "evaluate_run", lambda cfg: report)
+    monkeypatch.setattr(evaluate, "evaluate_run", lambda *args, **kwargs: report)  # the job reads its rows
     assert main(["evaluate", str(tmp_path), "--data", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     dog = next(line for line in out.splitlines() if line.startswith("dog"))

@@ -88,3 +88,12 @@ def test_unknown_backbone_lists_choices() -> None:
     with pytest.raises(UserError, match="small_cnn"):
         get_backbone_spec("vgg99")
     assert {"small_cnn", "resnet18", "resnet50", "mobilenet_v3_small", "efficientnet_b0"} <= set(BACKBONES)
+
+
+def test_grid_pool_is_adaptive_pooling_where_sizes_divide_and_exports_elsewhere() -> None:
+    from engine.models.backbones import GridPool
+
+    x = torch.randn(2, 3, 16, 16)
+    assert torch.allclose(GridPool(4)(x), torch.nn.AdaptiveAvgPool2d(4)(x), atol=1e-6)
+    assert GridPool(4)(x[..., :4, :4]) is not None and torch.equal(GridPool(4)(x[..., :4, :4]), x[..., :4, :4])
+    assert GridPool(4)(torch.randn(1, 3, 1, 1)).shape == (1, 3, 4, 4)  # an 8 px model's last map
