@@ -187,6 +187,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--shifts", nargs="+", default=SHIFTS, choices=SHIFTS)
     ap.add_argument("--methods", nargs="+", default=METHODS, help="NAME, NAME+mcc or NAME+ent")
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--first-seed", type=int, default=0, help="Seeds run from this one (to add seeds to a past run).")
     ap.add_argument("--per-class", type=int, default=150, help="Source images per class (the demo's 150).")
     ap.add_argument("--backbone", default="small_cnn")
     ap.add_argument("--epochs", type=int, help="Default: the app's.")
@@ -225,7 +226,7 @@ def main(argv: list[str] | None = None) -> int:
             data = make_demo(Path(tmp) / shift, shift=shift, per_class=args.per_class).source.parent
             jobs += [
                 (m, shift, seed, str(data), str(Path(tmp) / "runs"), dict(ns))
-                for seed in range(args.seeds)
+                for seed in range(args.first_seed, args.first_seed + args.seeds)
                 for m in args.methods
             ]
         if args.jobs <= 1:
