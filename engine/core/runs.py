@@ -176,8 +176,13 @@ def load_run_model(run_dir: str | Path, which: str = "best") -> tuple[Any, dict[
         raise UserError(f"{run.path}: has no checkpoint yet. Train it first (or resume it) for at least one epoch.")
     state = load_checkpoint(path)
     cfg = run.config()
+    backbone = cfg.backbone
+    if backbone == "small_cnn" and "backbone.block1.3.weight" in state["model"]:
+        # a run trained before small_cnn became the one-conv, flatten-head net: its weights are
+        # the former net's, registered now as small_cnn_gap
+        backbone = "small_cnn_gap"
     model = build_model(
-        cfg.backbone, len(state["classes"]), weights="random", bottleneck_dim=state.get("bottleneck_dim", 0)
+        backbone, len(state["classes"]), weights="random", bottleneck_dim=state.get("bottleneck_dim", 0)
     )
     model.load_state_dict(state["model"])
     model.eval()
@@ -185,7 +190,7 @@ def load_run_model(run_dir: str | Path, which: str = "best") -> tuple[Any, dict[
     info.update(
         classes=list(state["classes"]),
         input_size=int(state["input_size"]),
-        backbone=cfg.backbone,
+        backbone=backbone,
         method=cfg.method,
         run_id=run.path.name,
         mean=[float(v) for v in model.mean.flatten()],

@@ -97,3 +97,21 @@ def test_grid_pool_is_adaptive_pooling_where_sizes_divide_and_exports_elsewhere(
     assert torch.allclose(GridPool(4)(x), torch.nn.AdaptiveAvgPool2d(4)(x), atol=1e-6)
     assert GridPool(4)(x[..., :4, :4]) is not None and torch.equal(GridPool(4)(x[..., :4, :4]), x[..., :4, :4])
     assert GridPool(4)(torch.randn(1, 3, 1, 1)).shape == (1, 3, 4, 4)  # an 8 px model's last map
+
+
+def test_a_run_of_the_former_small_cnn_still_loads(tmp_path) -> None:
+    """Runs trained before small_cnn became the flatten-head net name `small_cnn` but hold the
+    former net's weights (now `small_cnn_gap`): they load, and give the same outputs."""
+    from engine.core.config import TrainConfig
+    from engine.core.runs import create_run, load_run_model
+    from engine.models.classifier import build_model
+    from engine.training.checkpoints import save_checkpoint
+
+    old = build_model("small_cnn_gap", 3, weights="random").eval()
+    run = create_run(TrainConfig(source=tmp_path, backbone="small_cnn", runs_dir=tmp_path / "runs", name="old"))
+    payload = {"model": old.state_dict(), "classes": ["a", "b", "c"], "input_size": 32, "bottleneck_dim": 0}
+    save_checkpoint(run.checkpoint("best"), payload)
+    model, info = load_run_model(run.path)
+    x = torch.rand(2, 3, 32, 32)
+    assert info["backbone"] == "small_cnn_gap"
+    assert torch.allclose(model(x), old(x))
