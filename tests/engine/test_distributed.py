@@ -2,8 +2,8 @@
 
 The 2-process runs are subprocesses (`python -m torch.distributed.run`); the 1-process reference
 is the same command with one process. `batch_size` is the global batch, so both take the same
-steps; the 2-process validation accuracy must reach that of one process within 5 points and the saved checkpoint must evaluate
-to what the run reported. (Before the fix a 2-process run took half the steps with per-process
+steps; the 2-process validation accuracy must reach that of one process within 5 points, and the
+saved checkpoint must evaluate to what the run reported. (Before the fix a 2-process run took half the steps with per-process
 batches, its BatchNorm running statistics lagged its weights, and it reported chance accuracy.)
 """
 
