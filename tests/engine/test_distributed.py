@@ -2,8 +2,8 @@
 
 The 2-process runs are subprocesses (`python -m torch.distributed.run`); the 1-process reference
 is the same command with one process. `batch_size` is the global batch, so both take the same
-steps; the validation accuracy must agree within 5 points and the saved checkpoint must evaluate
-to what the run reported. (Before the fix a 2-process run took half the steps with per-process
+steps; the 2-process validation accuracy must reach that of one process within 5 points, and the
+saved checkpoint must evaluate to what the run reported. (Before the fix a 2-process run took half the steps with per-process
 batches, its BatchNorm running statistics lagged its weights, and it reported chance accuracy.)
 """
 
@@ -69,7 +69,8 @@ def check_parity(demo: DemoPaths, tmp_path: Path, *extra: str) -> None:
     single, ddp = best_metrics(runs / "one"), best_metrics(runs / "two")
     print(f"{extra}: val/acc one process {single['val/acc']:.4f}, two processes {ddp['val/acc']:.4f}")
     assert single["val/acc"] > 0.6, single  # the reference learned something
-    assert abs(ddp["val/acc"] - single["val/acc"]) <= 0.05, (single, ddp)
+    # as accurate: at most 5 points below the single process (a better DDP run is not a bug)
+    assert ddp["val/acc"] >= single["val/acc"] - 0.05, (single, ddp)
     # the saved (best) checkpoint is the model the run measured
     report = evaluate_run(EvaluateConfig(run_dir=runs / "two", data=demo.target_test))
     assert report["accuracy"] == pytest.approx(ddp["target/acc"], abs=1e-6)
@@ -79,7 +80,7 @@ def check_parity(demo: DemoPaths, tmp_path: Path, *extra: str) -> None:
 
 
 def test_finetune_under_torchrun_matches_one_process(ddp_demo: DemoPaths, tmp_path: Path) -> None:
-    check_parity(ddp_demo, tmp_path, "--method", "finetune", "--epochs", "4", "--lr", "3e-3")
+    check_parity(ddp_demo, tmp_path, "--method", "finetune", "--epochs", "6", "--lr", "3e-3")
     # the model is a working model on its own training images, not chance
     report = evaluate_run(EvaluateConfig(run_dir=tmp_path / "runs" / "two", data=ddp_demo.source))
     assert report["accuracy"] > 0.85
