@@ -141,47 +141,40 @@ def download_weights(
     spec: BackboneSpec,
     progress: Callable[[int, int], None] | None = None,
     control: Any = None,
-    fetch: Callable[..., Any] | None = None,
+    chunk: int = 1 << 20,
 ) -> Path:
-    """Download `spec`'s pretrained file into the hub cache, reporting (bytes done, total) as it goes.
+    """Download `spec`'s pretrained file into the hub cache, reporting (bytes done, total) after
+    every chunk; `control.check()` between chunks lets the window stop it. The file appears in
+    the cache only once complete (engine.core.fsutil.atomic_path), so a stopped or broken
+    download leaves nothing half-written for the next run to load."""
+    import urllib.error
+    import urllib.request
 
-    torch.hub.download_url_to_file does the work (checks, a .partial file renamed at the end);
-    its tqdm bar is swapped for one that calls `progress` and lets `control.check()` stop it.
-    """
+    from engine.core.fsutil import atomic_path
+
     if not spec.weights_url:
         raise UserError(f"backbone '{spec.name}' has no pretrained weights to download.")
     if offline():
         raise UserError("downloads are turned off (TRANSFER_STUDIO_OFFLINE is set); unset it to download weights.")
     dest = cached_weights_path(spec)
     assert dest is not None
-    dest.parent.mkdir(parents=True, exist_ok=True)
-
-    class _Bar:
-        def __init__(self, total: int | None = None, **_: Any) -> None:
-            self.total, self.done = int(total or 0), 0
-
-        def __enter__(self) -> _Bar:
-            return self
-
-        def __exit__(self, *_: Any) -> None:
-            return None
-
-        def update(self, n: int) -> None:
-            self.done += int(n)
-            if progress is not None:
-                progress(self.done, self.total)
-            if control is not None:
-                control.check()
-
-    hub: Any = torch.hub
-    old_bar = getattr(hub, "tqdm", None)
-    hub.tqdm = _Bar
     try:
-        (fetch or torch.hub.download_url_to_file)(spec.weights_url, str(dest), progress=True)
-    finally:
-        hub.tqdm = old_bar
-    if not dest.is_file():
-        raise UserError(f"the download of {spec.weights_url} left no file at {dest}; try again.")
+        with urllib.request.urlopen(spec.weights_url, timeout=60) as response:
+            total = int(response.headers.get("Content-Length") or 0)
+            done = 0
+            with atomic_path(dest, needed=total or None) as tmp, open(tmp, "wb") as out:
+                while block := response.read(chunk):
+                    out.write(block)
+                    done += len(block)
+                    if progress is not None:
+                        progress(done, total)
+                    if control is not None:
+                        control.check()
+    except (urllib.error.URLError, TimeoutError, ConnectionError) as err:
+        raise UserError(
+            f"could not download {spec.weights_url}: {err}. Check the connection and try again, or pick a weights "
+            "file yourself."
+        ) from err
     return dest
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import numpy as np
 import pyqtgraph as pg
@@ -103,24 +102,27 @@ def _pretrained_backbone() -> str:
     return next(s.name for s in BACKBONES.values() if s.has_pretrained)
 
 
-def test_download_weights_reports_progress_into_the_hub_cache(online, engine_info):
-    import torch
+def test_download_weights_reports_progress_into_the_hub_cache(online, engine_info, tmp_path):
+    """The download path end to end on a local file:// URL (tests never reach the network)."""
+    import dataclasses
 
+    from engine.core.control import JobControl, Stopped
     from engine.models.backbones import BACKBONES
     from engine.models.weights import download_weights
 
-    spec = BACKBONES.find(_pretrained_backbone())
-
-    def fake_fetch(url: str, dst: str, progress: bool = True) -> None:
-        with torch.hub.tqdm(total=10) as bar:  # what download_url_to_file does
-            for _ in range(5):
-                bar.update(2)
-        Path(dst).write_bytes(b"tiny")
-
+    source = tmp_path / "served.pth"
+    source.write_bytes(bytes(range(256)) * 40)  # 10,240 bytes
+    spec = dataclasses.replace(BACKBONES.get(_pretrained_backbone()), weights_url=source.as_uri())
     seen: list[tuple[int, int]] = []
-    path = download_weights(spec, lambda d, t: seen.append((d, t)), fetch=fake_fetch)
-    assert path == online / spec.weights_file and path.read_bytes() == b"tiny"
-    assert seen == [(2, 10), (4, 10), (6, 10), (8, 10), (10, 10)]
+    path = download_weights(spec, lambda d, t: seen.append((d, t)), chunk=4096)
+    assert path == online / spec.weights_file and path.read_bytes() == source.read_bytes()
+    assert seen == [(4096, 10240), (8192, 10240), (10240, 10240)]
+
+    path.unlink()  # stopped half-way: nothing half-written is left in the cache
+    control = JobControl()
+    with pytest.raises(Stopped):
+        download_weights(spec, lambda d, t: control.stop(), control, chunk=4096)
+    assert not path.exists() and not list(online.glob("*.tmp"))
 
 
 def test_picker_offers_download_when_online_and_missing(qtbot, online, engine_info, monkeypatch):
