@@ -11,15 +11,11 @@ to resume an interrupted run once torch is ready, and the wheel guard on every p
 
 from __future__ import annotations
 
-import importlib
-import platform
 import sys
 import traceback
-from importlib import metadata
 from typing import Any
 
-from PySide6 import __version__ as pyside_version
-from PySide6.QtCore import QSize, QTimer, qVersion
+from PySide6.QtCore import QSize, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
     QHBoxLayout,
@@ -35,7 +31,9 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app import errors
+from desktop_app.about import about_html
 from desktop_app.compat import guard_none_refcount
+from desktop_app.page_list import PAGES, load_page_classes
 from desktop_app.pages.base import Page
 from desktop_app.state import AppState
 from desktop_app.widgets import help_dialog
@@ -45,46 +43,6 @@ from desktop_app.widgets.wheel_guard import guard_wheel
 
 guard_none_refcount()  # PySide6 6.12.0 on Python < 3.12 (see desktop_app.compat)
 APP_TITLE = "Transfer Studio"
-PAGES: list[tuple[str, str]] = [
-    ("desktop_app.pages.data", "DataPage"),
-    ("desktop_app.pages.train", "TrainPage"),
-    ("desktop_app.pages.evaluate", "EvaluatePage"),
-    ("desktop_app.pages.domains", "DomainsPage"),
-    ("desktop_app.pages.robustness", "RobustnessPage"),
-    ("desktop_app.pages.export", "ExportPage"),
-    ("desktop_app.pages.predict", "PredictPage"),
-    ("desktop_app.pages.cluster", "ClusterPage"),
-    ("desktop_app.pages.runs", "RunsPage"),
-]
-
-
-def load_page_classes(specs: list[tuple[str, str]]) -> tuple[list[type[Page]], list[str]]:
-    """Import each page class; a missing module is skipped quietly, any other failure is reported."""
-    classes: list[type[Page]] = []
-    problems: list[str] = []
-    for module_name, class_name in specs:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as err:
-            if err.name != module_name:
-                problems.append(f"{module_name}: {err}")
-            continue
-        except Exception as err:
-            problems.append(f"{module_name}: {type(err).__name__}: {err}")
-            continue
-        cls = getattr(module, class_name, None)
-        if isinstance(cls, type) and issubclass(cls, Page):
-            classes.append(cls)
-        else:
-            problems.append(f"{module_name}: no Page class named {class_name}")
-    return classes, problems
-
-
-def package_version(name: str) -> str:
-    try:
-        return metadata.version(name)
-    except metadata.PackageNotFoundError:
-        return "not installed"
 
 
 class MainWindow(QMainWindow):
@@ -319,21 +277,7 @@ class MainWindow(QMainWindow):
         errors.show_error(self, f"PyTorch could not be loaded, so training is unavailable: {message}", details)
 
     def about_text(self) -> str:
-        info = self.engine_info
-        rows = [
-            ("Transfer Studio", package_version("transfer-studio")),
-            ("PyTorch", info.get("torch") or f"{package_version('torch')} (loading…)"),
-            ("onnxruntime", package_version("onnxruntime")),
-            ("Qt", qVersion()),
-            ("PySide6", pyside_version),
-            ("Python", platform.python_version()),
-            ("Device", info.get("device", "unknown until PyTorch has loaded")),
-            ("Workspace", str(self.state.workspace)),
-        ]
-        table = "".join(f"<tr><td><b>{k}</b></td><td>&nbsp;{v}</td></tr>" for k, v in rows)
-        return (
-            f"<p>Transfer learning, domain adaptation and adversarial robustness on images.</p><table>{table}</table>"
-        )
+        return about_html(self.engine_info, str(self.state.workspace))
 
     # ------------------------------------------------------------------ slots
     def _on_page_selected(self, row: int) -> None:
