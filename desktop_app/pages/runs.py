@@ -27,25 +27,14 @@ from superqt.utils import signals_blocked
 from desktop_app import errors
 from desktop_app.pages.base import Page
 from desktop_app.state import AppState
-from desktop_app.widgets.plot_style import display_values, metric_axis_label, style_plot
+from desktop_app.widgets.plot_style import COLOURS, display_values, metric_axis_label, style_plot
 from desktop_app.widgets.table_utils import SortItem, cell_data, fill_table, fmt_percent, make_table
 from engine.core.runs import Run, delete_run, list_runs
 
 COLUMNS = ["Name", "Status", "Method", "Backbone", "Epochs", "Best val acc", "Best target acc", "Created"]
 SKIP_METRICS = {"epoch", "step"}
 PREFERRED_METRICS = ["val/acc", "target/acc", "train/loss", "train/acc", "val/loss", "target/entropy", "lr"]
-CURVE_COLOURS = [
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#17becf",
-]
+CURVE_COLOURS = COLOURS  # one palette for every plot (widgets/plot_style.py)
 
 
 def _created(info: dict[str, Any]) -> tuple[str, float]:

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app.widgets.gallery import GalleryItem
+from desktop_app.widgets.plot_style import COLOURS
 from desktop_app.widgets.table_utils import SortItem, fill_table, fmt_number, fmt_percent, make_table
 
 COLUMNS = [
@@ -53,7 +54,6 @@ COLUMN_TIPS = [
     "Mean model queries per image (query attacks only).",
     "Share of the surrogate's successes that also fool the target (transfer attack only).",
 ]
-COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22", "#17becf")
 SYMBOLS = ("o", "s", "t", "d", "+", "x")
 
 

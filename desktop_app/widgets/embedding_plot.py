@@ -16,20 +16,13 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QPalette
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
+from desktop_app.widgets.plot_style import COLOURS
+
 ColourBy = Literal["domain", "class"]
 DOMAIN_COLOURS = ("#1f77b4", "#ff7f0e")  # source blue, target orange (as in the engine's PNG)
 DOMAIN_NAMES = ("source", "target")
 CLASS_COLOURS = (
-    "#1f77b4",
-    "#ff7f0e",
-    "#2ca02c",
-    "#d62728",
-    "#9467bd",
-    "#8c564b",
-    "#e377c2",
-    "#7f7f7f",
-    "#bcbd22",
-    "#17becf",
+    *COLOURS,  # the plots' ten, then their light partners (matplotlib's tab20)
     "#aec7e8",
     "#ffbb78",
     "#98df8a",

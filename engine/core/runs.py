@@ -117,19 +117,22 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")[:60] or "run"
 
 
-def create_run(config: TrainConfig) -> Run:
-    """Make a fresh run directory under `config.runs_dir` and save the config there."""
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    base = _slug(config.name) if config.name else f"{stamp}-{_slug(config.method)}-{_slug(config.backbone)}"
-    root = Path(config.runs_dir)
-    path = root / base
-    n = 1
+def new_run_dir(root: Path, base: str) -> Path:
+    """A new run folder `root/base` (then `base-2`, `base-3`... when taken) with its checkpoints/."""
+    path, n = root / base, 1
     while path.exists():
         n += 1
         path = root / f"{base}-{n}"
     path.mkdir(parents=True)
     (path / "checkpoints").mkdir()
-    run = Run(path)
+    return path
+
+
+def create_run(config: TrainConfig) -> Run:
+    """Make a fresh run directory under `config.runs_dir` and save the config there."""
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    base = _slug(config.name) if config.name else f"{stamp}-{_slug(config.method)}-{_slug(config.backbone)}"
+    run = Run(new_run_dir(Path(config.runs_dir), base))
     save_toml(config, run.config_path)
     run.update_info(status="created", created=time.time(), method=config.method, backbone=config.backbone)
     return run

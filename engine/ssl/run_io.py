@@ -15,7 +15,7 @@ from typing import Any
 
 from engine.core.config import read_toml, save_toml, validate
 from engine.core.errors import UserError
-from engine.core.runs import Run
+from engine.core.runs import Run, new_run_dir
 from engine.ssl.config import PretrainConfig
 
 
@@ -35,14 +35,7 @@ def create_pretrain_run(config: PretrainConfig) -> Run:
     stamp = time.strftime("%Y%m%d-%H%M%S")
     slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", config.name or "").strip("-")[:60]
     base = slug or f"{stamp}-pretrain-{config.method}-{config.backbone}"
-    root = Path(config.runs_dir)
-    path, n = root / base, 1
-    while path.exists():
-        n += 1
-        path = root / f"{base}-{n}"
-    path.mkdir(parents=True)
-    (path / "checkpoints").mkdir()
-    run = Run(path)
+    run = Run(new_run_dir(Path(config.runs_dir), base))
     save_toml(config, run.config_path)
     run.update_info(
         status="created", created=time.time(), kind="pretrain", method=config.method, backbone=config.backbone
