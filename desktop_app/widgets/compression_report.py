@@ -83,7 +83,10 @@ class CompressionReportView(QWidget):
         self.warnings = QLabel()
         self.warnings.setWordWrap(True)
         self.warnings.setStyleSheet("color: #b36b00;")
-        self.empty = QLabel("No compression report yet: run `transfer-studio compress RUN --teacher TEACHER`.")
+        self.empty = QLabel(
+            "No compression report yet: choose the teacher and Compare with teacher "
+            "(or run `transfer-studio compress RUN --teacher TEACHER`)."
+        )
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
         for w in (self.empty, self.summary, self.table, self.warnings):
