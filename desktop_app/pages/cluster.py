@@ -24,7 +24,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMessageBox,
-    QProgressBar,
     QPushButton,
     QSpinBox,
     QVBoxLayout,
@@ -33,33 +32,22 @@ from PySide6.QtWidgets import (
 
 from desktop_app import errors
 from desktop_app.cluster_edits import ClusterEdits
-from desktop_app.jobs import JobRunner
-from desktop_app.pages.base import Page
+from desktop_app.pages.job_page import JobPage
 from desktop_app.state import AppState
 from desktop_app.widgets.cluster_board import ClusterBoard
 from desktop_app.widgets.folder_picker import FolderPicker
+from engine.analysis.clustering import ClusterConfig, ClusterReport
 from engine.core.errors import UserError
-from engine.core.events import Finished, Log, Progress
-
-
-def cluster_job(emit: Any, control: Any, options: dict[str, Any]) -> dict[str, Any]:
-    """JobRunner job: run_cluster (imports torch, so only ever runs in the worker thread)."""
-    from engine.analysis.clustering import ClusterConfig, run_cluster
-
-    return {"kind": "cluster", **run_cluster(ClusterConfig(**options), emit, control).model_dump(mode="json")}
-
-
-def pretrain_job(emit: Any, control: Any, options: dict[str, Any]) -> dict[str, Any]:
-    from engine.ssl.config import PretrainConfig
-    from engine.ssl.pretrain import run_pretrain
-
-    return {"kind": "pretrain", **run_pretrain(PretrainConfig(**options), emit, control).model_dump(mode="json")}
+from engine.core.events import Event, Finished, Progress
+from engine.jobs import cluster, pretrain
+from engine.ssl.config import PretrainConfig, PretrainReport
 
 
 def save_job(emit: Any, control: Any, groups: dict[str, list[str]], dest: str, source: str, replace: bool) -> dict:
+    """JobRunner function: copy the named groups into class sub-folders (a short file copy, not a job)."""
     from engine.analysis.cluster_folders import write_groups
 
-    return {"kind": "save", **write_groups(groups, dest, [source], mode="copy", replace=replace)}
+    return write_groups(groups, dest, [source], mode="copy", replace=replace)
 
 
 def ask_domain_role(parent: QWidget, folder: str) -> str:
@@ -74,17 +62,22 @@ def ask_domain_role(parent: QWidget, folder: str) -> str:
     return {src: "source", tst: "target_test"}.get(box.clickedButton(), "")  # type: ignore[call-overload]
 
 
-class ClusterPage(Page):
+class ClusterPage(JobPage):
+    """Two jobs (cluster, pretrain) and a file copy on one page; the JobPage base runs them."""
+
     title = "Cluster"
     icon = "SP_FileDialogListView"
-    clustered = Signal(object)  # the ClusterReport as a dict
+    job = cluster.JOB
+    run_text, run_tip = "Cluster", "Sort the folder's images into clusters (runs in the background)."
+    stop_tip, running_text, failed_text = "Stop clustering or pretraining.", "Clustering...", "Failed."
+    log_to_status = True
+    clustered = Signal(object)  # the ClusterReport
     saved = Signal(str)  # the labelled folder written
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(state, parent)
-        self.report: dict[str, Any] | None = None
+        self.clusters: ClusterReport | None = None
         self.edits: ClusterEdits | None = None
-        self.runner = JobRunner(self)
         self.folder = FolderPicker("Folder of images to sort", recent=state.recent_folders)
         self.features = QComboBox()
         self.features.setToolTip(
@@ -102,13 +95,6 @@ class ClusterPage(Page):
         self.pretrain_epochs.setValue(30)
         self.pretrain_button = QPushButton("Pretrain on this folder")
         self.pretrain_button.setToolTip("SimCLR on the folder's images (no labels); the run becomes the features.")
-        self.run_button = QPushButton("Cluster")
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setEnabled(False)
-        self.progress = QProgressBar()
-        self.progress.setVisible(False)
-        self.status = QLabel()
-        self.status.setWordWrap(True)
         self.board = ClusterBoard()
         self.name_edit = QLineEdit()
         self.name_edit.setPlaceholderText("name of the chosen cluster (a class)")
@@ -127,9 +113,7 @@ class ClusterPage(Page):
         self._build_layout()
         self.folder.changed.connect(lambda _: self._update_buttons())
         self.features_browse.clicked.connect(self._on_browse_features)
-        self.run_button.clicked.connect(self.start_clustering)
         self.pretrain_button.clicked.connect(self.start_pretraining)
-        self.stop_button.clicked.connect(self.runner.stop)
         self.rename_button.clicked.connect(self.rename)
         self.name_edit.returnPressed.connect(self.rename)
         self.merge_button.clicked.connect(self.merge)
@@ -140,9 +124,6 @@ class ClusterPage(Page):
         self.dest_browse.clicked.connect(self._on_browse_dest)
         self.save_button.clicked.connect(self.save)
         self.board.selection_changed.connect(self._on_selection)
-        self.runner.events.connect(self._on_events)
-        self.runner.finished.connect(self._on_finished)
-        self.runner.failed.connect(self._on_failed)
         self.runner.running_changed.connect(lambda _: self._update_buttons())
         state.runs_updated.connect(self.refresh_features)
         self.folder.set_path(state.target or state.target_test)
@@ -164,12 +145,9 @@ class ClusterPage(Page):
         form.addRow("", pre)
         form.addRow("Clusters (k):", self.k)
         form.addRow("Algorithm:", self.algorithm)
-        actions = QHBoxLayout()
-        w: QWidget
-        for w in (self.run_button, self.stop_button, self.progress):
-            actions.addWidget(w)
-        actions.addWidget(self.status, 1)
+        actions = self.action_row()
         edit = QHBoxLayout()
+        w: QWidget
         for w in (self.name_edit, self.rename_button, self.merge_button, self.move_button, self.move_target):
             edit.addWidget(w)
         edit.addWidget(self.drop_button)
@@ -218,79 +196,68 @@ class ClusterPage(Page):
             self.dest_edit.setText(path)
 
     # ------------------------------------------------------------------ jobs
+    def make_config(self) -> ClusterConfig | None:
+        if not self.folder.path():
+            errors.show_error(self, "Choose a folder of images first.")
+            return None
+        return ClusterConfig(
+            folder=Path(self.folder.path()),
+            features=self.features_value(),
+            k=self.k.value() or None,
+            algorithm=self.algorithm.currentText(),  # type: ignore[arg-type]  # the combo lists the Literal's values
+        )
+
     def start_clustering(self) -> None:
-        options = {
-            "folder": self.folder.path(),
-            "features": self.features_value(),
-            "k": self.k.value() or None,
-            "algorithm": self.algorithm.currentText(),
-        }
-        self._start(cluster_job, options, "Clustering…")
+        self.start()
 
     def start_pretraining(self) -> None:
-        options = {
-            "data": [self.folder.path()],
-            "method": "simclr",
-            "epochs": self.pretrain_epochs.value(),
-            "batch_size": 64,
-            "lr": 8e-3,
-            "min_scale": 0.6,
-            "runs_dir": str(self.state.runs_dir),
-        }
-        self._start(pretrain_job, options, "Pretraining…")
-
-    def _start(self, job: Any, *args: Any) -> None:
+        if self.runner.running:
+            return
         if not self.folder.path():
             errors.show_error(self, "Choose a folder of images first.")
             return
-        self.status.setText(str(args[-1]))
-        self.progress.setRange(0, 0)
-        self.progress.setVisible(True)
-        self.runner.start(job, *args[:-1])
+        config = PretrainConfig(
+            data=[Path(self.folder.path())],
+            method="simclr",
+            epochs=self.pretrain_epochs.value(),
+            batch_size=64,
+            lr=8e-3,
+            min_scale=0.6,
+            runs_dir=self.state.runs_dir,
+        )
+        self.start_config(pretrain.PretrainRequest(config=config), pretrain.JOB)
+        self.status.setText("Pretraining...")
 
-    def _on_events(self, batch: list[Any]) -> None:
-        for event in batch:
-            if isinstance(event, Progress) and event.total_steps:
-                self.progress.setRange(0, event.total_steps)
-                self.progress.setValue(event.step)
-                if "loss" in event.metrics:
-                    self.status.setText(f"Pretraining: epoch {event.epoch}, loss {event.metrics['loss']:.3f}")
-            elif isinstance(event, Log):
-                self.status.setText(event.message)
-            elif isinstance(event, Finished) and event.stopped:
-                self.status.setText("Stopped.")
+    def on_event(self, event: Event) -> None:
+        if isinstance(event, Progress) and "loss" in event.metrics:
+            self.status.setText(f"Pretraining: epoch {event.epoch}, loss {event.metrics['loss']:.3f}")
+        elif isinstance(event, Finished) and event.stopped:
+            self.status.setText("Stopped.")
 
-    def _on_finished(self, result: dict[str, Any]) -> None:
-        self.progress.setVisible(False)
-        kind = result.get("kind")
-        if kind == "pretrain":
+    def show_report(self, report: Any) -> None:
+        if isinstance(report, PretrainReport):
             self.state.runs_updated.emit()
-            self.refresh_features(str(result["run_dir"]))
-            self.status.setText(f"Pretrained {Path(result['run_dir']).name} ({result['status']}); chosen as features.")
-        elif kind == "save":
-            self._on_saved(str(result["path"]), int(result["files"]))
-        else:
-            self._show_report(result)
+            self.refresh_features(str(report.run_dir))
+            self.status.setText(f"Pretrained {report.run_dir.name} ({report.status}); chosen as features.")
+        elif isinstance(report, ClusterReport):
+            self._show_clusters(report)
+        else:  # the labelled folder written by save_job
+            self._on_saved(str(report["path"]), int(report["files"]))
 
-    def _on_failed(self, message: str, details: str) -> None:
-        self.progress.setVisible(False)
-        self.status.setText("Failed.")
-        errors.show_error(self, message, details)
-
-    def _show_report(self, report: dict[str, Any]) -> None:
-        self.report = report
-        self.edits = ClusterEdits([(c["name"], c["members"]) for c in report["clusters"]], report.get("outliers", []))
+    def _show_clusters(self, report: ClusterReport) -> None:
+        self.clusters = report
+        self.edits = ClusterEdits([(c.name, c.members) for c in report.clusters], report.outliers)
         self.board.set_edits(self.edits)
-        text = f"{report['k']} clusters of {report['n_images']} images ({report['features']})"
-        if report.get("silhouette") is not None:
-            text += f"; silhouette {report['silhouette']:.3f}"
-        if report.get("metrics"):
-            m = report["metrics"]
+        text = f"{report.k} clusters of {report.n_images} images ({report.features})"
+        if report.silhouette is not None:
+            text += f"; silhouette {report.silhouette:.3f}"
+        if report.metrics:
+            m = report.metrics
             text += f"; vs class folders: NMI {m['nmi']:.3f}, accuracy {m['accuracy']:.1%}"
-        notes = report.get("notes") or []
-        self.status.setText(text + ("\n" + "\n".join(notes) if notes else ""))
+        self.status.setText(text + ("\n" + "\n".join(report.notes) if report.notes else ""))
         if not self.dest_edit.text():
-            self.dest_edit.setText(str(Path(report["folder"]).parent / f"{Path(report['folder']).name}-labelled"))
+            folder = Path(report.folder)
+            self.dest_edit.setText(str(folder.parent / f"{folder.name}-labelled"))
         self.clustered.emit(report)
         self._after_edit()
 
@@ -342,14 +309,14 @@ class ClusterPage(Page):
 
     # ------------------------------------------------------------------ save
     def save(self) -> None:
-        if self.edits is None or self.report is None:
+        if self.edits is None or self.clusters is None:
             return
         dest = self.dest_edit.text().strip()
         if not dest:
             errors.show_error(self, "Choose a new folder for the labelled images first.")
             return
-        self.status.setText("Saving…")
-        self.runner.start(save_job, self.edits.labelled_groups(), dest, self.report["folder"], self.replace.isChecked())
+        self.status.setText("Saving...")
+        self.runner.start(save_job, self.edits.labelled_groups(), dest, self.clusters.folder, self.replace.isChecked())
 
     def _on_saved(self, folder: str, files: int) -> None:
         self.status.setText(
@@ -382,9 +349,3 @@ class ClusterPage(Page):
             self.folder.set_path(self.state.target or self.state.target_test)
         self.refresh_features()
         self._update_buttons()
-
-    def busy(self) -> bool:
-        return self.runner.running
-
-    def shutdown(self) -> None:
-        self.runner.stop_and_wait()

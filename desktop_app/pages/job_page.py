@@ -126,14 +126,14 @@ class JobPage(Page):
         self.start_config(config)
         return True
 
-    def start_config(self, config: BaseModel) -> None:
-        """Run the job with `config` (pages with more than one way to start call this)."""
+    def start_config(self, config: BaseModel, job: Job[Any, Any] | None = None) -> None:
+        """Run the page's job (or another `job`, for pages with more than one) with `config`."""
         self._stopping = False
         self.progress.setRange(0, 0)
         self.progress.setVisible(True)
         self.status.setText(self.running_text)
         self.status.setToolTip("")
-        self.runner.run_job(self.job, config)
+        self.runner.run_job(job or self.job, config)
 
     def stop(self) -> None:
         """Ask the running job to stop (the main window's Stop action calls this too)."""

@@ -18,9 +18,10 @@ def _k(text: str) -> int | None:
 
 
 def cmd_cluster(args: argparse.Namespace) -> int:
-    from engine.analysis.clustering import ClusterConfig, run_cluster
-    from engine.cli.common import BarPrinter, write_json
+    from engine.analysis.clustering import ClusterConfig
+    from engine.cli.common import BarPrinter, run_job, write_json
     from engine.core.config import load_config
+    from engine.jobs.cluster import JOB
 
     overrides: dict[str, Any] = {
         "folder": args.folder,
@@ -42,7 +43,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
     cfg = load_config(ClusterConfig, args.config, overrides)
     if args.k is not None and overrides["k"] is None:
         cfg.k = None
-    report = run_cluster(cfg, emit=BarPrinter("clustering"))
+    report = run_job(JOB, cfg, BarPrinter("clustering"))
     sil = f"{report.silhouette:.3f}" if report.silhouette is not None else "-"
     print(f"{report.k} clusters of {report.n_images} images ({report.features}, {report.algorithm}); silhouette {sil}")
     for c in report.clusters:

@@ -7,25 +7,26 @@ from typing import Any
 
 
 def cmd_pretrain(args: argparse.Namespace) -> int:
-    from engine.cli.progress import TrainPrinter, stop_on_interrupt
+    from engine.cli.common import run_job
+    from engine.cli.progress import TrainPrinter
     from engine.core.config import load_config
-    from engine.core.control import JobControl
+    from engine.jobs.pretrain import JOB, PretrainRequest
     from engine.ssl.config import PretrainConfig
-    from engine.ssl.pretrain import run_pretrain
 
-    control = JobControl()
+    if args.resume:
+        request = PretrainRequest(resume=args.resume)
+    else:
+        keys = ["data", "method", "backbone", "weights", "epochs", "batch_size", "lr", "image_size", "knn_data"]
+        keys += ["temperature", "device", "workers", "seed", "runs_dir", "name"]
+        overrides: dict[str, Any] = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
+        if args.flip:
+            overrides["flip"] = True
+        request = PretrainRequest(config=load_config(PretrainConfig, args.config, overrides))
     printer = TrainPrinter(quiet=args.quiet)
-    with stop_on_interrupt(control):
-        if args.resume:
-            report = run_pretrain(emit=printer, control=control, resume=args.resume)
-        else:
-            keys = ["data", "method", "backbone", "weights", "epochs", "batch_size", "lr", "image_size", "knn_data"]
-            keys += ["temperature", "device", "workers", "seed", "runs_dir", "name"]
-            overrides: dict[str, Any] = {k: getattr(args, k) for k in keys if getattr(args, k, None) is not None}
-            if args.flip:
-                overrides["flip"] = True
-            report = run_pretrain(load_config(PretrainConfig, args.config, overrides), printer, control)
-    printer.close()
+    try:
+        report = run_job(JOB, request, printer)
+    finally:
+        printer.close()
     shown = ", ".join(f"{k} {v:.4f}" for k, v in report.metrics.items())
     print(f"run: {report.run_dir}  ({report.status}, {report.epochs_done} epochs; {shown})")
     print(f"use it: transfer-studio train ... --backbone <same> --weights {report.run_dir}")

@@ -20,9 +20,10 @@ class AdaBNConfig(MethodConfig):
 
 @register
 class AdaBN(Method[AdaBNConfig]):
+    """Li et al. 2017: fine-tune on the source, then normalise target images with the target's own BatchNorm statistics."""
+
     name = "adabn"
     label = "AdaBN (target BatchNorm statistics)"
-    summary = "Li et al. 2017: fine-tune on the source, then normalise target images with the target's own BatchNorm statistics."
     Config = AdaBNConfig
     uses_target = True
     kind = "domain adaptation"

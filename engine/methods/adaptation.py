@@ -1,17 +1,22 @@
 """The base class and shared settings of the domain-adaptation methods: a target batch every
 step, the transfer-weight ramp λ(p), shared or per-domain BatchNorm, Ganin's lr annealing and
 target BatchNorm statistics (AdaBN).
+
+A feature-level method writes only its `transfer_loss` on the two domains' features and logits;
+the base's `training_step` adds it to the source classification loss with the configured weight
+and ramp, the optional regularisers (MCC, entropy) and the standard metrics.
 """
 
 from __future__ import annotations
 
-from typing import Literal, TypeVar
+from typing import Literal, NamedTuple, TypeVar
 
 import torch
 from pydantic import Field
 
 from engine.core.errors import UserError
-from engine.methods.base import Batch, Method, MethodConfig
+from engine.methods.base import Batch, Method, MethodConfig, StepResult
+from engine.methods.regularisers import with_regularisers
 from engine.models.domain_discriminator import dann_lambda, dann_lr_factor, forward_domains
 
 
@@ -54,6 +59,15 @@ class AdaptationConfig(MethodConfig):
 AC = TypeVar("AC", bound=AdaptationConfig)
 
 
+class DomainOutputs(NamedTuple):
+    """Features and logits of one source and one target batch (unpacks as a 4-tuple)."""
+
+    f_s: torch.Tensor
+    f_t: torch.Tensor
+    logits_s: torch.Tensor
+    logits_t: torch.Tensor
+
+
 class AdaptationMethod(Method[AC]):
     """Base of the domain-adaptation methods: needs a target batch every step."""
 
@@ -64,6 +78,8 @@ class AdaptationMethod(Method[AC]):
     # weights swings by ±10 points against the next on the demo; an average over the last
     # ~100 steps is steadier and 5 points better (DANN, 3 seeds).
     default_ema = 0.99
+    # Adversarial methods ramp λ(p) inside a gradient reversal layer; the others scale their loss by it.
+    ramp_in_loss: bool = True
 
     def target_bn(self) -> bool:
         return self.config.target_bn
@@ -83,6 +99,21 @@ class AdaptationMethod(Method[AC]):
             )
         return batch.x_target
 
-    def forward_both(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
+    def forward_both(self, batch: Batch) -> DomainOutputs:
         """(f_s, f_t, logits_s, logits_t) with the configured BatchNorm choice."""
-        return forward_domains(self.model, batch.x_source, self.target_of(batch), self.config.bn_mode)
+        return DomainOutputs(*forward_domains(self.model, batch.x_source, self.target_of(batch), self.config.bn_mode))
+
+    def transfer_loss(self, out: DomainOutputs, lam: float) -> tuple[torch.Tensor, dict[str, float]]:
+        """The method's alignment loss on both domains, and any metrics of its own."""
+        raise NotImplementedError(f"{type(self).__name__} writes transfer_loss or its own training_step")
+
+    def training_step(self, batch: Batch) -> StepResult:
+        cfg = self.config
+        lam = self.ramp(batch.progress)
+        out = self.forward_both(batch)
+        cls = self.classification_loss(out.logits_s, batch.y_source)
+        transfer, extra = self.transfer_loss(out, lam)
+        weight = cfg.transfer_weight * (lam if self.ramp_in_loss else 1.0)
+        metrics = {"loss/cls": float(cls.detach()), "loss/transfer": float(transfer.detach()), **extra, "lambda": lam}
+        loss = with_regularisers(cls + weight * transfer, metrics, cfg, out.logits_t, lam)
+        return StepResult(loss, out.logits_s, metrics)

@@ -8,7 +8,7 @@ Budgets are in pixel space [0, 1], as for the attacks in engine/attacks.
 
 from __future__ import annotations
 
-from typing import Literal, TypeVar
+from typing import Any, Literal, TypeVar
 
 import torch
 import torch.nn.functional as F
@@ -90,19 +90,22 @@ class RobustMethod(Method[RC]):
         cfg = self.config
         return cfg.step_size if cfg.step_size is not None else 2.5 * cfg.eps / steps
 
-    def adversarial(self, x: Tensor, y: Tensor, steps: int | None = None, random_start: bool | None = None) -> Tensor:
+    def adversarial(
+        self,
+        x: Tensor,
+        y: Tensor,
+        steps: int | None = None,
+        random_start: bool | None = None,
+        **pgd: Any,
+    ) -> Tensor:
+        """The inner maximisation with the method's threat model; `pgd` goes to pgd_perturb
+        (`loss_fn`, `init_delta`)."""
         cfg = self.config
         n = steps if steps is not None else cfg.attack_steps
         start = cfg.random_start if random_start is None else random_start
+        step_size = self.step_size(n)
         return pgd_perturb(
-            self.model,
-            x,
-            y,
-            eps=cfg.eps,
-            norm=cfg.norm,
-            steps=n,
-            step_size=self.step_size(n),
-            random_start=start,
+            self.model, x, y, eps=cfg.eps, norm=cfg.norm, steps=n, step_size=step_size, random_start=start, **pgd
         )
 
     def clean_logits(self, x: Tensor) -> Tensor:

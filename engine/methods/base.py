@@ -7,6 +7,7 @@ between a training loop and `BaseFinetuning`-style freezing hooks.
 
 from __future__ import annotations
 
+import inspect
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
@@ -64,6 +65,11 @@ class StepResult:
     loss: torch.Tensor
     logits_source: torch.Tensor
     metrics: dict[str, float] = field(default_factory=dict)
+
+
+def batch_accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
+    """Share of the batch's predictions that are right (a live training metric, no gradient)."""
+    return float((logits.detach().argmax(1) == y).float().mean())
 
 
 class Method(nn.Module, Generic[C]):
@@ -183,8 +189,13 @@ METHODS: Registry[type[AnyMethod]] = Registry("method")
 
 
 def register(cls: M) -> M:
+    """Add a method class to METHODS; its docstring's first paragraph is its `summary` (shown in
+    the method list and the Train page) unless it sets one."""
     if not cls.name:
         raise ValueError(f"{cls.__name__} has no name")
+    doc = cls.__dict__.get("__doc__")
+    if "summary" not in cls.__dict__ and doc:
+        cls.summary = " ".join(inspect.cleandoc(doc).split("\n\n")[0].split())
     METHODS.add(cls.name, cls)
     return cls
 

@@ -16,11 +16,10 @@ import torch
 from pydantic import Field
 from torch.nn import functional as F
 
-from engine.methods.adaptation import AdaptationMethod
-from engine.methods.base import Batch, MethodContext, StepResult, register
+from engine.methods.adaptation import AdaptationMethod, DomainOutputs
+from engine.methods.base import MethodContext, register
 from engine.methods.da_losses import entropy
 from engine.methods.dann import AdversarialConfig, discriminator_width
-from engine.methods.regularisers import with_regularisers
 from engine.models.classifier import ImageClassifier
 from engine.models.domain_discriminator import (
     DomainDiscriminator,
@@ -47,10 +46,12 @@ def _domain_weights(w: torch.Tensor) -> torch.Tensor:
 
 @register
 class CDAN(AdaptationMethod[CDANConfig]):
+    """Long et al. 2018: the discriminator sees features ⊗ predictions, aligning classes rather than whole domains; +E weights by confidence."""
+
     name = "cdan"
     label = "CDAN (conditional adversarial)"
-    summary = "Long et al. 2018: the discriminator sees features ⊗ predictions, aligning classes rather than whole domains; +E weights by confidence."
     Config = CDANConfig
+    ramp_in_loss = False  # λ(p) scales the reversed gradient instead
 
     def __init__(self, model: ImageClassifier, config: CDANConfig, ctx: MethodContext) -> None:
         super().__init__(model, config, ctx)
@@ -68,27 +69,15 @@ class CDAN(AdaptationMethod[CDANConfig]):
         """The discriminator's input T(f, softmax(g)), predictions detached as in the paper."""
         return self.conditioning(f, F.softmax(logits.detach().float(), dim=1).to(f.dtype))
 
-    def training_step(self, batch: Batch) -> StepResult:
-        cfg = self.config
-        lam = self.ramp(batch.progress)
+    def transfer_loss(self, out: DomainOutputs, lam: float) -> tuple[torch.Tensor, dict[str, float]]:
         self.grl.set_coeff(lam)
-        f_s, f_t, logits_s, logits_t = self.forward_both(batch)
-        cls = self.classification_loss(logits_s, batch.y_source)
-        n = f_s.shape[0]
-        h = self.condition(torch.cat([f_s, f_t], 0), torch.cat([logits_s, logits_t], 0))
-        d = self.discriminator(self.grl(h))
+        n = out.f_s.shape[0]
+        logits = torch.cat([out.logits_s, out.logits_t], 0)
+        d = self.discriminator(self.grl(self.condition(torch.cat([out.f_s, out.f_t], 0), logits)))
         w_s = w_t = None
-        if cfg.entropy_conditioning:
+        if self.config.entropy_conditioning:
             with torch.no_grad():
-                w = 1.0 + torch.exp(-entropy(torch.cat([logits_s, logits_t], 0)))
+                w = 1.0 + torch.exp(-entropy(logits))
             w_s, w_t = _domain_weights(w[:n]), _domain_weights(w[n:])
         transfer, acc = domain_adversarial_loss(d[:n], d[n:], w_s, w_t)
-        loss = cls + cfg.transfer_weight * transfer
-        metrics = {
-            "loss/cls": float(cls.detach()),
-            "loss/transfer": float(transfer.detach()),
-            "domain_acc": acc,
-            "lambda": lam,
-        }
-        loss = with_regularisers(loss, metrics, cfg, logits_t, lam)
-        return StepResult(loss, logits_s, metrics)
+        return transfer, {"domain_acc": acc}

@@ -7,12 +7,12 @@ is added to the classification loss.
 
 from __future__ import annotations
 
+import torch
 from pydantic import Field
 
-from engine.methods.adaptation import AdaptationConfig, AdaptationMethod
-from engine.methods.base import Batch, StepResult, register
+from engine.methods.adaptation import AdaptationConfig, AdaptationMethod, DomainOutputs
+from engine.methods.base import register
 from engine.methods.da_losses import coral
-from engine.methods.regularisers import with_regularisers
 
 
 class CORALConfig(AdaptationConfig):
@@ -23,18 +23,11 @@ class CORALConfig(AdaptationConfig):
 
 @register
 class DeepCORAL(AdaptationMethod[CORALConfig]):
+    """Sun & Saenko 2016: match the covariance of source and target features."""
+
     name = "coral"
     label = "Deep CORAL"
-    summary = "Sun & Saenko 2016: match the covariance of source and target features."
     Config = CORALConfig
 
-    def training_step(self, batch: Batch) -> StepResult:
-        cfg = self.config
-        lam = self.ramp(batch.progress)
-        f_s, f_t, logits_s, logits_t = self.forward_both(batch)
-        cls = self.classification_loss(logits_s, batch.y_source)
-        transfer = coral(f_s, f_t)
-        loss = cls + lam * cfg.transfer_weight * transfer
-        metrics = {"loss/cls": float(cls.detach()), "loss/transfer": float(transfer.detach()), "lambda": lam}
-        loss = with_regularisers(loss, metrics, cfg, logits_t, lam)
-        return StepResult(loss, logits_s, metrics)
+    def transfer_loss(self, out: DomainOutputs, lam: float) -> tuple[torch.Tensor, dict[str, float]]:
+        return coral(out.f_s, out.f_t), {}

@@ -8,13 +8,13 @@ optionally also between the softmax outputs (the paper adapts every task-specifi
 
 from __future__ import annotations
 
+import torch
 from pydantic import Field, field_validator
 from torch.nn import functional as F
 
-from engine.methods.adaptation import AdaptationConfig, AdaptationMethod
-from engine.methods.base import Batch, StepResult, register
+from engine.methods.adaptation import AdaptationConfig, AdaptationMethod, DomainOutputs
+from engine.methods.base import register
 from engine.methods.da_losses import DEFAULT_KERNEL_MULTIPLIERS, mk_mmd
-from engine.methods.regularisers import with_regularisers
 
 
 class DANConfig(AdaptationConfig):
@@ -38,20 +38,15 @@ class DANConfig(AdaptationConfig):
 
 @register
 class DAN(AdaptationMethod[DANConfig]):
+    """Long et al. 2015: minimise the multi-kernel maximum mean discrepancy between source and target features."""
+
     name = "dan"
     label = "DAN (multi-kernel MMD)"
-    summary = "Long et al. 2015: minimise the multi-kernel maximum mean discrepancy between source and target features."
     Config = DANConfig
 
-    def training_step(self, batch: Batch) -> StepResult:
-        cfg = self.config
-        lam = self.ramp(batch.progress)
-        f_s, f_t, logits_s, logits_t = self.forward_both(batch)
-        cls = self.classification_loss(logits_s, batch.y_source)
-        transfer = mk_mmd(f_s, f_t, cfg.kernel_multipliers)
-        if cfg.align_outputs:
-            transfer = transfer + mk_mmd(F.softmax(logits_s, 1), F.softmax(logits_t, 1), cfg.kernel_multipliers)
-        loss = cls + lam * cfg.transfer_weight * transfer
-        metrics = {"loss/cls": float(cls.detach()), "loss/transfer": float(transfer.detach()), "lambda": lam}
-        loss = with_regularisers(loss, metrics, cfg, logits_t, lam)
-        return StepResult(loss, logits_s, metrics)
+    def transfer_loss(self, out: DomainOutputs, lam: float) -> tuple[torch.Tensor, dict[str, float]]:
+        multipliers = self.config.kernel_multipliers
+        transfer = mk_mmd(out.f_s, out.f_t, multipliers)
+        if self.config.align_outputs:
+            transfer = transfer + mk_mmd(F.softmax(out.logits_s, 1), F.softmax(out.logits_t, 1), multipliers)
+        return transfer, {}

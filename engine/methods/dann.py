@@ -26,9 +26,8 @@ from typing import TypeVar
 import torch
 from pydantic import Field
 
-from engine.methods.adaptation import AdaptationConfig, AdaptationMethod
-from engine.methods.base import Batch, MethodContext, StepResult, register
-from engine.methods.regularisers import with_regularisers
+from engine.methods.adaptation import AdaptationConfig, AdaptationMethod, DomainOutputs
+from engine.methods.base import MethodContext, register
 from engine.models.classifier import ImageClassifier
 from engine.models.domain_discriminator import DomainDiscriminator, GradientReversal, domain_adversarial_loss
 
@@ -65,10 +64,12 @@ DC = TypeVar("DC", bound=DANNConfig)
 
 @register
 class DANN(AdaptationMethod[DC]):
+    """Ganin & Lempitsky 2015: a gradient reversal layer makes source and target features indistinguishable to a domain discriminator."""
+
     name = "dann"
     label = "DANN (domain-adversarial)"
-    summary = "Ganin & Lempitsky 2015: a gradient reversal layer makes source and target features indistinguishable to a domain discriminator."
     Config = DANNConfig
+    ramp_in_loss = False  # λ(p) scales the reversed gradient instead
 
     def __init__(self, model: ImageClassifier, config: DC, ctx: MethodContext) -> None:
         super().__init__(model, config, ctx)
@@ -76,22 +77,11 @@ class DANN(AdaptationMethod[DC]):
         width = discriminator_width(config, model.feature_dim)
         self.discriminator = DomainDiscriminator(model.feature_dim, width, config.disc_depth, config.disc_dropout)
 
-    def training_step(self, batch: Batch) -> StepResult:
-        cfg = self.config
-        lam = self.ramp(batch.progress)
-        self.grl.set_coeff(lam)
-        f_s, f_t, logits_s, logits_t = self.forward_both(batch)
-        cls = self.classification_loss(logits_s, batch.y_source)
+    def transfer_loss(self, out: DomainOutputs, lam: float) -> tuple[torch.Tensor, dict[str, float]]:
         # One discriminator pass over both domains: its BatchNorm must not normalise each
         # domain apart, or the mean shift it is meant to detect would be removed.
-        d = self.discriminator(self.grl(torch.cat([f_s, f_t], 0)))
-        transfer, acc = domain_adversarial_loss(d[: f_s.shape[0]], d[f_s.shape[0] :])
-        loss = cls + cfg.transfer_weight * transfer
-        metrics = {
-            "loss/cls": float(cls.detach()),
-            "loss/transfer": float(transfer.detach()),
-            "domain_acc": acc,
-            "lambda": lam,
-        }
-        loss = with_regularisers(loss, metrics, cfg, logits_t, lam)
-        return StepResult(loss, logits_s, metrics)
+        self.grl.set_coeff(lam)
+        n = out.f_s.shape[0]
+        d = self.discriminator(self.grl(torch.cat([out.f_s, out.f_t], 0)))
+        transfer, acc = domain_adversarial_loss(d[:n], d[n:])
+        return transfer, {"domain_acc": acc}

@@ -10,14 +10,12 @@ Ganin & Lempitsky, ICML 2015 (DANN) + Madry et al., ICLR 2018 (PGD adversarial t
 
 from __future__ import annotations
 
-import torch
 from pydantic import Field
 
 from engine.methods.adversarial import RobustConfig, RobustMethod
-from engine.methods.base import Batch, MethodContext, StepResult, register
+from engine.methods.base import Batch, MethodContext, StepResult, batch_accuracy, register
 from engine.methods.dann import DANN, DANNConfig
 from engine.models.classifier import ImageClassifier
-from engine.models.domain_discriminator import domain_adversarial_loss
 
 
 class DannATConfig(DANNConfig, RobustConfig):
@@ -31,11 +29,10 @@ class DannATConfig(DANNConfig, RobustConfig):
 
 @register
 class DannAT(DANN[DannATConfig], RobustMethod[DannATConfig]):
+    """DANN's domain alignment plus adversarial training of the source classifier: adapted and hardened in one run."""
+
     name = "dann_at"
     label = "Robust DANN (adversarial transfer)"
-    summary = (
-        "DANN's domain alignment plus adversarial training of the source classifier: adapted and hardened in one run."
-    )
     Config = DannATConfig
     kind = "robustness"
     uses_target = True
@@ -49,23 +46,14 @@ class DannAT(DANN[DannATConfig], RobustMethod[DannATConfig]):
     def training_step(self, batch: Batch) -> StepResult:
         cfg = self.config
         lam = self.ramp(batch.progress)
-        self.grl.set_coeff(lam)
         x_adv = self.adversarial(batch.x_source, batch.y_source)
-        f_s, f_t, logits_s, _ = self.forward_both(batch)
+        out = self.forward_both(batch)
         logits_adv = self.model(x_adv)
         w = cfg.clean_weight
         adv = self.classification_loss(logits_adv, batch.y_source)
-        cls = (1 - w) * adv + w * self.classification_loss(logits_s, batch.y_source)
-        d = self.discriminator(self.grl(torch.cat([f_s, f_t], 0)))
-        transfer, acc = domain_adversarial_loss(d[: f_s.shape[0]], d[f_s.shape[0] :])
-        loss = cls + cfg.transfer_weight * transfer
-        adv_acc = float((logits_adv.detach().argmax(1) == batch.y_source).float().mean())
-        metrics = {
-            "loss/cls": float(cls.detach()),
-            "loss/adv": float(adv.detach()),
-            "loss/transfer": float(transfer.detach()),
-            "domain_acc": acc,
-            "lambda": lam,
-            "adv_acc": adv_acc,
-        }
-        return StepResult(loss, logits_s, metrics)
+        cls = (1 - w) * adv + w * self.classification_loss(out.logits_s, batch.y_source)
+        transfer, extra = self.transfer_loss(out, lam)
+        metrics = {"loss/cls": float(cls.detach()), "loss/adv": float(adv.detach())}
+        metrics |= {"loss/transfer": float(transfer.detach()), **extra, "lambda": lam}
+        metrics["adv_acc"] = batch_accuracy(logits_adv, batch.y_source)
+        return StepResult(cls + cfg.transfer_weight * transfer, out.logits_s, metrics)

@@ -76,11 +76,10 @@ def fingerprint(x: torch.Tensor) -> list[int]:
 
 @register
 class Distill(Method):
+    """Train a small student on a teacher's soft predictions (a run or an ONNX file), on source and target images."""
+
     name = "distill"
     label = "Knowledge distillation"
-    summary = (
-        "Train a small student on a teacher's soft predictions (a run or an ONNX file), on source and target images."
-    )
     Config = DistillConfig
     uses_target = True  # target images are used when given; distill runs without them too
     target_optional = True

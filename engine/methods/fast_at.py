@@ -12,7 +12,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from engine.methods.adversarial import RobustConfig, RobustMethod
-from engine.methods.base import Batch, StepResult, register
+from engine.methods.base import Batch, StepResult, batch_accuracy, register
 
 
 class FastATConfig(RobustConfig):
@@ -22,9 +22,10 @@ class FastATConfig(RobustConfig):
 
 @register
 class FastAT(RobustMethod[FastATConfig]):
+    """Wong et al. 2020: train on FGSM examples from a random start; robust at about twice the cost of standard training."""
+
     name = "fast_at"
     label = "Fast adversarial training (FGSM-RS)"
-    summary = "Wong et al. 2020: train on FGSM examples from a random start; robust at about twice the cost of standard training."
     Config = FastATConfig
 
     def step_size(self, steps: int) -> float:
@@ -35,5 +36,6 @@ class FastAT(RobustMethod[FastATConfig]):
         logits_adv = self.model(x_adv)
         loss = self.classification_loss(logits_adv, batch.y_source)
         clean = self.clean_logits(batch.x_source)
-        adv_acc = float((logits_adv.detach().argmax(1) == batch.y_source).float().mean())
-        return StepResult(loss, clean, {"loss/adv": float(loss.detach()), "adv_acc": adv_acc})
+        return StepResult(
+            loss, clean, {"loss/adv": float(loss.detach()), "adv_acc": batch_accuracy(logits_adv, batch.y_source)}
+        )

@@ -19,9 +19,10 @@ class FinetuneConfig(MethodConfig):
 
 @register
 class Finetune(Method[FinetuneConfig]):
+    """Train a new head (and optionally the backbone) on the labelled source. Source-only baseline."""
+
     name = "finetune"
     label = "Fine-tuning"
-    summary = "Train a new head (and optionally the backbone) on the labelled source. Source-only baseline."
     Config = FinetuneConfig
 
     def frozen_stage_count(self) -> int:

@@ -8,12 +8,12 @@ loss. It needs no discriminator and no feature statistics.
 
 from __future__ import annotations
 
+import torch
 from pydantic import Field
 
-from engine.methods.adaptation import AdaptationConfig, AdaptationMethod
-from engine.methods.base import Batch, StepResult, register
+from engine.methods.adaptation import AdaptationConfig, AdaptationMethod, DomainOutputs
+from engine.methods.base import register
 from engine.methods.da_losses import entropy, mcc_loss
-from engine.methods.regularisers import with_regularisers
 
 
 class MCCConfig(AdaptationConfig):
@@ -24,23 +24,12 @@ class MCCConfig(AdaptationConfig):
 
 @register
 class MCC(AdaptationMethod[MCCConfig]):
+    """Jin et al. 2020: penalise target predictions that confuse classes with each other."""
+
     name = "mcc"
     label = "MCC (minimum class confusion)"
-    summary = "Jin et al. 2020: penalise target predictions that confuse classes with each other."
     Config = MCCConfig
 
-    def training_step(self, batch: Batch) -> StepResult:
-        cfg = self.config
-        lam = self.ramp(batch.progress)
-        _, _, logits_s, logits_t = self.forward_both(batch)
-        cls = self.classification_loss(logits_s, batch.y_source)
-        transfer = mcc_loss(logits_t, cfg.temperature)
-        loss = cls + lam * cfg.transfer_weight * transfer
-        metrics = {
-            "loss/cls": float(cls.detach()),
-            "loss/transfer": float(transfer.detach()),
-            "lambda": lam,
-            "target_entropy": float(entropy(logits_t.detach()).mean()),
-        }
-        loss = with_regularisers(loss, metrics, cfg, logits_t, lam)
-        return StepResult(loss, logits_s, metrics)
+    def transfer_loss(self, out: DomainOutputs, lam: float) -> tuple[torch.Tensor, dict[str, float]]:
+        target_entropy = float(entropy(out.logits_t.detach()).mean())
+        return mcc_loss(out.logits_t, self.config.temperature), {"target_entropy": target_entropy}

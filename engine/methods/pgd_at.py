@@ -11,7 +11,7 @@ import torch
 from pydantic import Field
 
 from engine.methods.adversarial import RobustConfig, RobustMethod
-from engine.methods.base import Batch, StepResult, register
+from engine.methods.base import Batch, StepResult, batch_accuracy, register
 
 
 class PGDATConfig(RobustConfig):
@@ -22,9 +22,10 @@ class PGDATConfig(RobustConfig):
 
 @register
 class PGDAT(RobustMethod[PGDATConfig]):
+    """Madry et al. 2018: train on PGD adversarial examples; the standard robust baseline."""
+
     name = "pgd_at"
     label = "PGD adversarial training (Madry)"
-    summary = "Madry et al. 2018: train on PGD adversarial examples; the standard robust baseline."
     Config = PGDATConfig
 
     def training_step(self, batch: Batch) -> StepResult:
@@ -41,5 +42,6 @@ class PGDAT(RobustMethod[PGDATConfig]):
             logits_adv = self.model(x_adv)
             adv_loss = loss = self.classification_loss(logits_adv, y)
             clean = self.clean_logits(x)
-        adv_acc = float((logits_adv.detach().argmax(1) == y).float().mean())
-        return StepResult(loss, clean.detach(), {"loss/adv": float(adv_loss.detach()), "adv_acc": adv_acc})
+        return StepResult(
+            loss, clean.detach(), {"loss/adv": float(adv_loss.detach()), "adv_acc": batch_accuracy(logits_adv, y)}
+        )

@@ -18,11 +18,14 @@ near-random predictions of the first steps are not made confident.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 
-from engine.methods.adaptation import AdaptationConfig
-from engine.methods.base import MethodConfig
 from engine.methods.da_losses import entropy, mcc_loss
+
+if TYPE_CHECKING:  # adaptation.py imports this module: its base training step adds the regularisers
+    from engine.methods.adaptation import AdaptationConfig
 
 MCC_TEMPERATURE = 2.5  # the MCC paper's temperature, used by the `mcc` method's default too
 
@@ -50,15 +53,12 @@ def target_regularisers(
 
 
 def with_regularisers(
-    loss: torch.Tensor, metrics: dict[str, float], config: MethodConfig, logits_t: torch.Tensor, lam: float
+    loss: torch.Tensor, metrics: dict[str, float], config: AdaptationConfig, logits_t: torch.Tensor, lam: float
 ) -> torch.Tensor:
     """`loss` plus the configured regularisers; their values are added to `metrics` in place.
 
-    A config without the weights (not an AdaptationConfig) leaves `loss` as it is; MCC uses the
-    config's own `temperature` where it has one (the `mcc` method's), else the paper's 2.5.
+    MCC uses the config's own `temperature` where it has one (the `mcc` method's), else the paper's 2.5.
     """
-    if not isinstance(config, AdaptationConfig):
-        return loss
     temperature = float(getattr(config, "temperature", MCC_TEMPERATURE))
     extra, more = target_regularisers(config, logits_t, lam, temperature)
     metrics.update(more)

@@ -29,11 +29,10 @@ class SelfTrainingConfig(AdaptationConfig):
 
 @register
 class SelfTraining(AdaptationMethod[SelfTrainingConfig]):
+    """Train on confident target predictions (probability ≥ 0.9) as if they were labels, after a source warm-up."""
+
     name = "self_training"
     label = "Self-training (pseudo-labels)"
-    summary = (
-        "Train on confident target predictions (probability ≥ 0.9) as if they were labels, after a source warm-up."
-    )
     Config = SelfTrainingConfig
 
     def training_step(self, batch: Batch) -> StepResult:

@@ -11,8 +11,8 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
-from engine.methods.adversarial import RobustConfig, RobustMethod, pgd_perturb
-from engine.methods.base import Batch, StepResult, register
+from engine.methods.adversarial import RobustConfig, RobustMethod
+from engine.methods.base import Batch, StepResult, batch_accuracy, register
 
 
 class TradesConfig(RobustConfig):
@@ -24,9 +24,10 @@ class TradesConfig(RobustConfig):
 
 @register
 class Trades(RobustMethod[TradesConfig]):
+    """Zhang et al. 2019: clean cross-entropy plus β·KL between clean and adversarial predictions."""
+
     name = "trades"
     label = "TRADES"
-    summary = "Zhang et al. 2019: clean cross-entropy plus β·KL between clean and adversarial predictions."
     Config = TradesConfig
 
     def training_step(self, batch: Batch) -> StepResult:
@@ -38,26 +39,18 @@ class Trades(RobustMethod[TradesConfig]):
         def kl_to_clean(logits: torch.Tensor, _: torch.Tensor) -> torch.Tensor:
             return F.kl_div(F.log_softmax(logits, 1), p_clean, reduction="sum")
 
-        steps = cfg.attack_steps
-        x_adv = pgd_perturb(
-            self.model,
-            x,
-            y,
-            eps=cfg.eps,
-            norm=cfg.norm,
-            steps=steps,
-            step_size=self.step_size(steps),
-            loss_fn=kl_to_clean,
-            init_delta=0.001 * torch.randn_like(x),
-        )
+        x_adv = self.adversarial(x, y, loss_fn=kl_to_clean, init_delta=0.001 * torch.randn_like(x))
         logits_all = self.model(torch.cat([x, x_adv]))
         logits, logits_adv = logits_all[: len(x)], logits_all[len(x) :]
         natural = self.classification_loss(logits, y)
         robust = F.kl_div(F.log_softmax(logits_adv, 1), F.softmax(logits, 1), reduction="batchmean")
         loss = natural + cfg.beta * robust
-        adv_acc = float((logits_adv.detach().argmax(1) == y).float().mean())
         return StepResult(
             loss,
             logits.detach(),
-            {"loss/cls": float(natural.detach()), "loss/robust": float(robust.detach()), "adv_acc": adv_acc},
+            {
+                "loss/cls": float(natural.detach()),
+                "loss/robust": float(robust.detach()),
+                "adv_acc": batch_accuracy(logits_adv, y),
+            },
         )

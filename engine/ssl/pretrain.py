@@ -11,7 +11,6 @@ from __future__ import annotations
 import copy
 import math
 import time
-import traceback
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +19,7 @@ from torch import nn
 
 from engine.core.control import JobControl, Stopped
 from engine.core.errors import UserError
-from engine.core.events import Emit, EpochEnd, Failed, Finished, Log, Progress, Started, ignore
+from engine.core.events import Emit, EpochEnd, Finished, Log, Progress, Started, ignore
 from engine.core.runs import Run
 from engine.data.folders import scan_domain
 from engine.data.loading import decode_domain
@@ -255,13 +254,11 @@ def run_pretrain(
             metrics=trainer.last_metrics if trainer else {},
             seconds=time.monotonic() - begun,
         )
-    except UserError as err:
+    except UserError as err:  # the job raises; whoever drives it reports the error once
         run.update_info(status="failed", error=str(err))
-        emit(Failed("pretrain", str(err)))
         raise
     except Exception as err:
         run.update_info(status="failed", error=f"{type(err).__name__}: {err}")
-        emit(Failed("pretrain", f"{type(err).__name__}: {err}", traceback.format_exc()))
         raise
     run.update_info(status=status, epoch=trainer.epoch, metrics=trainer.last_metrics)
     emit(Finished("pretrain", str(run.path), trainer.last_metrics))

@@ -107,3 +107,33 @@ def pages_screenshot() -> Callable[[Any, str], None]:
             widget.grab().save(str(Path(folder) / f"{name}.png"))
 
     return shot
+
+
+@pytest.fixture
+def pages_open(qtbot: Any) -> Any:
+    """open(PageClass, state, size): the page made, sized and shown like the window shows it;
+    shut down (its worker stopped) when the test ends."""
+    opened: list[Any] = []
+
+    def open_page(cls: type, state: AppState, size: tuple[int, int] = (1100, 800)) -> Any:
+        page = cls(state)
+        qtbot.addWidget(page)
+        page.resize(*size)
+        page.show()
+        opened.append(page)
+        return page
+
+    yield open_page
+    for page in opened:
+        page.shutdown()
+
+
+@pytest.fixture
+def pages_state_with_run(
+    pages_state: AppState, pages_run: Path, pages_demo: Any, pages_copy_run: Callable[[Path, AppState, str], Path]
+) -> AppState:
+    """The state with a copy of the tiny run ("run-a") chosen and the demo's source and target test set."""
+    run = pages_copy_run(pages_run, pages_state, "run-a")
+    pages_state.set_folders(str(pages_demo.source), "", str(pages_demo.target_test))
+    pages_state.set_run(str(run))
+    return pages_state

@@ -11,6 +11,7 @@ from PySide6.QtCore import Qt
 
 import desktop_app.pages.cluster as cluster_module
 from desktop_app.pages.cluster import ClusterPage
+from engine.analysis.clustering import ClusterReport
 
 TIMEOUT_MS = 180_000
 LEFT = Qt.MouseButton.LeftButton
@@ -32,7 +33,7 @@ def page(qtbot, demo_state):
     page.shutdown()
 
 
-def _cluster(qtbot, page: ClusterPage, folder: Path, k: int) -> dict:
+def _cluster(qtbot, page: ClusterPage, folder: Path, k: int) -> ClusterReport:
     page.folder.choose(str(folder))
     page.k.setValue(k)
     with qtbot.waitSignal(page.clustered, timeout=TIMEOUT_MS) as blocker:
@@ -46,9 +47,9 @@ def test_cluster_edit_undo_save_and_use_as_domain(
     before = _tree(tiny_demo.target_test)
     report = _cluster(qtbot, page, tiny_demo.target_test, 3)
     assert error_calls == []
-    assert report["k"] == 3 and page.board.groups.count() == 3
+    assert report.k == 3 and page.board.groups.count() == 3
     sizes = [len(g.members) for g in page.edits.groups]
-    assert sum(sizes) == report["n_images"] and "NMI" in page.status.text()
+    assert sum(sizes) == report.n_images and "NMI" in page.status.text()
     first = page.edits.groups[0]
     assert page.board.images.count() == len(first.members)
     assert page.board.images.item(0).data(Qt.ItemDataRole.UserRole) == first.members[0]  # most typical first
@@ -101,7 +102,7 @@ def test_cluster_edit_undo_save_and_use_as_domain(
     with qtbot.waitSignal(page.saved, timeout=TIMEOUT_MS):
         qtbot.mouseClick(page.save_button, LEFT)
     assert sorted(p.name for p in dest.iterdir() if p.is_dir()) == ["alpha", "beta", "gamma"]
-    assert sum(1 for _ in dest.rglob("*.png")) == report["n_images"] - 1  # the dropped image is left out
+    assert sum(1 for _ in dest.rglob("*.png")) == report.n_images - 1  # the dropped image is left out
     assert demo_state.target_test == str(dest)
     assert _tree(tiny_demo.target_test) == before  # the user's files: not moved, not changed
 
@@ -128,7 +129,7 @@ def test_pretrain_on_folder_then_cluster_with_it(qtbot, page, tiny_demo, error_c
     chosen = page.features_value()
     assert Path(chosen).parent == page.state.runs_dir and "pretrain" in page.features.currentText()
     report = _cluster(qtbot, page, tiny_demo.target_test, 2)
-    assert report["features"].startswith("pretraining run") and page.board.groups.count() == 2
+    assert report.features.startswith("pretraining run") and page.board.groups.count() == 2
 
 
 def test_k_larger_than_the_folder_is_shown(qtbot, page, tmp_path, error_calls):

@@ -52,15 +52,11 @@ def runs(pages_state, pages_run, dann_run, pages_copy_run) -> dict[str, Path]:
 
 
 @pytest.fixture
-def page(qtbot, pages_state, runs):
+def page(pages_open, pages_state, runs):
     pages_state.set_run(str(runs["after"]))
-    page = DomainsPage(pages_state)
-    qtbot.addWidget(page)
-    page.resize(1300, 760)
-    page.show()
+    page = pages_open(DomainsPage, pages_state, (1300, 760))
     page.limit.setValue(N)
-    yield page
-    page.shutdown()
+    return page
 
 
 def wait_idle(qtbot, page) -> None:

@@ -18,15 +18,8 @@ TIMEOUT_MS = 120_000
 
 
 @pytest.fixture
-def page(qtbot, pages_state, pages_run, pages_demo, pages_copy_run):
-    run = pages_copy_run(pages_run, pages_state, "run-a")
-    pages_state.set_folders(str(pages_demo.source), "", str(pages_demo.target_test))
-    pages_state.set_run(str(run))
-    page = EvaluatePage(pages_state)
-    qtbot.addWidget(page)
-    page.resize(1100, 800)
-    yield page
-    page.shutdown()
+def page(pages_open, pages_state_with_run):
+    return pages_open(EvaluatePage, pages_state_with_run, (1100, 800))
 
 
 def test_evaluate_shows_accuracy_matrix_table_and_gallery(

@@ -17,14 +17,9 @@ TIMEOUT_MS = 180_000
 
 
 @pytest.fixture
-def page(qtbot, pages_state, pages_run, pages_copy_run):
-    run = pages_copy_run(pages_run, pages_state, "run-a")
-    pages_state.set_run(str(run))
-    page = ExportPage(pages_state)
-    qtbot.addWidget(page)
-    page.resize(900, 650)
-    yield page
-    page.shutdown()
+def page(pages_open, pages_state, pages_run, pages_copy_run):
+    pages_state.set_run(str(pages_copy_run(pages_run, pages_state, "run-a")))
+    return pages_open(ExportPage, pages_state, (900, 650))
 
 
 def test_export_writes_model_shows_parity_and_sets_model(

@@ -22,14 +22,9 @@ TIMEOUT_MS = 60_000
 
 
 @pytest.fixture
-def page(qtbot, pages_state, pages_onnx):
+def page(pages_open, pages_state, pages_onnx):
     pages_state.set_model(str(pages_onnx))
-    page = PredictPage(pages_state)
-    qtbot.addWidget(page)
-    page.resize(1000, 650)
-    page.show()
-    yield page
-    page.shutdown()
+    return pages_open(PredictPage, pages_state, (1000, 650))
 
 
 def drop(page: PredictPage, *paths: Path) -> bool:

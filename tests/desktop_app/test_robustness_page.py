@@ -18,17 +18,10 @@ TIMEOUT_MS = 120_000
 
 
 @pytest.fixture
-def page(qtbot, pages_state, pages_run, pages_demo, pages_copy_run):
-    run = pages_copy_run(pages_run, pages_state, "run-a")
-    pages_state.set_folders(str(pages_demo.source), "", str(pages_demo.target_test))
-    pages_state.set_run(str(run))
-    page = RobustnessPage(pages_state)
-    qtbot.addWidget(page)
-    page.resize(1440, 860)
-    page.show()
+def page(pages_open, pages_state_with_run):
+    page = pages_open(RobustnessPage, pages_state_with_run, (1440, 860))
     page.engine_ready({})  # as the main window does once torch has loaded
-    yield page
-    page.shutdown()
+    return page
 
 
 def type_into(qtbot, edit: QLineEdit, text: str) -> None:

@@ -27,3 +27,14 @@ def train_config(tiny_demo: DemoPaths, tmp_path: Path) -> TrainConfig:
         lr=3e-3,
         runs_dir=tmp_path / "runs",
     )
+
+
+@pytest.fixture
+def one_thread():
+    """Tiny convolutions run fastest, and steadiest on two shared cores, on one intra-op thread."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

@@ -9,13 +9,7 @@ from torch.nn import functional as F
 from engine.models.backbones import SmallCNN, get_backbone_spec
 from engine.models.classifier import ImageClassifier, build_model
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _conv_weights(channels: tuple[int, int, int], convs: int) -> int:

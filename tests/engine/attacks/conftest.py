@@ -10,12 +10,8 @@ from attack_helpers import Task, export_legacy, make_data, train_tiny
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    """Two shared cores: one intra-op thread is several times faster than two fighting ones."""
-    old = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(old)
+def _one_thread(one_thread: None) -> None:
+    """Every attack test runs on one thread (see tests/engine/conftest.py)."""
 
 
 @pytest.fixture(scope="session")

@@ -12,17 +12,10 @@ from engine.methods import Batch, MethodContext, get_method
 from engine.methods.base import method_config
 from engine.models import build_model
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 DA_METHODS = ["dann", "cdan", "dan", "coral", "mcc", "self_training"]
 STEPS = 4
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """Tiny convolutions run fastest (and steadiest on shared cores) on one thread."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _data(n: int = 16) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:

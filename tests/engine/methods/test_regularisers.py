@@ -15,15 +15,9 @@ from engine.methods.base import method_config
 from engine.methods.regularisers import target_regularisers
 from engine.models import build_model
 
+pytestmark = pytest.mark.usefixtures("one_thread")
+
 COMBINABLE = ["dann", "cdan", "coral", "dan", "mcc", "self_training"]
-
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
 
 
 def _hand_mcc(logits: np.ndarray, t: float) -> float:
