@@ -10,13 +10,12 @@ accuracy under the best one-to-one matching of clusters to classes (Hungarian) m
 from __future__ import annotations
 
 import time
-from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 import numpy as np
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field
 
-from engine.core.config import StrictModel
+from engine.core.config import StrictModel, UserPath
 from engine.core.control import JobControl
 from engine.core.errors import UserError
 from engine.core.events import Emit, Finished, Log, Progress, Started, ignore
@@ -26,7 +25,7 @@ PCA_DIM = 64  # features are reduced to this many principal components before cl
 
 
 class ClusterConfig(StrictModel):
-    folder: Path = Field(description="Folder of images (class sub-folders, if any, are used only to measure).")
+    folder: UserPath = Field(description="Folder of images (class sub-folders, if any, are used only to measure).")
     features: str = Field("pixels", description="'pixels', a run or pretraining run directory, or a weights file.")
     backbone: str = Field("small_cnn", description="Architecture of a weights file given as features.")
     layer: Literal["features", "probabilities"] = Field(
@@ -37,15 +36,10 @@ class ClusterConfig(StrictModel):
     algorithm: Algorithm = Field("kmeans", description="kmeans, agglomerative (Ward) or hdbscan (finds k itself).")
     min_cluster_size: int = Field(5, ge=2, le=10_000, description="HDBSCAN: smallest group it calls a cluster.")
     image_size: int | None = Field(None, ge=8, le=1024, description="Pixel baseline side (a model's own size wins).")
-    out: Path | None = Field(None, description="Write cluster_NN sub-folders here (links, else copies).")
+    out: UserPath | None = Field(None, description="Write cluster_NN sub-folders here (links, else copies).")
     replace: bool = Field(False, description="Replace `out` if an earlier clustering wrote it.")
     copy_files: bool = Field(False, description="Copy files into `out` instead of linking them.")
     seed: int = Field(0, description="Random seed of k-means and the silhouette sample.")
-
-    @field_validator("folder", "out", mode="before")
-    @classmethod
-    def _expand(cls, v: Any) -> Any:
-        return Path(v).expanduser() if isinstance(v, str) else v
 
 
 class ClusterInfo(BaseModel):

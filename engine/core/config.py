@@ -9,16 +9,24 @@ from __future__ import annotations
 import difflib
 import os
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 
 import tomli_w
 import tomllib
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from engine.core.errors import UserError
 from engine.core.fsutil import atomic_write_text
 
 M = TypeVar("M", bound=BaseModel)
+
+
+def _expand_user(value: Any) -> Any:
+    return Path(value).expanduser() if isinstance(value, str) else value
+
+
+# A path typed by a person: "~/photos" means the home folder's photos (TOML, flags and forms alike).
+UserPath = Annotated[Path, BeforeValidator(_expand_user)]
 
 
 class StrictModel(BaseModel):
@@ -145,9 +153,9 @@ Augment = Literal["none", "light", "strong"]
 class TrainConfig(StrictModel):
     """Everything a training run needs. Saved as `config.toml` in the run directory."""
 
-    source: Path = Field(description="Labelled source folder: one sub-folder per class.")
-    target: Path | None = Field(None, description="Target folder (unlabelled images, or class sub-folders).")
-    target_test: Path | None = Field(None, description="Labelled target folder used only to measure accuracy.")
+    source: UserPath = Field(description="Labelled source folder: one sub-folder per class.")
+    target: UserPath | None = Field(None, description="Target folder (unlabelled images, or class sub-folders).")
+    target_test: UserPath | None = Field(None, description="Labelled target folder used only to measure accuracy.")
     method: str = Field("finetune", description="Transfer method from the method registry.")
     method_options: dict[str, Any] = Field(default_factory=dict, description="Settings of the method.")
     backbone: str = Field("small_cnn", description="Network architecture from the backbone registry.")
@@ -196,12 +204,5 @@ class TrainConfig(StrictModel):
     amp: bool = Field(True, description="Mixed precision on CUDA.")
     workers: int = Field(0, ge=0, le=64, description="Processes that decode images.")
     seed: int = Field(0, description="Random seed for splits, initialisation and batches.")
-    runs_dir: Path = Field(Path("runs"), description="Where run directories are created.")
+    runs_dir: UserPath = Field(Path("runs"), description="Where run directories are created.")
     name: str | None = Field(None, description="Optional run name (default: method-backbone-time).")
-
-    @field_validator("source", "target", "target_test", "runs_dir", mode="before")
-    @classmethod
-    def _expand(cls, v: Any) -> Any:
-        if isinstance(v, str):
-            return Path(v).expanduser()
-        return v

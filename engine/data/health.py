@@ -20,7 +20,7 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr
 from engine.core.errors import UnreadableImage
 from engine.core.fsutil import display_name
 from engine.data.folders import Domain, scan_domain
-from engine.data.health_issues import SMALL_CLASS, Issue, compare_domains, domain_issues
+from engine.data.health_issues import SMALL_CLASS, Issue, Issues, compare_domains, domain_issues
 from engine.data.images import open_rgb_with_info
 
 __all__ = ["SMALL_CLASS", "FoldersReport", "HealthReport", "Issue", "check_domain", "check_folders", "compare_domains"]
@@ -267,41 +267,34 @@ def check_folders(
     src_r = reports[0]
     tgt_r = reports[1] if tgt is not None else None
     tst_r = reports[-1] if tst is not None else None
-    issues: list[Issue] = []
+    issues = Issues()
     if not src.labelled:
-        issues.append(
-            Issue(
-                level="error",
-                code="source_unlabelled",
-                path=str(src.root),
-                message=f"The source folder {src.root} must be labelled: one sub-folder per class.",
-            )
+        issues.add(
+            "error",
+            "source_unlabelled",
+            str(src.root),
+            f"The source folder {src.root} must be labelled: one sub-folder per class.",
         )
     for other in (tgt, tst):
         if other is not None:
             issues += compare_domains(src, other)
     if tst is not None and not tst.labelled:
-        issues.append(
-            Issue(
-                level="error",
-                code="target_test_unlabelled",
-                path=str(tst.root),
-                message=f"The target test folder {tst.root} must be labelled (one sub-folder per class) "
-                "to measure accuracy.",
-            )
+        issues.add(
+            "error",
+            "target_test_unlabelled",
+            str(tst.root),
+            f"The target test folder {tst.root} must be labelled (one sub-folder per class) to measure accuracy.",
         )
     pairs = [(src_r, tst_r, "source", "target test"), (tgt_r, tst_r, "target", "target test")]
     for a, b, an, bn in pairs:
         if a is not None and b is not None and a is not b:
             shared = _overlap(a, b)
             if shared:
-                issues.append(
-                    Issue(
-                        level="warning",
-                        code="test_overlap",
-                        path=b.root,
-                        message=f"{len(shared)} images of the {bn} folder also appear in the {an} "
-                        "folder; target accuracy will look better than it is.",
-                    )
+                issues.add(
+                    "warning",
+                    "test_overlap",
+                    b.root,
+                    f"{len(shared)} images of the {bn} folder also appear in the {an} "
+                    "folder; target accuracy will look better than it is.",
                 )
     return FoldersReport(source=src_r, target=tgt_r, target_test=tst_r, issues=issues)

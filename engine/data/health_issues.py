@@ -17,14 +17,24 @@ IMBALANCE_RATIO = 3.0
 _MAX_LISTED = 10
 
 
+Level = Literal["error", "warning", "info"]
+
+
 class Issue(BaseModel):
     """One finding; `error` blocks training, `warning` deserves a look, `info` is for the record."""
 
     model_config = ConfigDict(extra="forbid")
-    level: Literal["error", "warning", "info"]
+    level: Level
     code: str
     message: str
     path: str | None = None
+
+
+class Issues(list[Issue]):
+    """The findings of one check, in order; `add` keeps each rule to one call."""
+
+    def add(self, level: Level, code: str, path: str | None, message: str) -> None:
+        self.append(Issue(level=level, code=code, path=path, message=message))
 
 
 def _names(items: list[str]) -> str:
@@ -35,76 +45,51 @@ def _names(items: list[str]) -> str:
 def domain_issues(
     domain: Domain, counts: dict[str, int], unreadable: list[dict[str, str]], duplicates: list[list[str]], readable: int
 ) -> list[Issue]:
-    issues: list[Issue] = []
+    issues = Issues()
     root = str(domain.root)
     if readable == 0:
-        issues.append(
-            Issue(
-                level="error",
-                code="all_unreadable",
-                path=root,
-                message=f"None of the {len(domain)} images in '{domain.name}' can be read.",
-            )
-        )
+        issues.add("error", "all_unreadable", root, f"None of the {len(domain)} images in '{domain.name}' can be read.")
     elif unreadable:
-        issues.append(
-            Issue(
-                level="warning",
-                code="unreadable",
-                path=root,
-                message=f"{len(unreadable)} of {len(domain)} images cannot be read and will be skipped.",
-            )
+        issues.add(
+            "warning",
+            "unreadable",
+            root,
+            f"{len(unreadable)} of {len(domain)} images cannot be read and will be skipped.",
         )
     if duplicates:
         extra = sum(len(g) - 1 for g in duplicates)
-        issues.append(
-            Issue(
-                level="warning",
-                code="duplicates",
-                path=root,
-                message=f"{len(duplicates)} groups of identical files ({extra} redundant copies).",
-            )
+        issues.add(
+            "warning", "duplicates", root, f"{len(duplicates)} groups of identical files ({extra} redundant copies)."
         )
         if domain.labelled:
             label_of = {str(s.path): s.label for s in domain.samples}
             clash = [g for g in duplicates if len({label_of.get(p) for p in g}) > 1]
             if clash:
-                issues.append(
-                    Issue(
-                        level="warning",
-                        code="duplicate_across_classes",
-                        path=clash[0][0],
-                        message=f"{len(clash)} identical images sit in different classes (contradictory labels).",
-                    )
+                issues.add(
+                    "warning",
+                    "duplicate_across_classes",
+                    clash[0][0],
+                    f"{len(clash)} identical images sit in different classes (contradictory labels).",
                 )
     if domain.empty_classes:
-        issues.append(
-            Issue(
-                level="warning",
-                code="empty_class",
-                path=root,
-                message=f"Class folder(s) without images, ignored: {_names(domain.empty_classes)}.",
-            )
+        issues.add(
+            "warning", "empty_class", root, f"Class folder(s) without images, ignored: {_names(domain.empty_classes)}."
         )
     if domain.labelled and readable:
         if len(counts) == 1:
-            issues.append(
-                Issue(
-                    level="warning",
-                    code="single_class",
-                    path=root,
-                    message=f"Only one class ({domain.classes[0]}); a classifier needs at least two.",
-                )
+            issues.add(
+                "warning",
+                "single_class",
+                root,
+                f"Only one class ({domain.classes[0]}); a classifier needs at least two.",
             )
         small = [f"{c} ({n})" for c, n in counts.items() if n < SMALL_CLASS]
         if small:
-            issues.append(
-                Issue(
-                    level="warning",
-                    code="small_class",
-                    path=root,
-                    message=f"Classes with fewer than {SMALL_CLASS} readable images: {_names(small)}.",
-                )
+            issues.add(
+                "warning",
+                "small_class",
+                root,
+                f"Classes with fewer than {SMALL_CLASS} readable images: {_names(small)}.",
             )
         nonzero = {c: n for c, n in counts.items() if n > 0}
         if len(nonzero) > 1:
@@ -112,25 +97,16 @@ def domain_issues(
             tiny = min(nonzero, key=lambda c: nonzero[c])
             ratio = nonzero[big] / nonzero[tiny]
             if ratio >= IMBALANCE_RATIO:
-                issues.append(
-                    Issue(
-                        level="warning",
-                        code="imbalance",
-                        path=root,
-                        message=f"Classes are imbalanced: '{big}' has {nonzero[big]} images, "
-                        f"'{tiny}' has {nonzero[tiny]} ({ratio:.1f}×).",
-                    )
+                issues.add(
+                    "warning",
+                    "imbalance",
+                    root,
+                    f"Classes are imbalanced: '{big}' has {nonzero[big]} images, "
+                    f"'{tiny}' has {nonzero[tiny]} ({ratio:.1f}×).",
                 )
     others = [p for p, why in domain.skipped if why.startswith("not an image")]
     if others:
-        issues.append(
-            Issue(
-                level="info",
-                code="non_image_files",
-                path=root,
-                message=f"{len(others)} files without an image extension were ignored.",
-            )
-        )
+        issues.add("info", "non_image_files", root, f"{len(others)} files without an image extension were ignored.")
     folders = [(p, why) for p, why in domain.skipped if why.startswith(UNREADABLE_FOLDER)]
     for p, why in folders:
         issues.append(Issue(level="warning", code="unreadable_folder", path=p, message=f"Sub-folder skipped: {why}."))
@@ -156,26 +132,22 @@ def compare_domains(source: Domain, target: Domain) -> list[Issue]:
         ]
     if not source.labelled:
         return []
-    issues: list[Issue] = []
+    issues = Issues()
     extra = [c for c in target.classes if c not in source.classes]
     if extra:
-        issues.append(
-            Issue(
-                level="error",
-                code="class_missing_in_source",
-                path=str(target.root),
-                message=f"'{target.name}' has classes the source '{source.name}' lacks: {_names(extra)}. "
-                "Rename them to match the source folders or remove them.",
-            )
+        issues.add(
+            "error",
+            "class_missing_in_source",
+            str(target.root),
+            f"'{target.name}' has classes the source '{source.name}' lacks: {_names(extra)}. "
+            "Rename them to match the source folders or remove them.",
         )
     missing = [c for c in source.classes if c not in target.classes]
     if missing:
-        issues.append(
-            Issue(
-                level="warning",
-                code="class_missing_in_target",
-                path=str(target.root),
-                message=f"'{target.name}' has no images of source classes: {_names(missing)}.",
-            )
+        issues.add(
+            "warning",
+            "class_missing_in_target",
+            str(target.root),
+            f"'{target.name}' has no images of source classes: {_names(missing)}.",
         )
     return issues

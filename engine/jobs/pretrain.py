@@ -35,4 +35,6 @@ def run(request: PretrainRequest, emit: Emit, control: JobControl) -> PretrainRe
     return run_pretrain(request.config, emit, control)
 
 
-JOB = Job("pretrain", "self-supervised pretraining of a backbone on unlabelled images", PretrainRequest, PretrainReport, run)
+JOB = Job(
+    "pretrain", "self-supervised pretraining of a backbone on unlabelled images", PretrainRequest, PretrainReport, run
+)

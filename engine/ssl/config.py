@@ -7,7 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from engine.core.config import Device, StrictModel
+from engine.core.config import Device, StrictModel, UserPath
 
 SslMethod = Literal["simclr", "byol"]
 
@@ -33,12 +33,12 @@ class PretrainConfig(StrictModel):
     min_scale: float = Field(0.3, gt=0, le=1, description="Smallest crop, as a share of the image area.")
     flip: bool = Field(False, description="Random horizontal flips (off: digits and text change when mirrored).")
     invert: bool = Field(False, description="Random colour inversion (strokes light on dark or dark on light).")
-    knn_data: Path | None = Field(None, description="Labelled folder for the kNN accuracy monitor (optional).")
+    knn_data: UserPath | None = Field(None, description="Labelled folder for the kNN accuracy monitor (optional).")
     knn_k: int = Field(20, ge=1, le=1000, description="Neighbours in the kNN monitor.")
     device: Device = Field("auto", description="Where to train: auto picks cuda, then mps, then cpu.")
     workers: int = Field(0, ge=0, le=64, description="Processes that decode images.")
     seed: int = Field(0, description="Random seed.")
-    runs_dir: Path = Field(Path("runs"), description="Where run directories are created.")
+    runs_dir: UserPath = Field(Path("runs"), description="Where run directories are created.")
     name: str | None = Field(None, description="Optional run name (default: time-method-backbone).")
 
     @field_validator("data", mode="before")
@@ -54,11 +54,6 @@ class PretrainConfig(StrictModel):
         if not v:
             raise ValueError("give at least one folder of images")
         return [Path(p).expanduser() for p in v]
-
-    @field_validator("knn_data", "runs_dir", mode="before")
-    @classmethod
-    def _expand(cls, v: Any) -> Any:
-        return Path(v).expanduser() if isinstance(v, str) else v
 
 
 class PretrainReport(BaseModel):
