@@ -16,3 +16,8 @@ def demo_dir(per_class: int = 150) -> Path:
     root = Path(tempfile.mkdtemp(prefix="ts-bench-")) / "demo"
     make_demo(root, per_class=per_class)
     return root
+
+
+# The self-supervised recipe measured on the demo digits (bench/self_taught.py): small batches,
+# a high learning rate, a sharp NT-Xent temperature, mild crops and colour inversion.
+SSL_DIGITS = {"batch_size": 64, "lr": 8e-3, "temperature": 0.2, "min_scale": 0.6, "invert": True}

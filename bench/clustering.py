@@ -22,6 +22,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from _common import SSL_DIGITS  # noqa: E402  (bench/ is the script's own folder, on sys.path)
+
 
 def train(data: Path, method: str, epochs: int, runs: Path) -> Path:
     from engine.core.config import TrainConfig
@@ -46,12 +48,8 @@ def pretrain(data: Path, epochs: int, runs: Path) -> Path:
     cfg = PretrainConfig(
         data=[data / "target" / "train"],
         epochs=epochs,
-        batch_size=64,
-        lr=8e-3,
-        temperature=0.2,
-        min_scale=0.6,
-        invert=True,
         runs_dir=runs,
+        **SSL_DIGITS,
     )
     return run_pretrain(cfg).run_dir
 

@@ -27,6 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from _common import SSL_DIGITS  # noqa: E402  (bench/ is the script's own folder, on sys.path)
 
 STARTS = {"a": "(a) random init", "b": "(b) source-trained", "c": "(c) SimCLR on target", "d": "(d) BYOL on target"}
 STARTS["e"] = "(e) SimCLR on source + target"
@@ -92,14 +93,10 @@ def pretrain(data: list[Path], method: str, epochs: int, seed: int, runs: Path, 
         data=data,
         method=method,
         epochs=epochs,
-        batch_size=64,
-        lr=8e-3,
-        temperature=0.2,
-        min_scale=0.6,
-        invert=True,
         seed=seed,
         runs_dir=runs,
         knn_data=knn,
+        **SSL_DIGITS,
     )
     report = run_pretrain(cfg)
     print(f"  {method} on {[p.name for p in data]}: {report.metrics}", flush=True)

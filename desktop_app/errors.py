@@ -25,3 +25,10 @@ def build_error_box(
 def show_error(parent: QWidget | None, message: str, details: str = "", title: str = "Transfer Studio") -> None:
     """Show a modal error dialog with the message and expandable details (a traceback, say)."""
     build_error_box(parent, message, details, title).exec()
+
+
+def ask(parent: QWidget | None, title: str, text: str, default_yes: bool = False) -> bool:
+    """A Yes/No question; True for Yes. The default button is No unless `default_yes` (deleting,
+    stopping and quitting default to No; resuming a run defaults to Yes)."""
+    yes, no = QMessageBox.StandardButton.Yes, QMessageBox.StandardButton.No
+    return QMessageBox.question(parent, title, text, yes | no, yes if default_yes else no) == yes

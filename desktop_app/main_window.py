@@ -303,15 +303,12 @@ class MainWindow(QMainWindow):
         for page in candidates:
             stop = getattr(page, "stop", None)
             if page.busy() and callable(stop):
-                answer = QMessageBox.question(
+                if errors.ask(
                     self,
                     "Stop the job?",
                     f"Stop the job running on the {page.title} page?"
                     + ("\n\nThe run keeps a checkpoint and can be resumed." if page.title == "Train" else ""),
-                    QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                    QMessageBox.StandardButton.No,
-                )
-                if answer == QMessageBox.StandardButton.Yes:
+                ):
                     stop()
                     self.statusBar().showMessage(f"Stopping the {page.title} job…", 5000)
                 return
@@ -323,15 +320,12 @@ class MainWindow(QMainWindow):
         busy = [p for p in self.pages if p.busy()]
         if busy and self._ask_before_closing:
             names = ", ".join(p.title for p in busy)
-            answer = QMessageBox.question(
+            if not errors.ask(
                 self,
                 "Stop and quit?",
                 f"A job is still running on the {names} page. Stop it and quit?\n\n"
                 "A training run saves a checkpoint and can be resumed later from the Runs page.",
-                QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-                QMessageBox.StandardButton.No,
-            )
-            if answer != QMessageBox.StandardButton.Yes:
+            ):
                 event.ignore()
                 return
             self.statusBar().showMessage("Stopping…")

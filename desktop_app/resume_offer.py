@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from desktop_app import errors
 from engine.core.runs import Run, list_runs
 
 STALE_FLOOR_S = 600.0  # a live run rewrites run.json every epoch; none of ours takes 10 minutes
@@ -64,7 +65,6 @@ def ask_to_resume(parent: Any, state: Any) -> str:
 
     A "No" is remembered (QSettings), so the same run is not offered at every start.
     """
-    from PySide6.QtWidgets import QMessageBox
 
     declined = {str(v) for v in (state.settings.value("runs/resume_declined", []) or [])}
     runs = [r for r in interrupted_runs(state.runs_dir) if str(r.path) not in declined]
@@ -72,14 +72,12 @@ def ask_to_resume(parent: Any, state: Any) -> str:
         return ""
     run = runs[0]
     more = f"\n\n{len(runs) - 1} other interrupted run(s) are on the Runs page." if len(runs) > 1 else ""
-    answer = QMessageBox.question(
+    if not errors.ask(
         parent,
         "Resume a run?",
         f"{describe(run)}\n\nContinue it from its last checkpoint?{more}",
-        QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-        QMessageBox.StandardButton.Yes,
-    )
-    if answer != QMessageBox.StandardButton.Yes:
+        default_yes=True,
+    ):
         state.settings.setValue("runs/resume_declined", sorted(declined | {str(run.path)})[-50:])
         return ""
     return str(run.path)

@@ -204,7 +204,7 @@ class ClusterPage(JobPage):
             folder=Path(self.folder.path()),
             features=self.features_value(),
             k=self.k.value() or None,
-            algorithm=self.algorithm.currentText(),  # type: ignore[arg-type]  # the combo lists the Literal's values
+            algorithm=self.algorithm.currentText(),
         )
 
     def start_clustering(self) -> None:

@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
     QRadioButton,
     QScrollArea,
     QSpinBox,
-    QSplitter,
     QVBoxLayout,
     QWidget,
 )
@@ -35,7 +34,7 @@ from desktop_app.pages.job_page import JobPage
 from desktop_app.state import AppState
 from desktop_app.widgets.attack_results import AttackResults
 from desktop_app.widgets.attack_settings import AttackSettings
-from desktop_app.widgets.form_utils import folder_edit
+from desktop_app.widgets.form_utils import folder_edit, splitter
 from desktop_app.widgets.run_chooser import RunChooser
 from engine.core.errors import UserError
 from engine.core.events import Event, Progress
@@ -179,14 +178,8 @@ class RobustnessPage(JobPage):
         left_layout.addLayout(actions)
         left_layout.addWidget(self.status)
         left.setMinimumWidth(460)
-        split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(left)
-        split.addWidget(self.results)
-        split.setStretchFactor(0, 0)
-        split.setStretchFactor(1, 1)
-        split.setSizes([480, 1000])
         layout = QVBoxLayout(self)
-        layout.addWidget(split)
+        layout.addWidget(splitter(Qt.Orientation.Horizontal, left, self.results, stretch=(0, 1), sizes=(480, 1000)))
 
     def _connect(self) -> None:
         self.run_radio.toggled.connect(self._on_model_kind_changed)

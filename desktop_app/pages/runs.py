@@ -16,7 +16,6 @@ from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
     QLabel,
-    QMessageBox,
     QPushButton,
     QSplitter,
     QVBoxLayout,
@@ -266,14 +265,11 @@ class RunsPage(Page):
         names = "\n".join(f"  {r.path.name}" for r in runs[:10]) + ("\n  ..." if len(runs) > 10 else "")
         running = [r.path.name for r in runs if r.info().get("status") == "running"]
         warning = f"\n\n{', '.join(running)} is marked running: stop its training first." if running else ""
-        answer = QMessageBox.question(
+        if not errors.ask(
             self,
             "Delete runs",
             f"Delete {len(runs)} run(s) with their checkpoints and exports?\n{names}{warning}\n\nThis cannot be undone.",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No,
-            QMessageBox.StandardButton.No,
-        )
-        if answer != QMessageBox.StandardButton.Yes:
+        ):
             return
         for run in runs:
             try:

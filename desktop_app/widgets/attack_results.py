@@ -23,11 +23,11 @@ from PySide6.QtWidgets import (
     QPushButton,
     QScrollArea,
     QSizePolicy,
-    QSplitter,
     QVBoxLayout,
     QWidget,
 )
 
+from desktop_app.widgets.form_utils import splitter
 from desktop_app.widgets.gallery import GalleryItem
 from desktop_app.widgets.plot_style import COLOURS
 from desktop_app.widgets.table_utils import SortItem, fill_table, fmt_number, fmt_percent, make_table
@@ -263,20 +263,10 @@ class AttackResults(QWidget):
         lower_layout.addLayout(row)
         lower_layout.addWidget(self.summary)
         lower_layout.addWidget(self.table, 1)
-        left = QSplitter(Qt.Orientation.Vertical)
-        left.addWidget(self.plot)
-        left.addWidget(lower)
-        left.setStretchFactor(0, 3)
-        left.setStretchFactor(1, 2)
-        split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(left)
-        split.addWidget(self.gallery)
-        split.setStretchFactor(0, 3)
-        split.setStretchFactor(1, 1)
-        split.setSizes([700, 300])
+        left = splitter(Qt.Orientation.Vertical, self.plot, lower, stretch=(3, 2))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(split)
+        layout.addWidget(splitter(Qt.Orientation.Horizontal, left, self.gallery, stretch=(3, 1), sizes=(700, 300)))
 
     # ------------------------------------------------------------------ API
     def add_report(self, report: dict[str, Any]) -> str:

@@ -18,11 +18,18 @@ def folder_edit(tip: str, placeholder: str = LABELLED_HINT) -> tuple[QLineEdit, 
     return edit, browse
 
 
-def splitter(orientation: Qt.Orientation, *parts: QWidget, stretch: tuple[int, ...] = (3, 2)) -> QSplitter:
-    """`parts` side by side (or stacked) with the given stretch factors."""
+def splitter(
+    orientation: Qt.Orientation,
+    *parts: QWidget,
+    stretch: tuple[int, ...] = (3, 2),
+    sizes: tuple[int, ...] = (),
+) -> QSplitter:
+    """`parts` side by side (or stacked) with the given stretch factors and initial sizes."""
     split = QSplitter(orientation)
     for i, part in enumerate(parts):
         split.addWidget(part)
         if i < len(stretch):
             split.setStretchFactor(i, stretch[i])
+    if sizes:
+        split.setSizes(list(sizes))
     return split

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from engine.cli.common import add_command
 from engine.core.errors import UserError
 
 
@@ -63,9 +64,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     """Add the `cluster` command to the CLI's sub-parsers."""
     help = "sort a folder of images into clusters (raw pixels, a run or a pretraining run as features)"
-    sp = sub.add_parser("cluster", help=help, description=help)
-    sp.set_defaults(func=cmd_cluster)
-    sp.add_argument("--config", help="TOML file with the command's settings (flags override it)")
+    sp = add_command(sub, "cluster", cmd_cluster, help)
     sp.add_argument("folder", nargs="?", help="folder of images (class sub-folders are used only to measure)")
     sp.add_argument("--features", help="'pixels' (default), a run or pretraining run directory, or a weights file")
     sp.add_argument("--backbone", help="architecture of a weights file given as --features")

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from engine.cli.common import add_command
+
 
 def cmd_pretrain(args: argparse.Namespace) -> int:
     from engine.cli.common import run_job
@@ -36,9 +38,7 @@ def cmd_pretrain(args: argparse.Namespace) -> int:
 def register(sub: Any) -> None:
     """Add the `pretrain` command to the CLI's sub-parsers."""
     help = "self-supervised pretraining (SimCLR, BYOL) of a backbone on unlabelled images"
-    sp = sub.add_parser("pretrain", help=help, description=help)
-    sp.set_defaults(func=cmd_pretrain)
-    sp.add_argument("--config", help="TOML file with the command's settings (flags override it)")
+    sp = add_command(sub, "pretrain", cmd_pretrain, help)
     sp.add_argument("--data", action="append", help="folder of images (repeat for several; labels are ignored)")
     sp.add_argument("--method", choices=["simclr", "byol"])
     sp.add_argument("--backbone")

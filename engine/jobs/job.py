@@ -18,11 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Generic, TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_validator
 
-from engine.core.config import format_validation_error
+from engine.core.config import StrictModel, format_validation_error
 from engine.core.control import JobControl
 from engine.core.errors import UserError
 from engine.core.events import Emit, ignore
@@ -51,3 +52,17 @@ class Job(Generic[C, R]):
             return self.config.model_validate(dict(data))
         except ValidationError as err:
             raise UserError(format_validation_error(err, source)) from None
+
+
+class RunRequest(StrictModel, Generic[C]):
+    """What a job that makes a run directory takes: exactly one of `config` (a new run) and
+    `resume` (a run directory to continue from its last checkpoint)."""
+
+    config: C | None = Field(None, description="Settings of a new run.")
+    resume: Path | None = Field(None, description="Run directory to continue from its last checkpoint.")
+
+    @model_validator(mode="after")
+    def _one(self) -> RunRequest[C]:
+        if (self.config is None) == (self.resume is None):
+            raise ValueError("give either a config (a new run) or resume = a run directory, not both")
+        return self

@@ -3,28 +3,14 @@ folders, as a new run or a stopped or killed run continued (engine.ssl.pretrain 
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from pydantic import Field, model_validator
-
-from engine.core.config import StrictModel
 from engine.core.control import JobControl
 from engine.core.events import Emit
-from engine.jobs.job import Job
+from engine.jobs.job import Job, RunRequest
 from engine.ssl.config import PretrainConfig, PretrainReport
 
 
-class PretrainRequest(StrictModel):
-    """Exactly one of `config` (a new run) and `resume` (a pretraining run directory to continue)."""
-
-    config: PretrainConfig | None = Field(None, description="Settings of a new pretraining run.")
-    resume: Path | None = Field(None, description="Pretraining run directory to continue from its last checkpoint.")
-
-    @model_validator(mode="after")
-    def _one(self) -> PretrainRequest:
-        if (self.config is None) == (self.resume is None):
-            raise ValueError("give either a pretraining config (a new run) or resume = a run directory, not both")
-        return self
+class PretrainRequest(RunRequest[PretrainConfig]):
+    """A new pretraining run (`config`) or a stopped or killed one to continue (`resume`)."""
 
 
 def run(request: PretrainRequest, emit: Emit, control: JobControl) -> PretrainReport:

@@ -4,27 +4,17 @@ last checkpoint (engine.training.trainer does the training)."""
 from __future__ import annotations
 
 from dataclasses import asdict
-from pathlib import Path
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from engine.core.config import StrictModel, TrainConfig
+from engine.core.config import TrainConfig
 from engine.core.control import JobControl
 from engine.core.events import Emit
-from engine.jobs.job import Job
+from engine.jobs.job import Job, RunRequest
 
 
-class TrainRequest(StrictModel):
-    """Exactly one of `config` (a new run) and `resume` (a run directory to continue)."""
-
-    config: TrainConfig | None = Field(None, description="Settings of a new run.")
-    resume: Path | None = Field(None, description="Run directory to continue from its last checkpoint.")
-
-    @model_validator(mode="after")
-    def _one(self) -> TrainRequest:
-        if (self.config is None) == (self.resume is None):
-            raise ValueError("give either a training config (a new run) or resume = a run directory, not both")
-        return self
+class TrainRequest(RunRequest[TrainConfig]):
+    """A new training run (`config`) or a stopped or killed one to continue (`resume`)."""
 
 
 class TrainReport(BaseModel):
