@@ -10,9 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QDragEnterEvent, QDropEvent, QPixmap
+from PySide6.QtGui import QDragEnterEvent, QDropEvent, QPixmap, QShowEvent
 from PySide6.QtWidgets import (
     QFileDialog,
     QHBoxLayout,
@@ -31,10 +32,12 @@ from desktop_app.state import AppState
 from desktop_app.widgets.gallery import read_scaled
 from desktop_app.widgets.table_utils import SortItem, cell_text, fill_table, fmt_percent, make_table, mark_error
 from engine.core.events import Event, Started
-from engine.deploy.onnx_check import OnnxModelInfo, inspect_onnx
-from engine.deploy.predict import Prediction, write_csv
+from engine.deploy.prediction import Prediction
 from engine.jobs import predict as predict_job
 from engine.jobs.predict import PredictConfig, PredictReport
+
+if TYPE_CHECKING:  # the onnx package takes a second to import: it loads when a model is first chosen
+    from engine.deploy.onnx_check import OnnxModelInfo
 
 PREVIEW = 320
 HINT = "Drop an image or a folder of images here (or an .onnx file to use it as the model)."
@@ -95,8 +98,8 @@ class PredictPage(JobPage):
         self.open_folder_button.clicked.connect(self._on_open_folder)
         self.save_csv_button.clicked.connect(self._on_save_csv)
         state.model_changed.connect(self._on_model_changed)
-        if state.onnx_path:
-            self.load_model(state.onnx_path, quiet=True)
+        # The chosen model is checked when the page is first shown, not at start-up: the check
+        # imports the onnx package (a second), which the window should not wait for.
 
     def _build_layout(self) -> None:
         model_row = QHBoxLayout()
@@ -135,6 +138,10 @@ class PredictPage(JobPage):
         if self.state.onnx_path and (self.model_info is None or self.model_info.path != self.state.onnx_path):
             self.load_model(self.state.onnx_path, quiet=True)
 
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        self.on_shown()
+
     def load_model(self, path: str, quiet: bool = False) -> bool:
         """Check `path` with inspect_onnx and use it; on a refusal show why (unless `quiet`) and keep the old model."""
         if not path:
@@ -142,6 +149,8 @@ class PredictPage(JobPage):
             self.model_label.setText("No model. Export a run on the Export page, or open an ONNX file.")
             return False
         try:
+            from engine.deploy.onnx_check import inspect_onnx
+
             info = inspect_onnx(path)
         except Exception as err:
             if not quiet:
@@ -195,6 +204,8 @@ class PredictPage(JobPage):
         if not self.predictions or self.runner.running:
             return False
         try:
+            from engine.deploy.predict import write_csv
+
             self.csv_path = str(write_csv(self.predictions, path, self._top_k_used))
         except OSError as err:
             errors.show_error(self, f"{path}: could not write the CSV file ({err.strerror or err}).")
@@ -269,7 +280,7 @@ class PredictPage(JobPage):
 
     # ------------------------------------------------------------------ slots
     def _on_model_changed(self, path: str) -> None:
-        if self.model_info is None or self.model_info.path != path:
+        if self.isVisible() and (self.model_info is None or self.model_info.path != path):
             self.load_model(path)
 
     def _on_open_model(self) -> None:

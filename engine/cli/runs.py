@@ -33,9 +33,9 @@ def cmd_list(args: argparse.Namespace) -> int:
         for spec in BACKBONES.values():
             print(f"{spec.name:<20} {spec.input_size:>4}px  {spec.summary}")
     elif args.what == "jobs":
-        from engine.jobs import JOBS
+        from engine.jobs import all_jobs
 
-        for name, job in JOBS.items():
+        for name, job in all_jobs().items():
             print(f"{name:<10} {job.summary}")
     else:
         from engine.attacks import list_attacks
