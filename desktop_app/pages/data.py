@@ -62,6 +62,7 @@ class DataPage(JobPage):
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(state, parent)
         self.folders_seen: dict[str, FolderImages] = {}
+        self.checked_folders: tuple[str, str, str] | None = None  # what the shown report is about
         self._build()
         self._on_state_folders()
         state.folders_changed.connect(self._on_state_folders)
@@ -164,6 +165,7 @@ class DataPage(JobPage):
             errors.show_error(self, "Choose a source folder first: a folder with one sub-folder of images per class.")
             return None
         self.state.set_folders(source, target, test)
+        self.checked_folders = (source, target, test)
         return CheckConfig(source=source, target=target or None, target_test=test or None, cache=True)
 
     def set_inputs_enabled(self, enabled: bool) -> None:
@@ -186,6 +188,23 @@ class DataPage(JobPage):
     # ------------------------------------------------------------------ slots
     def _on_picker_changed(self, _: str) -> None:
         self.state.set_folders(*self.folders())
+        self._clear_if_stale()
+
+    def _clear_if_stale(self) -> None:
+        """A report about other folders must not stay on screen: clear it and ask for a new check."""
+        if self.checked_folders is None or self.checked_folders == self.folders() or self.runner.running:
+            return
+        self.checked_folders = None
+        self.report = None
+        self.folders_seen = {}
+        self.chart.set_counts({})
+        self.issues.clear()
+        self.unreadable.clear()
+        with signals_blocked(self.domain_combo):
+            self.domain_combo.clear()
+        self._on_domain_selected(0)
+        self.progress.setVisible(False)
+        self.status.setText("The folders changed since the last check: press <b>Check folders</b> to check them.")
 
     def _on_state_folders(self) -> None:
         s = self.state
@@ -196,6 +215,7 @@ class DataPage(JobPage):
         ):
             if picker.path() != value:
                 picker.set_path(value)
+        self._clear_if_stale()
 
     def on_failed(self, message: str) -> None:
         self.status.setText(f"<span style='color:#d32f2f'>Check failed:</span> {_escape(message)}")

@@ -58,6 +58,7 @@ class TrainPage(JobPage):
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(state, parent)
         self.run_dir = ""
+        self._fresh_plots = False
         self.total_steps = 0
         self.last_progress: Progress | None = None
         self.settings_panel = TrainSettings(state)
@@ -210,6 +211,8 @@ class TrainPage(JobPage):
             return False
         self.settings_panel.show_config(config)
         self._begin(f"Resuming {run.path.name}…")
+        self._fresh_plots = False
+        self.plots.clear()  # the four plots stay in place (shown since the engine loaded): no re-layout now
         self.plots.load_history(run.path, skip=NOT_PLOTTED)  # per-step curves too, not only epoch points
         self.start_config(TrainRequest(resume=run.path))
         return True
@@ -241,7 +244,9 @@ class TrainPage(JobPage):
 
     # ------------------------------------------------------------------ helpers
     def _begin(self, message: str) -> None:
-        self.plots.clear()  # the four plots stay in place (shown since the engine loaded): no re-layout now
+        # A new run's plots replace the last run's only once it has started: a start refused for
+        # bad input leaves the last curves on screen.
+        self._fresh_plots = True
         self.log.clear()
         self.run_dir = ""
         self.total_steps = 0
@@ -313,6 +318,9 @@ class TrainPage(JobPage):
         self._show_progress()
 
     def _on_started(self, event: Started) -> None:
+        if self._fresh_plots:
+            self.plots.clear()
+            self._fresh_plots = False
         self.run_dir = event.run_dir
         self.total_steps = event.total_steps
         self.plots.set_x_limit(event.total_steps)

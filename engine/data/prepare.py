@@ -65,6 +65,38 @@ def _scan(path: Path, role: str, labelled: bool | None = None) -> Any:
         raise UserError(f"{role} folder: {err}") from None
 
 
+def scan_source(path: Path) -> Any:
+    """The source folder's files, refused unless it is labelled with at least two classes."""
+    source = _scan(path, "source")
+    if not source.labelled:
+        raise UserError(
+            f"source folder {path}: has no class sub-folders. The source must be labelled: "
+            "put each class's images in a sub-folder named after the class."
+        )
+    if len(source.classes) < 2:
+        raise UserError(f"source folder {path}: found {len(source.classes)} class; a classifier needs at least 2.")
+    return source
+
+
+def scan_other(source: Any, path: Path, role: str) -> Any:
+    """A target or target-test folder's files, refused when its classes do not fit the source's."""
+    from engine.data.health import compare_domains
+
+    domain = _scan(path, role)
+    errors = [i for i in compare_domains(source, domain) if i.level == "error"]
+    if errors:
+        raise UserError(
+            f"{role} folder {path}: "
+            + "; ".join(e.message for e in errors)
+            + ". Closed-set adaptation needs every target class to exist in the source."
+        )
+    if role == "target test" and not domain.labelled:
+        raise UserError(
+            f"target test folder {path}: has no class sub-folders; it is only used to measure accuracy, so it needs labels."
+        )
+    return domain
+
+
 def _remap(labels: torch.Tensor, from_classes: list[str], to_classes: list[str]) -> torch.Tensor:
     index = {c: i for i, c in enumerate(to_classes)}
     table = torch.tensor([index[c] for c in from_classes], dtype=torch.int64)
@@ -79,20 +111,10 @@ def prepare_data(
     cache: DecodeCache | None = None,
 ) -> PreparedData:
     """Scan, check, decode and split the folders named in `config`."""
-    from engine.data.health import compare_domains
     from engine.data.split import stratified_split
 
     cache = cache or DEFAULT_CACHE
-    source = _scan(config.source, "source")
-    if not source.labelled:
-        raise UserError(
-            f"source folder {config.source}: has no class sub-folders. The source must be labelled: "
-            "put each class's images in a sub-folder named after the class."
-        )
-    if len(source.classes) < 2:
-        raise UserError(
-            f"source folder {config.source}: found {len(source.classes)} class; a classifier needs at least 2."
-        )
+    source = scan_source(config.source)
     emit(Log(f"Source: {len(source)} images in {len(source.classes)} classes ({config.source})"))
     dec = cache.get_or_decode(source, size, config.workers, control)
     for path, reason in dec.skipped:
@@ -105,18 +127,7 @@ def prepare_data(
     for role, path in (("target", config.target), ("target test", config.target_test)):
         if path is None:
             continue
-        domain = _scan(path, role)
-        errors = [i for i in compare_domains(source, domain) if i.level == "error"]
-        if errors:
-            raise UserError(
-                f"{role} folder {path}: "
-                + "; ".join(e.message for e in errors)
-                + ". Closed-set adaptation needs every target class to exist in the source."
-            )
-        if role == "target test" and not domain.labelled:
-            raise UserError(
-                f"target test folder {path}: has no class sub-folders; it is only used to measure accuracy, so it needs labels."
-            )
+        domain = scan_other(source, path, role)
         emit(
             Log(
                 f"{role.capitalize()}: {len(domain)} images ({'labelled' if domain.labelled else 'unlabelled'}) ({path})"

@@ -44,6 +44,7 @@ from engine.training.distributed import (
 )
 from engine.training.handlers import BestCheckpoint, EarlyStopping, WeightAveraging, selection_score
 from engine.training.loops import EpochLoop, FeatureCacheLoop, LoopContext, StepLoop
+from engine.training.preflight import preflight
 from engine.training.state import Resumable, Stateful, restore_state, training_state
 from engine.training.step import NonFiniteLoss, OptimiserStep, Position, lr_factor
 
@@ -333,6 +334,8 @@ def _open(
         return cfg, Run(path), state
     if config is None:
         raise UserError("give a training config, or a run directory to resume.")
+    if main:
+        preflight(config)  # bad input is refused before a run directory exists
     path_text = str(create_run(config).path) if main else ""
     return config, Run(Path(broadcast_text(path_text, dist_info))), None
 

@@ -125,3 +125,21 @@ def test_thumbnail_grid_stays_lazy_with_thousands_of_images(qtbot, tiny_demo, tm
     assert grid.thumbnails.loads < 300  # only what is on screen was decoded, not 3,000 files
     grid.scrollToBottom()
     qtbot.waitUntil(lambda: grid.thumbnails.cached(paths[-1]), timeout=10_000)  # the bottom loads when shown
+
+
+def test_a_report_about_other_folders_is_cleared_when_the_folders_change(qtbot, app_state, tiny_demo, error_calls):
+    page = make_page(qtbot, app_state)
+    page.source_picker.choose(str(tiny_demo.source))
+    page.test_picker.choose(str(tiny_demo.target_test))
+    qtbot.mouseClick(page.check_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.report is not None, timeout=20_000)
+    assert page.chart.bars and page.grid.thumbnails.rowCount() > 0
+
+    page.test_picker.choose(str(tiny_demo.source))  # another folder: the shown report is stale
+    assert page.report is None and not page.chart.bars and page.issues.topLevelItemCount() == 0
+    assert page.grid.thumbnails.rowCount() == 0
+    assert "folders changed" in page.status.text()
+    app_state.set_folders(str(tiny_demo.source), "", str(tiny_demo.target_test))  # back, from elsewhere
+    qtbot.mouseClick(page.check_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: page.report is not None, timeout=20_000)
+    assert page.chart.bars and "OK to train" in page.status.text() and error_calls == []

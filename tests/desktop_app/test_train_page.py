@@ -101,6 +101,16 @@ def test_a_stopped_run_resumes_and_becomes_the_current_run(qtbot, demo_state, en
     assert page.progress.value() == page.progress.maximum()
     assert error_calls == []
 
+    # a start refused for bad input keeps the last curves and leaves no failed run directory
+    runs = sorted(demo_state.runs_dir.iterdir())
+    page.basic_form.set_values({"device": "cuda"})  # tests hide every GPU
+    page.start()
+    qtbot.waitUntil(lambda: len(error_calls) == 1, timeout=60_000)
+    qtbot.waitUntil(lambda: page.start_button.isEnabled(), timeout=10_000)
+    assert "cuda" in error_calls[0][0]
+    assert page.plots.curve_length("val/acc", epoch=True) == 2
+    assert sorted(demo_state.runs_dir.iterdir()) == runs
+
 
 def test_bad_value_is_flagged_inline_and_disables_start(qtbot, demo_state, engine_info):
     page = make_page(qtbot, demo_state, engine_info)
