@@ -15,6 +15,7 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QLabel,
+    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -72,12 +73,22 @@ class EvaluatePage(JobPage):
             "Recall: share of the class's images found. Support: images of the class."
         )
         self.gallery_label = QLabel("Misclassified images")
+        self.show_all_button = QPushButton("Show all mistakes")
+        self.show_all_button.setToolTip("Undo the filter set by clicking a cell of the confusion matrix.")
+        self.show_all_button.setVisible(False)
+        self.save_button = QPushButton("Save report...")
+        self.save_button.setToolTip("Save the whole result (accuracy, per-class scores, matrix, mistakes) as JSON.")
+        self.save_button.setEnabled(False)
+        self.cell_filter: tuple[str, str] | None = None  # (true, predicted) shown in the gallery
         self.gallery = Gallery()
         self.gallery.setToolTip("Misclassified images, most confident mistakes first. Click one to enlarge it.")
         self._build_layout()
         self.run_chooser.changed.connect(lambda _: self._apply_default_data())
         self.data_edit.textEdited.connect(lambda text: setattr(self, "_data_edited", bool(text.strip())))
         self.data_browse.clicked.connect(self._on_browse_data)
+        self.matrix.cell_clicked.connect(self.filter_cell)
+        self.show_all_button.clicked.connect(lambda: self.filter_cell(-1, -1))
+        self.save_button.clicked.connect(self._on_save)
         state.folders_changed.connect(self._apply_default_data)
         self._apply_default_data()
 
@@ -93,12 +104,15 @@ class EvaluatePage(JobPage):
         bottom = QWidget()
         bottom_layout = QVBoxLayout(bottom)
         bottom_layout.setContentsMargins(0, 0, 0, 0)
-        bottom_layout.addWidget(self.gallery_label)
+        gallery_row = QHBoxLayout()
+        gallery_row.addWidget(self.gallery_label, 1)
+        gallery_row.addWidget(self.show_all_button)
+        bottom_layout.addLayout(gallery_row)
         bottom_layout.addWidget(self.gallery)
         results = splitter(Qt.Orientation.Vertical, top, bottom)
         layout = QVBoxLayout(self)
         layout.addLayout(form)
-        layout.addLayout(self.action_row())
+        layout.addLayout(self.action_row(self.save_button))
         layout.addWidget(self.accuracy_label)
         layout.addWidget(results, 1)
 
@@ -157,20 +171,67 @@ class EvaluatePage(JobPage):
             for index, row in enumerate(report.per_class)
         ]
         fill_table(self.table, rows)
-        items = misclassified_items(report)
-        self.gallery.set_items(items)
-        shown = (
-            "" if len(items) <= self.gallery.max_items else f" (showing the {self.gallery.max_items} most confident)"
-        )
-        self.gallery_label.setText(
-            f"Misclassified: {len(report.misclassified)} of {n} images{shown}. Click one to enlarge it."
-        )
+        self.cell_filter = None
+        self._fill_gallery(report)
+        self.save_button.setEnabled(True)
         text = f"Done: {n} images."
         if report.skipped:
             text += f" {len(report.skipped)} unreadable file(s) skipped."
             self.status.setToolTip("\n".join(f"{s.path}: {s.reason}" for s in report.skipped[:30]))
         self.status.setText(text)
         self.evaluated.emit(report)
+
+    def filter_cell(self, true_index: int, predicted_index: int) -> None:
+        """Show only the images of one matrix cell in the gallery (a negative index: all mistakes)."""
+        report = self.report
+        if not isinstance(report, EvaluateReport):
+            return
+        classes = report.classes
+        inside = 0 <= true_index < len(classes) and 0 <= predicted_index < len(classes)
+        self.cell_filter = (classes[true_index], classes[predicted_index]) if inside else None
+        self._fill_gallery(report)
+
+    def _fill_gallery(self, report: EvaluateReport) -> None:
+        mistakes = report.misclassified
+        if self.cell_filter is not None:
+            true, predicted = self.cell_filter
+            mistakes = [m for m in mistakes if m.true == true and m.predicted == predicted]
+        items = misclassified_items(report.model_copy(update={"misclassified": mistakes}))
+        self.gallery.set_items(items)
+        shown = (
+            "" if len(items) <= self.gallery.max_items else f" (showing the {self.gallery.max_items} most confident)"
+        )
+        if self.cell_filter is None:
+            text = f"Misclassified: {len(report.misclassified)} of {report.n} images{shown}."
+            text += " Click one to enlarge it, or a cell of the matrix to see only its images."
+        elif self.cell_filter[0] == self.cell_filter[1]:
+            text = f"True {self.cell_filter[0]}, predicted {self.cell_filter[1]}: right, so no mistakes to show."
+        else:
+            text = f"True {self.cell_filter[0]}, predicted {self.cell_filter[1]}: {len(items)} image(s){shown}."
+        self.gallery_label.setText(text)
+        self.show_all_button.setVisible(self.cell_filter is not None)
+
+    def save_report(self, path: str) -> bool:
+        """Write the last report as JSON (the CLI's `evaluate --json` format), atomically."""
+        from engine.core.fsutil import atomic_write_json
+
+        if not isinstance(self.report, EvaluateReport):
+            return False
+        try:
+            atomic_write_json(Path(path), self.report.model_dump(mode="json", by_alias=True))
+        except OSError as err:
+            errors.show_error(self, f"{path}: could not write the report ({err.strerror or err}).")
+            return False
+        self.status.setText(f"Saved the report to {path}")
+        return True
+
+    def _on_save(self) -> None:
+        if not isinstance(self.report, EvaluateReport):
+            return
+        default = Path(self.report.run_dir) / f"evaluate_{Path(self.report.data).name}.json"
+        path, _ = QFileDialog.getSaveFileName(self, "Save the evaluation report", str(default), "JSON (*.json)")
+        if path:
+            self.save_report(path if path.lower().endswith(".json") else path + ".json")
 
     # ------------------------------------------------------------------ slots
     def _apply_default_data(self) -> None:

@@ -30,7 +30,8 @@ from desktop_app import errors
 from desktop_app.pages.job_page import JobPage
 from desktop_app.state import AppState
 from desktop_app.widgets.gallery import read_scaled
-from desktop_app.widgets.table_utils import SortItem, cell_text, fill_table, fmt_percent, make_table, mark_error
+from desktop_app.widgets.prediction_table import PredictionTable
+from desktop_app.widgets.table_utils import SortItem, fill_table, fmt_percent, make_table
 from engine.core.events import Event, Started
 from engine.deploy.prediction import Prediction
 from engine.jobs import predict as predict_job
@@ -85,10 +86,8 @@ class PredictPage(JobPage):
         self.image_name.setWordWrap(True)
         self.topk_table = make_table(["Class", "Probability"])
         self.topk_table.setToolTip("The most likely classes for this image.")
-        self.folder_table = make_table(
-            ["File", "Prediction", "Probability", "Other classes", "Error"], multi=True, sort_column=0
-        )
-        self.folder_table.setToolTip("One row per file; files that could not be read are red, with the reason.")
+        self.results = PredictionTable()
+        self.folder_table = self.results.table
         self.save_csv_button = QPushButton("Save CSV...")
         self.save_csv_button.setToolTip("Save the table as CSV: path, prediction, probability, top-k pairs, error.")
         self.save_csv_button.setEnabled(False)
@@ -121,7 +120,7 @@ class PredictPage(JobPage):
         folder = QWidget()
         folder_layout = QVBoxLayout(folder)
         folder_layout.setContentsMargins(0, 0, 0, 0)
-        folder_layout.addWidget(self.folder_table, 1)
+        folder_layout.addWidget(self.results, 1)
         csv_row = QHBoxLayout()
         csv_row.addStretch(1)
         csv_row.addWidget(self.save_csv_button)
@@ -137,6 +136,10 @@ class PredictPage(JobPage):
     def on_shown(self) -> None:
         if self.state.onnx_path and (self.model_info is None or self.model_info.path != self.state.onnx_path):
             self.load_model(self.state.onnx_path, quiet=True)
+
+    def shutdown(self) -> None:
+        super().shutdown()
+        self.results.shutdown()
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
@@ -161,8 +164,9 @@ class PredictPage(JobPage):
         self.model_info = info
         classes = ", ".join(info.classes[:8]) + (", ..." if len(info.classes) > 8 else "")
         origin = f"{info.backbone}, " if info.backbone else ""
+        run = f" from run {info.run_id}" if info.run_id else ""
         self.model_label.setText(
-            f"{Path(path).name}  ({origin}{info.num_classes or '?'} classes: {classes}; "
+            f"{Path(path).name}{run}  ({origin}{info.num_classes or '?'} classes: {classes}; "
             f"{info.input_size}×{info.input_size} input)"
         )
         self.model_label.setToolTip(path)
@@ -251,31 +255,9 @@ class PredictPage(JobPage):
         self.topk_table.setColumnWidth(0, 140)
         self.stack.setCurrentIndex(1)
 
-    def _show_table(self, preds: list[Prediction]) -> None:
-        root = Path(self._root) if self._root else None
-        rows = []
-        for pred in preds:
-            name = (
-                str(Path(pred.path).relative_to(root)) if root and Path(pred.path).is_relative_to(root) else pred.path
-            )
-            file_item = SortItem(name)
-            file_item.setToolTip(pred.path)
-            top = pred.top
-            others = ", ".join(f"{c} {fmt_percent(p)}" for c, p in top[1:])
-            rows.append(
-                [
-                    file_item,
-                    SortItem(top[0][0] if top else ""),
-                    SortItem(fmt_percent(top[0][1]) if top else "", top[0][1] if top else None),
-                    SortItem(others),
-                    SortItem(pred.error or ""),
-                ]
-            )
-        fill_table(self.folder_table, rows)
-        for r in range(self.folder_table.rowCount()):
-            if cell_text(self.folder_table, r, 4):
-                mark_error(self.folder_table, r)
-        self.save_csv_button.setEnabled(bool(preds))
+    def _show_table(self, report: PredictReport) -> None:
+        self.results.set_predictions(report.predictions, self._root, report.score)
+        self.save_csv_button.setEnabled(bool(report.predictions))
         self.stack.setCurrentIndex(2)
 
     # ------------------------------------------------------------------ slots
@@ -323,10 +305,12 @@ class PredictPage(JobPage):
                     f"{Path(preds[0].path).name}: {preds[0].top[0][0]} ({fmt_percent(preds[0].top[0][1])})"
                 )
         else:
-            self._show_table(preds)
+            self._show_table(report)
             text = f"{len(preds)} file(s) classified" + (
                 f", {report.errors} could not be read" if report.errors else ""
             )
+            if report.score is not None:
+                text += f"; {fmt_percent(report.score.accuracy)} right against the class folders"
             if report.stopped:
                 text += f"; stopped before the other {report.total - len(preds)}"
             self.status.setText(text + ".")

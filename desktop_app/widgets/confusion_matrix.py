@@ -11,7 +11,8 @@ from collections.abc import Sequence
 
 import numpy as np
 import pyqtgraph as pg
-from PySide6.QtCore import Qt
+from pyqtgraph.GraphicsScene.mouseEvents import MouseClickEvent
+from PySide6.QtCore import QPointF, Qt, Signal
 from PySide6.QtGui import QFont, QPalette
 from PySide6.QtWidgets import QWidget
 
@@ -25,7 +26,10 @@ def _short(name: str, limit: int = 14) -> str:
 
 
 class ConfusionMatrixView(pg.GraphicsLayoutWidget):
-    """Shows one confusion matrix; `set_matrix(cm, classes)` replaces it, `clear_matrix()` empties it."""
+    """Shows one confusion matrix; `set_matrix(cm, classes)` replaces it, `clear_matrix()` empties it.
+    A click on a cell emits `cell_clicked(true_index, predicted_index)`."""
+
+    cell_clicked = Signal(int, int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -65,6 +69,7 @@ class ConfusionMatrixView(pg.GraphicsLayoutWidget):
         self._placeholder = pg.TextItem("No results yet", color=fg, anchor=(0.5, 0.5))
         self.plot.addItem(self._placeholder)
         self.clear_matrix()
+        self.scene().sigMouseClicked.connect(self._on_click)
         self.setToolTip(
             "Rows: the true class. Columns: the predicted class. Colour: share of the row; numbers: image counts."
         )
@@ -112,6 +117,23 @@ class ConfusionMatrixView(pg.GraphicsLayoutWidget):
         if n <= MAX_TEXT_CLASSES:
             self._write_counts(cm, share)
 
+    def cell_at(self, scene_pos: QPointF) -> tuple[int, int] | None:
+        """(true, predicted) indices of the cell under a scene position, None outside the matrix."""
+        n = len(self._classes)
+        point = self.plot.getViewBox().mapSceneToView(scene_pos)
+        i, j = int(np.floor(point.y())), int(np.floor(point.x()))
+        return (i, j) if 0 <= i < n and 0 <= j < n else None
+
+    def cell_centre(self, i: int, j: int) -> QPointF:
+        """Where cell (i, j) is in the widget's viewport coordinates (to click it)."""
+        scene = self.plot.getViewBox().mapViewToScene(QPointF(j + 0.5, i + 0.5))
+        return QPointF(self.mapFromScene(scene))
+
+    def _on_click(self, event: MouseClickEvent) -> None:
+        cell = self.cell_at(event.scenePos())
+        if cell is not None:
+            self.cell_clicked.emit(*cell)
+
     # ------------------------------------------------------------------ drawing
     def _set_ticks(self, classes: list[str]) -> None:
         step = max(1, int(np.ceil(len(classes) / MAX_TICK_CLASSES)))
@@ -130,7 +152,9 @@ class ConfusionMatrixView(pg.GraphicsLayoutWidget):
                 text = pg.TextItem(str(int(cm[i, j])), color=colour, anchor=(0.5, 0.5))
                 text.setFont(font)
                 text.setPos(j + 0.5, i + 0.5)
-                text.setToolTip(f"true {self._classes[i]}, predicted {self._classes[j]}: {int(cm[i, j])}")
+                text.setToolTip(
+                    f"true {self._classes[i]}, predicted {self._classes[j]}: {int(cm[i, j])} (click to show them)"
+                )
                 self.plot.addItem(text)
                 self._texts.append(text)
         self.plot.getViewBox().setCursor(Qt.CursorShape.ArrowCursor)

@@ -118,6 +118,14 @@ class ThumbnailModel(QAbstractListModel):
     def cached(self, path: str) -> bool:
         return path in self._cache
 
+    def thumbnail(self, path: str) -> QPixmap | None:
+        """The cached thumbnail of `path`; None (and a load queued) when it is not ready yet.
+        For views that are not this model's (a table's icons); `thumbnail_ready` says when."""
+        pixmap = self._cache.get(path)
+        if pixmap is None:
+            self._request(path)
+        return pixmap
+
     def wait_idle(self, msecs: int = 5000) -> bool:
         """Block until queued loads are decoded (tests, screenshots); slots still need the event loop."""
         return self._pool.waitForDone(msecs)

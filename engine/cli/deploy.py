@@ -35,6 +35,9 @@ def cmd_predict(args: argparse.Namespace) -> int:
             print(f"{p.path}: ERROR {p.error}")
         else:
             print(f"{p.path}: " + ", ".join(f"{c} {prob:.3f}" for c, prob in p.top))
+    if report.score is not None:
+        s = report.score
+        print(f"accuracy against the class folders: {s.accuracy:.1%} ({s.correct} of {s.counted} images)")
     if report.csv:
         print(f"wrote {report.csv} ({len(preds)} rows)")
     return 0

@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from engine.core.config import StrictModel
 from engine.core.control import JobControl, Stopped
 from engine.core.events import Emit, Finished, Progress, Started
-from engine.deploy.prediction import Prediction
+from engine.deploy.prediction import FolderScore, Prediction, folder_labels, score_folder
 from engine.jobs.job import Job
 
 if TYPE_CHECKING:
@@ -50,6 +50,8 @@ class PredictReport(BaseModel):
     total: int  # files found; more than len(predictions) when stopped
     stopped: bool = False
     csv: str | None = None
+    model_run: str | None = None  # the run the model was exported from, when its metadata says
+    score: FolderScore | None = None  # accuracy and confusion when a folder of class sub-folders was predicted
 
     @property
     def errors(self) -> int:
@@ -92,6 +94,9 @@ def run(config: PredictConfig, emit: Emit, control: JobControl) -> PredictReport
     csv = None
     if config.csv is not None:
         csv = str(write_csv(predictions, config.csv, config.top_k))
+    score = score_folder(
+        predictions, folder_labels(config.inputs, [p.path for p in predictions], clf.classes), clf.classes
+    )
     emit(Finished("predict", str(config.model), {"files": float(len(predictions))}, stopped=stopped))
     return PredictReport(
         model=str(config.model),
@@ -101,6 +106,8 @@ def run(config: PredictConfig, emit: Emit, control: JobControl) -> PredictReport
         total=len(paths),
         stopped=stopped,
         csv=csv,
+        model_run=clf.info.run_id or None,
+        score=score,
     )
 
 

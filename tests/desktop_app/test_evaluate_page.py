@@ -59,6 +59,36 @@ def test_evaluate_shows_accuracy_matrix_table_and_gallery(
     pages_screenshot(page, "evaluate")
 
 
+def test_a_matrix_cell_filters_the_gallery_and_the_report_saves(qtbot, page, tmp_path, monkeypatch, pages_errors):
+    import json
+
+    from PySide6.QtWidgets import QFileDialog
+
+    with qtbot.waitSignal(page.evaluated, timeout=TIMEOUT_MS) as blocker:
+        qtbot.mouseClick(page.evaluate_button, Qt.MouseButton.LeftButton)
+    report = blocker.args[0]
+    classes = report.classes
+    m = report.misclassified[0]
+    i, j = classes.index(m.true), classes.index(m.predicted)
+    cell = [w for w in report.misclassified if (w.true, w.predicted) == (m.true, m.predicted)]
+    pos = page.matrix.cell_centre(i, j).toPoint()
+    qtbot.mouseClick(page.matrix.viewport(), Qt.MouseButton.LeftButton, pos=pos)  # a real click on the cell
+    assert page.cell_filter == (m.true, m.predicted)
+    assert page.gallery.count() == len(cell)
+    assert all(it.caption.startswith(f"true {m.true} / predicted {m.predicted}") for it in page.gallery.items())
+    assert page.show_all_button.isVisible() and f"{len(cell)} image(s)" in page.gallery_label.text()
+    qtbot.mouseClick(page.show_all_button, Qt.MouseButton.LeftButton)
+    assert page.cell_filter is None and page.gallery.count() == len(report.misclassified)
+    assert not page.show_all_button.isVisible()
+
+    out = tmp_path / "report.json"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), "JSON (*.json)"))
+    qtbot.mouseClick(page.save_button, Qt.MouseButton.LeftButton)
+    saved = json.loads(out.read_text())
+    assert saved["accuracy"] == report.accuracy and saved["confusion_matrix"] == report.confusion_matrix
+    assert str(out) in page.status.text() and pages_errors == []
+
+
 def test_unknown_classes_and_missing_folder_are_reported(qtbot, page, tmp_path: Path, pages_errors):
     page.set_data("")
     qtbot.mouseClick(page.evaluate_button, Qt.MouseButton.LeftButton)

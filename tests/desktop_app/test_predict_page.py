@@ -81,7 +81,7 @@ def test_drop_folder_table_with_error_row_and_save_csv(
     files = column_texts(table, 0)
     assert "notes.txt" in files
     error_row = files.index("notes.txt")
-    assert table.item(error_row, 4).text() != "" and table.item(error_row, 1).text() == ""
+    assert table.item(error_row, 5).text() != "" and table.item(error_row, 1).text() == ""
     assert all(table.item(r, 1).text() for r in range(5) if r != error_row)
     assert "1 could not be read" in page.status.text()
 
@@ -133,3 +133,25 @@ def test_predict_without_model_asks_for_one(qtbot, pages_state, pages_demo, page
     assert drop(page, image)
     assert len(pages_errors) == 1 and "Open model" in pages_errors[0][0]
     assert not page.runner.running
+
+
+def test_a_labelled_folder_shows_accuracy_confusion_thumbnails_and_the_run(
+    qtbot, page, pages_demo, pages_run, pages_errors
+):
+    assert f"from run {pages_run.name}" in page.model_label.text()
+    with qtbot.waitSignal(page.predicted, timeout=TIMEOUT_MS) as blocker:
+        assert page.predict([str(pages_demo.target_test)])
+    preds = blocker.args[0]
+    assert pages_errors == []
+    results = page.results
+    score = results.score
+    assert score is not None and score.counted == len(preds) == sum(sum(row) for row in score.confusion)
+    right = sum(Path(p.path).parent.name == p.top[0][0] for p in preds)
+    assert score.correct == right and results.score_panel.isVisible()
+    assert f"{right} of {len(preds)}" in results.score_label.text() and "right against" in page.status.text()
+    assert results.matrix.matrix().sum() == len(preds)
+    table = page.folder_table
+    assert not table.isColumnHidden(4)
+    truth = {table.item(r, 0).toolTip(): table.item(r, 4).text() for r in range(table.rowCount())}
+    assert all(Path(path).parent.name == label for path, label in truth.items())
+    qtbot.waitUntil(lambda: not table.item(0, 0).icon().isNull(), timeout=10_000)  # a thumbnail

@@ -217,3 +217,30 @@ print(json.dumps({{"torch": "torch" in sys.modules, "n": len(preds),
 def test_prediction_dataclass_defaults():
     pred = Prediction("x.png", [("a", 0.9)])
     assert pred.error is None and pred.top[0] == ("a", 0.9)
+
+
+def test_a_folder_of_class_folders_is_scored_against_its_labels(exported, tmp_path):
+    """Predicting a labelled folder gives accuracy and a confusion matrix that match the rows."""
+    from engine.jobs.predict import JOB, PredictConfig
+
+    model, path = exported
+    rng = np.random.default_rng(1)
+    for cls in ("red", "blue", "notaclass"):
+        (tmp_path / "data" / cls).mkdir(parents=True)
+        for i in range(4):
+            Image.fromarray(rng.integers(0, 256, (16, 16, 3), dtype=np.uint8)).save(
+                tmp_path / "data" / cls / f"{i}.png"
+            )
+    (tmp_path / "data" / "loose.png").write_bytes((tmp_path / "data" / "red" / "0.png").read_bytes())
+    report = JOB.run(PredictConfig(model=path, inputs=[tmp_path / "data"]))
+    score = report.score
+    assert score is not None and score.counted == 8  # red and blue only: not the unknown class, not the loose file
+    expected = [(Path(p.path).parent.name, p.top[0][0]) for p in report.predictions]
+    expected = [(t, q) for t, q in expected if t in ("red", "blue")]
+    assert score.correct == sum(t == q for t, q in expected)
+    assert score.accuracy == pytest.approx(score.correct / 8)
+    confusion = np.array(score.confusion)
+    assert confusion.sum() == 8 and confusion[CLASSES.index("red")].sum() == 4
+    assert confusion[CLASSES.index("green")].sum() == 0
+    flat = JOB.run(PredictConfig(model=path, inputs=[tmp_path / "data" / "red"]))
+    assert flat.score is None  # a folder without class sub-folders has no labels
