@@ -18,6 +18,7 @@ from typing import Any
 from PySide6.QtCore import QSize, QTimer
 from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
 from PySide6.QtWidgets import (
+    QApplication,
     QHBoxLayout,
     QLabel,
     QListWidget,
@@ -176,9 +177,23 @@ class MainWindow(QMainWindow):
         geometry = s.value("window/geometry")
         if geometry is None or not self.restoreGeometry(geometry):
             self.resize(1280, 820)
+        self.fit_to_screen()
         names = [type(p).__name__ for p in self.pages]
         last = str(s.value("window/page", ""))
         self.sidebar.setCurrentRow(names.index(last) if last in names else 0)
+
+    def fit_to_screen(self) -> None:
+        """Shrink the window to the screen's free area (a 1366x768 laptop, or a geometry saved on a
+        larger monitor), so the status bar and the buttons at the bottom stay reachable."""
+        screen = self.screen() or QApplication.primaryScreen()
+        if screen is None:
+            return
+        free = screen.availableGeometry()
+        frame = self.frameGeometry().size() - self.geometry().size()  # title bar and borders
+        width = max(self.minimumSizeHint().width(), min(self.width(), free.width() - frame.width()))
+        height = max(self.minimumSizeHint().height(), min(self.height(), free.height() - frame.height()))
+        if (width, height) != (self.width(), self.height()):
+            self.resize(width, height)
 
     # ------------------------------------------------------------------ API
     def page(self, name: str) -> Page | None:

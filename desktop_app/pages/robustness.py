@@ -123,7 +123,12 @@ class RobustnessPage(JobPage):
             "Attack at most this many images (a seeded random subset); 'all' attacks the whole folder.",
             "all",
         )
-        self.batch = _spin(1, 4096, 64, "Images attacked together (lower it if memory runs out).")
+        self.batch = _spin(
+            1,
+            4096,
+            64,
+            "Images attacked together, and per call to the model for query attacks (lower it if memory runs out).",
+        )
         self.surrogate = RunChooser(self.state)
         for chooser in (self.run_chooser, self.surrogate):
             chooser.combo.setMinimumContentsLength(16)
@@ -149,6 +154,7 @@ class RobustnessPage(JobPage):
         form.addRow("Images:", _row(self.data_edit, self.data_browse))
         form.addRow("Attack:", self.attack_settings.attack_combo)
         form.addRow("", self.attack_settings.kind_label)
+        form.addRow("", self.attack_settings.onnx_note)
         form.addRow("Surrogate run:", self.surrogate)
         form.addRow("Norm:", self.attack_settings.norm_combo)
         form.addRow("eps grid:", eps_cell)
@@ -262,7 +268,7 @@ class RobustnessPage(JobPage):
             "attack": self.attack(),
             "norm": self.attack_settings.norm(),
             "eps": self.eps_values()[0],
-            "attack_options": self.attack_settings.options(),
+            "attack_options": self.attack_settings.options(self.batch.value()),
             "limit": self.limit.value() or None,
             "batch_size": self.batch.value(),
             "checkpoint": self.checkpoint_choice(),

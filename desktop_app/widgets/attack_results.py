@@ -141,6 +141,9 @@ class Preview(QLabel):
         super().mousePressEvent(event)
 
 
+MIN_EXAMPLES_WIDTH = 320
+
+
 class ExamplesView(QWidget):
     """One entry per eps (the engine's gallery PNG: clean | adversarial | amplified perturbation, with
     predictions); the chosen one is shown as large as fits, and a click shows it at full size."""
@@ -266,7 +269,9 @@ class AttackResults(QWidget):
         left = splitter(Qt.Orientation.Vertical, self.plot, lower, stretch=(3, 2))
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(splitter(Qt.Orientation.Horizontal, left, self.gallery, stretch=(3, 1), sizes=(700, 300)))
+        # the examples get as much room as the curve: they are what a person looks at to believe the numbers
+        self.gallery.setMinimumWidth(MIN_EXAMPLES_WIDTH)
+        layout.addWidget(splitter(Qt.Orientation.Horizontal, left, self.gallery, stretch=(1, 1), sizes=(520, 480)))
 
     # ------------------------------------------------------------------ API
     def add_report(self, report: dict[str, Any]) -> str:

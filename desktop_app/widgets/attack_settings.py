@@ -12,12 +12,17 @@ from typing import Any
 
 from pydantic import BaseModel
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtGui import QColor, QPalette
+from PySide6.QtGui import QColor, QPalette, QStandardItemModel
 from PySide6.QtWidgets import QComboBox, QGroupBox, QLabel, QLineEdit, QVBoxLayout
+from superqt.utils import signals_blocked
 
 from desktop_app.widgets.config_form import ConfigForm, default_of
 
 ONNX_KINDS = ("score", "decision", "transfer")  # an ONNX model gives no gradients
+NEEDS_RUN = (
+    "they follow the model's gradients, which an ONNX file does not give. Choose the run the file "
+    "was exported from (Model: Run) to use them; a transfer attack crafts the images on a run and tests them here."
+)
 KIND_TEXT = {
     "white-box": "white-box (gradients)",
     "score": "query: scores",
@@ -71,6 +76,9 @@ class AttackSettings(QObject):
         self.kind_label = QLabel()
         self.kind_label.setWordWrap(True)
         self.kind_label.setStyleSheet("color: gray;")
+        self.onnx_note = QLabel()
+        self.onnx_note.setWordWrap(True)
+        self.onnx_note.setVisible(False)
         self.norm_combo = QComboBox()
         self.norm_combo.setToolTip(
             "Threat model: linf bounds the change of every pixel; l2 bounds the change "
@@ -114,7 +122,13 @@ class AttackSettings(QObject):
             self._fill()
 
     def attacks(self) -> list[str]:
-        return [d for d in (self.attack_combo.itemData(i) for i in range(self.attack_combo.count())) if d]
+        """The attacks that can run on the chosen model (white-box ones are listed, greyed, for ONNX)."""
+        model = self.attack_combo.model()
+        return [
+            str(self.attack_combo.itemData(i))
+            for i in range(self.attack_combo.count())
+            if self.attack_combo.itemData(i) and model.flags(model.index(i, 0)) & Qt.ItemFlag.ItemIsEnabled
+        ]
 
     def attack(self) -> str:
         return str(self.attack_combo.currentData() or "")
@@ -139,9 +153,13 @@ class AttackSettings(QObject):
     def eps_values(self) -> tuple[list[float], str]:
         return parse_eps(self.eps_edit.text(), self.norm())
 
-    def options(self) -> dict[str, Any]:
-        """The attack's own settings (AttackJobConfig.attack_options)."""
-        return self.form.values() if self.form is not None else {}
+    def options(self, batch_size: int | None = None) -> dict[str, Any]:
+        """The attack's own settings (AttackJobConfig.attack_options); `batch_size` goes to attacks
+        that have one (images per call to the model)."""
+        values = self.form.values() if self.form is not None else {}
+        if batch_size is not None and "batch_size" in self._configs.get(self.attack(), BaseModel).model_fields:
+            values["batch_size"] = batch_size
+        return values
 
     def problem(self) -> str:
         """Why a job cannot start with these settings ('' when it can)."""
@@ -162,15 +180,28 @@ class AttackSettings(QObject):
     # ------------------------------------------------------------------ internals
     def _fill(self) -> None:
         allowed = [n for n, k in self.kinds.items() if self._model_kind == "run" or k in ONNX_KINDS]
-        current = self.attack() or DEFAULT_ATTACK
-        self.attack_combo.blockSignals(True)
-        self.attack_combo.clear()
-        for name in allowed:
-            self.attack_combo.addItem(f"{name} ({KIND_TEXT.get(self.kinds[name], self.kinds[name])})", name)
-            self.attack_combo.setItemData(self.attack_combo.count() - 1, self._docs[name], Qt.ItemDataRole.ToolTipRole)
-        self.attack_combo.setCurrentIndex(max(0, self.attack_combo.findData(current)))
-        self.attack_combo.blockSignals(False)
+        needs_run = [n for n in self.kinds if n not in allowed]
+        current = self.attack() if self.attack() in allowed else DEFAULT_ATTACK
+        model = self.attack_combo.model()
+        with signals_blocked(self.attack_combo):
+            self.attack_combo.clear()
+            for name in allowed + needs_run:
+                kind = KIND_TEXT.get(self.kinds[name], self.kinds[name])
+                i = self.attack_combo.count()
+                if name in allowed:
+                    self.attack_combo.addItem(f"{name} ({kind})", name)
+                    self.attack_combo.setItemData(i, self._docs[name], Qt.ItemDataRole.ToolTipRole)
+                else:  # shown greyed with the reason, not hidden
+                    self.attack_combo.addItem(f"{name} ({kind}): needs a run", name)
+                    self.attack_combo.setItemData(i, NEEDS_RUN, Qt.ItemDataRole.ToolTipRole)
+                    item = model.item(i) if isinstance(model, QStandardItemModel) else None
+                    if item is not None:
+                        item.setEnabled(False)
+            index = self.attack_combo.findData(current)
+            self.attack_combo.setCurrentIndex(index if index >= 0 and current in allowed else 0)
         self.attack_combo.setEnabled(bool(allowed))
+        self.onnx_note.setText(f"White-box attacks ({', '.join(needs_run)}): {NEEDS_RUN}" if needs_run else "")
+        self.onnx_note.setVisible(bool(needs_run))
         self._on_attack_changed()
 
     def _on_attack_changed(self, *_: Any) -> None:
@@ -204,7 +235,8 @@ class AttackSettings(QObject):
             self.form = None
         name = self.attack()
         cls = self._configs[name]
-        self.form = ConfigForm(cls, exclude={"eps", "norm"}, base_values={"norm": self.norm()})
+        # eps and norm are set above; an attack's own batch size is the page's one Batch size
+        self.form = ConfigForm(cls, exclude={"eps", "norm", "batch_size"}, base_values={"norm": self.norm()})
         # ConfigForm leaves None defaults unset, so an optional float (PGD's step_size) would read 0: set them
         self.form.set_values({n: None for n in self.form.field_names() if default_of(cls.model_fields[n]) is None})
         self.form.valid_changed.connect(lambda _: self.changed.emit())

@@ -121,15 +121,28 @@ def test_bad_eps_grid_is_flagged_inline_and_disables_run(qtbot, page):
 
 def test_onnx_model_offers_query_and_transfer_attacks_only(qtbot, page):
     assert {"fgsm", "pgd", "square", "transfer"} <= set(page.attacks())
+    assert not page.attack_settings.onnx_note.isVisibleTo(page)
     page.set_model_kind("onnx")
     assert set(page.attacks()) == {"square", "hopskipjump", "transfer"}
     assert page.onnx_edit.isEnabled() and not page.run_chooser.isEnabled()
+    # white-box attacks stay listed, greyed, and the page says why
+    combo = page.attack_combo
+    listed = [combo.itemData(i) for i in range(combo.count())]
+    assert {"fgsm", "pgd"} <= set(listed)
+    fgsm = listed.index("fgsm")
+    assert not combo.model().flags(combo.model().index(fgsm, 0)) & Qt.ItemFlag.ItemIsEnabled
+    assert "needs a run" in combo.itemText(fgsm)
+    note = page.attack_settings.onnx_note
+    assert note.isVisibleTo(page) and "gradients" in note.text() and "fgsm" in note.text()
     choose(page.attack_combo, "transfer")
     assert page.surrogate.isVisibleTo(page) and page.surrogate.isEnabled()
     assert "base" in page.form.field_names()
     choose(page.attack_combo, "square")
     assert not page.surrogate.isVisibleTo(page)
     assert [page.norm_combo.itemData(i) for i in range(page.norm_combo.count())] == ["linf"]
+    assert "batch_size" not in page.form.field_names()  # one Batch size on the page, not two
+    page.batch.setValue(17)
+    assert page.job_options()["batch_size"] == page.job_options()["attack_options"]["batch_size"] == 17
 
 
 def test_onnx_that_is_not_a_classifier_shows_the_engine_error(qtbot, page, pages_errors, tmp_path):
