@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 import types
-from typing import Any, Union, get_args, get_origin
+from typing import Annotated, Any, Union, get_args, get_origin
 
 import annotated_types as at
 from pydantic.fields import FieldInfo
@@ -40,13 +40,17 @@ def field_label(name: str, info: FieldInfo | None = None) -> str:
 
 
 def unwrap_optional(annotation: Any) -> tuple[Any, bool]:
-    """(inner type, True) for `X | None`, else (annotation, False)."""
+    """(inner type, True) for `X | None`, else (annotation, False); `Annotated[X, ...]` reads as X
+    (a config's UserPath is a Path)."""
+    optional = False
     if get_origin(annotation) in (Union, types.UnionType):
         args = get_args(annotation)
         inner = [a for a in args if a is not type(None)]
         if len(inner) == 1 and len(args) == 2:
-            return inner[0], True
-    return annotation, False
+            annotation, optional = inner[0], True
+    if get_origin(annotation) is Annotated:
+        annotation = get_args(annotation)[0]
+    return annotation, optional
 
 
 def bounds(info: FieldInfo) -> dict[str, float]:

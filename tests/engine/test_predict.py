@@ -223,7 +223,7 @@ def test_a_folder_of_class_folders_is_scored_against_its_labels(exported, tmp_pa
     """Predicting a labelled folder gives accuracy and a confusion matrix that match the rows."""
     from engine.jobs.predict import JOB, PredictConfig
 
-    model, path = exported
+    _, path = exported
     rng = np.random.default_rng(1)
     for cls in ("red", "blue", "notaclass"):
         (tmp_path / "data" / cls).mkdir(parents=True)
