@@ -26,6 +26,7 @@ SIZE = (1440, 900)
 
 def _act(page: Page, demo: Path, state: AppState) -> None:
     """What a person would do on each other page before looking at it (nothing on the rest)."""
+    from desktop_app.pages.cluster import ClusterPage
     from desktop_app.pages.domains import DomainsPage
     from desktop_app.pages.evaluate import EvaluatePage
     from desktop_app.pages.export import ExportPage
@@ -38,13 +39,17 @@ def _act(page: Page, demo: Path, state: AppState) -> None:
     elif isinstance(page, ExportPage):
         page.export()
     elif isinstance(page, PredictPage):
-        page.predict(sorted(str(p) for p in (demo / "target" / "test").rglob("*.png"))[:24])
+        page.predict([str(demo / "target" / "test")])  # a labelled folder: accuracy and matrix too
     elif isinstance(page, RunsPage):
         page.select_paths([state.run_dir])
     elif isinstance(page, RobustnessPage):
         page.run_attack()
     elif isinstance(page, DomainsPage):
         page.embed()
+    elif isinstance(page, ClusterPage):
+        page.folder.choose(str(demo / "target" / "test"))
+        page.k.setValue(10)
+        page.start_clustering()
 
 
 def _wait(app: QCoreApplication, done: Callable[[], bool], timeout: float) -> bool:
