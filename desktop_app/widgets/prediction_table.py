@@ -51,7 +51,9 @@ class PredictionTable(QWidget):
         self._items: dict[str, QTableWidgetItem] = {}
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(splitter(Qt.Orientation.Horizontal, self.table, self.score_panel, stretch=(3, 2)))
+        layout.addWidget(
+            splitter(Qt.Orientation.Horizontal, self.table, self.score_panel, stretch=(3, 2), sizes=(720, 480))
+        )
         self.table.verticalScrollBar().valueChanged.connect(lambda _: self.request_thumbnails())
 
     def set_predictions(self, predictions: list[Prediction], root: str, score: FolderScore | None) -> None:
@@ -78,6 +80,7 @@ class PredictionTable(QWidget):
                 ]
             )
         fill_table(self.table, rows)
+        self.table.resizeColumnToContents(0)  # the file names (and thumbnails) first
         self.table.setColumnHidden(4, not truth)
         for r in range(self.table.rowCount()):
             if cell_text(self.table, r, 5):
