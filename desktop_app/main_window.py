@@ -16,7 +16,7 @@ import traceback
 from typing import Any
 
 from PySide6.QtCore import QSize, QTimer
-from PySide6.QtGui import QAction, QCloseEvent, QKeySequence
+from PySide6.QtGui import QAction, QCloseEvent, QKeySequence, QShowEvent
 from PySide6.QtWidgets import (
     QApplication,
     QHBoxLayout,
@@ -44,6 +44,7 @@ from desktop_app.widgets.wheel_guard import guard_wheel
 
 guard_none_refcount()  # PySide6 6.12.0 on Python < 3.12 (see desktop_app.compat)
 APP_TITLE = "Transfer Studio"
+FRAME_GUESS = (8, 40)  # width and height a window manager's frame and title bar take, before it says
 
 
 class MainWindow(QMainWindow):
@@ -84,6 +85,7 @@ class MainWindow(QMainWindow):
         self.engine_label.setToolTip("PyTorch loads in the background; training starts once it is ready.")
         self.statusBar().addPermanentWidget(self.engine_label)
         self._resume_offered = False
+        self._fitted = False
         self.offers_resume = False  # the app turns it on; tests and screenshots get no surprise dialog
         self._build_actions()
         self.set_guide_visible(str(state.settings.value("window/guide", "true")).lower() != "false")
@@ -190,6 +192,8 @@ class MainWindow(QMainWindow):
             return
         free = screen.availableGeometry()
         frame = self.frameGeometry().size() - self.geometry().size()  # title bar and borders
+        if not self.isVisible() or frame.height() <= 0:  # before the window manager framed it: a guess
+            frame = QSize(FRAME_GUESS[0], FRAME_GUESS[1])
         width = max(self.minimumSizeHint().width(), min(self.width(), free.width() - frame.width()))
         height = max(self.minimumSizeHint().height(), min(self.height(), free.height() - frame.height()))
         if (width, height) != (self.width(), self.height()):
@@ -330,6 +334,12 @@ class MainWindow(QMainWindow):
 
     def _on_about(self) -> None:
         QMessageBox.about(self, "About Transfer Studio", self.about_text())
+
+    def showEvent(self, event: QShowEvent) -> None:
+        super().showEvent(event)
+        if not self._fitted:  # once framed, the real title bar height is known: fit again
+            self._fitted = True
+            QTimer.singleShot(0, self.fit_to_screen)
 
     def closeEvent(self, event: QCloseEvent) -> None:
         busy = [p for p in self.pages if p.busy()]

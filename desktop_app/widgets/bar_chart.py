@@ -75,7 +75,7 @@ class ClassCountsChart(pg.PlotWidget):
                     self._texts.append(text)
         item.getAxis("bottom").setTicks([[(i, c) for i, c in enumerate(classes)]])
         item.setXRange(-0.6, len(classes) - 0.4, padding=0)
-        item.setYRange(0, top * 1.3 + 1, padding=0)  # headroom for the labels and the legend
+        item.setYRange(0, top * 1.45 + 1, padding=0)  # headroom for the labels and, above them, the legend
 
     def heights(self, domain: str) -> list[float]:
         """The drawn bar heights of a domain (for tests)."""
