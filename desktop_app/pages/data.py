@@ -7,7 +7,7 @@ reason, and a thumbnail grid per domain and class. The folders go to the shared 
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import QSignalBlocker, Qt
 from PySide6.QtWidgets import (
     QComboBox,
     QFormLayout,
@@ -23,7 +23,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from superqt.utils import signals_blocked
 
 from desktop_app import errors
 from desktop_app.pages.job_page import JobPage
@@ -200,7 +199,7 @@ class DataPage(JobPage):
         self.chart.set_counts({})
         self.issues.clear()
         self.unreadable.clear()
-        with signals_blocked(self.domain_combo):
+        with QSignalBlocker(self.domain_combo):
             self.domain_combo.clear()
         self._on_domain_selected(0)
         self.progress.setVisible(False)
@@ -231,7 +230,7 @@ class DataPage(JobPage):
 
     def _on_domain_selected(self, _: int) -> None:
         folder = self.folders_seen.get(self.domain_combo.currentData())
-        with signals_blocked(self.class_combo):
+        with QSignalBlocker(self.class_combo):
             self.class_combo.clear()
             if folder is not None:
                 self.class_combo.addItem(f"All ({len(folder.paths)})", None)
@@ -269,7 +268,7 @@ class DataPage(JobPage):
         self._fill_issues(report)
         self._fill_unreadable(report)
         current = self.domain_combo.currentData()
-        with signals_blocked(self.domain_combo):
+        with QSignalBlocker(self.domain_combo):
             self.domain_combo.clear()
             for name in self.folders_seen:
                 self.domain_combo.addItem(DOMAIN_TITLES.get(name, name), name)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pyqtgraph as pg
-from PySide6.QtCore import QItemSelectionModel, Qt, QUrl, Signal
+from PySide6.QtCore import QItemSelectionModel, QSignalBlocker, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QPalette
 from PySide6.QtWidgets import (
     QComboBox,
@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
     QWidget,
 )
-from superqt.utils import signals_blocked
 
 from desktop_app import errors
 from desktop_app.pages.base import Page
@@ -154,7 +153,7 @@ class RunsPage(Page):
                     SortItem(created, stamp),
                 ]
             )
-        with signals_blocked(self.table):
+        with QSignalBlocker(self.table):
             fill_table(self.table, rows)
             self.table.clearSelection()
             for r in range(self.table.rowCount()):
@@ -206,7 +205,7 @@ class RunsPage(Page):
                 keys.update(k for k, v in row.items() if k not in SKIP_METRICS and isinstance(v, (int, float)))
         ordered = [k for k in PREFERRED_METRICS if k in keys] + sorted(keys - set(PREFERRED_METRICS))
         current = self.metric_combo.currentText()
-        with signals_blocked(self.metric_combo):
+        with QSignalBlocker(self.metric_combo):
             self.metric_combo.clear()
             self.metric_combo.addItems(ordered)
             if current in ordered:

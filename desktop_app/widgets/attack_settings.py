@@ -11,10 +11,9 @@ import re
 from typing import Any
 
 from pydantic import BaseModel
-from PySide6.QtCore import QObject, Qt, Signal
+from PySide6.QtCore import QObject, QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QColor, QPalette, QStandardItemModel
 from PySide6.QtWidgets import QComboBox, QGroupBox, QLabel, QLineEdit, QVBoxLayout
-from superqt.utils import signals_blocked
 
 from desktop_app.widgets.config_form import ConfigForm, default_of
 
@@ -183,7 +182,7 @@ class AttackSettings(QObject):
         needs_run = [n for n in self.kinds if n not in allowed]
         current = self.attack() if self.attack() in allowed else DEFAULT_ATTACK
         model = self.attack_combo.model()
-        with signals_blocked(self.attack_combo):
+        with QSignalBlocker(self.attack_combo):
             self.attack_combo.clear()
             for name in allowed + needs_run:
                 kind = KIND_TEXT.get(self.kinds[name], self.kinds[name])

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QSignalBlocker, Signal
 from PySide6.QtWidgets import QComboBox, QFileDialog, QHBoxLayout, QPushButton, QWidget
-from superqt.utils import signals_blocked
 
 from desktop_app import errors
 from desktop_app.state import AppState
@@ -74,7 +73,7 @@ class RunChooser(QWidget):
         `changed` is emitted only when the chosen run is different afterwards."""
         before = self.run_dir()
         wanted = select if select is not None else before
-        with signals_blocked(self.combo):
+        with QSignalBlocker(self.combo):
             self.combo.clear()
             for run in list_runs(self.state.runs_dir):
                 self.combo.addItem(run.path.name, str(run.path))
@@ -85,7 +84,7 @@ class RunChooser(QWidget):
     def set_run_dir(self, run_dir: str) -> None:
         """Choose `run_dir` (added to the list when it is not in the workspace); emits `changed` if it differs."""
         before = self.run_dir()
-        with signals_blocked(self.combo):
+        with QSignalBlocker(self.combo):
             self._select(run_dir)
         if self.run_dir() != before:
             self.changed.emit(self.run_dir())
