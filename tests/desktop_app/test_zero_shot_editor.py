@@ -81,3 +81,29 @@ def test_edit_and_save_an_attribute_table(qtbot, demo_state, engine_info, tmp_pa
     page.method_form.editor("attributes").setText(str(other))
     qtbot.waitUntil(lambda: editor.classes() == ["bird", "fish"], timeout=5000)
     assert error_calls == []
+
+
+def test_evaluate_page_shows_seen_unseen_and_h(qtbot, app_state):
+    from desktop_app.pages.evaluate import EvaluatePage
+    from engine.analysis.zero_shot_eval import GzslFigures, ZeroShotScores
+    from engine.jobs.evaluate import EvaluateReport
+
+    page = EvaluatePage(app_state)
+    qtbot.addWidget(page, before_close_func=lambda w: w.shutdown())
+    page.show()
+    base = {"run_dir": "r", "data": "d", "checkpoint": "best.pt", "n": 4, "accuracy": 0.5, "classes": ["a", "b"]}
+    base |= {"per_class": [], "confusion_matrix": [[1, 1], [1, 1]], "misclassified": [], "skipped": []}
+    page.show_report(EvaluateReport(**base))
+    assert not page.zero_shot_label.isVisible()  # an ordinary run
+    zs = ZeroShotScores(
+        seen_classes=["a"],
+        unseen_classes=["b"],
+        calibration=0.3,
+        calibrated=GzslFigures(seen_acc=0.9, unseen_acc=0.4, h=0.5538),
+        uncalibrated=GzslFigures(seen_acc=0.97, unseen_acc=0.1, h=0.1813),
+        zsl_unseen_acc=0.6,
+    )
+    page.show_report(EvaluateReport(**base, zero_shot=zs))
+    qtbot.waitUntil(page.zero_shot_label.isVisible, timeout=5000)
+    text = page.zero_shot_label.text()
+    assert "unseen: b" in text and "H 55.4" in text and "without calibration" in text
