@@ -83,3 +83,20 @@ def test_the_shipped_demo_table_tells_every_digit_apart():
     assert t.classes == [str(d) for d in range(10)]
     assert t.notes == [] and t.identical_rows() == []
     assert {"loop", "strokes", "mirror_symmetric"} <= set(t.attributes)
+
+
+def test_the_zero_shot_split_holds_unseen_classes_out_of_training(tmp_path):
+    from engine.data.zero_shot_demo import main
+
+    src = tmp_path / "src"
+    for c in ("a", "b", "c", "d"):
+        (src / c).mkdir(parents=True)
+        for i in range(10):
+            (src / c / f"{i}.png").write_bytes(b"x")
+    assert main([str(src), str(tmp_path / "out"), "d", "--test-share", "0.3"]) == 0
+    seen, test = tmp_path / "out" / "seen", tmp_path / "out" / "test"
+    assert sorted(p.name for p in seen.iterdir()) == ["a", "b", "c"]
+    assert len(list((test / "d").iterdir())) == 10 and len(list((test / "a").iterdir())) == 3
+    train_a = {p.name for p in (seen / "a").iterdir()}
+    assert len(train_a) == 7 and not train_a & {p.name for p in (test / "a").iterdir()}
+    assert main([str(src), str(tmp_path / "o2"), "zz"]) == 2
