@@ -12,6 +12,7 @@ unseen classes only). Mean ± std over seeds; one thread.
 
     .venv/bin/python bench/zero_shot.py                          # 3 seeds, digits 3 6 7 unseen
     .venv/bin/python bench/zero_shot.py --seeds 0 --unseen 2 5 9 --epochs 5
+    .venv/bin/python bench/zero_shot.py --methods dap --set attribute_weight=0
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def _mean_std(values: list[float]) -> str:
     return f"{mean:.1f} ± {std:.1f}"
 
 
-def one_run(split: Any, runs: Path, zsl: str, seed: int, epochs: int) -> dict[str, Any]:
+def one_run(split: Any, runs: Path, zsl: str, seed: int, epochs: int, extra: dict[str, Any]) -> dict[str, Any]:
     from engine.analysis.evaluate import evaluate_run
     from engine.core.config import TrainConfig
     from engine.jobs.evaluate import EvaluateConfig
@@ -50,7 +51,7 @@ def one_run(split: Any, runs: Path, zsl: str, seed: int, epochs: int) -> dict[st
     cfg = TrainConfig(
         source=split.seen,
         method="zero_shot",
-        method_options={"attributes": str(TABLE), "zsl": zsl},
+        method_options={"attributes": str(TABLE), "zsl": zsl, **extra},
         weights="random",
         epochs=epochs,
         seed=seed,
@@ -84,8 +85,12 @@ def main() -> None:
     p.add_argument("--unseen", nargs="+", default=["3", "6", "7"], help="digits held out")
     p.add_argument("--epochs", type=int, default=10)
     p.add_argument("--methods", nargs="+", default=["dap", "eszsl"])
+    p.add_argument("--set", action="append", default=[], metavar="NAME=VALUE", help="a zero_shot setting for every run")
     p.add_argument("--json", type=Path, help="also write every run's figures here")
     args = p.parse_args()
+    from engine.cli.common import parse_options
+
+    extra = dict(parse_options(args.set))
     torch.set_num_threads(1)
     tmp = Path(tempfile.mkdtemp(prefix="zsl-bench-"))
     demo = make_demo(tmp / "demo", per_class=150)
@@ -93,7 +98,7 @@ def main() -> None:
     for seed in args.seeds:
         split = split_zero_shot(demo.source, tmp / f"split{seed}", args.unseen, test_share=0.3, seed=seed)
         for zsl in args.methods:
-            row = one_run(split, tmp / "runs", zsl, seed, args.epochs)
+            row = one_run(split, tmp / "runs", zsl, seed, args.epochs, extra)
             rows.append(row)
             c, u = row["calibrated"], row["uncalibrated"]
             print(
@@ -103,7 +108,7 @@ def main() -> None:
                 flush=True,
             )
     print()
-    print(f"unseen digits {', '.join(args.unseen)}; {len(args.seeds)} seeds; {args.epochs} epochs; mean ± std (%)")
+    print(f"unseen digits {', '.join(args.unseen)}; {len(args.seeds)} seeds; {args.epochs} epochs; {extra or ''}")
     print("| method | calibration | seen acc | unseen acc | H | ZSL acc (unseen only) | time / run (s) |")
     print("|---|---|---|---|---|---|---|")
     for zsl in args.methods:
