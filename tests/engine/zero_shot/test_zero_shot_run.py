@@ -93,7 +93,7 @@ def test_dap_trains_and_bad_tables_are_refused(split: ZeroShotSplit, tmp_path: P
     cfg = TrainConfig(
         source=split.seen,
         method="zero_shot",
-        method_options={"attributes": str(TABLE), "zsl": "dap", "calibration": 0.0},
+        method_options={"attributes": str(TABLE), "zsl": "dap", "calibration": 0.0, "attribute_weight": 1.0},
         epochs=4,
         batch_size=32,
         lr=3e-3,
