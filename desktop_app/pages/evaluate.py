@@ -65,6 +65,12 @@ class EvaluatePage(JobPage):
         font.setPointSizeF(font.pointSizeF() * 1.6)
         font.setBold(True)
         self.accuracy_label.setFont(font)
+        self.zero_shot_label = QLabel("")  # a zero-shot run: seen and unseen accuracy and H
+        self.zero_shot_label.setVisible(False)
+        self.zero_shot_label.setToolTip(
+            "Generalised zero-shot: every class competes. Seen and unseen accuracy are per-class means; "
+            "H is their harmonic mean, high only when both are."
+        )
         self.matrix = ConfusionMatrixView()
         self.table = make_table(["Class", "Precision", "Recall", "Support"], sort_column=0)
         self.table.setMinimumWidth(330)
@@ -114,6 +120,7 @@ class EvaluatePage(JobPage):
         layout.addLayout(form)
         layout.addLayout(self.action_row(self.save_button))
         layout.addWidget(self.accuracy_label)
+        layout.addWidget(self.zero_shot_label)
         layout.addWidget(results, 1)
 
     # ------------------------------------------------------------------ public API
@@ -160,6 +167,16 @@ class EvaluatePage(JobPage):
         self.accuracy_label.setText(
             f"Accuracy: {fmt_percent(report.accuracy)}  on {n} images ({checkpoint} checkpoint)"
         )
+        zs = report.zero_shot
+        if zs is not None:
+            c, u = zs.calibrated, zs.uncalibrated
+            self.zero_shot_label.setText(
+                f"Zero-shot (unseen: {', '.join(zs.unseen_classes)}): seen {fmt_percent(c.seen_acc)} · "
+                f"unseen {fmt_percent(c.unseen_acc)} · H {fmt_percent(c.h)}   "
+                f"(without calibration: seen {fmt_percent(u.seen_acc)} · unseen {fmt_percent(u.unseen_acc)} · "
+                f"H {fmt_percent(u.h)})"
+            )
+        self.zero_shot_label.setVisible(zs is not None)
         self.matrix.set_matrix(report.confusion_matrix, report.classes)
         rows = [
             [

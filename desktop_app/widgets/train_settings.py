@@ -8,12 +8,14 @@ needs torch, so `engine_ready()` fills the lists once it has loaded. Choices per
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import QComboBox, QGroupBox, QLabel, QScrollArea, QToolButton, QVBoxLayout, QWidget
 
 from desktop_app.state import AppState
+from desktop_app.widgets.attribute_editor import AttributeTableEditor
 from desktop_app.widgets.backbone_picker import BackbonePicker
 from desktop_app.widgets.config_form import ConfigForm
 from engine.core.config import TrainConfig
@@ -54,6 +56,7 @@ class TrainSettings(QScrollArea):
         self.state = state
         self.ready = False
         self.method_form: ConfigForm | None = None
+        self.attribute_editor: AttributeTableEditor | None = None  # for methods with an attribute table
         self.methods: dict[str, Any] = {}
         self.folders_label = QLabel()
         self.folders_label.setWordWrap(True)
@@ -242,7 +245,33 @@ class TrainSettings(QScrollArea):
         self.method_form.set_values(json_setting(self.state.settings.value(f"train/method_options/{cls.name}", "")))
         self.method_form.valid_changed.connect(self.changed)
         self.method_layout.addWidget(self.method_form)
+        self._show_attribute_editor("attributes" in cls.Config.model_fields)
         self.changed.emit()
+
+    def _show_attribute_editor(self, wanted: bool) -> None:
+        """Zero-shot methods take a class-attribute table: edit it in a grid under their form."""
+        if self.attribute_editor is not None:
+            self.method_layout.removeWidget(self.attribute_editor)
+            self.attribute_editor.hide()
+            self.attribute_editor.setParent(None)
+            self.attribute_editor.deleteLater()
+            self.attribute_editor = None
+        if not wanted or self.method_form is None:
+            return
+        editor = AttributeTableEditor()
+        form = self.method_form
+        editor.saved.connect(lambda path: form.set_values({"attributes": path}))
+        form.values_changed.connect(lambda: self._follow_attributes_field(editor, form))
+        self.method_layout.addWidget(editor)
+        self.attribute_editor = editor
+        self._follow_attributes_field(editor, form)
+
+    @staticmethod
+    def _follow_attributes_field(editor: AttributeTableEditor, form: ConfigForm) -> None:
+        """Show the table the form names (typed or browsed) unless the grid already shows it."""
+        path = form.values().get("attributes")
+        if path and str(path) != editor.path and Path(str(path)).is_file():
+            editor.load(str(path))
 
     def _on_advanced_toggled(self, shown: bool) -> None:
         self.advanced_form.setVisible(shown)

@@ -95,6 +95,23 @@ def per_class(cm: np.ndarray, classes: list[str]) -> list[dict[str, Any]]:
     return rows
 
 
+def zero_shot_part(
+    logits: torch.Tensor, labels: torch.Tensor, classes: list[str], folder: list[str], info: dict[str, Any], emit: Emit
+) -> Any:
+    """Seen and unseen accuracy and H for a zero-shot run, when the folder holds both kinds."""
+    from engine.analysis.zero_shot_eval import zero_shot_scores
+
+    seen = set(info["seen_classes"])
+    if not seen & set(folder) or not set(folder) - seen:
+        kind = "unseen" if seen & set(folder) else "seen"
+        emit(Log(f"The folder holds no {kind} classes: seen/unseen accuracy and H need both.", "warning"))
+        return None
+    zs = zero_shot_scores(logits, labels, classes, info["seen_classes"], float(info.get("calibration", 0.0)))
+    c = zs.calibrated
+    emit(Log(f"Generalised zero-shot: seen {c.seen_acc:.2%}, unseen {c.unseen_acc:.2%}, H {c.h:.2%}"))
+    return zs
+
+
 def evaluate_run(config: EvaluateConfig, emit: Emit = ignore, control: JobControl | None = None) -> dict[str, Any]:
     """Accuracy, per-class precision/recall, confusion matrix and misclassified files on a folder."""
     from engine.core.errors import UserError
@@ -145,5 +162,7 @@ def evaluate_run(config: EvaluateConfig, emit: Emit = ignore, control: JobContro
         "skipped": [{"path": p, "reason": r} for p, r in dec.skipped],
     }
     emit(Log(f"Accuracy {report['accuracy']:.2%} on {len(labels)} images"))
+    if "seen_classes" in info:
+        report["zero_shot"] = zero_shot_part(logits, labels, classes, domain.classes, info, emit)
     emit(Finished("evaluate", str(config.run_dir), {"accuracy": report["accuracy"]}))
     return report

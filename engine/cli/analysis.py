@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
 
 from engine.cli.common import BarPrinter, add_command, run_job, write_json
+
+if TYPE_CHECKING:
+    from engine.analysis.zero_shot_eval import ZeroShotScores
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
@@ -21,9 +25,20 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print("confusion matrix (rows: true, columns: predicted)")
     for name, counts in zip(report.classes, report.confusion_matrix, strict=True):
         print(f"{name:<12} " + " ".join(f"{v:>4d}" for v in counts))
+    if report.zero_shot is not None:
+        print_zero_shot(report.zero_shot)
     if args.json:
         write_json(args.json, report)
     return 0
+
+
+def print_zero_shot(zs: ZeroShotScores) -> None:
+    """Generalised zero-shot figures: per-class mean accuracies and their harmonic mean H."""
+    print(f"zero-shot: seen {', '.join(zs.seen_classes)}; unseen {', '.join(zs.unseen_classes)}")
+    print(f"{'':<26} {'seen acc':>9} {'unseen acc':>10} {'H':>7}")
+    for name, f in ((f"calibrated (gamma {zs.calibration:.3g})", zs.calibrated), ("uncalibrated", zs.uncalibrated)):
+        print(f"{name:<26} {f.seen_acc:>9.4f} {f.unseen_acc:>10.4f} {f.h:>7.4f}")
+    print(f"unseen acc among unseen classes only (conventional ZSL): {zs.zsl_unseen_acc:.4f}")
 
 
 def cmd_embed(args: argparse.Namespace) -> int:

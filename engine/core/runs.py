@@ -187,6 +187,9 @@ def load_run_model(run_dir: str | Path, which: str = "best") -> tuple[Any, dict[
     model = build_model(
         backbone, len(state["classes"]), weights="random", bottleneck_dim=state.get("bottleneck_dim", 0)
     )
+    from engine.models.zero_shot_head import install_head
+
+    zero_shot = install_head(model, state["model"])  # a zero-shot run scores every class of its table
     model.load_state_dict(state["model"])
     model.eval()
     info = dict(info)
@@ -200,4 +203,8 @@ def load_run_model(run_dir: str | Path, which: str = "best") -> tuple[Any, dict[
         std=[float(v) for v in model.std.flatten()],
         checkpoint=str(path),
     )
+    if zero_shot is not None:
+        seen = zero_shot.seen.tolist()
+        info["seen_classes"] = [c for c, s in zip(state["classes"], seen, strict=True) if s > 0]
+        info["calibration"] = float(zero_shot.calibration)
     return model, info

@@ -50,6 +50,8 @@ def export_run(config: ExportConfig, emit: Emit = ignore) -> ExportReport:
         "method": info["method"],
         "run_id": info["run_id"],
     }
+    if "seen_classes" in info:  # a zero-shot run: the other classes of the table are unseen
+        metadata["seen_classes"] = info["seen_classes"]
     parity = export_and_verify(model, batch, out, metadata, atol=config.atol)
     report = ExportReport(path=str(out), **parity.model_dump())
     emit(Log(f"Parity: max |diff| {parity.max_abs_diff:.2e}, top-1 agreement {parity.top1_agreement:.2%}"))

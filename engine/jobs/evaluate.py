@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from engine.analysis.zero_shot_eval import ZeroShotScores
 from engine.core.config import StrictModel
 from engine.core.control import JobControl
 from engine.core.events import Emit
@@ -61,6 +62,7 @@ class EvaluateReport(BaseModel):
     confusion_matrix: list[list[int]]
     misclassified: list[Misclassified]
     skipped: list[SkippedFile]
+    zero_shot: ZeroShotScores | None = None  # a zero-shot run on a folder of seen and unseen classes
 
 
 def run(config: EvaluateConfig, emit: Emit, control: JobControl) -> EvaluateReport:

@@ -162,6 +162,11 @@ class Method(nn.Module, Generic[C]):
         """Checks against the prepared data before the first step (distillation matches its
         teacher's classes here); most methods need none."""
 
+    def fit_head(self, model: nn.Module, data: PreparedData, device: torch.device) -> list[str]:
+        """Fit what the method solves in closed form on the epoch's model before it is measured
+        (zero-shot: the ESZSL mapping and the calibration); returns notes for the log."""
+        return []
+
     def target_bn(self) -> bool:
         """True when the model should normalise with target BatchNorm statistics (AdaBN): the
         trainer then recomputes them on the target images after every epoch."""

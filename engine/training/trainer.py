@@ -220,6 +220,8 @@ class Trainer:
         frozen = model.stages[: self.method.frozen_stage_count()] if precise else []
         if precise:
             recompute_bn_stats(model, d.x_train, self.device, skip=frozen)
+        for note in self.method.fit_head(model, d, self.device):  # closed-form parts (zero-shot)
+            self.emit(Log(note))
         if len(d.x_val):
             logits = loop.logits_of(model, d.x_val)
             out["val/acc"] = accuracy(logits, d.y_val)
