@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -65,11 +64,13 @@ def decode_cached(
     warn: Warn | None = None,
     max_pixels: int | None = None,
     use_cache: bool = True,
+    lazy: bool = False,
 ) -> CachedResult:
     """Decode `paths` (files of the folder `root`) to size×size, through the cache when possible.
 
     `budget`: bytes the result may take in memory (None: no limit); over it the result is
-    DiskImages. `progress(done, total)` counts files looked up or decoded.
+    DiskImages; `lazy`: DiskImages whenever every image is in the cache file (nothing read).
+    `progress(done, total)` counts files looked up or decoded.
     """
     warn = warn or (lambda _m: None)
     n = len(paths)
@@ -126,14 +127,9 @@ def decode_cached(
                 progress(hits + batch.start + len(batch), n)
             if control is not None:
                 control.check()
-    except Stopped:
-        if writing and store is not None:
-            with contextlib.suppress(OSError):
-                store.save()
-        raise
-    finally:
+    finally:  # stopped or not, the rows written so far are indexed for the next run
         if store is not None:
-            if writing and look.misses:
+            if store.writable and look.misses:  # also after a full disk: keep the rows written
                 try:
                     store.save()
                     prune(keep=store.path)
@@ -145,7 +141,7 @@ def decode_cached(
     skipped = [(paths[i], look.reasons[i] or "could not decode") for i in np.flatnonzero(rows == -2)]
     decoded = len(look.misses)
     nbytes = len(keep) * 3 * size * size
-    if store is not None and not memory and budget is not None and nbytes > budget:
+    if store is not None and not memory and (lazy or (budget is not None and nbytes > budget)):
         return CachedResult(DiskImages(store.data_path, rows[keep], size), keep, skipped, hits, decoded, "disk")
     out = np.empty((len(keep), 3, size, size), dtype=np.uint8)
     on_disk = np.flatnonzero(rows[keep] >= 0)

@@ -53,13 +53,15 @@ def decode_domain(
     budget: int | None = None,
     warn: Callable[[str], None] | None = None,
     use_cache: bool = True,
+    lazy: bool = False,
 ) -> DecodedDomain:
     """Decode every image of `domain` to size×size uint8 (engine.data.decode, the shared decoder).
 
     Files decoded by an earlier run and unchanged since are read from the disk cache
     (engine.data.image_cache); the rest are decoded on `threads` threads (default: all cores
     but one; `workers`, the older setting, counts as threads when given). Within `budget`
-    bytes (None: no limit) the images are one in-memory tensor, over it DiskImages.
+    bytes (None: no limit) the images are one in-memory tensor, over it DiskImages; `lazy`
+    returns DiskImages whenever the disk cache holds them (the caller reads what it needs).
     `progress(done, total)` is called once per batch, and `control.check()` between batches
     (raises Stopped). Unreadable files land in `skipped`.
     """
@@ -79,6 +81,7 @@ def decode_domain(
         warn=warn,
         max_pixels=max_pixels,
         use_cache=use_cache,
+        lazy=lazy,
     )
     labels = torch.tensor([-1 if s.label is None else s.label for s in domain.samples], dtype=torch.int64)
     keep = torch.from_numpy(res.keep)

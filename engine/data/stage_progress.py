@@ -1,7 +1,7 @@
 """Counts and an ETA for the waits before training: scanning, decoding, caching.
 
 A 100k-image folder takes minutes to decode the first time; the user must see it move. A
-`StageProgress` turns `update(done)` calls into Progress events (the bar of the window and of
+`StageProgress` turns `update(done)` calls into Stage events (the bar of the window and of
 the CLI, at most 10 a second) and a Log line every few seconds ("Decoding source: 3,200/10,000
 images, 850/s, ETA 8 s"), and a last line with the time it took. Torch-free.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from engine.core.events import Emit, Log, Progress
+from engine.core.events import Emit, Log, Stage
 
 LOG_EVERY_S = 3.0
 EVENT_EVERY_S = 0.1
@@ -26,6 +26,13 @@ def format_duration(seconds: float) -> str:
     if s < 3600:
         return f"{s // 60} min {s % 60:02d} s"
     return f"{s // 3600} h {(s % 3600) // 60:02d} min"
+
+
+def describe(event: Stage) -> str:
+    """'Decoding source: 3,200/10,000 images, ETA 8 s': what the window and the CLI show."""
+    if event.total > 0:
+        return f"{event.stage}: {event.done:,}/{event.total:,} {event.unit}, ETA {format_duration(event.eta_s)}"
+    return f"{event.stage}: {event.done:,} {event.unit}"
 
 
 class StageProgress:
@@ -68,7 +75,7 @@ class StageProgress:
         now = self.clock()
         if now - self._last_event >= EVENT_EVERY_S or (self.total and done >= self.total):
             self._last_event = now
-            self.emit(Progress(0, done, self.total, {}, self.eta()))
+            self.emit(Stage(self.stage, done, self.total, self.eta(), self.unit))
         if now - self._last_log >= LOG_EVERY_S:
             self._last_log = now
             self.emit(Log(self.line()))
