@@ -47,6 +47,8 @@ def child_first_step(folder: str, budget_mb: int, threads: int, steps: int) -> d
     """Prepare the folder for a frozen resnet18 probe at 224 px and take `steps` steps."""
     import torch
 
+    import engine.data.loading
+    import engine.models.classifier  # noqa: F401
     from engine.core.config import TrainConfig
     from engine.core.events import Log
     from engine.data.prepare import DecodeCache, prepare_data

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -81,18 +81,14 @@ class DecodedBatch:
         return int(self.images.shape[0])
 
 
-def _fill(start: int, size: int, results: list) -> DecodedBatch:
-    n = len(results)
-    out = np.zeros((n, 3, size, size), dtype=np.uint8)
-    ok = np.zeros(n, dtype=bool)
-    reasons = [""] * n
-    for j, (arr, reason) in enumerate(results):
-        if arr is None:
-            reasons[j] = reason
-        else:
-            out[j] = arr.transpose(2, 0, 1)
-            ok[j] = True
-    return DecodedBatch(start, out, ok, reasons)
+def _decode_into(out: np.ndarray, j: int, path: str, size: int, max_pixels: int | None) -> str:
+    """Decode one file straight into row `j` of a batch (CHW), in the worker thread: the HWC->CHW
+    copy releases the GIL there instead of queueing on the consumer's thread. Returns the reason
+    it failed ("" when it did not)."""
+    arr, reason = try_decode(path, size, max_pixels)
+    if arr is not None:
+        out[j] = arr.transpose(2, 0, 1)
+    return reason
 
 
 def decode_batches(
@@ -117,14 +113,20 @@ def decode_batches(
     ex = pool if pool is not None else ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decode")
     try:
 
-        def submit(lo: int) -> list:
-            return [ex.submit(try_decode, paths[i], size, max_pixels) for i in range(lo, min(lo + batch, n))]
+        def submit(lo: int) -> tuple[int, np.ndarray, list[Future[str]]]:
+            hi = min(lo + batch, n)
+            out = np.zeros((hi - lo, 3, size, size), dtype=np.uint8)
+            jobs = [ex.submit(_decode_into, out, i - lo, paths[i], size, max_pixels) for i in range(lo, hi)]
+            return lo, out, jobs
 
         pending = submit(0)
         for lo in range(0, n, batch):
-            ahead = submit(lo + batch) if lo + batch < n else []
-            yield _fill(lo, size, [f.result() for f in pending])
-            pending = ahead
+            ahead = submit(lo + batch) if lo + batch < n else None
+            start, out, jobs = pending
+            reasons = [f.result() for f in jobs]
+            yield DecodedBatch(start, out, np.array([not r for r in reasons], dtype=bool), reasons)
+            if ahead is not None:
+                pending = ahead
     finally:
         if own:
             ex.shutdown(wait=True, cancel_futures=True)
