@@ -228,8 +228,16 @@ class ImageStore:
         return read_rows(self.data_path, rows, self.size)
 
 
+MAX_RUN_BYTES = 32 << 20  # one pread reads at most this much (a run of consecutive rows)
+
+
 def read_rows(path: Path | str, rows: np.ndarray, size: int, fd: int | None = None) -> np.ndarray:
-    """uint8 [len(rows), 3, size, size] read with pread, runs of consecutive rows in one call."""
+    """uint8 [len(rows), 3, size, size] in the order asked, read with pread.
+
+    The rows are read in file order, each run of consecutive rows (up to 32 MB) in one call,
+    and scattered to their places: a shuffled training split of a whole folder reads the file
+    front to back in large pieces instead of 150 KB at random offsets.
+    """
     rows = np.asarray(rows, dtype=np.int64).reshape(-1)
     row_bytes = 3 * size * size
     out = np.empty((len(rows), 3, size, size), dtype=np.uint8)
@@ -240,18 +248,19 @@ def read_rows(path: Path | str, rows: np.ndarray, size: int, fd: int | None = No
     try:
         flat = out.reshape(len(rows), row_bytes)
         order = np.argsort(rows, kind="stable")
-        i = 0
-        while i < len(order):
-            j = i + 1
-            while j < len(order) and rows[order[j]] == rows[order[j - 1]] + 1 and order[j] == order[j - 1] + 1:
-                j += 1
-            first = int(rows[order[i]])
-            count = j - i
-            buf = os.pread(handle, row_bytes * count, first * row_bytes)
-            if len(buf) != row_bytes * count:
-                raise OSError(f"{path}: the cache file is shorter than its index (row {first}); clear the cache")
-            flat[order[i] : order[i] + count] = np.frombuffer(buf, dtype=np.uint8).reshape(count, row_bytes)
-            i = j
+        srt = rows[order]
+        breaks = np.flatnonzero(np.diff(srt) > 1) + 1  # a repeated row stays in its run
+        max_rows = max(1, MAX_RUN_BYTES // row_bytes)
+        for lo_run, hi_run in zip(np.r_[0, breaks], np.r_[breaks, len(srt)], strict=True):
+            for lo in range(int(lo_run), int(hi_run), max_rows):
+                hi = min(lo + max_rows, int(hi_run))
+                first, last = int(srt[lo]), int(srt[hi - 1])
+                count = last - first + 1
+                buf = os.pread(handle, row_bytes * count, first * row_bytes)
+                if len(buf) != row_bytes * count:
+                    raise OSError(f"{path}: the cache file is shorter than its index (row {last}); clear the cache")
+                block = np.frombuffer(buf, dtype=np.uint8).reshape(count, row_bytes)
+                flat[order[lo:hi]] = block[srt[lo:hi] - first]
     finally:
         if own:
             os.close(handle)

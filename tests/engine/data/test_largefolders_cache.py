@@ -198,3 +198,18 @@ def test_training_from_disk_equals_training_in_memory(cache_root, train_config):
     assert disk.keys() == memory.keys() and "val/acc" in memory
     for k in [k for k in memory if "time" not in k]:
         assert disk[k] == pytest.approx(memory[k], abs=1e-6), k
+
+
+def test_read_rows_in_any_order_with_runs_split(tmp_path, monkeypatch):
+    monkeypatch.setattr(image_cache, "MAX_RUN_BYTES", 3 * 4 * 4 * 5)  # runs of at most 5 rows
+    data = np.random.default_rng(0).integers(0, 256, (40, 3, 4, 4), dtype=np.uint8)
+    path = tmp_path / "rows.u8"
+    path.write_bytes(data.tobytes())
+    for rows in (
+        np.arange(40),
+        np.random.default_rng(1).permutation(40),
+        np.array([7, 7, 3, 39, 0, 8, 9, 10, 11, 12, 13]),
+    ):
+        assert np.array_equal(image_cache.read_rows(path, rows, 4), data[rows])
+    with pytest.raises(OSError, match="shorter than its index"):
+        image_cache.read_rows(path, np.array([40]), 4)
