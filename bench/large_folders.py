@@ -108,7 +108,9 @@ def run_child(folder: Path, budget_mb: int, threads: int, steps: int, cache: Pat
     raise RuntimeError(out.stderr[-2000:])
 
 
-def section_folders(sizes: list[int], threads: int, steps: int, work: Path) -> list[dict[str, object]]:
+def section_folders(
+    sizes: list[int], threads: int, steps: int, work: Path, modes: tuple[str, ...] = ("memory", "disk")
+) -> list[dict[str, object]]:
     from engine.data.synthetic_photos import write_photo_folder
 
     rows: list[dict[str, object]] = []
@@ -118,7 +120,8 @@ def section_folders(sizes: list[int], threads: int, steps: int, work: Path) -> l
         write_photo_folder(folder, n, classes=4, threads=threads)
         print(f"wrote {n} JPEGs in {time.perf_counter() - t:.1f} s", flush=True)
         data_mb = n * 0.9 * 3 * 224 * 224 / 2**20
-        for mode, budget in (("memory", int(data_mb * 2) + 64), ("disk", max(16, int(data_mb / 8)))):
+        budgets = {"memory": int(data_mb * 2) + 64, "disk": max(16, int(data_mb / 8))}
+        for mode, budget in ((m, budgets[m]) for m in modes):
             cache = work / f"cache_{n}_{mode}"
             for run in ("first", "second"):
                 r = run_child(folder, budget, threads, steps, cache)
@@ -227,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--sizes", type=int, nargs="+", default=[1000, 10000])
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--steps", type=int, default=5, help="probe steps after the first")
+    ap.add_argument("--modes", nargs="+", default=["memory", "disk"], help="cache in memory and/or on disk")
     ap.add_argument("--json", type=Path)
     ap.add_argument("--child", nargs=4, help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
@@ -242,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
         if "predict" in args.sections:
             results["predict"] = section_predict(work)
         if "folders" in args.sections:
-            results["folders"] = section_folders(args.sizes, args.threads, args.steps, work)
+            results["folders"] = section_folders(args.sizes, args.threads, args.steps, work, tuple(args.modes))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     if args.json:
