@@ -302,7 +302,7 @@ def prune(keep: Path | None = None, limit: int | None = None, root: Path | None 
     for _, b, n in sorted(items, key=lambda t: t[0]):
         if total <= limit:
             break
-        if keep is not None and b.resolve() == keep.resolve():
+        if (keep is not None and b.resolve() == keep.resolve()) or _in_use(b):
             continue
         shutil.rmtree(b, ignore_errors=True)
         total -= n
@@ -310,19 +310,29 @@ def prune(keep: Path | None = None, limit: int | None = None, root: Path | None 
     return removed
 
 
+def _in_use(bundle: Path) -> bool:
+    """True when another run holds the bundle's lock (it is reading or writing it)."""
+    if sys.platform == "win32" or not (bundle / ".lock").exists():
+        return False
+    try:
+        fd = os.open(bundle / ".lock", os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return True
+    finally:
+        os.close(fd)  # closing drops the probe's own lock
+    return False
+
+
 def clear(root: Path | None = None) -> int:
     """Delete every bundle not in use; returns the bytes freed."""
     freed = 0
     for b in bundles(root):
-        if sys.platform != "win32":
-            fd = os.open(b / ".lock", os.O_RDWR | os.O_CREAT, 0o644) if b.exists() else None
-            if fd is not None:
-                try:
-                    fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except OSError:
-                    os.close(fd)
-                    continue  # a run is reading it
-                os.close(fd)
+        if _in_use(b):
+            continue  # a run is reading it
         with contextlib.suppress(OSError):
             freed += _bundle_bytes(b)
         shutil.rmtree(b, ignore_errors=True)

@@ -149,6 +149,9 @@ def test_size_limit_prunes_least_recently_used_bundles(cache_root, tmp_path):
     one = image_cache.total_bytes(cache_root) // 3
     removed = image_cache.prune(limit=2 * one + 10, root=cache_root)
     assert [r.name for r in removed] == [image_cache.bundle_name(folders[0], 32)]
+    with image_cache.ImageStore.open(folders[2], 32, cache_root):  # a run using it: left alone
+        assert image_cache.clear(cache_root) > 0
+        assert [b.name for b in image_cache.bundles(cache_root)] == [image_cache.bundle_name(folders[2], 32)]
     assert image_cache.clear(cache_root) > 0 and image_cache.bundles(cache_root) == []
 
 
@@ -180,13 +183,15 @@ def test_memory_budget_switches_between_memory_and_disk(cache_root, folder, trai
     assert torch.equal(data.x_val[:], ref.x_val) and torch.equal(data.y_train, ref.y_train)
 
 
-def test_training_from_disk_equals_training_in_memory(cache_root, train_config):
+@pytest.mark.parametrize("augment", ["none", "light"])
+def test_training_from_disk_equals_training_in_memory(cache_root, train_config, augment):
     """Same seed, same batches: reading them from the cache file must not change a single step."""
     from engine.training.trainer import run_train
 
     results = []
     for budget, name in ((0, "disk"), (4000, "memory")):
-        cfg = train_config.model_copy(update={"epochs": 1, "cache_memory_mb": budget, "threads": 1, "name": name})
+        update = {"epochs": 1, "cache_memory_mb": budget, "threads": 1, "name": name, "augment": augment}
+        cfg = train_config.model_copy(update=update)
         events = Collector()
         res = run_train(cfg, events)
         logs = [e.message for e in events.of(Log)]
