@@ -33,6 +33,7 @@ from PySide6.QtWidgets import (
 
 from desktop_app import errors
 from desktop_app.about import about_html
+from desktop_app.cache_action import add_cache_action
 from desktop_app.compat import guard_none_refcount
 from desktop_app.page_list import PAGES, load_page_classes
 from desktop_app.pages.base import Page
@@ -151,6 +152,7 @@ class MainWindow(QMainWindow):
         menu = self.menuBar()
         file_menu = menu.addMenu("&File")
         file_menu.addAction(self.demo_action)
+        self.cache_action = add_cache_action(file_menu, self)
         file_menu.addSeparator()
         file_menu.addAction(quit_action)
         run_menu = menu.addMenu("&Run")

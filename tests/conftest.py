@@ -15,3 +15,4 @@ import pytest
 def _private_torch_home(tmp_path_factory: pytest.TempPathFactory) -> None:
     """Weights lookups hit an empty cache, never the user's (or the network)."""
     os.environ["TORCH_HOME"] = str(tmp_path_factory.mktemp("torch_home"))
+    os.environ["TRANSFER_STUDIO_CACHE"] = str(tmp_path_factory.mktemp("app_cache"))  # decoded images

@@ -21,7 +21,8 @@ from desktop_app.jobs import JobRunner
 from desktop_app.pages.base import Page
 from desktop_app.state import AppState
 from desktop_app.widgets.run_chooser import RunChooser, checkpoint_combo
-from engine.core.events import Event, Log, Progress, Started
+from engine.core.events import Event, Log, Progress, Stage, Started
+from engine.data.stage_progress import describe
 from engine.jobs.job import Job
 
 
@@ -153,6 +154,12 @@ class JobPage(Page):
 
     # ------------------------------------------------------------------ runner slots
     def _on_events(self, events: list[Event]) -> None:
+        stages = [e for e in events if isinstance(e, Stage)]
+        if stages:  # scanning / decoding before the first step: counts and an ETA, never a frozen bar
+            last_stage = stages[-1]
+            self.progress.setRange(0, max(0, last_stage.total))  # 0: a busy bar while the total is unknown
+            self.progress.setValue(min(last_stage.done, max(0, last_stage.total)))
+            self.status.setText(describe(last_stage))
         counted = [e for e in events if isinstance(e, (Started, Progress)) and e.total_steps]
         if counted:  # the last one is enough: a batch may hold hundreds of steps
             last = counted[-1]

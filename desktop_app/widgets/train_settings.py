@@ -27,7 +27,9 @@ LABELS = {
     "select": "Keep best by",
     "amp": "Mixed precision (AMP)",
     "image_size": "Image size (px)",
-    "workers": "Decoding workers",
+    "workers": "Augmentation workers",
+    "threads": "CPU threads",
+    "cache_memory_mb": "Image memory (MB)",
     "early_stop_patience": "Early stop after",
 }
 _KIND_ORDER = {"fine-tuning": 0, "domain adaptation": 1, "robustness": 2}

@@ -234,10 +234,12 @@ def classifier_inputs(model: Any, images_uint8: Any, batch_size: int = 256) -> t
 
 def _load_domain(path: Path, size: int, classes: list[str], limit: int, seed: int, role: str) -> tuple[Any, np.ndarray]:
     """Up to `limit` images of a folder (a seeded sample), decoded for the model, and labels (−1 if none)."""
+    from dataclasses import replace
+
     import torch
 
     from engine.data.folders import scan_domain
-    from engine.data.images import load_for_model
+    from engine.data.loading import decode_domain
 
     try:
         domain = scan_domain(path, name=role)
@@ -245,20 +247,13 @@ def _load_domain(path: Path, size: int, classes: list[str], limit: int, seed: in
         raise UserError(f"{role} folder: {err}") from None
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(domain.samples))[:limit]
-    index = {c: i for i, c in enumerate(classes)}
-    images, labels = [], []
-    for i in sorted(order.tolist()):
-        s = domain.samples[i]
-        try:
-            arr = load_for_model(s.path, size)
-        except UserError:
-            continue  # unreadable files are reported by training; the picture just has one dot less
-        images.append(torch.from_numpy(np.rint(arr * 255.0).astype(np.uint8)))
-        name = domain.classes[s.label] if (domain.labelled and s.label is not None) else None
-        labels.append(index.get(name, -1) if name is not None else -1)
-    if not images:
+    sample = replace(domain, samples=[domain.samples[i] for i in sorted(order.tolist())])
+    dec = decode_domain(sample, size)  # the shared decoder, through the disk cache of decoded images
+    if len(dec) == 0:  # unreadable files are reported by training; the picture just has fewer dots
         raise UserError(f"{role} folder {path}: no readable images to embed.")
-    return torch.stack(images), np.asarray(labels, np.int64)
+    index = {c: i for i, c in enumerate(classes)}
+    labels = [index.get(domain.classes[int(lab)], -1) if lab >= 0 and domain.labelled else -1 for lab in dec.labels]
+    return torch.as_tensor(dec.images), np.asarray(labels, np.int64)
 
 
 def embed_run(

@@ -130,7 +130,15 @@ def evaluate_run(config: EvaluateConfig, emit: Emit = ignore, control: JobContro
     if unknown:
         raise UserError(f"{config.data}: classes {unknown} are unknown to the model (it knows {classes}).")
     emit(Started("evaluate", str(config.run_dir)))
-    dec = decode_domain(domain, int(info["input_size"]), control=control)
+    from engine.data.disk_images import budget_bytes
+    from engine.data.stage_progress import StageProgress
+
+    # through the disk cache; a folder over the memory budget is read batch by batch (DiskImages)
+    bar = StageProgress(emit, "Decoding", len(domain))
+    dec = decode_domain(
+        domain, int(info["input_size"]), control=control, budget=budget_bytes(None), progress=bar.update
+    )
+    bar.finish(f" ({dec.cache_hits:,} from the disk cache)")
     index = {c: i for i, c in enumerate(classes)}
     labels = torch.tensor([index[domain.classes[int(label)]] for label in dec.labels], dtype=torch.long)
     device = pick_device(config.device)

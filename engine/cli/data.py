@@ -38,6 +38,20 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 1 if report.has_errors else 0
 
 
+def cmd_cache(args: argparse.Namespace) -> int:
+    from engine.data import image_cache
+
+    if args.action == "clear":
+        freed = image_cache.clear()
+        print(f"cleared the decoded-image cache: {freed / 2**20:.1f} MB freed ({image_cache.cache_root()})")
+        return 0
+    print(
+        f"decoded-image cache: {image_cache.total_bytes() / 2**20:.1f} MB in {len(image_cache.bundles())} folder(s), "
+        f"limit {image_cache.limit_bytes() >> 20} MB ({image_cache.cache_root()})"
+    )
+    return 0
+
+
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sp = add_command(
         sub, "demo", cmd_demo, "write the offline demo domains (digits -> coloured textured digits) as PNG folders"
@@ -50,6 +64,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         choices=["texture", "blur", "rotation", "inversion", "noise", "scale"],
         help="target domain from the shift zoo (engine/data/shifts.py); texture is the original demo",
     )
+
+    sp = add_command(sub, "cache", cmd_cache, "size of the decoded-image cache, or clear it (folders decode again)")
+    sp.add_argument("action", choices=["info", "clear"], nargs="?", default="info")
 
     sp = add_command(sub, "check", cmd_check, "health report of an image folder (and its target folders)")
     sp.add_argument("folder")

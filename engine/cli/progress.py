@@ -12,7 +12,7 @@ from typing import Any
 from tqdm import tqdm
 
 from engine.core.control import JobControl
-from engine.core.events import EpochEnd, Event, Failed, Finished, Log, Progress, Started
+from engine.core.events import EpochEnd, Event, Failed, Finished, Log, Progress, Stage, Started
 
 
 def _fmt(metrics: dict[str, float], keys: tuple[str, ...] | None = None) -> str:
@@ -28,7 +28,17 @@ class TrainPrinter:
         self.bar: tqdm | None = None
 
     def __call__(self, event: Event) -> None:
+        if isinstance(event, Stage):  # scanning/decoding: a bar per stage (the Log lines carry the ETA too)
+            if self.quiet:
+                return
+            if self.bar is None or self.bar.desc != event.stage:
+                self.close()
+                self.bar = tqdm(total=event.total or None, desc=event.stage, unit=" img", leave=False)
+            self.bar.n = event.done
+            self.bar.refresh()
+            return
         if isinstance(event, Started):
+            self.close()  # the last preparation bar
             print(f"{event.job}: {event.run_dir} on {event.device}", flush=True)
             if not self.quiet and event.total_steps:
                 self.bar = tqdm(total=event.total_steps, unit="step", dynamic_ncols=True, leave=False)

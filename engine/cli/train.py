@@ -24,6 +24,8 @@ TRAIN_FLAGS = (
     "runs_dir",
     "image_size",
     "workers",
+    "threads",
+    "cache_memory_mb",
     "name",
     "select",
     "ema_decay",
@@ -82,7 +84,17 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sp.add_argument("--augment", choices=["none", "light", "strong"])
     sp.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
     sp.add_argument("--image-size", type=int)
-    sp.add_argument("--workers", type=int)
+    sp.add_argument("--workers", type=int, help="processes that augment training batches (0: none)")
+    sp.add_argument(
+        "--threads", type=int, metavar="N", help="CPU threads for the model and decoding (default: all cores but one)"
+    )
+    sp.add_argument(
+        "--cache-memory",
+        type=int,
+        metavar="MB",
+        dest="cache_memory_mb",
+        help="memory for decoded images (default: a quarter of the free memory); above it they are read from disk",
+    )
     sp.add_argument("--seed", type=int)
     sp.add_argument("--select", choices=["val_acc", "target_entropy", "last"])
     sp.add_argument("--ema-decay", type=float)

@@ -202,7 +202,23 @@ class TrainConfig(StrictModel):
     )
     device: Device = Field("auto", description="Where to train: auto picks cuda, then mps, then cpu.")
     amp: bool = Field(True, description="Mixed precision on CUDA.")
-    workers: int = Field(0, ge=0, le=64, description="Processes that decode images.")
+    workers: int = Field(
+        0, ge=0, le=64, description="Processes that augment training batches (0: in the training process)."
+    )
+    threads: int | None = Field(
+        None,
+        ge=1,
+        le=1024,
+        description="CPU threads for the model and for decoding images (empty: all cores but one, "
+        "leaving the window a core).",
+    )
+    cache_memory_mb: int | None = Field(
+        None,
+        ge=0,
+        le=16_000_000,
+        description="Memory for decoded images, in MB (empty: a quarter of the free memory). Above it the "
+        "images are read from the disk cache batch by batch, so memory does not grow with the folder.",
+    )
     seed: int = Field(0, description="Random seed for splits, initialisation and batches.")
     runs_dir: UserPath = Field(Path("runs"), description="Where run directories are created.")
     name: str | None = Field(None, description="Optional run name (default: method-backbone-time).")

@@ -41,6 +41,17 @@ class EpochEnd:
 
 
 @dataclass(frozen=True)
+class Stage:
+    """Preparation before the steps (scanning, decoding, caching): `done` of `total` (0: unknown)."""
+
+    stage: str
+    done: int
+    total: int = 0
+    eta_s: float = float("nan")
+    unit: str = "images"
+
+
+@dataclass(frozen=True)
 class Log:
     message: str
     level: str = "info"  # info | warning | error
@@ -61,7 +72,7 @@ class Failed:
     details: str = ""
 
 
-Event = Started | Progress | EpochEnd | Log | Finished | Failed
+Event = Started | Progress | Stage | EpochEnd | Log | Finished | Failed
 Emit = Callable[[Event], None]
 
 

@@ -1,5 +1,6 @@
 """Data layer: finding, checking, splitting and decoding image folders.
 
-Import submodules directly. Only `engine.data.loading` imports torch, so the ONNX predict path can
-use `images`, `folders`, `health` and `split` without it.
+Import submodules directly. Only `loading`, `cached_decode`, `disk_images` and `prepare` import
+torch, so the ONNX predict path can use `images`, `decode`, `folders`, `health` and `split`
+without it.
 """

@@ -7,6 +7,7 @@ followed without ever looping. No torch here.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -118,8 +119,14 @@ def _list_dir(path: str, skipped: list[tuple[str, str]]) -> tuple[list[str], lis
     return files, dirs
 
 
-def _walk_images(top: str, seen: set[tuple[int, int]], skipped: list[tuple[str, str]]) -> list[str]:
-    """All image files under `top` (depth-first, sorted); `seen` holds folder ids already walked."""
+Found = Callable[[int], None]  # progress of a scan: images found so far (in this call)
+
+
+def _walk_images(
+    top: str, seen: set[tuple[int, int]], skipped: list[tuple[str, str]], found_cb: Found | None = None, base: int = 0
+) -> list[str]:
+    """All image files under `top` (depth-first, sorted); `seen` holds folder ids already walked.
+    `found_cb(base + n)` is called after each folder listed (a scan of 100k files shows counts)."""
     found: list[str] = []
     stack = [top]
     while stack:
@@ -130,6 +137,8 @@ def _walk_images(top: str, seen: set[tuple[int, int]], skipped: list[tuple[str, 
                 found.append(f)
             else:
                 skipped.append((f, "not an image file (extension)"))
+        if found_cb is not None:
+            found_cb(base + len(found))
         todo = []
         for d in dirs:
             key = _dir_key(d)
@@ -161,8 +170,10 @@ def _no_images(root: Path, labelled: bool) -> UserError:
     return UserError(f"No images found in {root} (looked for {exts}). Put {layout} there, or choose another folder.")
 
 
-def scan_domain(root: str | os.PathLike[str], name: str | None = None, labelled: bool | None = None) -> Domain:
-    """Scan `root` for images without opening them.
+def scan_domain(
+    root: str | os.PathLike[str], name: str | None = None, labelled: bool | None = None, progress: Found | None = None
+) -> Domain:
+    """Scan `root` for images without opening them; `progress(n)` reports the images found so far.
 
     labelled=None decides by layout: no images directly in `root` and at least one non-hidden
     sub-folder means labelled (each sub-folder a class, images at any depth inside it).
@@ -181,7 +192,7 @@ def scan_domain(root: str | os.PathLike[str], name: str | None = None, labelled:
     dname = name or root.name
 
     if not labelled:
-        paths = _walk_images(str(root), set(base_seen), skipped)
+        paths = _walk_images(str(root), set(base_seen), skipped, progress)
         if not paths:
             raise _no_images(root, labelled=False)
         samples = [Sample(Path(p), None) for p in paths]
@@ -206,7 +217,7 @@ def scan_domain(root: str | os.PathLike[str], name: str | None = None, labelled:
                 skipped.append((d, "folder already scanned (symbolic link loop or repeat)"))
                 continue
             seen.add(key)
-        paths = _walk_images(d, seen, skipped)
+        paths = _walk_images(d, seen, skipped, progress, sum(len(c) for c in per_class))
         if paths:
             classes.append(cname)
             per_class.append(paths)

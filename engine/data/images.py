@@ -122,26 +122,35 @@ def _to_rgb(img: Image.Image) -> Image.Image:
         raise UnreadableImage("", f"unsupported colour mode {mode!r}") from exc
 
 
-def _decode(fp: BinaryIO, limit: int | None) -> tuple[Image.Image, ImageInfo]:
+def _decode(fp: BinaryIO, limit: int | None, draft: int | None = None) -> tuple[Image.Image, ImageInfo]:
     img: Image.Image = Image.open(fp)
     width, height = img.size
     if limit is not None and width * height > limit:
         raise UnreadableImage("", _bomb_reason(width, height, width * height, limit))
     fmt = img.format or ""
     mode = img.mode
+    if draft is not None and fmt == "JPEG" and min(width, height) >= 2 * draft:
+        # libjpeg scales by 1/2, 1/4 or 1/8 inside the DCT, keeping both sides >= `draft`: the
+        # decode does 4-64x less work and the resize that follows starts from fewer pixels.
+        img.draft(img.mode, (draft, draft))
     img.load()
     with contextlib.suppress(Exception):  # a broken EXIF block must not make a good image unreadable
         img = ImageOps.exif_transpose(img) or img
-    info = ImageInfo(width=img.size[0], height=img.size[1], mode=mode, format=fmt)
+    w, h = img.size
+    if (w, h) != (width, height) and draft is not None:  # a draft decode: report the file's own size
+        w, h = (width, height) if (w >= h) == (width >= height) else (height, width)
+    info = ImageInfo(width=w, height=h, mode=mode, format=fmt)
     return _to_rgb(img), info
 
 
 def open_rgb_with_info(
-    path: str | os.PathLike[str], max_pixels: int | None = None, data: bytes | None = None
+    path: str | os.PathLike[str], max_pixels: int | None = None, data: bytes | None = None, draft: int | None = None
 ) -> tuple[Image.Image, ImageInfo]:
     """Fully decode `path` (or its already-read `data`) to an RGB image, plus what it was.
 
-    Applies EXIF orientation. Raises UnreadableImage(path, reason) on any failure; images over
+    Applies EXIF orientation. `draft`: a JPEG whose shorter side is at least twice `draft` may
+    be decoded at 1/2-1/8 scale (libjpeg's DCT scaling), its shorter side staying >= `draft`.
+    Raises UnreadableImage(path, reason) on any failure; images over
     `max_pixels` (default: PIL's MAX_IMAGE_PIXELS) are refused before any pixel is allocated.
     """
     name = os.fspath(path)
@@ -150,10 +159,10 @@ def open_rgb_with_info(
             if os.path.getsize(name) == 0:
                 raise UnreadableImage(name, "empty file (0 bytes)")
             with open(name, "rb") as fh:
-                return _decode(fh, _pixel_limit(max_pixels))
+                return _decode(fh, _pixel_limit(max_pixels), draft)
         if len(data) == 0:
             raise UnreadableImage(name, "empty file (0 bytes)")
-        return _decode(io.BytesIO(data), _pixel_limit(max_pixels))
+        return _decode(io.BytesIO(data), _pixel_limit(max_pixels), draft)
     except UnreadableImage as exc:
         raise UnreadableImage(name, exc.reason) from None
     except Exception as exc:  # PIL raises a zoo of types (OSError, SyntaxError, ValueError, ...)
@@ -193,6 +202,10 @@ def to_chw_float(img: Image.Image) -> np.ndarray:
     return np.ascontiguousarray(arr.transpose(2, 0, 1), dtype=np.float32) / np.float32(255.0)
 
 
+DRAFT_FACTOR = 2  # draft decoding keeps the shorter side >= DRAFT_FACTOR x the target side
+
+
 def load_for_model(path: str | os.PathLike[str] | Path, size: int, max_pixels: int | None = None) -> np.ndarray:
-    """open_rgb + resize_center_crop + to_chw_float: one file ready for a model, [3, size, size]."""
-    return to_chw_float(resize_center_crop(open_rgb(path, max_pixels), size))
+    """The shared decoder (engine.data.decode) as float32 [3, size, size] in [0, 1]."""
+    img, _ = open_rgb_with_info(path, max_pixels, draft=DRAFT_FACTOR * size)
+    return to_chw_float(resize_center_crop(img, size))

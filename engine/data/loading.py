@@ -1,25 +1,21 @@
-"""Decode a domain into one uint8 tensor (once, up front) and augment it per sample while training.
+"""Decode a domain to uint8 images (once, kept in the disk cache) and augment them per sample.
 
-Decoding goes through open_rgb + resize_center_crop, the same steps ONNX prediction uses, so a
-model sees identical pixels in training and in the exported app.
+Decoding goes through engine.data.decode, the decoder ONNX prediction uses too, so a model sees
+identical pixels in training and in the exported app.
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
-import numpy as np
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 from torchvision.transforms import v2
 
-from engine.core.errors import UnreadableImage, UserError
+from engine.core.errors import UserError
 from engine.data.folders import Domain
-from engine.data.images import open_rgb, resize_center_crop
 
 Preset = Literal["none", "light", "strong"]
 PRESETS: tuple[str, ...] = ("none", "light", "strong")
@@ -33,50 +29,16 @@ class DecodedDomain:
     `skipped` lists (path, reason) for files that could not be decoded (left out, not fatal).
     """
 
-    images: torch.Tensor
+    images: torch.Tensor  # or DiskImages over the memory budget (the same indexing, read from disk)
     labels: torch.Tensor
     paths: list[str]
     classes: list[str]
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    where: str = "memory"  # "memory", "disk" (DiskImages) or "memory (no cache)"
+    cache_hits: int = 0  # files read back from the disk cache instead of decoded
 
     def __len__(self) -> int:
         return int(self.images.shape[0])
-
-
-def _decode_one(path: str, size: int, max_pixels: int | None) -> tuple[np.ndarray | None, str]:
-    """One file -> uint8 HWC array, or (None, reason) when unreadable."""
-    try:
-        img = resize_center_crop(open_rgb(path, max_pixels), size)
-    except UnreadableImage as exc:
-        return None, exc.reason
-    return np.array(img, dtype=np.uint8), ""  # a writable copy for torch.from_numpy
-
-
-class _FileDataset(Dataset):
-    """Index -> (index, uint8 CHW tensor or empty, reason); picklable for worker processes."""
-
-    def __init__(self, paths: list[str], size: int, max_pixels: int | None) -> None:
-        self.paths, self.size, self.max_pixels = paths, size, max_pixels
-
-    def __len__(self) -> int:
-        return len(self.paths)
-
-    def __getitem__(self, i: int) -> tuple[int, torch.Tensor, str]:
-        arr, reason = _decode_one(self.paths[i], self.size, self.max_pixels)
-        if arr is None:
-            return i, torch.empty(0, dtype=torch.uint8), reason
-        return i, torch.from_numpy(arr).permute(2, 0, 1).contiguous(), ""
-
-
-def _collate(items: list[tuple[int, torch.Tensor, str]]) -> list[tuple[int, torch.Tensor, str]]:
-    return items
-
-
-def _batches_in_process(ds: _FileDataset, threads: int):
-    """Yield lists of decoded items, a batch at a time, using threads (PIL releases the GIL)."""
-    with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="decode") as pool:
-        for start in range(0, len(ds), _BATCH):
-            yield list(pool.map(ds.__getitem__, range(start, min(start + _BATCH, len(ds)))))
 
 
 def decode_domain(
@@ -87,47 +49,52 @@ def decode_domain(
     progress: Callable[[int, int], None] | None = None,
     control: Any = None,
     max_pixels: int | None = None,
+    threads: int | None = None,
+    budget: int | None = None,
+    warn: Callable[[str], None] | None = None,
+    use_cache: bool = True,
+    lazy: bool = False,
 ) -> DecodedDomain:
-    """Decode every image of `domain` to size×size uint8 (open_rgb + resize_center_crop).
+    """Decode every image of `domain` to size×size uint8 (engine.data.decode, the shared decoder).
 
-    workers=0 decodes in this process on a small thread pool; workers>0 uses a torch DataLoader
-    with that many worker processes. `progress(done, total)` is called once per batch, and
-    `control.check()` between batches (raises Stopped). Unreadable files land in `skipped`.
+    Files decoded by an earlier run and unchanged since are read from the disk cache
+    (engine.data.image_cache); the rest are decoded on `threads` threads (default: all cores
+    but one; `workers`, the older setting, counts as threads when given). Within `budget`
+    bytes (None: no limit) the images are one in-memory tensor, over it DiskImages; `lazy`
+    returns DiskImages whenever the disk cache holds them (the caller reads what it needs).
+    `progress(done, total)` is called once per batch, and `control.check()` between batches
+    (raises Stopped). Unreadable files land in `skipped`.
     """
     if size <= 0:
         raise UserError(f"image size is {size}; use a positive number of pixels such as 224.")
+    from engine.data.cached_decode import decode_cached
+
     paths = [str(p) for p in domain.paths]
-    n = len(paths)
-    ds = _FileDataset(paths, size, max_pixels)
-    out = torch.empty((n, 3, size, size), dtype=torch.uint8)
-    ok = torch.zeros(n, dtype=torch.bool)
-    skipped: list[tuple[str, str]] = []
-    if workers > 0:
-        batches = DataLoader(ds, batch_size=_BATCH, shuffle=False, num_workers=workers, collate_fn=_collate)
-    else:
-        batches = _batches_in_process(ds, threads=max(1, min(4, os.cpu_count() or 1)))
-    done = 0
-    for batch in batches:
-        for i, tensor, reason in batch:
-            if reason:
-                skipped.append((paths[i], reason))
-            else:
-                out[i] = tensor
-                ok[i] = True
-        done += len(batch)
-        if progress is not None:
-            progress(done, n)
-        if control is not None:
-            control.check()
-    keep = ok.nonzero().flatten()
+    res = decode_cached(
+        paths,
+        domain.root,
+        size,
+        threads=threads or (workers if workers > 0 else None),
+        budget=budget,
+        progress=progress,
+        control=control,
+        warn=warn,
+        max_pixels=max_pixels,
+        use_cache=use_cache,
+        lazy=lazy,
+    )
     labels = torch.tensor([-1 if s.label is None else s.label for s in domain.samples], dtype=torch.int64)
-    images = out if len(keep) == n else out[keep].contiguous()
+    keep = torch.from_numpy(res.keep)
+    # DiskImages (over the budget) indexes like the uint8 tensor the loops expect: typed as one
+    images = res.images if isinstance(res.images, torch.Tensor) else cast(torch.Tensor, res.images)
     return DecodedDomain(
         images=images,
-        labels=labels[keep] if len(keep) != n else labels,
-        paths=[paths[i] for i in keep.tolist()],
+        labels=labels[keep] if len(keep) != len(paths) else labels,
+        paths=[paths[i] for i in res.keep.tolist()],
         classes=list(domain.classes),
-        skipped=skipped,
+        skipped=res.skipped,
+        where=res.where,
+        cache_hits=res.hits,
     )
 
 

@@ -131,10 +131,12 @@ def heldout_images(run_dir: Path, size: int, data: Path | None = None) -> dict[s
     cfg = open_run(run_dir).config()
     test = data if data is not None else cfg.target_test
     cfg = cfg.model_copy(update={"target": None, "target_test": test, "method": "finetune", "method_options": {}})
+    from engine.data.disk_images import as_tensor  # the images may be on disk (DiskImages)
+
     d = prepare_data(cfg, size, ignore)
-    out: dict[str, Any] = {"classes": d.classes, "val": (d.x_val.float().div(255).numpy(), d.y_val.numpy())}
+    out: dict[str, Any] = {"classes": d.classes, "val": (as_tensor(d.x_val).float().div(255).numpy(), d.y_val.numpy())}
     if d.x_test is not None and d.y_test is not None:
-        out["target"] = (d.x_test.float().div(255).numpy(), d.y_test.numpy())
+        out["target"] = (as_tensor(d.x_test).float().div(255).numpy(), d.y_test.numpy())
         out["target_folder"] = str(test)
     return out
 

@@ -9,14 +9,16 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 from PIL import Image
 
 from engine.core.csvfile import write_csv_rows
-from engine.core.errors import UnreadableImage, UserError
-from engine.data.images import is_image_path, open_rgb, resize_center_crop, to_chw_float
+from engine.core.errors import UserError
+from engine.data.decode import decode_batches, default_threads
+from engine.data.images import is_image_path, resize_center_crop, to_chw_float
 from engine.deploy.onnx_check import OnnxModelInfo, inspect_onnx
 from engine.deploy.prediction import Prediction
 
@@ -42,6 +44,7 @@ class OnnxClassifier:
         threads: int | None = None,
         allow_spinning: bool = True,
         providers: Sequence[str] | None = None,
+        decode_threads: int | None = None,
     ) -> None:
         import onnxruntime as ort
 
@@ -68,6 +71,8 @@ class OnnxClassifier:
         self._mean = np.asarray(self.info.mean, dtype=np.float32).reshape(-1, 1, 1)
         self._std = np.asarray(self.info.std, dtype=np.float32).reshape(-1, 1, 1)
         self.classes: list[str] = list(self.info.classes)
+        self.decode_threads = max(1, decode_threads or default_threads())
+        self._decode_pool: ThreadPoolExecutor | None = None
         if not self.classes:  # output width unknown from the graph: find it with one probe
             width = self.logits(np.zeros((1, 3, self.input_size, self.input_size), np.float32)).shape[1]
             self.classes = [f"class_{i}" for i in range(width)]
@@ -131,55 +136,59 @@ class OnnxClassifier:
 
     # ---- files ----------------------------------------------------------------------------
 
-    def _load(self, path: Path) -> np.ndarray:
-        try:
-            img = open_rgb(path)
-        except UnreadableImage as exc:
-            if not is_image_path(path) and exc.reason.startswith("not an image"):
-                kind = f"'{path.suffix}'" if path.suffix else "no extension"
-                raise UnreadableImage(str(path), f"not an image file ({kind})") from None
-            raise
-        try:
-            return self.preprocess(img)
-        except ValueError as exc:  # e.g. an image with no pixels
-            raise UnreadableImage(str(path), str(exc)) from None
+    @staticmethod
+    def _reason(path: Path, reason: str) -> str:
+        if not is_image_path(path) and reason.startswith("not an image"):
+            return f"not an image file ({f'{path.suffix!r}' if path.suffix else 'no extension'})"
+        return reason
 
     def _top(self, probs: np.ndarray, k: int) -> list[tuple[str, float]]:
         order = np.argsort(-probs, kind="stable")[:k]
         return [(self.classes[i], float(probs[i])) for i in order]
 
+    def _pool(self) -> ThreadPoolExecutor:
+        """Decoding threads kept with the session: a page predicting file after file reuses them."""
+        if self._decode_pool is None:
+            self._decode_pool = ThreadPoolExecutor(self.decode_threads, thread_name_prefix="predict-decode")
+        return self._decode_pool
+
     def predict_paths(
         self,
         paths: Iterable[str | Path],
         top_k: int = 3,
-        batch_size: int = 32,
+        batch_size: int = 256,
         progress: Progress | None = None,
     ) -> list[Prediction]:
-        """Classify files in order; unreadable or non-image files give a Prediction with `error` set."""
+        """Classify files in order; unreadable or non-image files give a Prediction with `error` set.
+
+        Files are decoded by the shared decoder (engine.data.decode: JPEG draft mode, threads),
+        `batch_size` at a time, the next batch decoding while the model runs on this one.
+        """
         items = [Path(p) for p in paths]
         k = max(1, min(int(top_k), len(self.classes)))
         step = max(1, int(batch_size))
         results: list[Prediction] = []
-        for start in range(0, len(items), step):
-            chunk = items[start : start + step]
-            arrays: list[np.ndarray] = []
-            slots: list[int] = []
-            rows: list[Prediction] = []
-            for path in chunk:
-                try:
-                    arrays.append(self._load(path))
-                    slots.append(len(rows))
-                    rows.append(Prediction(str(path), []))
-                except UnreadableImage as exc:
-                    rows.append(Prediction(str(path), [], exc.reason))
-            if arrays:
-                probs = softmax(self.run_prepared(np.stack(arrays), batch_size=step))
-                for slot, p in zip(slots, probs, strict=False):
-                    rows[slot].top = self._top(p, k)
+        names = [str(p) for p in items]
+        for b in decode_batches(names, self.input_size, batch=step, pool=self._pool()):
+            rows = [
+                Prediction(names[b.start + j], [], None if b.ok[j] else self._reason(items[b.start + j], b.reasons[j]))
+                for j in range(len(b))
+            ]
+            good = np.flatnonzero(b.ok)
+            if len(good):
+                x = b.images[good].astype(np.float32) / np.float32(255.0)  # as to_chw_float
+                probs = softmax(self.run_prepared(self._prepare(x), batch_size=step))
+                for j, p in zip(good.tolist(), probs, strict=True):
+                    rows[j].top = self._top(p, k)
             results.extend(rows)
             if progress is not None:
                 progress(len(results), len(items))
         return results
+
+    def close(self) -> None:
+        if self._decode_pool is not None:
+            self._decode_pool.shutdown(wait=False, cancel_futures=True)
+            self._decode_pool = None
 
 
 def _hidden(name: str) -> bool:

@@ -31,7 +31,9 @@ class PredictConfig(StrictModel):
     inputs: list[Path] = Field(min_length=1, description="Image files and/or folders (searched recursively).")
     top_k: int = Field(3, ge=1, le=100, description="How many of the most likely classes to keep per image.")
     csv: Path | None = Field(None, description="Also write the rows to this CSV file.")
-    chunk: int = Field(64, ge=1, le=4096, description="Files per step: progress and Stop act between steps.")
+    chunk: int = Field(
+        256, ge=1, le=4096, description="Files per step (one decoded batch): progress and Stop act between steps."
+    )
 
     @field_validator("inputs", mode="before")
     @classmethod

@@ -133,7 +133,9 @@ class Distill(Method):
             emit(Log("Augmentation is on: teacher outputs are computed on every augmented source batch."))
         images = [p for p in parts if p is not None and len(p)]
         if images:
-            x = torch.cat(images)
+            from engine.data.disk_images import as_tensor
+
+            x = torch.cat([as_tensor(p) for p in images])  # DiskImages over the memory budget
             device = next(self.model.parameters()).device
             keys: list[int] = []
             outs: list[torch.Tensor] = []

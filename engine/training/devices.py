@@ -53,3 +53,14 @@ def to_device_float(x_uint8: torch.Tensor, device: torch.device) -> torch.Tensor
         x = x_uint8.pin_memory().to(device, non_blocking=True).float().div_(255)
         return x.contiguous(memory_format=torch.channels_last)
     return x_uint8.to(device).float().div_(255)
+
+
+def apply_threads(threads: int | None) -> tuple[int, int]:
+    """Set torch's CPU threads to `threads` (None: all cores but one, so the window keeps a core);
+    returns (threads used, cores available). With one thread per core, a run sharing the CPU with
+    two other busy processes slowed ~35x (threads waiting on each other at every op)."""
+    from engine.data.decode import cpu_count, default_threads
+
+    n = int(threads) if threads else default_threads()
+    torch.set_num_threads(max(1, n))
+    return torch.get_num_threads(), cpu_count()

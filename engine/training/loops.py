@@ -112,6 +112,17 @@ class StepLoop(EpochLoop):
     def _source_batches(self, batches: list[torch.Tensor]) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
         c = self.ctx
         x, y = c.data.x_train, c.data.y_train
+        if self.transform is None and c.data.on_disk:  # read the next batch from the cache file meanwhile
+            from concurrent.futures import ThreadPoolExecutor
+
+            with ThreadPoolExecutor(1, thread_name_prefix="read-ahead") as pool:
+                ahead = [pool.submit(x.__getitem__, b) for b in batches[:1]]
+                for k, idx in enumerate(batches):
+                    xb = ahead.pop().result()
+                    if k + 1 < len(batches):
+                        ahead.append(pool.submit(x.__getitem__, batches[k + 1]))
+                    yield to_device_float(xb, c.device), y[idx].to(c.device)
+            return
         if self.transform is None:
             for idx in batches:
                 yield to_device_float(x[idx], c.device), y[idx].to(c.device)

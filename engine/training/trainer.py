@@ -32,7 +32,7 @@ from engine.models.backbones import get_backbone_spec
 from engine.models.bn_stats import recompute_bn_stats
 from engine.models.classifier import ImageClassifier, build_model
 from engine.training.checkpoints import load_checkpoint, rng_state, save_checkpoint
-from engine.training.devices import describe_device, pick_device, to_device_float
+from engine.training.devices import apply_threads, describe_device, pick_device, to_device_float
 from engine.training.distributed import (
     DistInfo,
     broadcast_object,
@@ -98,6 +98,9 @@ class Trainer:
         self.is_main = dist_info is None or dist_info.is_main
         self.emit = emit if self.is_main else ignore
         self.device = device_for(dist_info, pick_device(config.device))
+        used, cores = apply_threads(config.threads)
+        how = "as set" if config.threads else "all cores but one"
+        self.emit(Log(f"CPU threads: {used} of {cores} cores ({how}; decoding uses as many)."))
         spec = get_backbone_spec(config.backbone)
         self.size = config.image_size or spec.input_size
         self.data: PreparedData = prepare_data(config, self.size, self.emit, control, cache)
