@@ -11,6 +11,14 @@ from engine.cli.common import BarPrinter, add_command, run_job, write_json
 def cmd_demo(args: argparse.Namespace) -> int:
     from engine.data.demo import make_demo
 
+    if args.multitask:
+        from engine.multitask.demo import make_multitask_demo
+
+        mt = make_multitask_demo(Path(args.dir), seed=args.seed)
+        print(f"labels table (digit, scarce parity): {mt.labels}")
+        print("task folders:            " + ", ".join(f"{t}={p}" for t, p in mt.tasks.items()))
+        print(f"test labels (both tasks): {mt.test_labels}")
+        return 0
     paths = make_demo(Path(args.dir), seed=args.seed, shift=args.shift)
     print(f"source (labelled):       {paths.source}")
     print(f"target train (unlabelled): {paths.target_train}")
@@ -49,6 +57,11 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
         default="texture",
         choices=["texture", "blur", "rotation", "inversion", "noise", "scale"],
         help="target domain from the shift zoo (engine/data/shifts.py); texture is the original demo",
+    )
+    sp.add_argument(
+        "--multitask",
+        action="store_true",
+        help="write the multitask demo instead: digits with two label sets, parity scarce (10 images a class)",
     )
 
     sp = add_command(sub, "check", cmd_check, "health report of an image folder (and its target folders)")

@@ -64,6 +64,7 @@ class StepResult:
     loss: torch.Tensor
     logits_source: torch.Tensor
     metrics: dict[str, float] = field(default_factory=dict)
+    accuracy: float | None = None  # the step's training accuracy when the method measures it (multitask)
 
 
 class Method(nn.Module, Generic[C]):
