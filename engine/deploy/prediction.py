@@ -3,7 +3,7 @@ can name it without importing onnx or onnxruntime."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 
 @dataclass
@@ -13,3 +13,4 @@ class Prediction:
     path: str
     top: list[tuple[str, float]]
     error: str | None = None
+    tasks: dict[str, list[tuple[str, float]]] = field(default_factory=dict)  # a multitask model: top-k per task

@@ -23,8 +23,9 @@ from engine.core.events import Emit
 from engine.data.prepare import PreparedData
 from engine.methods.base import Batch, Method, MethodConfig, MethodContext, StepResult, register
 from engine.models.classifier import ImageClassifier
-from engine.multitask.losses import UncertaintyWeights, pcgrad_surrogate, task_accuracy, task_loss
+from engine.multitask.losses import MISSING, UncertaintyWeights, pcgrad_surrogate, task_accuracy, task_loss
 from engine.multitask.model import MultitaskClassifier
+from engine.training.devices import to_device_float
 
 Weighting = Literal["equal", "uncertainty", "pcgrad"]
 
@@ -41,6 +42,13 @@ class MultitaskConfig(MethodConfig):
         le=32,
         description="Branch point: -1 shares the whole backbone (a head per task); N shares its first N stages "
         "and each task owns the later ones.",
+    )
+    task_batch: int = Field(
+        16,
+        ge=0,
+        le=1024,
+        description="Labelled images of every task in each step: a batch with fewer for a scarce task gets more "
+        "of that task's images added (0: batches as drawn).",
     )
 
 
@@ -64,6 +72,9 @@ class Multitask(Method[MultitaskConfig]):
             )
         super().__init__(model, config, ctx)
         self.uncertainty = UncertaintyWeights(len(model.tasks)) if config.weighting == "uncertainty" else None
+        self._pool_x: torch.Tensor | None = None  # training images (uint8, CPU) and labels, for task_batch
+        self._pool_y: torch.Tensor | None = None
+        self._pools: list[torch.Tensor] = []
 
     @property
     def mt(self) -> MultitaskClassifier:
@@ -72,10 +83,42 @@ class Multitask(Method[MultitaskConfig]):
         return self.model
 
     def prepare(self, data: PreparedData, emit: Emit, augment: str = "none") -> None:
-        if self.config.weighting != "equal" and len(self.mt.tasks) < 2:
-            from engine.core.events import Log
+        from engine.core.events import Log
 
+        if self.config.weighting != "equal" and len(self.mt.tasks) < 2:
             emit(Log(f"One task: weighting '{self.config.weighting}' has nothing to weigh (same as equal).", "warning"))
+        y = data.y_train
+        self._pool_x, self._pool_y = data.x_train, y
+        self._pools = [(y[:, t] != MISSING).nonzero().flatten() for t in range(y.shape[1])]
+        scarce = [t for t, pool in zip(self.mt.tasks, self._pools, strict=True) if len(pool) < len(y) / 2]
+        if scarce and self.config.task_batch > 0:
+            emit(
+                Log(
+                    f"Every step adds images of {', '.join(scarce)} up to {self.config.task_batch} labelled ones "
+                    "(task_batch), so a scarce task is seen as often as a plentiful one."
+                )
+            )
+
+    def top_up(self, batch: Batch) -> tuple[torch.Tensor, torch.Tensor]:
+        """The batch, plus images of each task it holds fewer than `task_batch` labels of (drawn from
+        that task's training images, seeded by the step). Without this a task labelled on 20 of
+        1,000 images meets about one label a step, and its head barely moves."""
+        x, y = batch.x_source, batch.y_source
+        want = self.config.task_batch
+        if want <= 0 or self._pool_x is None or self._pool_y is None:
+            return x, y
+        gen = torch.Generator().manual_seed(10_007 + batch.step)
+        extra: list[torch.Tensor] = []
+        for t, pool in enumerate(self._pools):
+            have = int((y[:, t] != MISSING).sum())
+            need = min(want, len(pool)) - have
+            if need > 0 and len(pool):
+                extra.append(pool[torch.randint(len(pool), (need,), generator=gen)])
+        if not extra:
+            return x, y
+        idx = torch.cat(extra)
+        x_more = to_device_float(self._pool_x[idx], x.device).to(x.dtype)
+        return torch.cat([x, x_more]), torch.cat([y, self._pool_y[idx].to(y.device)])
 
     def param_groups(self, lr: float) -> list[dict[str, Any]]:
         """Every task's stages (shared and owned) at the backbone rate, heads and loss weights at lr."""
@@ -114,7 +157,8 @@ class Multitask(Method[MultitaskConfig]):
         y = batch.y_source
         if y.ndim != 2 or y.shape[1] != len(self.mt.tasks):  # pragma: no cover - the trainer passes task rows
             raise ValueError(f"multitask labels have shape {list(y.shape)}; expected [N, {len(self.mt.tasks)}]")
-        logits = self.mt.forward_all(batch.x_source)
+        x, y = self.top_up(batch)
+        logits = self.mt.forward_all(x)
         losses = [task_loss(logits[t], y[:, i], self.ctx.label_smoothing) for i, t in enumerate(self.mt.tasks)]
         loss, metrics = self.combine(losses, batch.step)
         accs = []
@@ -125,4 +169,4 @@ class Multitask(Method[MultitaskConfig]):
                 metrics[f"task/{t}/acc"] = acc
                 accs.append(acc)
         accuracy = sum(accs) / len(accs) if accs else 0.0
-        return StepResult(loss, logits[self.mt.tasks[0]], metrics, accuracy=accuracy)
+        return StepResult(loss, logits[self.mt.tasks[0]][: len(batch.y_source)], metrics, accuracy=accuracy)

@@ -8,7 +8,7 @@ features already tell the digits apart: the case multitask learning is for.
 Written as a labels table (labels.csv: path, digit, parity; parity empty for most rows), the same
 labels as one folder per task (tasks/digit/<class>/, tasks/parity/<class>/, the parity images
 being copies of the labelled ones), and a held-out test set labelled for both tasks
-(test/labels.csv). Built from scikit-learn's bundled 8x8 digits; no download, no torch.
+(test/labels.csv, and test/tasks/<task>/). Built from scikit-learn's bundled 8x8 digits; no download, no torch.
 """
 
 from __future__ import annotations
@@ -100,17 +100,22 @@ def make_multitask_demo(
     labels = write_csv_rows(out / "labels.csv", header, train_rows)
     test_labels = write_csv_rows(out / "test" / "labels.csv", header, test_rows)
     tasks = {"digit": out / "tasks" / "digit", "parity": out / "tasks" / "parity"}
-    for rel, digit, parity in train_rows:
-        for task, cls in (("digit", digit), ("parity", parity)):
-            if cls:
-                dest = tasks[task] / cls / Path(rel).name
-                dest.parent.mkdir(parents=True, exist_ok=True)
-                shutil.copyfile(out / rel, dest)
+    for base, written, folders in (
+        (out, train_rows, tasks),
+        (out / "test", test_rows, {t: out / "test" / "tasks" / t for t in tasks}),
+    ):
+        for rel, digit, parity in written:
+            for task, cls in (("digit", digit), ("parity", parity)):
+                if cls:
+                    dest = folders[task] / cls / Path(rel).name
+                    dest.parent.mkdir(parents=True, exist_ok=True)
+                    shutil.copyfile(base / rel, dest)
     (out / "README.txt").write_text(
         f"Transfer Studio multitask demo (scikit-learn 8x8 digits), seed {seed}, {size}x{size} pixels.\n"
         f"labels.csv        path, digit (every image), parity (only {scarce} images a class; empty = no label)\n"
         "tasks/<task>/     the same labels as one class folder per task\n"
         "test/labels.csv   held-out images labelled for both tasks (to measure)\n"
+        "test/tasks/<task>/ the same held-out labels as one class folder per task (to attack one task)\n"
         "Train: transfer-studio train --labels labels.csv   (or --task digit=tasks/digit --task parity=tasks/parity)\n",
         encoding="utf-8",
     )

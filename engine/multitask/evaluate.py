@@ -105,3 +105,28 @@ def evaluate_tasks(
             ],
         }
     return {"tasks": out, "skipped": [{"path": p, "reason": r} for p, r in skipped]}
+
+
+def evaluate_multitask_run(
+    model: Any, info: dict[str, Any], config: Any, emit: Any, control: JobControl | None
+) -> dict[str, Any]:
+    """The evaluate job's report for a multitask run: `tasks` per task, the top level the first's."""
+    from engine.core.events import Finished, Log, Started
+    from engine.training.devices import pick_device
+
+    emit(Started("evaluate", str(config.run_dir)))
+    got = evaluate_tasks(model, info, Path(config.data), pick_device(config.device), config.batch_size, control)
+    tasks: dict[str, Any] = got["tasks"]
+    first = next(iter(tasks.values()))
+    for name, t in tasks.items():
+        emit(Log(f"Task '{name}': accuracy {t['accuracy']:.2%} on {t['n']} images"))
+    mean = sum(t["accuracy"] for t in tasks.values()) / len(tasks)
+    emit(Finished("evaluate", str(config.run_dir), {"accuracy": first["accuracy"], "mean_task_accuracy": mean}))
+    return {
+        "run_dir": str(config.run_dir),
+        "data": str(config.data),
+        "checkpoint": info.get("checkpoint", ""),
+        **first,
+        "skipped": got["skipped"],
+        "tasks": tasks,
+    }
