@@ -40,6 +40,13 @@ PREVIEW = 320
 HINT = "Drop an image or a folder of images here (or an .onnx file to use it as the model)."
 
 
+def task_rows(pred: Prediction) -> list[tuple[str, float]]:
+    """The rows of the top-k table: the classes, or for a multitask model 'task: class' for every task."""
+    if pred.tasks:
+        return [(f"{t}: {c}", p) for t, top in pred.tasks.items() for c, p in top]
+    return list(pred.top)
+
+
 class PredictPage(JobPage):
     """Model, top-k, image/folder input; results as bars (one image) or a table (a folder)."""
 
@@ -228,9 +235,10 @@ class PredictPage(JobPage):
         if pred.error:
             errors.show_error(self, f"{pred.path}: {pred.error}")
             self.status.setText(f"Could not read {Path(pred.path).name}: {pred.error}")
-        rows = [[SortItem(name, p), SortItem("")] for name, p in pred.top]
+        shown = task_rows(pred)
+        rows = [[SortItem(name, p), SortItem("")] for name, p in shown]
         fill_table(self.topk_table, rows)
-        for r, (_name, p) in enumerate(pred.top):
+        for r, (_name, p) in enumerate(shown):
             bar = QProgressBar()
             bar.setRange(0, 1000)
             bar.setValue(round(1000 * p))
@@ -251,10 +259,16 @@ class PredictPage(JobPage):
             file_item.setToolTip(pred.path)
             top = pred.top
             others = ", ".join(f"{c} {fmt_percent(p)}" for c, p in top[1:])
+            best = top[0][0] if top else ""
+            if pred.tasks:  # a multitask model: every task's prediction, its other classes after
+                best = ", ".join(f"{t}: {v[0][0]}" for t, v in pred.tasks.items() if v)
+                others = "; ".join(
+                    f"{t}: " + ", ".join(f"{c} {fmt_percent(p)}" for c, p in v[1:]) for t, v in pred.tasks.items()
+                )
             rows.append(
                 [
                     file_item,
-                    SortItem(top[0][0] if top else ""),
+                    SortItem(best),
                     SortItem(fmt_percent(top[0][1]) if top else "", top[0][1] if top else None),
                     SortItem(others),
                     SortItem(pred.error or ""),
