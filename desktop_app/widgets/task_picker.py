@@ -137,13 +137,13 @@ class TaskPicker(QGroupBox):
             return ""
         if self.table_radio.isChecked():
             return "" if self.labels_edit.text().strip() else "Choose a labels table (CSV) for the tasks."
-        names = [self.table.item(r, 0).text().strip() for r in range(self.table.rowCount()) if self.table.item(r, 0)]
+        names = list(self.tasks())
         if not names:
             return "Add a folder for each task (Add task folder…)."
         bad = [n for n in names if not _NAME.match(n)]
         if bad:
             return f"Task name '{bad[0]}': start with a letter, then letters, digits or _."
-        if len(set(names)) != len(names):
+        if len(names) != self.table.rowCount():
             return "Two tasks have the same name; give each task its own."
         return ""
 
@@ -163,10 +163,9 @@ class TaskPicker(QGroupBox):
     def _sync(self) -> None:
         self.body.setEnabled(self.active)
         by_table = self.table_radio.isChecked()
-        for w in (self.table, self.add_button, self.remove_button):
-            w.setEnabled(not by_table)
-        for w in (self.labels_edit, self.browse_button):
-            w.setEnabled(by_table)
+        widgets: list[QWidget] = [self.table, self.add_button, self.remove_button, self.labels_edit, self.browse_button]
+        for k, w in enumerate(widgets):
+            w.setEnabled(by_table if k >= 3 else not by_table)
         self.changed.emit()
 
     def _on_add(self) -> None:

@@ -30,6 +30,15 @@ def cmd_check(args: argparse.Namespace) -> int:
     from engine.core.config import load_config
     from engine.jobs.check import JOB, CheckConfig
 
+    if args.task or args.labels:  # a multitask data set: every task checked
+        return _check_tasks(args)
+    if not args.folder:
+        from engine.core.errors import UserError
+
+        raise UserError(
+            "check: give a folder, or the tasks of a multitask data set (--task NAME=FOLDER or --labels CSV)."
+        )
+
     overrides = {"source": args.folder, "target": args.target, "target_test": args.target_test}
     config = load_config(CheckConfig, args.config, overrides)
     printer = BarPrinter("checking images")
@@ -43,6 +52,22 @@ def cmd_check(args: argparse.Namespace) -> int:
     print(report.health.to_text())
     if args.json:
         write_json(args.json, report.health)
+    return 1 if report.has_errors else 0
+
+
+def _check_tasks(args: argparse.Namespace) -> int:
+    from engine.cli.train import parse_tasks
+    from engine.jobs.check_tasks import JOB
+
+    config = JOB.parse({"tasks": parse_tasks(args.task), "labels": args.labels})
+    printer = BarPrinter("checking tasks")
+    try:
+        report = run_job(JOB, config, printer)
+    finally:
+        printer.close()
+    print(report.to_text())
+    if args.json:
+        write_json(args.json, report)
     return 1 if report.has_errors else 0
 
 
@@ -65,7 +90,9 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     )
 
     sp = add_command(sub, "check", cmd_check, "health report of an image folder (and its target folders)")
-    sp.add_argument("folder")
+    sp.add_argument("folder", nargs="?")
+    sp.add_argument("--task", action="append", metavar="NAME=FOLDER", help="multitask: check every task's folder")
+    sp.add_argument("--labels", metavar="CSV", help="multitask: check a labels table and its tasks")
     sp.add_argument("--target")
     sp.add_argument("--target-test")
     sp.add_argument("--json", help="also write the report as JSON")

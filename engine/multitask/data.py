@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Literal
 
 import torch
 
@@ -31,9 +32,12 @@ class MultitaskData(PreparedData):
     task_classes: dict[str, list[str]] = field(default_factory=dict)
 
 
-def task_health(table: TaskTable) -> list[tuple[str, str]]:
+Level = Literal["error", "warning", "info"]
+
+
+def task_health(table: TaskTable) -> list[tuple[Level, str]]:
     """(level, message) lines covering every task: images, classes, small and imbalanced classes, overlap."""
-    out: list[tuple[str, str]] = []
+    out: list[tuple[Level, str]] = []
     for task in table.tasks:
         counts = table.class_counts(task)
         n = sum(counts.values())

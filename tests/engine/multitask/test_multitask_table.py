@@ -106,3 +106,22 @@ def test_bad_task_options_are_refused(tmp_path: Path) -> None:
     assert parse_tasks(["digit = d", "parity=p"]) == {"digit": "d", "parity": "p"}
     with pytest.raises(UserError, match="task 'nothing' folder"):
         from_folders({"nothing": tmp_path / "missing"})
+
+
+def test_check_command_reports_every_task(
+    mt_demo: MultitaskDemoPaths, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from engine.cli import main
+
+    assert main(["check", "--labels", str(mt_demo.labels)]) == 0
+    out = capsys.readouterr().out
+    assert "Task 'parity': 12 labelled images in 2 classes (even: 6, odd: 6)" in out and "OK to train." in out
+    assert (
+        main(["check", "--task", f"digit={mt_demo.tasks['digit']}", "--task", f"parity={mt_demo.tasks['parity']}"]) == 0
+    )
+    out = capsys.readouterr().out
+    assert "Domain 'digit' (labelled)" in out and "Domain 'parity' (labelled)" in out
+    _images(tmp_path, 4)
+    bad = _csv(tmp_path / "labels.csv", "path,digit,parity\n0.png,1,\n1.png,2,\n2.png,,odd\n3.png,,even\n")
+    assert main(["check", "--labels", str(bad)]) == 1
+    assert "ERROR" in capsys.readouterr().out
