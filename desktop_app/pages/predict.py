@@ -44,6 +44,13 @@ PREVIEW = 320
 HINT = "Drop an image or a folder of images here (or an .onnx file to use it as the model)."
 
 
+def task_rows(pred: Prediction) -> list[tuple[str, float]]:
+    """The rows of the top-k table: the classes, or for a multitask model 'task: class' for every task."""
+    if pred.tasks:
+        return [(f"{t}: {c}", p) for t, top in pred.tasks.items() for c, p in top]
+    return list(pred.top)
+
+
 class PredictPage(JobPage):
     """Model, top-k, image/folder input; results as bars (one image) or a table (a folder)."""
 
@@ -243,9 +250,10 @@ class PredictPage(JobPage):
         if pred.error:
             errors.show_error(self, f"{pred.path}: {pred.error}")
             self.status.setText(f"Could not read {Path(pred.path).name}: {pred.error}")
-        rows = [[SortItem(name, p), SortItem("")] for name, p in pred.top]
+        shown = task_rows(pred)
+        rows = [[SortItem(name, p), SortItem("")] for name, p in shown]
         fill_table(self.topk_table, rows)
-        for r, (_name, p) in enumerate(pred.top):
+        for r, (_name, p) in enumerate(shown):
             bar = QProgressBar()
             bar.setRange(0, 1000)
             bar.setValue(round(1000 * p))

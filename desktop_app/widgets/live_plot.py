@@ -56,6 +56,9 @@ def metric_group(key: str) -> str:
         return "Loss"
     if key in ("train/acc", "val/acc", "target/acc", "acc"):
         return "Accuracy"
+    parts = key.split("/")
+    if len(parts) == 3 and parts[0] in ("train", "val", "task") and last == "acc":  # a task's accuracy (multitask)
+        return "Accuracy"
     return "Method metrics"
 
 

@@ -69,12 +69,19 @@ class PredictionTable(QWidget):
             file_item.setToolTip(pred.path)
             self._items[pred.path] = file_item
             top = pred.top
+            best = top[0][0] if top else ""
+            others = ", ".join(f"{c} {fmt_percent(p)}" for c, p in top[1:])
+            if pred.tasks:  # a multitask model: every task's prediction, its other classes after
+                best = ", ".join(f"{t}: {v[0][0]}" for t, v in pred.tasks.items() if v)
+                others = "; ".join(
+                    f"{t}: " + ", ".join(f"{c} {fmt_percent(p)}" for c, p in v[1:]) for t, v in pred.tasks.items()
+                )
             rows.append(
                 [
                     file_item,
-                    SortItem(top[0][0] if top else ""),
+                    SortItem(best),
                     SortItem(fmt_percent(top[0][1]) if top else "", top[0][1] if top else None),
-                    SortItem(", ".join(f"{c} {fmt_percent(p)}" for c, p in top[1:])),
+                    SortItem(others),
                     SortItem(truth.get(pred.path, "")),
                     SortItem(pred.error or ""),
                 ]

@@ -18,10 +18,14 @@ from desktop_app.state import AppState
 from desktop_app.widgets.attribute_editor import AttributeTableEditor
 from desktop_app.widgets.backbone_picker import BackbonePicker
 from desktop_app.widgets.config_form import ConfigForm
+from desktop_app.widgets.task_picker import TaskPicker
 from engine.core.config import TrainConfig
 
 BASIC_FIELDS = ["epochs", "batch_size", "lr", "augment", "device"]
-EXCLUDED = {"source", "target", "target_test", "method", "method_options", "runs_dir", "name", "backbone", "weights"}
+EXCLUDED = {
+    "source", "target", "target_test", "method", "method_options", "runs_dir", "name", "backbone", "weights",
+    "tasks", "labels",
+}  # fmt: skip
 ADVANCED_FIELDS = [f for f in TrainConfig.model_fields if f not in EXCLUDED and f not in BASIC_FIELDS]
 LABELS = {
     "select": "Keep best by",
@@ -66,6 +70,8 @@ class TrainSettings(QScrollArea):
         self.folders_label.setToolTip("The folders chosen on the Data page.")
         data_box = QGroupBox("Data")
         QVBoxLayout(data_box).addWidget(self.folders_label)
+        self.task_picker = TaskPicker()
+        self.task_picker.changed.connect(self._on_tasks_changed)
 
         self.method_combo = QComboBox()
         self.method_combo.setToolTip("Transfer method from the engine's registry.")
@@ -102,11 +108,11 @@ class TrainSettings(QScrollArea):
         col.addWidget(self.basic_form)
         col.addWidget(self.advanced_toggle)
         col.addWidget(self.advanced_form)
-        self.editable = [self.method_box, model_box, training_box]
+        self.editable = [self.task_picker, self.method_box, model_box, training_box]
 
         inner = QWidget()
         scol = QVBoxLayout(inner)
-        for box in (data_box, self.method_box, model_box, training_box):
+        for box in (data_box, self.task_picker, self.method_box, model_box, training_box):
             scol.addWidget(box)
         scol.addStretch(1)
         self.setWidgetResizable(True)
@@ -163,7 +169,14 @@ class TrainSettings(QScrollArea):
         """Why these settings cannot start a run now ('' when they can)."""
         if not self.ready:
             return "PyTorch is still loading…"
-        if not self.state.source:
+        multitask = self.task_picker.active
+        if multitask:
+            problem = self.task_picker.problem()
+            if problem:
+                return problem
+        elif self.method() == "multitask":
+            return "Multitask: tick 'Train several tasks' and add task folders or a labels table."
+        elif not self.state.source:
             return "Choose a source folder on the Data page."
         forms = [self.basic_form, self.advanced_form] + ([self.method_form] if self.method_form else [])
         if not all(f.is_valid() for f in forms):
@@ -178,10 +191,12 @@ class TrainSettings(QScrollArea):
         from engine.methods.base import method_config
 
         s = self.state
+        tasks = self.task_picker.values()
         data: dict[str, Any] = {
-            "source": s.source,
-            "target": s.target or None,
-            "target_test": s.target_test or None,
+            "source": None if tasks else s.source,
+            "target": None if tasks else s.target or None,
+            "target_test": None if tasks else s.target_test or None,
+            **tasks,
             "method": self.method(),
             "method_options": self.method_form.values() if self.method_form else {},
             "backbone": self.backbone.backbone(),
@@ -196,6 +211,7 @@ class TrainSettings(QScrollArea):
 
     def show_config(self, config: TrainConfig) -> None:
         """Show a run's settings (resuming it)."""
+        self.task_picker.show_values(dict(config.tasks), str(config.labels) if config.labels else None)
         self.set_method(config.method)
         if self.method_form is not None:
             self.method_form.set_values(config.method_options)
@@ -229,6 +245,12 @@ class TrainSettings(QScrollArea):
             ("Target test", s.target_test or "<i>none</i>"),
         ]
         self.folders_label.setText("<br>".join(f"<b>{k}</b>: {v}" for k, v in rows))
+        self.changed.emit()
+
+    def _on_tasks_changed(self) -> None:
+        """Training several tasks is the multitask method's job: choose it when the box is ticked."""
+        if self.task_picker.active and self.method() != "multitask" and self.methods:
+            self.set_method("multitask")
         self.changed.emit()
 
     def _on_method_changed(self, _: int) -> None:

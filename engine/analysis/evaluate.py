@@ -120,6 +120,10 @@ def evaluate_run(config: EvaluateConfig, emit: Emit = ignore, control: JobContro
     from engine.data.loading import decode_domain
 
     model, info = load_run_model(config.run_dir, which=config.checkpoint)
+    if "tasks" in info:  # a multitask run: every task measured (engine.multitask.evaluate)
+        from engine.multitask.evaluate import evaluate_multitask_run
+
+        return evaluate_multitask_run(model, info, config, emit, control)
     classes: list[str] = info["classes"]
     domain = scan_domain(config.data, name="evaluation")
     if not domain.labelled:

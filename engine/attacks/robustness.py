@@ -66,6 +66,19 @@ def _load_target(
         from engine.deploy.predict import OnnxClassifier
 
         clf = OnnxClassifier(path)
+        if clf.info.tasks:  # a multitask model: the chosen task's output
+            from engine.multitask.attack import onnx_task
+
+            task, classes = onnx_task(clf, config.task)
+            return (
+                None,
+                (lambda x: clf.task_logits(x, batch_size=config.batch_size)[task]),
+                classes,
+                int(clf.input_size),
+                "onnx",
+            )
+        if config.task:
+            raise UserError(f"task = {config.task}: {path.name} is a single-task model; leave task empty.")
         return (
             None,
             (lambda x: clf.logits(x, batch_size=config.batch_size)),
@@ -76,8 +89,15 @@ def _load_target(
     from engine.models import load_run_model
 
     model, info = load_run_model(path, which=config.checkpoint)
+    classes = list(info["classes"])
+    if "tasks" in info:  # a multitask run: the chosen task as a plain classifier
+        from engine.multitask.attack import run_task
+
+        model, classes = run_task(model, info, config.task)
+    elif config.task:
+        raise UserError(f"task = {config.task}: {path.name} is a single-task run; leave task empty.")
     model.to(device).eval()
-    return model, torch_scores_fn(model, device), list(info["classes"]), int(info["input_size"]), "run"
+    return model, torch_scores_fn(model, device), classes, int(info["input_size"]), "run"
 
 
 def _report_dir(config: AttackJobConfig, kind: str, targeted: bool) -> Path:
@@ -119,6 +139,10 @@ def run_attack(config: AttackJobConfig, emit: Emit = ignore, control: JobControl
         from engine.models import load_run_model
 
         surrogate, sinfo = load_run_model(Path(config.surrogate).expanduser(), which=config.checkpoint)
+        if "tasks" in sinfo:  # a multitask surrogate crafts with the same task
+            from engine.multitask.attack import run_task
+
+            surrogate, sinfo["classes"] = run_task(surrogate, sinfo, config.task)
         if list(sinfo["classes"]) != classes:
             raise UserError(
                 f"{config.surrogate}: the surrogate's classes {sinfo['classes']} differ from the target's "

@@ -17,14 +17,18 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
     overrides = {"run_dir": args.run_dir, "data": args.data, "checkpoint": args.checkpoint}
     report = run_job(JOB, load_config(EvaluateConfig, args.config, overrides), BarPrinter("evaluating"))
-    print(f"accuracy: {report.accuracy:.4f} on {report.n} images")
-    print(f"{'class':<20} {'precision':>9} {'recall':>7} {'support':>8}")
-    for row in report.per_class:
-        note = f"  ({row.note})" if row.note else ""
-        print(f"{row.name:<20} {row.precision:>9.3f} {row.recall:>7.3f} {row.support:>8d}{note}")
-    print("confusion matrix (rows: true, columns: predicted)")
-    for name, counts in zip(report.classes, report.confusion_matrix, strict=True):
-        print(f"{name:<12} " + " ".join(f"{v:>4d}" for v in counts))
+    parts = report.tasks.items() if report.tasks else [("", report)]
+    for task, r in parts:
+        if task:
+            print(f"task {task}:")
+        print(f"accuracy: {r.accuracy:.4f} on {r.n} images")
+        print(f"{'class':<20} {'precision':>9} {'recall':>7} {'support':>8}")
+        for row in r.per_class:
+            note = f"  ({row.note})" if row.note else ""
+            print(f"{row.name:<20} {row.precision:>9.3f} {row.recall:>7.3f} {row.support:>8d}{note}")
+        print("confusion matrix (rows: true, columns: predicted)")
+        for name, counts in zip(r.classes, r.confusion_matrix, strict=True):
+            print(f"{name:<12} " + " ".join(f"{v:>4d}" for v in counts))
     if report.zero_shot is not None:
         print_zero_shot(report.zero_shot)
     if args.json:

@@ -33,6 +33,11 @@ def cmd_predict(args: argparse.Namespace) -> int:
     for p in preds if not args.csv or len(preds) <= SHOWN_WITH_CSV else preds[:SHOWN_WITH_CSV]:
         if p.error:
             print(f"{p.path}: ERROR {p.error}")
+        elif p.tasks:  # a multitask model: each task's top-k
+            print(
+                f"{p.path}: "
+                + "; ".join(f"{t}: " + ", ".join(f"{c} {q:.3f}" for c, q in top) for t, top in p.tasks.items())
+            )
         else:
             print(f"{p.path}: " + ", ".join(f"{c} {prob:.3f}" for c, prob in p.top))
     if report.score is not None:

@@ -23,6 +23,7 @@ def cmd_attack(args: argparse.Namespace) -> int:
         "norm": args.norm,
         "limit": args.limit,
         "surrogate": args.surrogate,
+        "task": args.task,
     }
     if args.eps is not None:
         overrides["eps"] = [float(e) for e in args.eps.split(",") if e.strip()]
@@ -61,4 +62,5 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sp.add_argument("--limit", type=int)
     sp.add_argument("--surrogate", help="run directory used to craft transfer attacks on an ONNX model")
     sp.add_argument("--set", action="append", metavar="NAME=VALUE", help="an attack setting, e.g. --set steps=20")
+    sp.add_argument("--task", help="a multitask model: the task to attack (default: the first)")
     sp.add_argument("--json")

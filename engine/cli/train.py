@@ -38,6 +38,29 @@ def train_overrides(args: argparse.Namespace) -> dict[str, TomlValue]:
     opts = parse_options(args.set)
     if opts:
         out["method_options"] = dict(opts)
+    tasks = parse_tasks(getattr(args, "task", None))
+    if tasks:
+        out["tasks"] = dict(tasks)
+    if getattr(args, "labels", None):
+        out["labels"] = args.labels
+    if (tasks or getattr(args, "labels", None)) and "method" not in out:
+        out["method"] = "multitask"
+    return out
+
+
+def parse_tasks(pairs: list[str] | None) -> dict[str, str]:
+    """`--task NAME=FOLDER` pairs (repeated) as {name: folder}; a bad or repeated pair is a UserError."""
+    from engine.core.errors import UserError
+
+    out: dict[str, str] = {}
+    for pair in pairs or []:
+        name, sep, folder = pair.partition("=")
+        name, folder = name.strip(), folder.strip()
+        if not sep or not name or not folder:
+            raise UserError(f"--task {pair!r}: write it as NAME=FOLDER, e.g. --task digit=data/digits.")
+        if name in out:
+            raise UserError(f"--task {name} is given twice; give each task one folder.")
+        out[name] = folder
     return out
 
 
@@ -101,5 +124,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sp.add_argument("--name")
     sp.add_argument("--runs-dir")
     sp.add_argument("--set", action="append", metavar="NAME=VALUE", help="a method setting, e.g. --set freeze_stages=2")
+    sp.add_argument(
+        "--task",
+        action="append",
+        metavar="NAME=FOLDER",
+        help="multitask: a task and its labelled folder (repeat for each task; implies --method multitask)",
+    )
+    sp.add_argument(
+        "--labels", metavar="CSV", help="multitask: labels table (a path column, one column per task; empty = no label)"
+    )
     sp.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or killed run from its last checkpoint")
     sp.add_argument("--quiet", action="store_true", help="no progress bar, one line per epoch")

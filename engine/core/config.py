@@ -13,7 +13,7 @@ from typing import Annotated, Any, Literal, TypeVar
 
 import tomli_w
 import tomllib
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from engine.core.errors import UserError
 from engine.core.fsutil import atomic_write_text
@@ -222,3 +222,34 @@ class TrainConfig(StrictModel):
     seed: int = Field(0, description="Random seed for splits, initialisation and batches.")
     runs_dir: UserPath = Field(Path("runs"), description="Where run directories are created.")
     name: str | None = Field(None, description="Optional run name (default: method-backbone-time).")
+    tasks: dict[str, Path] = Field(
+        default_factory=dict,
+        description="Multitask (method multitask): one labelled folder per task, NAME = FOLDER; tasks may have different images.",
+    )
+    labels: UserPath | None = Field(
+        None,
+        description="Multitask (method multitask): a labels table, CSV with a path column and one column per task "
+        "(an empty cell: no label for that task).",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _multitask_source(cls, data: Any) -> Any:
+        """A multitask run needs no source folder: it is the labels table's folder or the first task's."""
+        if isinstance(data, dict) and not data.get("source"):
+            if data.get("labels"):
+                return {**data, "source": Path(str(data["labels"])).expanduser().parent}
+            tasks = data.get("tasks")
+            if isinstance(tasks, dict) and tasks:
+                return {**data, "source": next(iter(tasks.values()))}
+        return data
+
+    @field_validator("tasks", mode="after")
+    @classmethod
+    def _absolute_tasks(cls, v: dict[str, Path]) -> dict[str, Path]:
+        """Absolute task folders, so a saved config means the same folders from anywhere (like the others)."""
+        return {name: Path(os.path.abspath(os.path.expanduser(p))) for name, p in v.items()}
+
+    @property
+    def multitask(self) -> bool:
+        return bool(self.tasks) or self.labels is not None

@@ -167,7 +167,7 @@ def load_run_model(run_dir: str | Path, which: str = "best") -> tuple[Any, dict[
 
     `which` is 'best' or 'last'; 'best' falls back to 'last' when no best checkpoint exists.
     """
-    from engine.models.classifier import build_model
+    from engine.models.classifier import ImageClassifier, build_model
     from engine.training.checkpoints import load_checkpoint
 
     run = open_run(run_dir)
@@ -184,15 +184,24 @@ def load_run_model(run_dir: str | Path, which: str = "best") -> tuple[Any, dict[
         # a run trained before small_cnn became the one-conv, flatten-head net: its weights are
         # the former net's, registered now as small_cnn_gap
         backbone = "small_cnn_gap"
-    model = build_model(
-        backbone, len(state["classes"]), weights="random", bottleneck_dim=state.get("bottleneck_dim", 0)
-    )
-    from engine.models.zero_shot_head import install_head
+    model: ImageClassifier
+    zero_shot = None
+    if "tasks" in state:  # a multitask run: one head per task (engine.multitask.model)
+        from engine.multitask.model import load_multitask
 
-    zero_shot = install_head(model, state["model"])  # a zero-shot run scores every class of its table
-    model.load_state_dict(state["model"])
+        model = load_multitask(state, backbone)
+    else:
+        model = build_model(
+            backbone, len(state["classes"]), weights="random", bottleneck_dim=state.get("bottleneck_dim", 0)
+        )
+        from engine.models.zero_shot_head import install_head
+
+        zero_shot = install_head(model, state["model"])  # a zero-shot run scores every class of its table
+        model.load_state_dict(state["model"])
     model.eval()
     info = dict(info)
+    if "tasks" in state:
+        info["tasks"] = {t: list(c) for t, c in state["tasks"].items()}
     info.update(
         classes=list(state["classes"]),
         input_size=int(state["input_size"]),

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import torch
 
+from engine.core.errors import UserError
 from engine.core.events import Emit, Finished, Log, Started, ignore
 from engine.jobs.export import ExportConfig, ExportReport, Int8Check
 
@@ -21,6 +22,13 @@ def parity_batch(run_dir: Path, size: int, n: int) -> torch.Tensor:
     from engine.data.prepare import DEFAULT_CACHE
 
     cfg = open_run(run_dir).config()
+    if cfg.multitask:  # the images of the run's task folders or labels table
+        from engine.multitask.data import decode_table
+        from engine.multitask.table import read_tasks
+
+        images = decode_table(read_tasks(cfg.tasks, cfg.labels), size, 0, None)[0]
+        step = max(1, len(images) // n)
+        return images[::step][:n].float().div(255)
     domain = scan_domain(cfg.source, name="source")
     decoded = DEFAULT_CACHE.get_or_decode(domain, size, 0, None)
     if len(decoded.images) < 2:
@@ -41,7 +49,7 @@ def export_run(config: ExportConfig, emit: Emit = ignore) -> ExportReport:
     emit(Started("export", str(run.path)))
     emit(Log(f"Exporting {info['backbone']} ({len(info['classes'])} classes) to {out}"))
     batch = parity_batch(run.path, int(info["input_size"]), config.parity_images)
-    metadata = {
+    metadata: dict[str, object] = {
         "classes": info["classes"],
         "mean": info["mean"],
         "std": info["std"],
@@ -52,7 +60,17 @@ def export_run(config: ExportConfig, emit: Emit = ignore) -> ExportReport:
     }
     if "seen_classes" in info:  # a zero-shot run: the other classes of the table are unseen
         metadata["seen_classes"] = info["seen_classes"]
-    parity = export_and_verify(model, batch, out, metadata, atol=config.atol)
+    if "tasks" in info:  # multitask: one output per task (engine.multitask.export)
+        from engine.multitask.export import export_multitask, task_metadata
+
+        if config.int8:
+            raise UserError("int8: the INT8 copy is made for single-task models; export this multitask run without it.")
+        metadata |= task_metadata(model, info["tasks"])
+        parity, per_task = export_multitask(model, batch, out, metadata, atol=config.atol)
+        for task, p in per_task.items():
+            emit(Log(f"Task '{task}': max |diff| {p.max_abs_diff:.2e}, top-1 agreement {p.top1_agreement:.2%}"))
+    else:
+        parity = export_and_verify(model, batch, out, metadata, atol=config.atol)
     report = ExportReport(path=str(out), **parity.model_dump())
     emit(Log(f"Parity: max |diff| {parity.max_abs_diff:.2e}, top-1 agreement {parity.top1_agreement:.2%}"))
     if config.int8:

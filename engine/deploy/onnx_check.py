@@ -58,6 +58,8 @@ class OnnxModelInfo:
     method: str
     run_id: str
     metadata: dict[str, str] = field(default_factory=dict)
+    tasks: tuple[str, ...] = ()  # a multitask model: its outputs, one per task (the first is output_name)
+    task_classes: dict[str, tuple[str, ...]] = field(default_factory=dict)
 
     @property
     def from_transfer_studio(self) -> bool:
@@ -244,12 +246,51 @@ def _layout(path: Path, name: str, shape: tuple[int | str | None, ...]) -> tuple
     raise UserError(f"{path.name}: input '{name}' has shape {_fmt(shape)} with no 3- (or 1-) channel axis; {EXPECTED}")
 
 
-def _output(path: Path, model: onnx.ModelProto) -> tuple[onnx.ValueInfoProto, tuple[Any, ...] | None, int | None]:
+def _tasks(path: Path, meta: dict[str, str], model: onnx.ModelProto) -> tuple[str, ...]:
+    """A multitask model's tasks (metadata 'tasks'): one output each, named after the task, in order."""
+    value = _json_list(path, meta, "tasks")
+    if value is None:
+        return ()
+    names = [o.name for o in model.graph.output]
+    if not value or value != names:
+        raise UserError(f"{path.name}: metadata 'tasks' is {value!r} but the outputs are {names}; they must match")
+    return tuple(str(v) for v in value)
+
+
+def _task_classes(path: Path, meta: dict[str, str], tasks: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
+    if not tasks:
+        return {}
+    try:
+        value = json.loads(meta.get("task_classes", "{}"))
+    except json.JSONDecodeError:
+        raise UserError(f"{path.name}: metadata 'task_classes' is not valid JSON") from None
+    ok = isinstance(value, dict) and all(
+        isinstance(value.get(t), list) and value[t] and all(isinstance(c, str) for c in value[t]) for t in tasks
+    )
+    if not ok:
+        raise UserError(
+            f"{path.name}: metadata 'task_classes' must map every task ({', '.join(tasks)}) to its class names"
+        )
+    return {t: tuple(value[t]) for t in tasks}
+
+
+def _output(
+    path: Path, model: onnx.ModelProto, tasks: tuple[str, ...] = ()
+) -> tuple[onnx.ValueInfoProto, tuple[Any, ...] | None, int | None]:
     outputs = list(model.graph.output)
+    if tasks:  # a multitask model: every output is a classifier's; the first is the default
+        for other in outputs[1:]:
+            _check_output(path, other)
+        outputs = outputs[:1]
     if len(outputs) != 1:
         names = ", ".join(f"'{o.name}'" for o in outputs) or "none"
         raise UserError(f"{path.name}: has {len(outputs)} outputs ({names}); {EXPECTED} (exactly one output)")
     out = outputs[0]
+    shape, classes = _check_output(path, out)
+    return out, shape, classes
+
+
+def _check_output(path: Path, out: onnx.ValueInfoProto) -> tuple[tuple[Any, ...] | None, int | None]:
     if not out.type.HasField("tensor_type"):
         raise UserError(f"{path.name}: output '{out.name}' is not a tensor; {EXPECTED}")
     elem = out.type.tensor_type.elem_type
@@ -258,7 +299,7 @@ def _output(path: Path, model: onnx.ModelProto) -> tuple[onnx.ValueInfoProto, tu
         raise UserError(f"{path.name}: output '{out.name}' has element type {kind}; {EXPECTED} as float scores")
     shape = _dims(out)
     if shape is None:
-        return out, None, None  # rank unknown: checked when the model first runs
+        return None, None  # rank unknown: checked when the model first runs
     squeezed = list(shape)
     while len(squeezed) > 2 and squeezed[-1] == 1:
         squeezed.pop()
@@ -267,7 +308,7 @@ def _output(path: Path, model: onnx.ModelProto) -> tuple[onnx.ValueInfoProto, tu
     classes = squeezed[1] if isinstance(squeezed[1], int) else None
     if classes is not None and classes > MAX_CLASSES:
         raise UserError(f"{path.name}: refused: output '{out.name}' declares {classes} classes (at most {MAX_CLASSES})")
-    return out, shape, classes
+    return shape, classes
 
 
 def _json_list(path: Path, meta: dict[str, str], key: str) -> list[Any] | None:
@@ -343,12 +384,13 @@ def inspect_onnx(path: str | Path) -> OnnxModelInfo:
     layout, channels, hw = _layout(path, inp.name, in_shape)
     _check_input_dims(path, inp.name, in_shape, layout)
     batch = in_shape[0]
-    out, out_shape, num_classes = _output(path, model)
+    meta = {p.key: p.value for p in model.metadata_props}
+    tasks = _tasks(path, meta, model)
+    out, out_shape, num_classes = _output(path, model, tasks)
     if isinstance(batch, int) and out_shape is not None and isinstance(out_shape[0], int) and out_shape[0] != batch:
         raise UserError(
             f"{path.name}: input batch is {batch} but output '{out.name}' has {out_shape[0]} rows; {EXPECTED}"
         )
-    meta = {p.key: p.value for p in model.metadata_props}
     classes, num_classes = _classes(path, meta, num_classes)
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
     producer = " ".join(p for p in (model.producer_name, model.producer_version) if p)
@@ -374,4 +416,6 @@ def inspect_onnx(path: str | Path) -> OnnxModelInfo:
         method=meta.get("method", ""),
         run_id=meta.get("run_id", ""),
         metadata=meta,
+        tasks=tasks,
+        task_classes=_task_classes(path, meta, tasks),
     )

@@ -126,6 +126,29 @@ class OnnxClassifier:
             )
         return logits
 
+    def run_tasks(self, batch: np.ndarray, batch_size: int = 64) -> dict[str, np.ndarray]:
+        """Model-ready inputs -> every task's logits (a multitask model: one output per task)."""
+        names = list(self.info.tasks)
+        outs: dict[str, list[np.ndarray]] = {t: [] for t in names}
+        step = self.info.fixed_batch or max(1, int(batch_size))
+        for start in range(0, int(batch.shape[0]), step):
+            chunk = batch[start : start + step]
+            real = chunk.shape[0]
+            if self.info.fixed_batch and real < step:
+                chunk = np.concatenate([chunk, np.zeros((step - real, *chunk.shape[1:]), np.float32)], axis=0)
+            for t, out in zip(names, self._session.run(names, {self.info.input_name: chunk}), strict=True):
+                outs[t].append(np.asarray(out)[:real].astype(np.float32, copy=False))
+        return {
+            t: np.concatenate(v, axis=0) if v else np.zeros((0, len(self.info.task_classes[t])), np.float32)
+            for t, v in outs.items()
+        }
+
+    def task_logits(self, x: np.ndarray, batch_size: int = 64) -> dict[str, np.ndarray]:
+        """float32 [N, 3, H, W] in [0, 1] -> {task: logits [N, classes]} for a multitask model."""
+        if not self.info.tasks:
+            return {"": self.logits(x, batch_size)}
+        return self.run_tasks(self._prepare(x), batch_size)
+
     def logits(self, x: np.ndarray, batch_size: int = 64) -> np.ndarray:
         """float32 [N, 3, H, W] in [0, 1] -> logits [N, classes] (normalises when the model does not)."""
         return self.run_prepared(self._prepare(x), batch_size=batch_size)
@@ -152,6 +175,11 @@ class OnnxClassifier:
             self._decode_pool = ThreadPoolExecutor(self.decode_threads, thread_name_prefix="predict-decode")
         return self._decode_pool
 
+    def _task_top(self, task: str, probs: np.ndarray, k: int) -> list[tuple[str, float]]:
+        names = self.info.task_classes[task]
+        order = np.argsort(-probs, kind="stable")[: max(1, min(k, len(names)))]
+        return [(names[i], float(probs[i])) for i in order]
+
     def predict_paths(
         self,
         paths: Iterable[str | Path],
@@ -176,10 +204,16 @@ class OnnxClassifier:
             ]
             good = np.flatnonzero(b.ok)
             if len(good):
-                x = b.images[good].astype(np.float32) / np.float32(255.0)  # as to_chw_float
-                probs = softmax(self.run_prepared(self._prepare(x), batch_size=step))
-                for j, p in zip(good.tolist(), probs, strict=True):
-                    rows[j].top = self._top(p, k)
+                x = self._prepare(b.images[good].astype(np.float32) / np.float32(255.0))  # as to_chw_float
+                if self.info.tasks:  # a multitask model: every task's top-k
+                    per_task = {t: softmax(v) for t, v in self.run_tasks(x, batch_size=step).items()}
+                    for n, j in enumerate(good.tolist()):
+                        rows[j].tasks = {t: self._task_top(t, p[n], top_k) for t, p in per_task.items()}
+                        rows[j].top = rows[j].tasks[self.info.tasks[0]]
+                else:
+                    probs = softmax(self.run_prepared(x, batch_size=step))
+                    for j, p in zip(good.tolist(), probs, strict=True):
+                        rows[j].top = self._top(p, k)
             results.extend(rows)
             if progress is not None:
                 progress(len(results), len(items))
@@ -212,21 +246,28 @@ def list_images(path: str | Path) -> list[Path]:
     return sorted(found, key=lambda p: p.relative_to(root).parts)
 
 
-def csv_header(top_k: int) -> list[str]:
-    """Columns: path, prediction, probability, top-k (class, prob) pairs, error."""
+def csv_header(top_k: int, tasks: Sequence[str] = ()) -> list[str]:
+    """Columns: path, prediction, probability, top-k (class, prob) pairs, each task's prediction and
+    probability (a multitask model), error."""
     cols = ["path", "prediction", "probability"]
     for i in range(1, top_k + 1):
         cols += [f"top{i}_class", f"top{i}_prob"]
+    for t in tasks:
+        cols += [f"{t}_prediction", f"{t}_probability"]
     return [*cols, "error"]
 
 
 def write_csv(predictions: Sequence[Prediction], out_path: str | Path, top_k: int) -> Path:
     """Write predictions as a spreadsheet-safe CSV, atomically (engine.core.csvfile)."""
     rows = []
+    tasks = next((list(p.tasks) for p in predictions if p.tasks), [])
     for pred in predictions:
         top = pred.top[:top_k]
         row = [pred.path, top[0][0] if top else "", f"{top[0][1]:.6f}" if top else ""]
         for i in range(top_k):
             row += [top[i][0], f"{top[i][1]:.6f}"] if i < len(top) else ["", ""]
+        for t in tasks:
+            best = pred.tasks.get(t, [])[:1]
+            row += [best[0][0], f"{best[0][1]:.6f}"] if best else ["", ""]
         rows.append([*row, pred.error or ""])
-    return write_csv_rows(out_path, csv_header(top_k), rows)
+    return write_csv_rows(out_path, csv_header(top_k, tasks), rows)

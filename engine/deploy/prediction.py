@@ -5,7 +5,7 @@ onnx or onnxruntime."""
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict
@@ -18,6 +18,7 @@ class Prediction:
     path: str
     top: list[tuple[str, float]]
     error: str | None = None
+    tasks: dict[str, list[tuple[str, float]]] = field(default_factory=dict)  # a multitask model: top-k per task
 
 
 class FolderScore(BaseModel):

@@ -15,7 +15,19 @@ from typing import Any
 from engine.core.registry import Registry
 from engine.jobs.job import Job
 
-_MODULES = ("train", "evaluate", "export", "attack", "embed", "check", "predict", "compress", "pretrain", "cluster")
+_MODULES = (
+    "train",
+    "evaluate",
+    "export",
+    "attack",
+    "embed",
+    "check",
+    "predict",
+    "compress",
+    "pretrain",
+    "cluster",
+    "check_tasks",
+)
 
 
 @cache

@@ -43,6 +43,9 @@ class AttackJobConfig(StrictModel):
     batch_size: int = Field(64, ge=1, le=4096, description="Images attacked together.")
     surrogate: Path | None = Field(None, description="Run directory whose model crafts transfer attacks.")
     checkpoint: Literal["best", "last"] = Field("best", description="Which checkpoint of run directories to load.")
+    task: str | None = Field(
+        None, description="A multitask model: the task to attack (its classes label the data); empty: the first task."
+    )
     seed: int = Field(0, description="Seed for the subset, random starts, targets and query attacks.")
     gallery: int = Field(6, ge=0, le=64, description="Examples shown per eps in the gallery images.")
     device: str = Field("auto", description="auto, cpu, cuda or mps (white-box and surrogate models).")

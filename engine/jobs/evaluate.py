@@ -16,7 +16,10 @@ from engine.jobs.job import Job
 
 class EvaluateConfig(StrictModel):
     run_dir: Path = Field(description="Run directory to evaluate.")
-    data: Path = Field(description="Labelled folder (class sub-folders) to measure on.")
+    data: Path = Field(
+        description="Labelled folder (class sub-folders) to measure on; for a multitask run a labels CSV, a folder "
+        "holding labels.csv, or a folder with one class folder per task."
+    )
     checkpoint: str = Field("best", pattern="^(best|last)$", description="Which checkpoint: best or last.")
     device: str = Field("auto", description="auto, cpu, cuda or mps.")
     batch_size: int = Field(256, ge=1, le=4096, description="Images per forward pass.")
@@ -48,6 +51,18 @@ class SkippedFile(BaseModel):
     reason: str
 
 
+class TaskReport(BaseModel):
+    """One task's figures in a multitask run's report."""
+
+    model_config = ConfigDict(extra="forbid")
+    n: int
+    accuracy: float
+    classes: list[str]
+    per_class: list[ClassScores]
+    confusion_matrix: list[list[int]]
+    misclassified: list[Misclassified]
+
+
 class EvaluateReport(BaseModel):
     """What the evaluate job returns; `model_dump(by_alias=True)` is the JSON the CLI writes."""
 
@@ -63,6 +78,9 @@ class EvaluateReport(BaseModel):
     misclassified: list[Misclassified]
     skipped: list[SkippedFile]
     zero_shot: ZeroShotScores | None = None  # a zero-shot run on a folder of seen and unseen classes
+    tasks: dict[str, TaskReport] = Field(
+        default_factory=dict, description="A multitask run: every task's figures (the top level repeats the first)."
+    )
 
 
 def run(config: EvaluateConfig, emit: Emit, control: JobControl) -> EvaluateReport:

@@ -32,6 +32,7 @@ _BUILTIN = [
     "dann_at",
     "distill",
     "zero_shot",
+    "multitask",
 ]
 
 

@@ -65,6 +65,7 @@ class StepResult:
     loss: torch.Tensor
     logits_source: torch.Tensor
     metrics: dict[str, float] = field(default_factory=dict)
+    accuracy: float | None = None  # the step's training accuracy when the method measures it (multitask)
 
 
 def batch_accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:

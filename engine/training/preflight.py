@@ -34,6 +34,8 @@ def preflight(config: TrainConfig) -> None:
         and not Path(config.weights).expanduser().exists()
     ):
         raise UserError(f"weights {config.weights}: not found. Pick a weights file or a pretraining run, or 'auto'.")
+    if config.multitask:  # task folders or a labels table: the multitask loader checks them (engine.multitask)
+        return
     source = scan_source(config.source)
     for role, path in (("target", config.target), ("target test", config.target_test)):
         if path is not None:

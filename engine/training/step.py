@@ -115,5 +115,8 @@ class OptimiserStep:
             self.averaging.update(self.method.model)
         self.pos.step += 1
         self.pos.step_in_epoch += 1
-        acc = float((out.logits_source.detach().argmax(1) == y).float().mean())
+        if out.accuracy is not None:  # a method with its own accuracy (multitask: labels per task)
+            acc = out.accuracy
+        else:
+            acc = float((out.logits_source.detach().argmax(1) == y).float().mean())
         return StepOutcome(value, acc, {"loss": value, "lr": lr, **out.metrics})

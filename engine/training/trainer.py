@@ -103,7 +103,7 @@ class Trainer:
         self.emit(Log(f"CPU threads: {used} of {cores} cores ({how}; decoding uses as many)."))
         spec = get_backbone_spec(config.backbone)
         self.size = config.image_size or spec.input_size
-        self.data: PreparedData = prepare_data(config, self.size, self.emit, control, cache)
+        self.data: PreparedData = self.load_data(cache)
         method_cls = get_method(config.method)
         self.method_cfg = method_config(config.method, config.method_options)
         if method_cls.uses_target and not method_cls.target_optional and self.data.x_target is None:
@@ -120,12 +120,7 @@ class Trainer:
         self.steps_per_epoch = max(1, n // self.batch_size)
         self.total_steps = self.steps_per_epoch * config.epochs
         torch.manual_seed(config.seed)
-        self.model: ImageClassifier = build_model(
-            config.backbone,
-            len(self.data.classes),
-            weights=config.weights,
-            bottleneck_dim=self.method_cfg.bottleneck_dim,
-        )
+        self.model: ImageClassifier = self.make_model()
         ctx = MethodContext(
             len(self.data.classes),
             self.model.feature_dim,
@@ -173,6 +168,18 @@ class Trainer:
         self.loop: EpochLoop | None = None
 
     # ------------------------------------------------------------------ helpers
+    def load_data(self, cache: DecodeCache | None) -> PreparedData:
+        """The run's tensors (a subclass reads other data: multitask tables)."""
+        return prepare_data(self.config, self.size, self.emit, self.control, cache)
+
+    def make_model(self) -> ImageClassifier:
+        return build_model(
+            self.config.backbone,
+            len(self.data.classes),
+            weights=self.config.weights,
+            bottleneck_dim=self.method_cfg.bottleneck_dim,
+        )
+
     def update_info(self, **fields: Any) -> None:
         if self.is_main:
             self.run.update_info(**fields)
@@ -366,7 +373,7 @@ def run_train(
         if main:  # a second writer (another CLI or window) is refused, naming the owner
             lock = run.lock()
             lock.__enter__()
-        trainer = Trainer(config, run, emit, control, cache, dist_info)
+        trainer = _trainer_class(config)(config, run, emit, control, cache, dist_info)
         if state is not None:
             for warning in restore_state(trainer.resumable(), state):
                 emit(Log(warning, "warning"))
@@ -393,6 +400,15 @@ def run_train(
     finally:
         lock.__exit__(None, None, None)
         teardown(dist_info)
+
+
+def _trainer_class(config: TrainConfig) -> type[Trainer]:
+    """The trainer of a multitask run (task folders or a labels table) or the plain one."""
+    if config.multitask or config.method == "multitask":
+        from engine.multitask.trainer import MultitaskTrainer
+
+        return MultitaskTrainer
+    return Trainer
 
 
 def _best_effort_status(run: Run, status: str, error: str) -> None:
