@@ -50,7 +50,14 @@ def export_run(config: ExportConfig, emit: Emit = ignore) -> ExportReport:
         "method": info["method"],
         "run_id": info["run_id"],
     }
-    parity = export_and_verify(model, batch, out, metadata, atol=config.atol)
+    extra: tuple[str, ...] = ()
+    if config.cam:
+        from engine.explain.cam import CAM_OUTPUT, make_cam_model
+
+        model, extra = make_cam_model(model), (CAM_OUTPUT,)
+        metadata["cam_output"] = CAM_OUTPUT
+        emit(Log(f"Adding the class activation maps as a second output '{CAM_OUTPUT}' (exact CAM)"))
+    parity = export_and_verify(model, batch, out, metadata, atol=config.atol, extra_outputs=extra)
     report = ExportReport(path=str(out), **parity.model_dump())
     emit(Log(f"Parity: max |diff| {parity.max_abs_diff:.2e}, top-1 agreement {parity.top1_agreement:.2%}"))
     if config.int8:

@@ -58,6 +58,7 @@ class OnnxModelInfo:
     method: str
     run_id: str
     metadata: dict[str, str] = field(default_factory=dict)
+    cam_output: str = ""  # "cam" when the file also returns class activation maps (export --cam)
 
     @property
     def from_transfer_studio(self) -> bool:
@@ -244,8 +245,13 @@ def _layout(path: Path, name: str, shape: tuple[int | str | None, ...]) -> tuple
     raise UserError(f"{path.name}: input '{name}' has shape {_fmt(shape)} with no 3- (or 1-) channel axis; {EXPECTED}")
 
 
+CAM_OUTPUT = "cam"  # the second output an export with class activation maps adds (engine.explain.cam)
+
+
 def _output(path: Path, model: onnx.ModelProto) -> tuple[onnx.ValueInfoProto, tuple[Any, ...] | None, int | None]:
     outputs = list(model.graph.output)
+    if len(outputs) == 2 and outputs[1].name == CAM_OUTPUT:
+        outputs = outputs[:1]  # the scores come first; the maps are read by engine.explain.cam
     if len(outputs) != 1:
         names = ", ".join(f"'{o.name}'" for o in outputs) or "none"
         raise UserError(f"{path.name}: has {len(outputs)} outputs ({names}); {EXPECTED} (exactly one output)")
@@ -374,4 +380,5 @@ def inspect_onnx(path: str | Path) -> OnnxModelInfo:
         method=meta.get("method", ""),
         run_id=meta.get("run_id", ""),
         metadata=meta,
+        cam_output=CAM_OUTPUT if any(o.name == CAM_OUTPUT for o in model.graph.output[1:2]) else "",
     )

@@ -1,0 +1,77 @@
+"""A tiny model that must look at a planted patch: class 1 images carry a white 8x8 square at a
+random place on grey noise, class 0 images none. Trained once per session (about 10 s on a CPU)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+PATCH = 8
+
+
+def planted(n: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Images [n, 3, 32, 32] in [0, 1], labels, and each patch's top-left corner."""
+    rng = np.random.default_rng(seed)
+    x = rng.uniform(0.3, 0.7, (n, 3, 32, 32)).astype(np.float32)
+    y = rng.integers(0, 2, n)
+    corners = rng.integers(0, 32 - PATCH, (n, 2))
+    for i in np.nonzero(y)[0]:
+        r, c = corners[i]
+        x[i, :, r : r + PATCH, c : c + PATCH] = 1.0
+    return x, y, corners
+
+
+def patch_mask(corner: np.ndarray, margin: int = 0) -> np.ndarray:
+    r, c = (int(v) for v in corner)
+    mask = np.zeros((32, 32), bool)
+    mask[max(0, r - margin) : r + PATCH + margin, max(0, c - margin) : c + PATCH + margin] = True
+    return mask
+
+
+@dataclass
+class Planted:
+    model: Any
+    onnx: Path  # exported with the `cam` output
+    x: np.ndarray  # test images with a patch (class 1)
+    corners: np.ndarray
+
+    def probs(self, batch: np.ndarray) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            return torch.softmax(self.model(torch.from_numpy(batch)), 1).numpy()
+
+
+@pytest.fixture(scope="session")
+def explain_planted(tmp_path_factory: pytest.TempPathFactory) -> Planted:
+    import torch
+
+    from engine.deploy.export import export_onnx
+    from engine.explain.cam import CAM_OUTPUT, make_cam_model
+    from engine.models.classifier import build_model
+
+    torch.manual_seed(0)
+    x, y, _ = planted(512, seed=0)
+    model = build_model("tiny_cnn", 2, weights="random")
+    opt = torch.optim.Adam(model.parameters(), 3e-3)
+    xs, ys = torch.from_numpy(x), torch.from_numpy(y)
+    model.train()
+    for _ in range(80):
+        idx = torch.randint(0, len(xs), (64,))
+        loss = torch.nn.functional.cross_entropy(model(xs[idx]), ys[idx])
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    model.eval()
+    xt, yt, ct = planted(64, seed=1)
+    with torch.inference_mode():
+        assert (model(torch.from_numpy(xt)).argmax(1).numpy() == yt).mean() >= 0.95  # it did learn the patch
+    out = tmp_path_factory.mktemp("explain_model") / "planted.onnx"
+    meta = {"classes": ["plain", "patch"], "input_size": 32, "cam_output": CAM_OUTPUT}
+    export_onnx(make_cam_model(model), torch.from_numpy(xt[:4]), out, meta, extra_outputs=(CAM_OUTPUT,))
+    keep = np.nonzero(yt)[0][:8]
+    return Planted(model, out, xt[keep], ct[keep])
