@@ -209,7 +209,7 @@ def export_and_verify(
 
     out_path = Path(out_path)
     report_path = Path(report_path) if report_path is not None else out_path.parent / REPORT_NAME
-    export_onnx(model, batch, out_path, metadata, extra_outputs)
+    export_onnx(model, batch, out_path, metadata, extra_outputs=extra_outputs)
     parity = verify_parity(model, out_path, batch, atol=atol)
     proto = onnx.load(str(out_path), load_external_data=False)
     report = {
