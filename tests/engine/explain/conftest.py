@@ -75,3 +75,25 @@ def explain_planted(tmp_path_factory: pytest.TempPathFactory) -> Planted:
     export_onnx(make_cam_model(model), torch.from_numpy(xt[:4]), out, meta, extra_outputs=(CAM_OUTPUT,))
     keep = np.nonzero(yt)[0][:8]
     return Planted(model, out, xt[keep], ct[keep])
+
+
+@pytest.fixture(scope="session")
+def explain_run(tiny_demo: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A finished 1-epoch tiny_cnn run on the tiny demo (tests copy it before changing it)."""
+    from engine.core.config import TrainConfig
+    from engine.training.trainer import run_train
+
+    config = TrainConfig(
+        source=tiny_demo.source,
+        target_test=tiny_demo.target_test,
+        backbone="tiny_cnn",
+        epochs=1,
+        batch_size=32,
+        lr=3e-3,
+        runs_dir=tmp_path_factory.mktemp("explain_runs"),
+        device="cpu",
+        name="tiny",
+    )
+    result = run_train(config)
+    assert result.status == "finished"
+    return Path(result.run_dir)
