@@ -45,7 +45,7 @@ def test_command_writes_overlays_maps_and_scores(explain_run: Path, tiny_demo, t
         assert m["class"] == image["predicted"]  # no --class: the predicted class
         saliency = np.load(m["npy"])
         assert saliency.shape == (32, 32) and saliency.dtype == np.float32
-        assert 0 <= saliency.min() and saliency.max() == pytest.approx(1.0)
+        assert saliency.min() >= 0 and saliency.max() == pytest.approx(1.0)
         assert Path(m["npy"]).name == Path(image["path"]).stem + ".npy"
         with Image.open(m["overlay"]) as png:
             assert png.size == (3 * 192 + 8, 192 + 18)  # three 192 px panels side by side under a caption
@@ -96,5 +96,5 @@ def test_bad_input(explain_run: Path, tiny_demo, tmp_path: Path, capsys) -> None
     shutil.rmtree(bare / "checkpoints")
     with pytest.raises(UserError, match="has no checkpoint yet"):
         JOB.run(ExplainConfig(model=bare, images=odd, out=tmp_path / "o"))
-    with pytest.raises(UserError, match="not a run folder or an .onnx file"):
+    with pytest.raises(UserError, match=r"not a run folder or an \.onnx file"):
         JOB.run(ExplainConfig(model=tmp_path / "nothing", images=odd, out=tmp_path / "o"))
