@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from engine.core.registry import Registry
-from engine.jobs import attack, check, compress, embed, evaluate, explain, export, predict, train
+from engine.jobs import attack, check, compress, embed, evaluate, explain, export, predict, report, train
 from engine.jobs.job import Job
 
-_MODULES = (train, evaluate, export, attack, embed, check, predict, compress, explain)
+_MODULES = (train, evaluate, export, attack, embed, check, predict, compress, explain, report)
 
 # Entries differ in their config and report classes; each module's JOB keeps its exact types.
 JOBS: Registry[Job[Any, Any]] = Registry("job")
