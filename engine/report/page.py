@@ -22,7 +22,7 @@ padding:12px 20px;margin:16px 0}h2{color:#1f3b57;margin-top:4px}table{border-col
 td,th{border:1px solid #ccc;padding:3px 8px;text-align:right}th{background:#f0f3f6}td:first-child,th:first-child{text-align:left}
 .note{background:#fff4d6;border-left:4px solid #e0a800;padding:6px 12px;margin:6px 0}.big{font-size:20px;font-weight:600}
 img{max-width:100%;margin:6px 0}pre{white-space:pre-wrap;background:#f6f6f6;padding:10px;border-radius:4px}
-.pair{display:flex;flex-wrap:wrap;gap:12px}.pair figure{margin:0}figcaption{font-size:13px;color:#555}
+.pair{display:flex;flex-wrap:wrap;gap:12px}.pair figure{margin:0;max-width:540px}figcaption{font-size:13px;color:#555}
 """
 
 
@@ -96,19 +96,23 @@ def _training(r: ReportCardReport) -> str:
     )
 
 
-def _evaluation(name: str, ev: EvaluateReport) -> str:
+def _evaluation(name: str, ev: EvaluateReport, where: str) -> str:
     rows = [[c.name, pct(c.precision), pct(c.recall), c.support] for c in ev.per_class]
     return (
         f"<h3>{esc(name)}: <span class='big'>{pct(ev.accuracy)}</span> on {ev.n} images</h3>"
-        f"<p>{esc(ev.data)}</p><div class='pair'><div>{table(['class', 'precision', 'recall', 'support'], rows)}</div>"
+        f"<p>{esc(where)}</p><div class='pair'><div>{table(['class', 'precision', 'recall', 'support'], rows)}</div>"
         f"<div>{img(figures.confusion_png(ev.confusion_matrix, ev.classes, name), name + ' confusion matrix')}</div></div>"
     )
 
 
 def _accuracy(r: ReportCardReport) -> str:
-    out = _evaluation("Source validation", r.source_eval)
+    split = (
+        f"The held-out {r.config.get('val_fraction', '')} of {r.config.get('source', 'the source folder')} "
+        f"(the split training used, seed {r.config.get('seed', '')})"
+    )
+    out = _evaluation("Source validation", r.source_eval, split)
     if r.target_eval is not None:
-        out += _evaluation("Target", r.target_eval)
+        out += _evaluation("Target", r.target_eval, r.target_eval.data)
     return out
 
 
