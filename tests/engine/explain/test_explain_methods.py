@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from conftest import Planted, patch_mask
+from explain_helpers import Planted, patch_mask
 
 from engine.core.errors import UserError
 from engine.explain.cam import OnnxCam, torch_cam
