@@ -27,15 +27,26 @@ from desktop_app.widgets.confusion_matrix import ConfusionMatrixView
 from desktop_app.widgets.form_utils import folder_edit, splitter
 from desktop_app.widgets.gallery import Gallery, GalleryItem
 from desktop_app.widgets.table_utils import SortItem, fill_table, fmt_percent, make_table
+from desktop_app.widgets.why_panel import WhyPanel
 from engine.core.runs import Run
 from engine.jobs import evaluate
-from engine.jobs.evaluate import EvaluateConfig, EvaluateReport
+from engine.jobs.evaluate import EvaluateConfig, EvaluateReport, Misclassified
+
+
+def checkpoint_name(path: str) -> str:
+    """'best' or 'last' from the checkpoint file the evaluation used (best when unknown)."""
+    stem = Path(path).stem
+    return stem if stem in ("best", "last") else "best"
+
+
+def most_confident_mistakes(report: EvaluateReport) -> list[Misclassified]:
+    return sorted(report.misclassified, key=lambda m: -m.confidence)
 
 
 def misclassified_items(report: EvaluateReport) -> list[GalleryItem]:
     """Gallery entries for the report's misclassified images, most confident mistakes first."""
     items = []
-    for m in sorted(report.misclassified, key=lambda m: -m.confidence):
+    for m in most_confident_mistakes(report):
         caption = f"true {m.true} / predicted {m.predicted} ({m.confidence:.2f})"
         items.append(GalleryItem(m.path, caption, f"{m.path}\n{caption}"))
     return items
@@ -88,7 +99,10 @@ class EvaluatePage(JobPage):
         self.cell_filter: tuple[str, str] | None = None  # (true, predicted) shown in the gallery
         self.gallery = Gallery()
         self.gallery.setToolTip("Misclassified images, most confident mistakes first. Click one to enlarge it.")
+        self.why: WhyPanel | None = None  # the "Why?" toggle on the enlarged mistake
+        self._report: EvaluateReport | None = None
         self._build_layout()
+        self.gallery.item_activated.connect(self._add_why)
         self.run_chooser.changed.connect(lambda _: self._apply_default_data())
         self.data_edit.textEdited.connect(lambda text: setattr(self, "_data_edited", bool(text.strip())))
         self.data_browse.clicked.connect(self._on_browse_data)
@@ -131,6 +145,8 @@ class EvaluatePage(JobPage):
     def shutdown(self) -> None:
         super().shutdown()
         self.gallery.shutdown()
+        if self.why is not None:
+            self.why.shutdown()
 
     def set_data(self, folder: str) -> None:
         """Use `folder` as the labelled images (counts as the user's choice: defaults no longer replace it)."""
@@ -188,6 +204,7 @@ class EvaluatePage(JobPage):
             for index, row in enumerate(report.per_class)
         ]
         fill_table(self.table, rows)
+        self._report = report
         self.cell_filter = None
         self._fill_gallery(report)
         self.save_button.setEnabled(True)
@@ -251,6 +268,23 @@ class EvaluatePage(JobPage):
             self.save_report(path if path.lower().endswith(".json") else path + ".json")
 
     # ------------------------------------------------------------------ slots
+    def _add_why(self, index: int) -> None:
+        """Put a "Why?" toggle under the enlarged mistake: maps for its predicted and its true class."""
+        dialog, report = self.gallery.dialog, self._report
+        if dialog is None or report is None:
+            return
+        mistake = most_confident_mistakes(report)[index]
+        if self.why is not None:
+            self.why.shutdown()
+        self.why = WhyPanel(dialog)
+        self.why.set_subject(
+            report.run_dir, mistake.path, mistake.predicted, mistake.true, checkpoint=checkpoint_name(report.checkpoint)
+        )
+        layout = dialog.layout()
+        if isinstance(layout, QVBoxLayout):  # ImageDialog's: picture, caption, path, buttons
+            layout.insertWidget(layout.count() - 1, self.why)
+            self.why.show()  # added to a dialog already on screen
+
     def _apply_default_data(self) -> None:
         if self._data_edited:
             return

@@ -99,6 +99,11 @@ class ExportPage(JobPage):
             "Static INT8 quantisation calibrated on the run's own source images; "
             "written as NAME.int8.onnx beside the float model."
         )
+        self.cam = QCheckBox("Add the CAM output (exact class activation maps for 'Why?')")
+        self.cam.setToolTip(
+            "A second output 'cam' [N, classes, h, w] for exact CAM explanations of the ONNX file; for backbones "
+            "that end in pooling + one linear layer (tiny_cnn, small_cnn_gap, ResNet, MobileNet, EfficientNet)."
+        )
         self.log = QPlainTextEdit()
         self.log.setReadOnly(True)
         self.log.setMaximumBlockCount(500)
@@ -124,6 +129,7 @@ class ExportPage(JobPage):
         form.addRow("Checkpoint:", self.checkpoint)
         form.addRow("Output file:", out_row)
         form.addRow("", self.int8)
+        form.addRow("", self.cam)
         group = QGroupBox("Parity check: ONNX Runtime against PyTorch on real source images")
         parity = QFormLayout(group)
         for key, label, tip in PARITY_ROWS:
@@ -170,11 +176,15 @@ class ExportPage(JobPage):
         self.show_parity(None)
         self._started = time.time() - 1.0  # file-system timestamps may be coarse
         return ExportConfig(
-            run_dir=Path(run_dir), out=Path(out), checkpoint=self.checkpoint_choice(), int8=self.int8.isChecked()
+            run_dir=Path(run_dir),
+            out=Path(out),
+            checkpoint=self.checkpoint_choice(),
+            int8=self.int8.isChecked(),
+            cam=self.cam.isChecked(),
         )
 
     def set_inputs_enabled(self, enabled: bool) -> None:
-        for widget in (self.out_edit, self.out_browse, self.int8):
+        for widget in (self.out_edit, self.out_browse, self.int8, self.cam):
             widget.setEnabled(enabled)
 
     def show_parity(self, report: ExportReport | None) -> None:

@@ -32,6 +32,7 @@ from desktop_app.state import AppState
 from desktop_app.widgets.gallery import read_scaled
 from desktop_app.widgets.prediction_table import PredictionTable
 from desktop_app.widgets.table_utils import SortItem, fill_table, fmt_percent, make_table
+from desktop_app.widgets.why_panel import WhyPanel
 from engine.core.events import Event, Started
 from engine.deploy.prediction import Prediction
 from engine.jobs import predict as predict_job
@@ -98,6 +99,7 @@ class PredictPage(JobPage):
         self.save_csv_button = QPushButton("Save CSV...")
         self.save_csv_button.setToolTip("Save the table as CSV: path, prediction, probability, top-k pairs, error.")
         self.save_csv_button.setEnabled(False)
+        self.why = WhyPanel()  # "Why?": maps for the predicted class and the folder's (or the runner-up) class
         self._build_layout()
         self.open_model_button.clicked.connect(self._on_open_model)
         self.open_image_button.clicked.connect(self._on_open_image)
@@ -118,7 +120,10 @@ class PredictPage(JobPage):
         input_row.insertWidget(0, self.open_folder_button)
         input_row.insertWidget(0, self.open_image_button)
         single = QWidget()
-        single_layout = QHBoxLayout(single)
+        single_outer = QVBoxLayout(single)
+        single_layout = QHBoxLayout()
+        single_outer.addLayout(single_layout, 1)
+        single_outer.addWidget(self.why)
         left = QVBoxLayout()
         left.addWidget(self.image_label, 1)
         left.addWidget(self.image_name)
@@ -147,6 +152,7 @@ class PredictPage(JobPage):
     def shutdown(self) -> None:
         super().shutdown()
         self.results.shutdown()
+        self.why.shutdown()
 
     def showEvent(self, event: QShowEvent) -> None:
         super().showEvent(event)
@@ -262,6 +268,22 @@ class PredictPage(JobPage):
             self.topk_table.setCellWidget(r, 1, bar)
         self.topk_table.setColumnWidth(0, 140)
         self.stack.setCurrentIndex(1)
+        self._set_why(pred)
+
+    def _set_why(self, pred: Prediction) -> None:
+        """Point the "Why?" toggle at this image: its predicted class against its folder's class when the
+        folder is named after one, else against the runner-up."""
+        self.why.setEnabled(bool(pred.top) and self.model_info is not None)
+        if not pred.top or self.model_info is None:
+            return
+        predicted = pred.top[0][0]
+        folder = Path(pred.path).parent.name
+        other: str | None = pred.top[1][0] if len(pred.top) > 1 else None
+        label = "runner-up"
+        if folder in self.model_info.classes and folder != predicted:
+            other, label = folder, "true (folder)"
+        method = "cam" if self.model_info.cam_output and not self.why.toggle.isChecked() else None
+        self.why.set_subject(self.model_info.path, pred.path, predicted, other, label, method=method)
 
     def _show_table(self, report: PredictReport) -> None:
         self.results.set_predictions(report.predictions, self._root, report.score)
@@ -328,6 +350,7 @@ class PredictPage(JobPage):
     def on_event(self, event: Event) -> None:
         if isinstance(event, Started):
             self.status.setText(f"Classifying {event.total_steps} file(s)...")
+
 
     def set_inputs_enabled(self, enabled: bool) -> None:
         for w in (self.open_model_button, self.open_image_button, self.open_folder_button, self.top_k):

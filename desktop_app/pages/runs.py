@@ -23,9 +23,11 @@ from PySide6.QtWidgets import (
 )
 
 from desktop_app import errors
+from desktop_app.jobs import JobRunner
 from desktop_app.pages.base import Page
 from desktop_app.state import AppState
 from desktop_app.widgets.plot_style import COLOURS, display_values, metric_axis_label, style_plot
+from desktop_app.widgets.report_dialog import ReportDialog
 from desktop_app.widgets.table_utils import SortItem, cell_data, fill_table, fmt_percent, make_table
 from engine.core.runs import Run, delete_run, list_runs
 
@@ -48,6 +50,7 @@ class RunsPage(Page):
     title = "Runs"
     icon = "SP_FileDialogDetailedView"
     resume_requested = Signal(str)  # run directory; the main window routes it to the Train page
+    report_written = Signal(object)  # the report job's ReportCardReport, after the browser was asked to open it
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(state, parent)
@@ -66,6 +69,14 @@ class RunsPage(Page):
         )
         self.folder_button = QPushButton("Show folder")
         self.folder_button.setToolTip("Open the selected run's folder in the file manager.")
+        self.report_button = QPushButton("Report...")
+        self.report_button.setToolTip(
+            "Write the selected run's report card (one HTML file: data, training, accuracy, calibration, "
+            "robustness, export, explanations) and open it in the browser."
+        )
+        self.report_dialog: ReportDialog | None = None
+        self.report_runner = JobRunner(self)
+        self.report_status = QLabel("")
         self.refresh_button = QPushButton("Refresh")
         self.refresh_button.setToolTip("Read the runs folder again.")
         self.metric_combo = QComboBox()
@@ -90,6 +101,10 @@ class RunsPage(Page):
         self.delete_button.clicked.connect(self._on_delete)
         self.folder_button.clicked.connect(self._on_show_folder)
         self.refresh_button.clicked.connect(self.refresh)
+        self.report_button.clicked.connect(self._on_report)
+        self.report_runner.finished.connect(self._on_report_written)
+        self.report_runner.failed.connect(self._on_report_failed)
+        self.report_runner.events.connect(self._on_report_events)
         self.metric_combo.currentTextChanged.connect(self._on_metric_changed)
         state.runs_updated.connect(self.refresh)
         state.run_changed.connect(self._on_run_changed)
@@ -97,8 +112,9 @@ class RunsPage(Page):
 
     def _build_layout(self) -> None:
         buttons = QHBoxLayout()
-        for b in (self.open_button, self.resume_button, self.delete_button, self.folder_button):
+        for b in (self.open_button, self.resume_button, self.delete_button, self.folder_button, self.report_button):
             buttons.addWidget(b)
+        buttons.addWidget(self.report_status)
         buttons.addStretch(1)
         buttons.addWidget(self.summary)
         buttons.addWidget(self.refresh_button)
@@ -193,6 +209,7 @@ class RunsPage(Page):
         status = runs[0].info().get("status", "") if one else ""
         self.open_button.setEnabled(one)
         self.folder_button.setEnabled(one)
+        self.report_button.setEnabled(one and not self.report_runner.running)
         self.resume_button.setEnabled(one and status != "finished")
         self.delete_button.setEnabled(bool(runs))
         self._update_metric_choices(runs)
@@ -281,6 +298,56 @@ class RunsPage(Page):
             if self.state.onnx_path and Path(self.state.onnx_path).is_relative_to(run.path):
                 self.state.set_model("")
         self.state.runs_updated.emit()  # refreshes this page and every other run list
+
+    def _on_report(self) -> None:
+        paths = self.selected_paths()
+        if len(paths) != 1 or self.report_runner.running:
+            return
+        try:
+            self.report_dialog = ReportDialog(paths[0], self)
+        except Exception as err:  # e.g. a pretraining run: no classifier to report on
+            errors.show_error(self, str(err))
+            return
+        dialog = self.report_dialog
+        dialog.accepted.connect(lambda: self.write_report(dialog))
+        dialog.open()
+
+    def write_report(self, dialog: ReportDialog) -> None:
+        """Start the report job with the dialog's settings and model card."""
+        from engine.jobs import report
+
+        try:
+            config = dialog.config()
+        except ValueError as err:
+            errors.show_error(self, str(err))
+            return
+        self.report_button.setEnabled(False)
+        self.report_status.setText("Writing the report card...")
+        self.report_runner.run_job(report.JOB, config)
+
+    def _on_report_events(self, events: list[Any]) -> None:
+        from engine.core.events import Log
+
+        for event in events:
+            if isinstance(event, Log) and event.message.startswith("Report:"):
+                self.report_status.setText(event.message)
+
+    def _on_report_written(self, result: Any) -> None:
+        self.report_status.setText(f"Report written: {Path(result.path).name}")
+        self._on_selection_changed()
+        QDesktopServices.openUrl(QUrl.fromLocalFile(result.path))
+        self.report_written.emit(result)
+
+    def _on_report_failed(self, message: str, details: str) -> None:
+        self.report_status.setText("Report failed.")
+        self._on_selection_changed()
+        errors.show_error(self, message, details)
+
+    def busy(self) -> bool:
+        return self.report_runner.running
+
+    def shutdown(self) -> None:
+        self.report_runner.stop_and_wait()
 
     def _on_run_changed(self, _run_dir: str) -> None:
         self.refresh()

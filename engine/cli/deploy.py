@@ -13,7 +13,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     from engine.core.config import load_config
     from engine.jobs.export import JOB, ExportConfig
 
-    overrides = {"run_dir": args.run_dir, "out": args.out, "int8": args.int8 or None}
+    overrides = {"run_dir": args.run_dir, "out": args.out, "int8": args.int8 or None, "cam": args.cam or None}
     report = run_job(JOB, load_config(ExportConfig, args.config, overrides), BarPrinter("exporting"))
     print(f"model: {report.path}")
     print(
@@ -53,6 +53,7 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sp.add_argument("run_dir")
     sp.add_argument("--out")
     sp.add_argument("--int8", action="store_true", help="also write a static INT8 (QDQ) model")
+    sp.add_argument("--cam", action="store_true", help="also output class activation maps, for 'explain --method cam'")
 
     sp = add_command(sub, "predict", cmd_predict, "classify images with an ONNX model (onnxruntime, no torch)")
     sp.add_argument("model")

@@ -76,10 +76,21 @@ def _fold_external_data(proto: onnx.ModelProto, base_dir: Path | None) -> None:
         load_external_data_for_model(proto, str(base_dir))
 
 
+def _logits(out: Any) -> torch.Tensor:
+    """The scores of a model that may also return extra outputs (the CAM export: logits, maps)."""
+    return out[0] if isinstance(out, tuple) else out
+
+
 def export_onnx(
-    model: torch.nn.Module, example: torch.Tensor, out_path: str | Path, metadata: Mapping[str, Any]
+    model: torch.nn.Module,
+    example: torch.Tensor,
+    out_path: str | Path,
+    metadata: Mapping[str, Any],
+    extra_outputs: tuple[str, ...] = (),
 ) -> Path:
-    """Export `model` with a dynamic batch axis to one ONNX file at `out_path` (atomic); return the path."""
+    """Export `model` with a dynamic batch axis to one ONNX file at `out_path` (atomic); return the path.
+
+    `extra_outputs` names the outputs after the logits when the model returns a tuple."""
     out_path = Path(out_path)
     if example.ndim != 4:
         raise ExportError(f"export example has shape {list(example.shape)}; expected [N, C, H, W]")
@@ -91,7 +102,7 @@ def export_onnx(
     model.eval()
     try:
         with torch.no_grad():
-            num_outputs = int(model(example[:2]).shape[-1])
+            num_outputs = int(_logits(model(example[:2])).shape[-1])
         meta = _metadata_strings(metadata)
         _check_classes(meta, num_outputs)
         batch = torch.export.Dim("batch", min=1, max=1 << 16)
@@ -101,7 +112,7 @@ def export_onnx(
                 (example,),
                 dynamo=True,
                 input_names=[INPUT_NAME],
-                output_names=[OUTPUT_NAME],
+                output_names=[OUTPUT_NAME, *extra_outputs],
                 dynamic_shapes=({0: batch},),
                 external_data=False,
                 optimize=True,
@@ -150,7 +161,7 @@ def verify_parity(
     model.eval()
     try:
         with torch.inference_mode():
-            ref = model(x.to(_model_device(model))).float().cpu().numpy()
+            ref = _logits(model(x.to(_model_device(model)))).float().cpu().numpy()
     finally:
         model.train(was_training)
 
@@ -162,7 +173,7 @@ def verify_parity(
     max_diff, agree = 0.0, 1.0
     for size in sizes:
         got = np.concatenate(
-            [session.run(None, {name: xn[i : i + size]})[0] for i in range(0, n, size)], axis=0
+            [session.run([OUTPUT_NAME], {name: xn[i : i + size]})[0] for i in range(0, n, size)], axis=0
         ).reshape(ref.shape)
         max_diff = max(max_diff, float(np.max(np.abs(got - ref))) if ref.size else 0.0)
         agree = min(agree, float(np.mean(got.argmax(-1) == ref.argmax(-1))))
@@ -187,6 +198,7 @@ def export_and_verify(
     metadata: Mapping[str, Any],
     report_path: str | Path | None = None,
     atol: float = 1e-3,
+    extra_outputs: tuple[str, ...] = (),
 ) -> ParityReport:
     """Export, check parity on `batch` and write export_report.json beside the model.
 
@@ -197,7 +209,7 @@ def export_and_verify(
 
     out_path = Path(out_path)
     report_path = Path(report_path) if report_path is not None else out_path.parent / REPORT_NAME
-    export_onnx(model, batch, out_path, metadata)
+    export_onnx(model, batch, out_path, metadata, extra_outputs=extra_outputs)
     parity = verify_parity(model, out_path, batch, atol=atol)
     proto = onnx.load(str(out_path), load_external_data=False)
     report = {

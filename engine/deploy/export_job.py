@@ -63,14 +63,24 @@ def export_run(config: ExportConfig, emit: Emit = ignore) -> ExportReport:
     if "tasks" in info:  # multitask: one output per task (engine.multitask.export)
         from engine.multitask.export import export_multitask, task_metadata
 
-        if config.int8:
-            raise UserError("int8: the INT8 copy is made for single-task models; export this multitask run without it.")
+        if config.int8 or config.cam:
+            raise UserError(
+                "int8 / cam: the INT8 copy and the CAM output are made for single-task models; "
+                "export this multitask run without them."
+            )
         metadata |= task_metadata(model, info["tasks"])
         parity, per_task = export_multitask(model, batch, out, metadata, atol=config.atol)
         for task, p in per_task.items():
             emit(Log(f"Task '{task}': max |diff| {p.max_abs_diff:.2e}, top-1 agreement {p.top1_agreement:.2%}"))
     else:
-        parity = export_and_verify(model, batch, out, metadata, atol=config.atol)
+        extra: tuple[str, ...] = ()
+        if config.cam:
+            from engine.explain.cam import CAM_OUTPUT, make_cam_model
+
+            model, extra = make_cam_model(model), (CAM_OUTPUT,)
+            metadata["cam_output"] = CAM_OUTPUT
+            emit(Log(f"Adding the class activation maps as a second output '{CAM_OUTPUT}' (exact CAM)"))
+        parity = export_and_verify(model, batch, out, metadata, atol=config.atol, extra_outputs=extra)
     report = ExportReport(path=str(out), **parity.model_dump())
     emit(Log(f"Parity: max |diff| {parity.max_abs_diff:.2e}, top-1 agreement {parity.top1_agreement:.2%}"))
     if config.int8:

@@ -60,6 +60,7 @@ class OnnxModelInfo:
     metadata: dict[str, str] = field(default_factory=dict)
     tasks: tuple[str, ...] = ()  # a multitask model: its outputs, one per task (the first is output_name)
     task_classes: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    cam_output: str = ""  # "cam" when the file also returns class activation maps (export --cam)
 
     @property
     def from_transfer_studio(self) -> bool:
@@ -246,6 +247,9 @@ def _layout(path: Path, name: str, shape: tuple[int | str | None, ...]) -> tuple
     raise UserError(f"{path.name}: input '{name}' has shape {_fmt(shape)} with no 3- (or 1-) channel axis; {EXPECTED}")
 
 
+CAM_OUTPUT = "cam"  # the second output an export with class activation maps adds (engine.explain.cam)
+
+
 def _tasks(path: Path, meta: dict[str, str], model: onnx.ModelProto) -> tuple[str, ...]:
     """A multitask model's tasks (metadata 'tasks'): one output each, named after the task, in order."""
     value = _json_list(path, meta, "tasks")
@@ -278,6 +282,8 @@ def _output(
     path: Path, model: onnx.ModelProto, tasks: tuple[str, ...] = ()
 ) -> tuple[onnx.ValueInfoProto, tuple[Any, ...] | None, int | None]:
     outputs = list(model.graph.output)
+    if len(outputs) == 2 and outputs[1].name == CAM_OUTPUT:
+        outputs = outputs[:1]  # the scores come first; the maps are read by engine.explain.cam
     if tasks:  # a multitask model: every output is a classifier's; the first is the default
         for other in outputs[1:]:
             _check_output(path, other)
@@ -418,4 +424,5 @@ def inspect_onnx(path: str | Path) -> OnnxModelInfo:
         metadata=meta,
         tasks=tasks,
         task_classes=_task_classes(path, meta, tasks),
+        cam_output=CAM_OUTPUT if any(o.name == CAM_OUTPUT for o in model.graph.output[1:2]) else "",
     )

@@ -27,6 +27,8 @@ _MODULES = (
     "pretrain",
     "cluster",
     "check_tasks",
+    "explain",
+    "report",
 )
 
 

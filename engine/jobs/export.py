@@ -20,6 +20,12 @@ class ExportConfig(StrictModel):
     parity_images: int = Field(64, ge=2, le=4096, description="Real images used to check ONNX against PyTorch.")
     atol: float = Field(1e-3, gt=0, le=1, description="Largest allowed logit difference between ONNX and PyTorch.")
     int8: bool = Field(False, description="Also write a static INT8 (QDQ) model for fast CPU inference.")
+    cam: bool = Field(
+        False,
+        description="Also output the class activation maps ('cam', [N, classes, h, w]) for exact CAM "
+        "explanations; for backbones that end in pooling + one linear layer (tiny_cnn, small_cnn_gap, ResNet, "
+        "MobileNet, EfficientNet, without a bottleneck).",
+    )
 
 
 class ParityReport(BaseModel):

@@ -87,7 +87,7 @@ def fake_export(exported, monkeypatch):
     """Replace the (slow) exporter by a copy of the module's exported file."""
     import engine.deploy.export as export_mod
 
-    def copy(model, example, out_path, metadata):
+    def copy(model, example, out_path, metadata, extra_outputs=()):
         shutil.copyfile(exported[1], out_path)
         return out_path
 
