@@ -23,6 +23,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _common import mean_std  # noqa: E402  (bench/ on sys.path above)
 
 ROWS: dict[str, tuple[str, dict[str, Any], bool]] = {
     "(a) source labels only": ("finetune", {}, False),
@@ -31,14 +34,6 @@ ROWS: dict[str, tuple[str, dict[str, Any], bool]] = {
     "(d) DKD, source + target": ("distill", {"loss": "dkd", "warmup": 0.2}, True),
     "(d) DIST, source + target": ("distill", {"loss": "dist"}, True),
 }
-
-
-def _mean_std(values: list[float]) -> str:
-    if not values:
-        return "-"
-    mean = statistics.fmean(values) * 100
-    std = statistics.stdev(values) * 100 if len(values) > 1 else 0.0
-    return f"{mean:.1f} ± {std:.1f}"
 
 
 def train(
@@ -122,7 +117,7 @@ def main() -> None:
         f"| teacher: {open_run(teacher).info().get('method')} small_cnn (1 run) | {100 * t_best['target/acc']:.1f} | - |"
     )
     for name in args.rows:
-        print(f"| {name} | {_mean_std(results[name])} | {statistics.fmean(times[name]):.0f} |")
+        print(f"| {name} | {mean_std(results[name])} | {statistics.fmean(times[name]):.0f} |")
     print(
         f"\nONNX latency, batch 1, one thread (median of {args.repeats}): teacher {lt['b1_t1']:.3f} ms, "
         f"student {ls['b1_t1']:.3f} ms: {lt['b1_t1'] / ls['b1_t1']:.1f}x; batch 32: {lt['b32_t1']:.2f} ms vs "

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -26,6 +25,9 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _common import mean_std  # noqa: E402  (bench/ on sys.path above)
 
 ROWS: dict[str, dict[str, Any] | None] = {
     "parity alone (fine-tuning on its 20 images)": None,
@@ -35,14 +37,6 @@ ROWS: dict[str, dict[str, Any] | None] = {
     "parity + digit, equal, branch after stage 2": {"weighting": "equal", "shared_stages": 2},
     "parity + digit, equal, no task top-up (task_batch 0)": {"weighting": "equal", "task_batch": 0},
 }
-
-
-def _mean_std(values: list[float]) -> str:
-    if not values:
-        return "-"
-    mean = statistics.fmean(values) * 100
-    std = statistics.stdev(values) * 100 if len(values) > 1 else 0.0
-    return f"{mean:.1f} ± {std:.1f}"
 
 
 def test_accuracy(run_dir: Path, test_labels: Path) -> dict[str, float]:
@@ -120,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     print("| Training | Parity test acc. (%) | Digit test acc. (%) |")
     print("|---|---|---|")
     for row, accs in results.items():
-        print(f"| {row} | {_mean_std(accs['parity'])} | {_mean_std(accs['digit'])} |")
+        print(f"| {row} | {mean_std(accs['parity'])} | {mean_std(accs['digit'])} |")
     if args.out is not None:
         args.out.write_text(json.dumps({"seeds": args.seeds, "epochs": args.epochs, "results": results}, indent=1))
     return 0

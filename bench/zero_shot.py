@@ -29,17 +29,12 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _common import mean_std  # noqa: E402  (bench/ on sys.path above)
 
 TABLE = ROOT / "resources" / "attributes" / "demo_digits.csv"
 FIGURES = ["seen", "unseen", "H"]
-
-
-def _mean_std(values: list[float]) -> str:
-    if not values:
-        return "-"
-    mean = statistics.fmean(values) * 100
-    std = statistics.stdev(values) * 100 if len(values) > 1 else 0.0
-    return f"{mean:.1f} ± {std:.1f}"
 
 
 def one_run(split: Any, runs: Path, zsl: str, seed: int, epochs: int, extra: dict[str, Any]) -> dict[str, Any]:
@@ -114,8 +109,8 @@ def main() -> None:
     for zsl in args.methods:
         mine = [r for r in rows if r["zsl"] == zsl]
         for key, label in (("uncalibrated", "none"), ("calibrated", "calibrated stacking")):
-            figs = [_mean_std([r[key][k] for r in mine]) for k in ("seen_acc", "unseen_acc", "h")]
-            zsl_acc = _mean_std([r["zsl_unseen_acc"] for r in mine])
+            figs = [mean_std([r[key][k] for r in mine]) for k in ("seen_acc", "unseen_acc", "h")]
+            zsl_acc = mean_std([r["zsl_unseen_acc"] for r in mine])
             secs = statistics.fmean(r["seconds"] for r in mine)
             print(f"| {zsl.upper()} | {label} | {' | '.join(figs)} | {zsl_acc} | {secs:.0f} |")
     if args.json:

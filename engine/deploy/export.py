@@ -125,19 +125,7 @@ def export_onnx(
     if program is None:
         raise ExportError("torch.onnx.export returned no program")
 
-    proto = program.model_proto
-    _fold_external_data(proto, None)
-    del proto.metadata_props[:]
-    for key, value in sorted(meta.items()):
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
-    proto.producer_name = PRODUCER
-    proto.producer_version = f"torch-{torch.__version__}"
-    try:
-        data = proto.SerializeToString()
-    except ValueError as exc:  # protobuf refuses > 2 GiB
-        raise ExportError(f"model is too large for a single-file ONNX export ({exc})") from exc
-    atomic_write_bytes(out_path, data)
+    write_program(program, meta, out_path)
     return out_path
 
 
@@ -233,3 +221,20 @@ def export_and_verify(
             f"(allowed {atol:g}); the file was removed, see {report_path.name}"
         )
     return parity
+
+
+def write_program(program: Any, meta: Mapping[str, str], out_path: Path) -> None:
+    """The exporter's program as one self-contained ONNX file with our metadata, written atomically."""
+    proto = program.model_proto
+    _fold_external_data(proto, None)
+    del proto.metadata_props[:]
+    for key, value in sorted(meta.items()):
+        entry = proto.metadata_props.add()
+        entry.key, entry.value = key, value
+    proto.producer_name = PRODUCER
+    proto.producer_version = f"torch-{torch.__version__}"
+    try:
+        data = proto.SerializeToString()
+    except ValueError as exc:  # protobuf refuses > 2 GiB
+        raise ExportError(f"model is too large for a single-file ONNX export ({exc})") from exc
+    atomic_write_bytes(out_path, data)

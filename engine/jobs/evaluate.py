@@ -63,19 +63,13 @@ class TaskReport(BaseModel):
     misclassified: list[Misclassified]
 
 
-class EvaluateReport(BaseModel):
-    """What the evaluate job returns; `model_dump(by_alias=True)` is the JSON the CLI writes."""
+class EvaluateReport(TaskReport):
+    """What the evaluate job returns (the figures of TaskReport, for the first task of a multitask
+    run); `model_dump(by_alias=True)` is the JSON the CLI writes."""
 
-    model_config = ConfigDict(extra="forbid")
     run_dir: str
     data: str
     checkpoint: str
-    n: int
-    accuracy: float
-    classes: list[str]
-    per_class: list[ClassScores]
-    confusion_matrix: list[list[int]]
-    misclassified: list[Misclassified]
     skipped: list[SkippedFile]
     zero_shot: ZeroShotScores | None = None  # a zero-shot run on a folder of seen and unseen classes
     tasks: dict[str, TaskReport] = Field(

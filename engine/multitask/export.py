@@ -17,16 +17,15 @@ import numpy as np
 import onnx
 import torch
 
-from engine.core.fsutil import atomic_write_bytes, atomic_write_json
+from engine.core.fsutil import atomic_write_json
 from engine.deploy.export import (
     INPUT_NAME,
-    PRODUCER,
     REPORT_NAME,
     ExportError,
-    _fold_external_data,
     _metadata_strings,
     _ort_session,
     _sha256,
+    write_program,
 )
 from engine.jobs.export import ParityReport
 from engine.multitask.model import AllTasks, MultitaskClassifier
@@ -65,15 +64,7 @@ def export_multitask_onnx(
         raise ExportError(f"ONNX export of the multitask model failed: {type(exc).__name__}: {exc}") from exc
     if program is None:
         raise ExportError("torch.onnx.export returned no program")
-    proto = program.model_proto
-    _fold_external_data(proto, None)
-    del proto.metadata_props[:]
-    for key, value in sorted(meta.items()):
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
-    proto.producer_name = PRODUCER
-    proto.producer_version = f"torch-{torch.__version__}"
-    atomic_write_bytes(out_path, proto.SerializeToString())
+    write_program(program, meta, out_path)
     return out_path
 
 
