@@ -6,7 +6,8 @@ Each takes plain arrays (logits, features, labels of the SOURCE only) and return
   that forgot the task is caught by it;
 - `dev_risk`: Deep Embedded Validation (You, Wang, Long & Jordan, ICML 2019): the source
   validation loss weighted by the density ratio p_t/p_s of each image (estimated by a domain
-  classifier on the features), with the control variate that cuts its variance. Lower is better;
+  classifier on the features, `domain_classifier_ratio`), with the control variate that cuts its
+  variance. Lower is better;
 - `snd`: Soft Neighbourhood Density (Saito, Kim, Teterwak, Sclaroff, Darrell & Saenko, ICCV
   2021): the entropy of each target image's softmax-weighted similarity to the other target
   images' predictions; high when target predictions form dense clusters. Higher is better;
@@ -90,26 +91,25 @@ def domain_classifier_ratio(
     f_source_train: np.ndarray,
     f_target: np.ndarray,
     f_query: np.ndarray,
-    clip: float = 10.0,
+    max_weight: float = 100.0,
     seed: int = 0,
 ) -> np.ndarray:
-    """Density ratios p_t/p_s at `f_query` (source validation features), from a standardised
-    logistic regression told source-train (0) from target (1) features; clipped and normalised to
-    mean 1 over the queries by the same `density_ratio` the importance_weighting method uses."""
+    """Density ratios p_t/p_s at `f_query` (source validation features), as DEV's authors estimate
+    them: a standardised logistic regression tells source-train (0) from target (1) features, and
+    w = P(t|x)/P(s|x) · n_s/n_t. Not normalised (DEV's control variate relies on E_s[w] = 1, and
+    corrects for a sample mean away from it); capped at `max_weight` against division by ~0."""
     from sklearn.linear_model import LogisticRegression
     from sklearn.pipeline import make_pipeline
     from sklearn.preprocessing import StandardScaler
-
-    from engine.methods.importance_weighting import density_ratio
 
     fs, ft = np.asarray(f_source_train, np.float64), np.asarray(f_target, np.float64)
     x = np.concatenate([fs, ft])
     y = np.r_[np.zeros(len(fs)), np.ones(len(ft))]
     clf = make_pipeline(StandardScaler(), LogisticRegression(C=1.0, max_iter=2000, random_state=seed))
     clf.fit(x, y)
-    p_target = clf.predict_proba(np.asarray(f_query, np.float64))[:, 1]
-    w = density_ratio(torch.from_numpy(p_target), len(fs) / max(len(ft), 1), clip)
-    return w.numpy()
+    p = np.clip(clf.predict_proba(np.asarray(f_query, np.float64))[:, 1], 1e-12, 1 - 1e-12)
+    w = p / (1 - p) * (len(fs) / max(len(ft), 1))
+    return np.minimum(w, max_weight)
 
 
 def per_image_loss(logits: np.ndarray | torch.Tensor, labels: np.ndarray | torch.Tensor) -> np.ndarray:

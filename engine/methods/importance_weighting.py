@@ -4,9 +4,9 @@ Covariate-shift correction (Shimodaira 2000; Sugiyama et al. 2007, "Direct impor
 estimation"; Bickel et al. 2007 for the domain-classifier estimate used here). Under covariate
 shift the target risk is the source risk weighted by the density ratio w(x) = p_t(x) / p_s(x).
 A domain classifier c(x) = P(target | x) gives it without estimating either density:
-w(x) = c(x) / (1 − c(x)) · n_s / n_t. The same ratio weights the source validation risk in Deep
-Embedded Validation (engine.advisor.scores.dev_risk), so the advisor and this method share
-`density_ratio`.
+w(x) = c(x) / (1 − c(x)) · n_s / n_t. Deep Embedded Validation (engine.advisor.scores) weights
+the source validation risk by the same ratio, from a logistic domain classifier on a trained
+model's features.
 
 Here the domain classifier is a small MLP on the backbone's features, trained every step on
 DETACHED features (no gradient reversal: the features are not made alike, the source is
