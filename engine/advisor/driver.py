@@ -171,11 +171,10 @@ class Advice:
                 result = run_train(tc, self.forward, self.control, cache=self.cache)
         except NonFiniteLoss as err:
             e.status, e.reason = "dropped", f"diverged: {err}"
-            e.seconds += time.perf_counter() - t0
             self.warn(f"{e.label}: dropped, it diverged ({err}).")
             return
         finally:
-            e.seconds += time.perf_counter() - t0 if e.status == "running" else 0.0
+            e.seconds += time.perf_counter() - t0
         e.run_dir = str(result.run_dir)
         if result.status == "stopped":
             e.status = "stopped"
