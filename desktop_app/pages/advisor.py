@@ -232,12 +232,10 @@ class AdvisorPage(JobPage):
         self.table.set_entries(report.candidates, any("target_acc" in e.scores for e in report.candidates))
         self.table_updated.emit(self.table.row_count())
         self.shift_label.setText(f"Shift: {report.shift.message}" if report.shift else "Shift: –")
-        self.answer.setText(report.message)
+        self.answer.setText(report.message + "".join(f"\nWarning: {w}" for w in report.warnings))
         self.status.setText(
             "Stopped: Resume continues." if report.stopped else f"Done in {report.elapsed_s / 60:.1f} min."
         )
-        for warning in report.warnings:
-            self.status.setToolTip((self.status.toolTip() + "\n" + warning).strip())
         self.resume_button.setEnabled(report.stopped)
         self.train_button.setEnabled(report.recommended_config is not None and not report.stopped)
         self.state.runs_updated.emit()
