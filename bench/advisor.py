@@ -120,6 +120,26 @@ def dann_default(cfg: Any, epochs: int, work: Path) -> float:
     return float(open_run(result.run_dir).info()["best_metrics"]["target/acc"])
 
 
+# Combinations measured offline on the stored rung-0 scores (no training): which scores help?
+COMBOS: dict[str, dict[str, float]] = {
+    "val_acc+entropy": {"val_acc": 1.0, "entropy": 1.0},
+    "snd+entropy": {"snd": 1.0, "entropy": 1.0},
+    "val_acc+dev+entropy": {"val_acc": 1.0, "dev": 1.0, "entropy": 1.0},
+}
+
+
+def offline(row: dict[str, Any], weights: dict[str, float], val_gate: float = 0.1) -> tuple[float, float]:
+    """Spearman ρ and rung-0 regret of a weighted combination, from an advice's stored scores."""
+    from engine.advisor.ranking import combined_scores, rank_candidates
+
+    rung0 = [c for c in row["candidates"] if c["rung"] == 0]
+    rows = [{k: c[k] for k in SCORES} for c in rung0]
+    truth = [c["target_acc"] for c in rung0]
+    values = combined_scores(rows, weights)
+    order, _ = rank_candidates(rows, "combined", val_gate, weights)
+    return spearman([v or 0.0 for v in values], truth), max(truth) - truth[order[0]]
+
+
 def _mean(values: list[float]) -> float:
     finite = [v for v in values if math.isfinite(v)]
     return statistics.fmean(finite) if finite else float("nan")
@@ -145,6 +165,10 @@ def tables(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {k} | {_mean([r['rho'][k] for r in rows]):+.2f} | {100 * _mean([r['regret0'][k] for r in rows]):.1f} |"
         )
+    for name, weights in COMBOS.items():
+        measured = [offline(r, weights) for r in rows]
+        rho, regret0 = _mean([m[0] for m in measured]), _mean([m[1] for m in measured])
+        lines.append(f"| {name} (offline) | {rho:+.2f} | {100 * regret0:.1f} |")
     lines.append("")
     regret = _mean([r["regret"] for r in rows])
     gain = _mean([r["pick_acc"] - r["dann_acc"] for r in rows])

@@ -65,15 +65,18 @@ def combined_scores(
 
 
 def rank_candidates(
-    rows: Sequence[Mapping[str, float | None]], by: str = "combined", val_gate: float = 0.1
+    rows: Sequence[Mapping[str, float | None]],
+    by: str = "combined",
+    val_gate: float = 0.1,
+    weights: Mapping[str, float] | None = None,
 ) -> tuple[list[int], list[float | None]]:
     """Candidate indices best first, and the value each was ranked by (its combined score, or
-    the single score `by`). Candidates without that value are left out; those failing the
-    source-accuracy gate come after the rest."""
+    the single score `by`; `weights` weigh the combined one's scores). Candidates without that
+    value are left out; those failing the source-accuracy gate come after the rest."""
     if by not in RANK_BY:
         raise ValueError(f"rank by one of {RANK_BY}, not {by!r}")
     if by == "combined":
-        values = combined_scores(rows)
+        values = combined_scores(rows, weights)
         direction = "max"
     else:
         values = [r.get(by) for r in rows]

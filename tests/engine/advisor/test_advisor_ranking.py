@@ -80,3 +80,15 @@ def test_trim_rungs_keeps_what_fits() -> None:
     assert trim_rungs(rungs, 1.0, 100.0) == rungs
     assert trim_rungs(rungs, 1.0, 20.0) == [Rung(4, 4)]
     assert trim_rungs(rungs, 1.0, 10.0) == []
+
+
+def test_combined_scores_with_weights_by_hand() -> None:
+    # val_acc and entropy only: A (.5 + 0)/2, B (1 + .5)/2, C (0 + 1)/2
+    weights = {"val_acc": 1.0, "entropy": 1.0}
+    assert combined_scores(ROWS, weights) == pytest.approx([0.25, 0.75, 0.5])
+    assert rank_candidates(ROWS, "combined", val_gate=1.0, weights=weights)[0] == [1, 2, 0]
+
+
+def test_true_target_accuracy_never_moves_the_ranking() -> None:
+    with_truth = [{**r, "target_acc": t} for r, t in zip(ROWS, (0.1, 0.2, 0.9), strict=True)]
+    assert rank_candidates(with_truth) == rank_candidates(ROWS)
