@@ -241,7 +241,7 @@ class Advice:
         rows: list[dict[str, float | None]] = [dict(e.scores) for e in entries]
         for row in rows:
             row.pop("target_acc", None)  # never used to choose
-        order, values = rank_candidates(rows, self.cfg.rank_by, self.cfg.val_gate)
+        order, values = rank_candidates(rows, self.cfg.rank_by, self.cfg.val_gate, self.cfg.score_weights)
         for e in self.state.rung_entries(rung):
             e.rank, e.combined = None, None
         for pos, i in enumerate(order):

@@ -52,6 +52,10 @@ class AdviseConfig(StrictModel):
     )
     full_epochs: int = Field(10, ge=1, le=10_000, description="Epochs of 'Train the recommended' (the full run).")
     rank_by: RankBy = Field("combined", description="The label-free ranking: combined, or one score alone.")
+    score_weights: dict[str, float] = Field(
+        default_factory=lambda: {"val_acc": 1.0, "dev": 1.0, "snd": 1.0, "entropy": 1.0},
+        description="Weight of each score (val_acc, dev, snd, entropy) in the combined ranking.",
+    )
     val_gate: float = Field(
         0.1, ge=0, le=1, description="Rank last a candidate whose source accuracy is this far below the best one's."
     )
@@ -70,6 +74,16 @@ class AdviseConfig(StrictModel):
     device: Device = Field("auto", description="Where to train.")
     runs_dir: Path = Field(Path("runs"), description="Where the candidates' runs and the advice folder go.")
     resume: Path | None = Field(None, description="An advice folder to continue (its own settings are used).")
+
+    @field_validator("score_weights")
+    @classmethod
+    def _known_scores(cls, v: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(v) - {"val_acc", "dev", "snd", "entropy"})
+        if unknown:
+            raise ValueError(f"unknown scores {unknown}: weigh val_acc, dev, snd and entropy")
+        if not any(w > 0 for w in v.values()):
+            raise ValueError("give at least one score a weight above 0")
+        return v
 
     @field_validator("source", "target", "target_test", "runs_dir", "resume", mode="before")
     @classmethod
