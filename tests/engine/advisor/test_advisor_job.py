@@ -151,3 +151,15 @@ def test_cli_advise_writes_json(
         == 2
     )
     assert "too small for even one candidate" in capsys.readouterr().err
+
+
+def test_no_shift_means_source_only_is_enough(advise_config: AdviseConfig, tiny_demo: DemoPaths) -> None:
+    """The source's own images as the target: the shift is small, adaptation is not even tried."""
+    cfg = advise_config.model_copy(update={"target": tiny_demo.source, "target_test": None, "small_shift": 0.5})
+    report = JOB.run(cfg)
+    assert report.shift is not None and report.shift.size == "small"
+    assert report.source_only_enough and report.recommended is not None
+    assert report.recommended.method == "finetune" and "Source-only is enough" in report.message
+    others = [e for e in report.candidates if e.method != "finetune"]
+    assert others and all(e.status == "skipped" and "small" in e.reason for e in others)
+    assert len(list_runs(cfg.runs_dir)) == 1

@@ -113,3 +113,12 @@ def test_domain_classifier_ratio_weights_target_like_images_up() -> None:
 def test_per_image_loss_is_cross_entropy() -> None:
     loss = per_image_loss(np.array([[0.0, 0.0], [math.log(3), 0.0]]), np.array([0, 0]))
     assert loss.tolist() == pytest.approx([math.log(2), -math.log(0.75)])
+
+
+def test_cv_proxy_a_distance_near_0_for_one_domain_and_2_for_two() -> None:
+    from engine.advisor.shift import cv_proxy_a_distance
+
+    rng = np.random.default_rng(3)
+    same = rng.normal(size=(200, 8))
+    assert cv_proxy_a_distance(same[:100], same[100:]) < 0.4
+    assert cv_proxy_a_distance(same[:100], same[100:] + 3.0) > 1.9
