@@ -120,24 +120,40 @@ def dann_default(cfg: Any, epochs: int, work: Path) -> float:
     return float(open_run(result.run_dir).info()["best_metrics"]["target/acc"])
 
 
-# Combinations measured offline on the stored rung-0 scores (no training): which scores help?
-COMBOS: dict[str, dict[str, float]] = {
-    "val_acc+entropy": {"val_acc": 1.0, "entropy": 1.0},
-    "snd+entropy": {"snd": 1.0, "entropy": 1.0},
-    "val_acc+dev+entropy": {"val_acc": 1.0, "dev": 1.0, "entropy": 1.0},
+# Ranking rules measured offline on the stored rung-0 scores (no training): (by, score weights).
+RULES: dict[str, tuple[str, dict[str, float] | None]] = {
+    "combined (4 scores)": ("combined", None),
+    "val_acc": ("val_acc", None),
+    "dev": ("dev", None),
+    "snd": ("snd", None),
+    "entropy": ("entropy", None),
+    "val_acc+entropy": ("combined", {"val_acc": 1.0, "entropy": 1.0}),
+    "val_acc+snd+entropy": ("combined", {"val_acc": 1.0, "snd": 1.0, "entropy": 1.0}),
 }
 
 
-def offline(row: dict[str, Any], weights: dict[str, float], val_gate: float = 0.1) -> tuple[float, float]:
-    """Spearman ρ and rung-0 regret of a weighted combination, from an advice's stored scores."""
+def offline(
+    row: dict[str, Any], rule: tuple[str, dict[str, float] | None], with_source_only: bool
+) -> tuple[float, ...]:
+    """Spearman ρ, regret and pick − DANN (transfer_weight 1) of a ranking rule among an advice's
+    rung-0 candidates (all trained for the same epochs), from their stored scores."""
     from engine.advisor.ranking import combined_scores, rank_candidates
 
     rung0 = [c for c in row["candidates"] if c["rung"] == 0]
+    if not with_source_only:
+        rung0 = [c for c in rung0 if c["label"] != "finetune"]
     rows = [{k: c[k] for k in SCORES} for c in rung0]
     truth = [c["target_acc"] for c in rung0]
-    values = combined_scores(rows, weights)
-    order, _ = rank_candidates(rows, "combined", val_gate, weights)
-    return spearman([v or 0.0 for v in values], truth), max(truth) - truth[order[0]]
+    by, weights = rule
+    if by == "combined":
+        values = [v or 0.0 for v in combined_scores(rows, weights)]
+    else:
+        values = [SCORES[by] * r[by] for r in rows]
+    order, _ = rank_candidates(rows, by, 0.1, weights)
+    pick = truth[order[0]]
+    dann = next(c["target_acc"] for c in row["candidates"] if c["rung"] == 0 and c["label"] == "dann transfer_weight=1")
+    best = max(c["target_acc"] for c in row["candidates"] if c["rung"] == 0)
+    return spearman(values, truth), best - pick, pick - dann
 
 
 def _mean(values: list[float]) -> float:
@@ -165,10 +181,19 @@ def tables(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {k} | {_mean([r['rho'][k] for r in rows]):+.2f} | {100 * _mean([r['regret0'][k] for r in rows]):.1f} |"
         )
-    for name, weights in COMBOS.items():
-        measured = [offline(r, weights) for r in rows]
-        rho, regret0 = _mean([m[0] for m in measured]), _mean([m[1] for m in measured])
-        lines.append(f"| {name} (offline) | {rho:+.2f} | {100 * regret0:.1f} |")
+    for with_source_only in (True, False):
+        lines.append("")
+        who = (
+            "every rung-0 candidate" if with_source_only else "rung-0 adaptation candidates (source-only the baseline)"
+        )
+        lines.append(f"Offline, {who}: | rule | mean ρ | mean regret (points) | pick − DANN (points) |")
+        lines.append("|---|---|---|---|")
+        for name, rule in RULES.items():
+            m = [offline(r, rule, with_source_only) for r in rows]
+            lines.append(
+                f"| {name} | {_mean([x[0] for x in m]):+.2f} | {100 * _mean([x[1] for x in m]):.1f} | "
+                f"{100 * _mean([x[2] for x in m]):+.1f} |"
+            )
     lines.append("")
     regret = _mean([r["regret"] for r in rows])
     gain = _mean([r["pick_acc"] - r["dann_acc"] for r in rows])

@@ -237,13 +237,25 @@ class Advice:
         self.save()
 
     def rank(self, rung: int) -> None:
-        entries = [e for e in self.state.rung_entries(rung) if e.status == "finished"]
+        """Rank this rung's finished candidates. Unless the shift is small (or `compare_source_only`),
+        source-only is the baseline, not a contender: source accuracy and DEV favour it by design
+        (adaptation trades some source accuracy for the target), and on the shift zoo it ranked
+        first where every adaptation candidate beat it on the target (docs/advisor.md)."""
+        shift = self.state.shift
+        baseline = not self.cfg.compare_source_only and shift is not None and shift.size != "small"
+        entries = [
+            e
+            for e in self.state.rung_entries(rung)
+            if e.status == "finished" and not (baseline and e.method == SOURCE_ONLY)
+        ]
         rows: list[dict[str, float | None]] = [dict(e.scores) for e in entries]
         for row in rows:
             row.pop("target_acc", None)  # never used to choose
         order, values = rank_candidates(rows, self.cfg.rank_by, self.cfg.val_gate, self.cfg.score_weights)
         for e in self.state.rung_entries(rung):
             e.rank, e.combined = None, None
+            if baseline and e.method == SOURCE_ONLY and e.status == "finished":
+                e.reason = f"the baseline: the shift is {shift.size if shift else ''}, adaptation candidates are ranked"
         for pos, i in enumerate(order):
             entries[i].rank, entries[i].combined = pos + 1, values[i]
 

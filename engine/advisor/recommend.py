@@ -19,8 +19,9 @@ def pick(state: AdviceState) -> tuple[Entry | None, list[Entry]]:
     """The rank-1 entry of the highest rung with a ranked entry, and up to three runner-ups:
     the rest of that rung by rank, then the earlier rungs' best of other candidates."""
     ranked = [e for e in state.entries if e.rank is not None]
-    if not ranked:
-        return None, []
+    if not ranked:  # every adaptation candidate dropped or skipped: the baseline is what is left
+        baseline = [e for e in state.entries if e.method == SOURCE_ONLY and e.status == "finished"]
+        return (max(baseline, key=lambda e: e.rung) if baseline else None), []
     top_rung = max(e.rung for e in ranked)
     best = min((e for e in ranked if e.rung == top_rung), key=lambda e: e.rank or 0)
     seen = {best.candidate}
@@ -40,7 +41,7 @@ def build_report(cfg: AdviseConfig, state: AdviceState, advice_dir: Path) -> Adv
     best, runner_ups = pick(state)
     shift = state.shift
     small = shift is not None and shift.size == "small" and cfg.small_shift > 0
-    source_only_enough = best is not None and (best.method == SOURCE_ONLY or small)
+    source_only_enough = best is not None and (small or (best.method == SOURCE_ONLY and best.rank is not None))
     if small:  # adaptation was not tried: the source-only entry is the answer
         best = next((e for e in state.entries if e.method == SOURCE_ONLY and e.status == "finished"), best)
     if best is None:
@@ -51,6 +52,10 @@ def build_report(cfg: AdviseConfig, state: AdviceState, advice_dir: Path) -> Adv
         message = (
             f"Source-only is enough: the shift is small ({shift.message if shift else ''}) "
             "Fine-tune on the source; adaptation has little to fix."
+        )
+    elif best.method == SOURCE_ONLY and best.rank is None:
+        message = (
+            "Source-only: no adaptation candidate finished (see why in the table), so fine-tuning is what is left."
         )
     elif best.method == SOURCE_ONLY:
         message = (

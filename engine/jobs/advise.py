@@ -56,6 +56,11 @@ class AdviseConfig(StrictModel):
         default_factory=lambda: {"val_acc": 1.0, "dev": 1.0, "snd": 1.0, "entropy": 1.0},
         description="Weight of each score (val_acc, dev, snd, entropy) in the combined ranking.",
     )
+    compare_source_only: bool = Field(
+        False,
+        description="Rank source-only against the adaptation candidates even when the shift is not small "
+        "(off: it is the baseline row; source-side scores favour it, since adaptation trades source accuracy).",
+    )
     val_gate: float = Field(
         0.1, ge=0, le=1, description="Rank last a candidate whose source accuracy is this far below the best one's."
     )
