@@ -30,7 +30,8 @@ TIPS = {
     "DEV (lower better)": "Deep Embedded Validation (You et al. 2019): source validation loss weighted by how target-like each image is.",
     "SND (higher better)": "Soft Neighbourhood Density (Saito et al. 2021): how densely the target predictions cluster.",
     "Target entropy": "Mean entropy of the target predictions: lower is more confident.",
-    "Score": "The value the candidate was ranked by within its rung (the combined score: its mean rank under the four scores).",
+    "Score": "The value the candidate was ranked by within its rung: source validation accuracy by default, "
+    "or the combined score (its mean rank under the four scores).",
     "Target acc (check)": "True accuracy on the labelled target test folder: shown as a check only, never used to choose.",
 }
 

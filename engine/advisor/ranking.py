@@ -84,11 +84,13 @@ def rank_candidates(
     accs = [float(a) for r in rows if (a := r.get("val_acc")) is not None and math.isfinite(a)]
     best_acc = max(accs) if accs else math.nan
     sign = 1.0 if direction == "max" else -1.0
+    # a single score ties often (source accuracy on a few hundred images): the combined one breaks ties
+    tie = combined_scores(rows, weights) if by != "combined" else [0.0] * len(rows)
 
-    def key(i: int) -> tuple[int, float]:
+    def key(i: int) -> tuple[int, float, float]:
         acc = rows[i].get("val_acc")
         failed = _finite(acc) and math.isfinite(best_acc) and float(acc or 0.0) < best_acc - val_gate
-        return (1 if failed else 0, -sign * float(values[i] or 0.0))
+        return (1 if failed else 0, -sign * float(values[i] or 0.0), -float(tie[i] or 0.0))
 
     order = sorted((i for i, v in enumerate(values) if _finite(v)), key=key)
     return order, values

@@ -51,7 +51,12 @@ class AdviseConfig(StrictModel):
         description="Weight averaging of every candidate run (0: off): one value for all, so short runs compare fairly.",
     )
     full_epochs: int = Field(10, ge=1, le=10_000, description="Epochs of 'Train the recommended' (the full run).")
-    rank_by: RankBy = Field("combined", description="The label-free ranking: combined, or one score alone.")
+    rank_by: RankBy = Field(
+        "val_acc",
+        description="The label-free ranking: one score, or 'combined' (the mean rank under the weighted scores). "
+        "Source validation accuracy is the default: among adaptation candidates it tracked target accuracy best "
+        "on the shift zoo (bench/advisor.py; the README has the table).",
+    )
     score_weights: dict[str, float] = Field(
         default_factory=lambda: {"val_acc": 1.0, "dev": 1.0, "snd": 1.0, "entropy": 1.0},
         description="Weight of each score (val_acc, dev, snd, entropy) in the combined ranking.",
@@ -107,7 +112,7 @@ class AdviseReport(BaseModel):
     source_only_enough: bool = False
     message: str = ""
     warnings: list[str] = Field(default_factory=list)
-    rank_by: str = "combined"
+    rank_by: str = "val_acc"
     budget_s: float = 0.0
     elapsed_s: float = 0.0
     recommended_config: dict[str, Any] | None = None  # a TrainConfig (plain data): "Train the recommended"

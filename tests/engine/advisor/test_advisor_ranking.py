@@ -92,3 +92,9 @@ def test_combined_scores_with_weights_by_hand() -> None:
 def test_true_target_accuracy_never_moves_the_ranking() -> None:
     with_truth = [{**r, "target_acc": t} for r, t in zip(ROWS, (0.1, 0.2, 0.9), strict=True)]
     assert rank_candidates(with_truth) == rank_candidates(ROWS)
+
+
+def test_a_tie_in_one_score_is_broken_by_the_combined_one() -> None:
+    rows = [{**ROWS[0], "val_acc": 0.95}, ROWS[1]]  # A and B tie on source accuracy; B is better elsewhere
+    assert rank_candidates(rows, "val_acc")[0] == [1, 0]
+    assert rank_candidates(rows[::-1], "val_acc")[0] == [0, 1]
