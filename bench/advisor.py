@@ -221,8 +221,7 @@ def main() -> int:
     p.add_argument("--load", nargs="+")
     args = p.parse_args()
     if args.load:
-        rows = [r for f in args.load for r in json.loads(Path(f).read_text())["rows"]]
-        print(tables(rows))
+        print(tables([r for f in args.load for r in json.loads(Path(f).read_text())["rows"]]))
         return 0
     import torch
 
