@@ -12,6 +12,7 @@ PAGES: list[tuple[str, str]] = [
     ("desktop_app.pages.train", "TrainPage"),
     ("desktop_app.pages.evaluate", "EvaluatePage"),
     ("desktop_app.pages.domains", "DomainsPage"),
+    ("desktop_app.pages.advisor", "AdvisorPage"),
     ("desktop_app.pages.robustness", "RobustnessPage"),
     ("desktop_app.pages.export", "ExportPage"),
     ("desktop_app.pages.predict", "PredictPage"),

@@ -351,7 +351,6 @@ class PredictPage(JobPage):
         if isinstance(event, Started):
             self.status.setText(f"Classifying {event.total_steps} file(s)...")
 
-
     def set_inputs_enabled(self, enabled: bool) -> None:
         for w in (self.open_model_button, self.open_image_button, self.open_folder_button, self.top_k):
             w.setEnabled(enabled)

@@ -29,6 +29,7 @@ _MODULES = (
     "check_tasks",
     "explain",
     "report",
+    "advise",
 )
 
 

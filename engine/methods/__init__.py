@@ -33,6 +33,7 @@ _BUILTIN = [
     "distill",
     "zero_shot",
     "multitask",
+    "importance_weighting",
 ]
 
 

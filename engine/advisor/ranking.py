@@ -1,0 +1,96 @@
+"""One ranking from several label-free scores, and the recommendation it leads to.
+
+No single label-free score is reliable across shifts (Saito et al. 2021 and You et al. 2019
+each show the others failing somewhere), so the default ranking averages the candidates'
+normalised ranks under each score (a Borda count): a candidate must look good by several
+independent criteria to come first, and no score's scale dominates. A sanity gate comes first:
+a candidate whose source validation accuracy is more than `val_gate` below the best one's has
+forgotten the task, and is ranked after every candidate that has not.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+from engine.advisor.scores import DIRECTIONS
+
+SCORE_NAMES: tuple[str, ...] = ("val_acc", "dev", "snd", "entropy")
+RANK_BY = ("combined", *SCORE_NAMES)
+
+
+def _finite(v: float | None) -> bool:
+    return v is not None and math.isfinite(v)
+
+
+def normalised_ranks(values: Sequence[float | None], direction: str) -> list[float | None]:
+    """Each value's rank among the finite ones, scaled to [0, 1] (1 = best), ties sharing their
+    average rank; None for a missing or non-finite value. One value alone gets 1."""
+    idx = [i for i, v in enumerate(values) if _finite(v)]
+    out: list[float | None] = [None] * len(values)
+    if not idx:
+        return out
+    sign = 1.0 if direction == "max" else -1.0
+    keyed = sorted(idx, key=lambda i: sign * float(values[i] or 0.0))  # worst first
+    n = len(keyed)
+    pos = 0
+    while pos < n:
+        end = pos
+        while end + 1 < n and sign * float(values[keyed[end + 1]] or 0.0) == sign * float(values[keyed[pos]] or 0.0):
+            end += 1
+        avg = (pos + end) / 2
+        for j in range(pos, end + 1):
+            out[keyed[j]] = 1.0 if n == 1 else avg / (n - 1)
+        pos = end + 1
+    return out
+
+
+def combined_scores(
+    rows: Sequence[Mapping[str, float | None]], weights: Mapping[str, float] | None = None
+) -> list[float | None]:
+    """The weighted mean of each candidate's normalised ranks over the scores it has (None when
+    it has none). `weights` default to 1 for each of SCORE_NAMES."""
+    weights = dict(weights or {name: 1.0 for name in SCORE_NAMES})
+    ranks = {name: normalised_ranks([r.get(name) for r in rows], DIRECTIONS[name]) for name in weights}
+    out: list[float | None] = []
+    for i in range(len(rows)):
+        total = norm = 0.0
+        for name, w in weights.items():
+            rank = ranks[name][i]
+            if rank is not None and w > 0:
+                total += w * rank
+                norm += w
+        out.append(total / norm if norm else None)
+    return out
+
+
+def rank_candidates(
+    rows: Sequence[Mapping[str, float | None]],
+    by: str = "combined",
+    val_gate: float = 0.1,
+    weights: Mapping[str, float] | None = None,
+) -> tuple[list[int], list[float | None]]:
+    """Candidate indices best first, and the value each was ranked by (its combined score, or
+    the single score `by`; `weights` weigh the combined one's scores). Candidates without that
+    value are left out; those failing the source-accuracy gate come after the rest."""
+    if by not in RANK_BY:
+        raise ValueError(f"rank by one of {RANK_BY}, not {by!r}")
+    if by == "combined":
+        values = combined_scores(rows, weights)
+        direction = "max"
+    else:
+        values = [r.get(by) for r in rows]
+        direction = DIRECTIONS[by]
+    accs = [float(a) for r in rows if (a := r.get("val_acc")) is not None and math.isfinite(a)]
+    best_acc = max(accs) if accs else math.nan
+    sign = 1.0 if direction == "max" else -1.0
+    # a single score ties often (source accuracy on a few hundred images): the combined one breaks ties
+    tie = combined_scores(rows, weights) if by != "combined" else [0.0] * len(rows)
+
+    def key(i: int) -> tuple[int, float, float]:
+        acc = rows[i].get("val_acc")
+        failed = _finite(acc) and math.isfinite(best_acc) and float(acc or 0.0) < best_acc - val_gate
+        return (1 if failed else 0, -sign * float(values[i] or 0.0), -float(tie[i] or 0.0))
+
+    order = sorted((i for i, v in enumerate(values) if _finite(v)), key=key)
+    return order, values

@@ -1,0 +1,100 @@
+"""The combined ranking and the successive-halving schedule, against hand-worked cases."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from engine.advisor.halving import Rung, fit_budget, plan_cost, plan_halving, trim_rungs
+from engine.advisor.ranking import combined_scores, normalised_ranks, rank_candidates
+from engine.core.errors import UserError
+
+ROWS = [
+    {"val_acc": 0.90, "dev": 1.0, "snd": 2.0, "entropy": 0.5},  # A
+    {"val_acc": 0.95, "dev": 0.8, "snd": 1.0, "entropy": 0.3},  # B
+    {"val_acc": 0.70, "dev": 2.0, "snd": 3.0, "entropy": 0.1},  # C
+]
+
+
+def test_normalised_ranks_directions_ties_and_missing() -> None:
+    assert normalised_ranks([3.0, 1.0, 2.0], "max") == [1.0, 0.0, 0.5]
+    assert normalised_ranks([3.0, 1.0, 2.0], "min") == [0.0, 1.0, 0.5]
+    assert normalised_ranks([1.0, 1.0, 0.0], "max") == [0.75, 0.75, 0.0]
+    assert normalised_ranks([1.0, math.nan, None], "max") == [1.0, None, None]
+
+
+def test_combined_scores_by_hand() -> None:
+    # ranks (val, dev, snd, entropy): A .5 .5 .5 0; B 1 1 0 .5; C 0 0 1 1
+    assert combined_scores(ROWS) == pytest.approx([0.375, 0.625, 0.5])
+
+
+def test_rank_candidates_combined_with_and_without_the_source_gate() -> None:
+    order, values = rank_candidates(ROWS, "combined", val_gate=1.0)
+    assert order == [1, 2, 0]
+    assert values == pytest.approx([0.375, 0.625, 0.5])
+    order, _ = rank_candidates(ROWS, "combined", val_gate=0.1)  # C lost 25 points of source accuracy
+    assert order == [1, 0, 2]
+
+
+def test_rank_candidates_by_single_scores() -> None:
+    assert rank_candidates(ROWS, "dev", val_gate=1.0)[0] == [1, 0, 2]
+    assert rank_candidates(ROWS, "snd", val_gate=1.0)[0] == [2, 0, 1]
+    assert rank_candidates(ROWS, "entropy", val_gate=1.0)[0] == [2, 1, 0]
+
+
+def test_rank_candidates_leaves_out_a_diverged_candidate() -> None:
+    rows = [*ROWS, {"val_acc": math.nan, "dev": math.nan, "snd": math.nan, "entropy": math.nan}]
+    order, values = rank_candidates(rows)
+    assert 3 not in order and values[3] is None
+
+
+def test_plan_halving() -> None:
+    assert plan_halving(8, 2, 8) == [Rung(2, 8), Rung(4, 4), Rung(8, 2)]
+    assert plan_halving(5, 1, 16) == [Rung(1, 5), Rung(2, 3), Rung(4, 2), Rung(8, 1)]
+    assert plan_halving(9, 1, 9, eta=3) == [Rung(1, 9), Rung(3, 3), Rung(9, 1)]
+    assert plan_halving(1, 3, 12) == [Rung(3, 1)]
+
+
+def test_plan_cost_uses_each_candidates_cost_in_rung_0() -> None:
+    # rung 0: (1 + 2 + 1 + 2) x 2 epochs = 12; rung 1: 2 kept x 4 epochs x dearest 2 = 16
+    assert plan_cost([Rung(2, 4), Rung(4, 2)], [1.0, 2.0, 1.0, 2.0]) == pytest.approx(28.0)
+
+
+def test_fit_budget_drops_rungs_then_candidates() -> None:
+    costs = [1.0] * 8  # full plan: 8x2 + 4x4 + 2x8 = 48 s
+    assert fit_budget(costs, 2, 8, 48.0).rungs == (Rung(2, 8), Rung(4, 4), Rung(8, 2))
+    assert fit_budget(costs, 2, 8, 40.0).rungs == (Rung(2, 8), Rung(4, 4))
+    small = fit_budget(costs, 2, 8, 11.0)
+    assert small.candidates == 5 and small.rungs == (Rung(2, 5),)
+    assert small.estimated_s == pytest.approx(10.0)
+
+
+def test_fit_budget_refuses_a_budget_below_one_candidate() -> None:
+    with pytest.raises(UserError, match=r"budget_minutes.*too small for even one candidate"):
+        fit_budget([120.0, 60.0], 2, 8, 100.0)
+
+
+def test_trim_rungs_keeps_what_fits() -> None:
+    rungs = [Rung(4, 4), Rung(8, 2)]
+    assert trim_rungs(rungs, 1.0, 100.0) == rungs
+    assert trim_rungs(rungs, 1.0, 20.0) == [Rung(4, 4)]
+    assert trim_rungs(rungs, 1.0, 10.0) == []
+
+
+def test_combined_scores_with_weights_by_hand() -> None:
+    # val_acc and entropy only: A (.5 + 0)/2, B (1 + .5)/2, C (0 + 1)/2
+    weights = {"val_acc": 1.0, "entropy": 1.0}
+    assert combined_scores(ROWS, weights) == pytest.approx([0.25, 0.75, 0.5])
+    assert rank_candidates(ROWS, "combined", val_gate=1.0, weights=weights)[0] == [1, 2, 0]
+
+
+def test_true_target_accuracy_never_moves_the_ranking() -> None:
+    with_truth = [{**r, "target_acc": t} for r, t in zip(ROWS, (0.1, 0.2, 0.9), strict=True)]
+    assert rank_candidates(with_truth) == rank_candidates(ROWS)
+
+
+def test_a_tie_in_one_score_is_broken_by_the_combined_one() -> None:
+    rows = [{**ROWS[0], "val_acc": 0.95}, ROWS[1]]  # A and B tie on source accuracy; B is better elsewhere
+    assert rank_candidates(rows, "val_acc")[0] == [1, 0]
+    assert rank_candidates(rows[::-1], "val_acc")[0] == [0, 1]
