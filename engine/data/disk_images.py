@@ -105,10 +105,11 @@ class DiskImages:
         state["_fd"], state["_pid"] = None, -1  # a spawned worker opens the file itself
         return state
 
-    def __del__(self) -> None:
-        if self._fd is not None and self._pid == os.getpid():
+    def __del__(self, _getpid: Any = os.getpid, _close: Any = os.close) -> None:
+        # os may already be torn down when the interpreter exits: keep our own references
+        if getattr(self, "_fd", None) is not None and self._pid == _getpid():
             with contextlib.suppress(OSError):
-                os.close(self._fd)
+                _close(self._fd)
 
     def __repr__(self) -> str:
         return f"DiskImages({len(self)} images of {self.size}px in {self.path})"
