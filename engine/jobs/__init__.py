@@ -10,10 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from engine.core.registry import Registry
-from engine.jobs import attack, check, compress, embed, evaluate, export, predict, train
+from engine.jobs import attack, check, compress, embed, evaluate, export, gan_train, predict, train
 from engine.jobs.job import Job
 
-_MODULES = (train, evaluate, export, attack, embed, check, predict, compress)
+_MODULES = (train, evaluate, export, attack, embed, check, predict, compress, gan_train)
 
 # Entries differ in their config and report classes; each module's JOB keeps its exact types.
 JOBS: Registry[Job[Any, Any]] = Registry("job")
