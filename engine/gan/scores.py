@@ -15,6 +15,8 @@ each other when computed with the same features, never with published Inception 
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 from scipy import linalg
 
@@ -39,12 +41,13 @@ def kid(
 ) -> tuple[float, float]:
     """(mean, std) of the unbiased MMD² over `subsets` random subsets of min(subset_size, m, n) each.
 
-    With one subset at least as large as both sets, this is exactly `mmd2_unbiased(real, fake)`.
+    When `subset_size` covers both whole sets there is nothing to draw: the exact
+    `mmd2_unbiased(real, fake)` on all samples, std 0.
     """
     real, fake = np.asarray(real, np.float64), np.asarray(fake, np.float64)
-    size = min(subset_size, len(real), len(fake))
-    if subsets == 1 and size == len(real) == len(fake):
+    if subset_size >= max(len(real), len(fake)):
         return mmd2_unbiased(real, fake), 0.0
+    size = min(subset_size, len(real), len(fake))
     rng = np.random.default_rng(seed)
     vals = [
         mmd2_unbiased(
@@ -60,7 +63,9 @@ def fid(real: np.ndarray, fake: np.ndarray) -> float:
     real, fake = np.asarray(real, np.float64), np.asarray(fake, np.float64)
     mu1, mu2 = real.mean(0), fake.mean(0)
     c1, c2 = np.cov(real, rowvar=False), np.cov(fake, rowvar=False)
-    covmean, _ = linalg.sqrtm(c1 @ c2, disp=False)
+    with warnings.catch_warnings():  # few samples in many dimensions: singular, handled below
+        warnings.simplefilter("ignore", linalg.LinAlgWarning)
+        covmean = linalg.sqrtm(c1 @ c2)
     if not np.isfinite(covmean).all():  # singular product (few samples): regularise, as pytorch-fid does
         eps = np.eye(c1.shape[0]) * 1e-6
         covmean = linalg.sqrtm((c1 + eps) @ (c2 + eps))

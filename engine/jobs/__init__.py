@@ -10,10 +10,36 @@ from __future__ import annotations
 from typing import Any
 
 from engine.core.registry import Registry
-from engine.jobs import attack, check, compress, embed, evaluate, export, gan_train, predict, train
+from engine.jobs import (
+    attack,
+    check,
+    compress,
+    embed,
+    evaluate,
+    export,
+    gan_export,
+    gan_sample,
+    gan_score,
+    gan_train,
+    predict,
+    train,
+)
 from engine.jobs.job import Job
 
-_MODULES = (train, evaluate, export, attack, embed, check, predict, compress, gan_train)
+_MODULES = (
+    train,
+    evaluate,
+    export,
+    attack,
+    embed,
+    check,
+    predict,
+    compress,
+    gan_train,
+    gan_sample,
+    gan_score,
+    gan_export,
+)
 
 # Entries differ in their config and report classes; each module's JOB keeps its exact types.
 JOBS: Registry[Job[Any, Any]] = Registry("job")
