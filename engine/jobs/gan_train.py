@@ -16,9 +16,9 @@ from engine.gan.config import GanTrainConfig, GanTrainReport
 from engine.jobs.job import Job
 
 
-def _transfer_source(config: GanTrainConfig, classes: list[str]) -> tuple[dict[str, Any], Any]:
-    """The source run's checkpoint and architecture, refused when it does not fit the new run."""
-    from engine.gan.run_io import GanArch, read_gan_checkpoint
+def _transfer_source(config: GanTrainConfig) -> tuple[dict[str, Any], Any, list[str]]:
+    """The source run's checkpoint, architecture and classes; refused when its image size differs."""
+    from engine.gan.run_io import read_gan_checkpoint
 
     assert config.from_run is not None
     state, arch, src_classes = read_gan_checkpoint(config.from_run)
@@ -28,6 +28,11 @@ def _transfer_source(config: GanTrainConfig, classes: list[str]) -> tuple[dict[s
             f"Set the image size to {arch.image_size} (--image-size {arch.image_size}) or start from a "
             f"{config.image_size} px run."
         )
+    return state, arch, src_classes
+
+
+def _check_classes(config: GanTrainConfig, arch: Any, src_classes: list[str], classes: list[str]) -> None:
+    """Refuse a source whose class set (or conditioning) differs from the new data's."""
     want = len(classes) if config.conditional else 0
     if arch.num_classes != want or (want and src_classes != classes):
         have = f"conditional on classes {', '.join(src_classes)}" if arch.num_classes else "unconditional"
@@ -36,7 +41,6 @@ def _transfer_source(config: GanTrainConfig, classes: list[str]) -> tuple[dict[s
             f"{config.from_run}: the source GAN is {have}, but this run is {new}. Transfer between runs with "
             "the same class set (same class folder names), or between unconditional runs."
         )
-    return state, GanArch(**arch.as_dict())
 
 
 def run(config: GanTrainConfig, emit: Emit, control: JobControl) -> GanTrainReport:
@@ -55,7 +59,13 @@ def run(config: GanTrainConfig, emit: Emit, control: JobControl) -> GanTrainRepo
         if config.from_run is None and config.freeze_d:
             raise UserError("freeze_d needs a GAN run to transfer from (--from RUN); a new GAN has nothing to freeze.")
         run_ = None
+    if config.freeze_d > (3 if config.image_size == 32 else 4):
+        raise UserError(
+            f"freeze_d is {config.freeze_d}; a {config.image_size} px discriminator has only "
+            f"{3 if config.image_size == 32 else 4} blocks."
+        )
     assert config.data is not None
+    source = _transfer_source(config) if config.from_run is not None and not resuming else None
     data = load_gan_images(
         config.data,
         config.image_size,
@@ -66,9 +76,15 @@ def run(config: GanTrainConfig, emit: Emit, control: JobControl) -> GanTrainRepo
         control=control,
         workers=config.workers,
     )
-    transfer, arch = None, None
-    if config.from_run is not None:
-        transfer, arch = _transfer_source(config, data.classes)
+    transfer: dict[str, Any] | None = None
+    saved = (
+        load_checkpoint(run_.checkpoint("last")) if resuming and run_ and run_.checkpoint("last").is_file() else None
+    )
+    if saved is not None:  # the run's own networks: the transfer source is no longer needed
+        arch = GanArch(**saved["arch"])
+    elif config.from_run is not None:
+        transfer, arch, src_classes = source if source is not None else _transfer_source(config)
+        _check_classes(config, arch, src_classes, data.classes)
     else:
         arch = GanArch(
             config.image_size,
@@ -77,17 +93,12 @@ def run(config: GanTrainConfig, emit: Emit, control: JobControl) -> GanTrainRepo
             config.g_width,
             config.d_width,
         )
-    if config.freeze_d > (3 if config.image_size == 32 else 4):
-        raise UserError(
-            f"freeze_d is {config.freeze_d}; a {config.image_size} px discriminator has only "
-            f"{3 if config.image_size == 32 else 4} blocks."
-        )
     run_ = run_ or create_gan_run(config)
     trainer: GanTrainer | None = None
     try:
         trainer = GanTrainer(config, run_, data, emit, control, arch, None if resuming else transfer)
-        if resuming and run_.checkpoint("last").is_file():
-            trainer.restore(load_checkpoint(run_.checkpoint("last")))
+        if saved is not None:
+            trainer.restore(saved)
             emit(Log(f"resumed at step {trainer.step}"))
         trainer.fit()
     except Stopped:
