@@ -8,7 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, Field, field_validator
 
 from engine.core.config import Device, StrictModel
-from engine.gan.diffaugment import parse_policy
+from engine.gan.policy import parse_policy
 
 
 class GanTrainConfig(StrictModel):

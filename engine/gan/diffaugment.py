@@ -16,6 +16,10 @@ from collections.abc import Callable
 import torch
 from torch.nn import functional as F
 
+from engine.gan.policy import parse_policy
+
+__all__ = ["POLICIES", "diff_augment", "parse_policy"]
+
 Transform = Callable[[torch.Tensor], torch.Tensor]
 
 
@@ -73,18 +77,6 @@ POLICIES: dict[str, list[Transform]] = {
     "translation": [_translation],
     "cutout": [_cutout],
 }
-
-
-def parse_policy(policy: str) -> list[str]:
-    """'color,translation,cutout' -> its parts; '' or 'none' -> []. Raises ValueError naming a bad part."""
-    text = policy.strip().lower()
-    if text in ("", "none", "off"):
-        return []
-    parts = [p.strip() for p in text.split(",") if p.strip()]
-    bad = [p for p in parts if p not in POLICIES]
-    if bad:
-        raise ValueError(f"unknown DiffAugment part(s) {', '.join(bad)}; use a comma list of {', '.join(POLICIES)}")
-    return parts
 
 
 def diff_augment(x: torch.Tensor, policy: str | list[str]) -> torch.Tensor:
