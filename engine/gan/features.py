@@ -27,7 +27,7 @@ NOTE = (
 
 
 class RandomCNN(nn.Module):
-    """A fixed random CNN: 4 conv + ReLU stages, each pooled to 2x2, concatenated (1,920 dims)."""
+    """A fixed random CNN: 4 conv + ReLU stages; the mean of each and the last one pooled to 2x2 (960 dims)."""
 
     def __init__(self, seed: int = 0) -> None:
         super().__init__()
@@ -49,7 +49,7 @@ class RandomCNN(nn.Module):
         parts = []
         for i, conv in enumerate(self.convs):
             x = F.relu(conv(x))
-            parts.append(F.adaptive_avg_pool2d(x, 2).flatten(1))
+            parts.append(F.adaptive_avg_pool2d(x, 2 if i == 3 else 1).flatten(1))
             if i < 3:
                 x = F.avg_pool2d(x, 2)
         return torch.cat(parts, 1)

@@ -15,8 +15,6 @@ each other when computed with the same features, never with published Inception 
 
 from __future__ import annotations
 
-import warnings
-
 import numpy as np
 from scipy import linalg
 
@@ -59,18 +57,21 @@ def kid(
 
 
 def fid(real: np.ndarray, fake: np.ndarray) -> float:
-    """Fréchet distance between N(mu_r, C_r) and N(mu_f, C_f) fitted to the two sets."""
+    """Fréchet distance between N(mu_r, C_r) and N(mu_f, C_f) fitted to the two sets.
+
+    tr(sqrt(C_r C_f)) is computed as the sum of the square roots of the eigenvalues of the
+    symmetric S C_f S, S = sqrt(C_r) (same eigenvalues as C_r C_f): two symmetric
+    eigendecompositions, ~20x faster than scipy's general sqrtm at 1,000 dimensions and free of
+    its complex round-off on the singular covariances that few samples give.
+    """
     real, fake = np.asarray(real, np.float64), np.asarray(fake, np.float64)
     mu1, mu2 = real.mean(0), fake.mean(0)
-    c1, c2 = np.cov(real, rowvar=False), np.cov(fake, rowvar=False)
-    with warnings.catch_warnings():  # few samples in many dimensions: singular, handled below
-        warnings.simplefilter("ignore", linalg.LinAlgWarning)
-        covmean = linalg.sqrtm(c1 @ c2)
-    if not np.isfinite(covmean).all():  # singular product (few samples): regularise, as pytorch-fid does
-        eps = np.eye(c1.shape[0]) * 1e-6
-        covmean = linalg.sqrtm((c1 + eps) @ (c2 + eps))
-    covmean = np.real(covmean)
-    return float(max(0.0, ((mu1 - mu2) ** 2).sum() + np.trace(c1) + np.trace(c2) - 2.0 * np.trace(covmean)))
+    c1, c2 = np.atleast_2d(np.cov(real, rowvar=False)), np.atleast_2d(np.cov(fake, rowvar=False))
+    w, v = linalg.eigh(c1)
+    root = (v * np.sqrt(np.clip(w, 0.0, None))) @ v.T
+    middle = root @ c2 @ root
+    trace_sqrt = float(np.sqrt(np.clip(linalg.eigvalsh((middle + middle.T) / 2), 0.0, None)).sum())
+    return float(max(0.0, ((mu1 - mu2) ** 2).sum() + np.trace(c1) + np.trace(c2) - 2.0 * trace_sqrt))
 
 
 def _sq_dists(a: np.ndarray, b: np.ndarray) -> np.ndarray:
