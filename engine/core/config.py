@@ -148,6 +148,11 @@ class TrainConfig(StrictModel):
     source: Path = Field(description="Labelled source folder: one sub-folder per class.")
     target: Path | None = Field(None, description="Target folder (unlabelled images, or class sub-folders).")
     target_test: Path | None = Field(None, description="Labelled target folder used only to measure accuracy.")
+    synthetic: Path | None = Field(
+        None,
+        description="Generated labelled images (class sub-folders, e.g. 'gan sample --per-class') added to training.",
+    )
+    synthetic_ratio: float = Field(1.0, gt=0, le=100, description="Synthetic images per real source training image.")
     method: str = Field("finetune", description="Transfer method from the method registry.")
     method_options: dict[str, Any] = Field(default_factory=dict, description="Settings of the method.")
     backbone: str = Field("small_cnn", description="Network architecture from the backbone registry.")
@@ -199,7 +204,7 @@ class TrainConfig(StrictModel):
     runs_dir: Path = Field(Path("runs"), description="Where run directories are created.")
     name: str | None = Field(None, description="Optional run name (default: method-backbone-time).")
 
-    @field_validator("source", "target", "target_test", "runs_dir", mode="before")
+    @field_validator("source", "target", "target_test", "synthetic", "runs_dir", mode="before")
     @classmethod
     def _expand(cls, v: Any) -> Any:
         if isinstance(v, str):

@@ -101,6 +101,10 @@ def prepare_data(
     train_idx, val_idx = stratified_split(dec.labels.tolist(), config.val_fraction, config.seed)
     ti, vi = torch.tensor(train_idx, dtype=torch.long), torch.tensor(val_idx, dtype=torch.long)
     data = PreparedData(classes, size, dec.images[ti], dec.labels[ti], dec.images[vi], dec.labels[vi])
+    if config.synthetic is not None:
+        from engine.data.synthetic import add_synthetic
+
+        add_synthetic(data, config.synthetic, config.synthetic_ratio, config.seed, emit, cache, control, config.workers)
 
     for role, path in (("target", config.target), ("target test", config.target_test)):
         if path is None:
