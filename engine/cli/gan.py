@@ -1,4 +1,4 @@
-"""`transfer-studio gan train|sample|score|export`: GANs on folders of images, transfer to a
+"""`transfer-studio gan train|sample|score|export|translate`: GANs on folders of images, transfer to a
 few target images (fine-tune, FreezeD, DiffAugment), sample, score and export. Each command
 builds its job's config (flags over an optional --config TOML) and runs the job."""
 
@@ -89,6 +89,22 @@ def cmd_export(args: argparse.Namespace) -> int:
     return 0 if r.passed else 1
 
 
+def cmd_translate(args: argparse.Namespace) -> int:
+    from engine.cli.progress import TrainPrinter
+    from engine.core.config import load_config
+    from engine.jobs.gan_translate import JOB, TranslateConfig
+
+    keys = ("source", "target", "out", "classifier", "steps", "batch_size", "image_size", "diffaugment", "lr")
+    overrides: dict[str, Any] = {k: getattr(args, k) for k in (*keys, "device", "seed", "runs_dir", "name")}
+    printer = TrainPrinter(quiet=args.quiet)
+    r = run_job(JOB, load_config(TranslateConfig, args.config, overrides), printer)
+    printer.close()
+    print(f"run: {r.run_dir}  ({r.status}, {r.steps_done} steps; semantic consistency {'on' if r.semantic else 'off'})")
+    if r.out is not None:
+        print(f"translated source: {r.out} ({r.written} images); train on it: transfer-studio train --source {r.out}")
+    return 0
+
+
 def cmd_gan(args: argparse.Namespace) -> int:
     args.gan_parser.print_help()
     return 2
@@ -142,6 +158,22 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sp.add_argument("--n-fake", type=int, help="generated images (default: as many as real, at least 500)")
     sp.add_argument("--seed", type=int)
     sp.add_argument("--json", help="write the scores as JSON")
+
+    sp = add_command(gsub, "translate", cmd_translate, "translate labelled source images into the target's style")
+    sp.add_argument("--source", help="labelled source folder (class sub-folders)")
+    sp.add_argument("--target", help="target folder (unlabelled images are fine)")
+    sp.add_argument("--out", help="new folder for the translated source (same class sub-folders)")
+    sp.add_argument("--classifier", metavar="RUN", help="training run on the source: semantic consistency (CyCADA)")
+    sp.add_argument("--steps", type=int)
+    sp.add_argument("--batch-size", type=int)
+    sp.add_argument("--image-size", type=int, choices=[32, 64])
+    sp.add_argument("--diffaugment", metavar="POLICY")
+    sp.add_argument("--lr", type=float)
+    sp.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
+    sp.add_argument("--seed", type=int)
+    sp.add_argument("--runs-dir")
+    sp.add_argument("--name")
+    sp.add_argument("--quiet", action="store_true", help="no progress bar")
 
     sp = add_command(gsub, "export", cmd_export, "export the generator to ONNX (sampling then needs no torch)")
     sp.add_argument("run", help="GAN run directory")

@@ -44,6 +44,12 @@ def test_gan_cli_end_to_end(tmp_path, tiny_demo, capsys):
     assert "(passed)" in text and onnx_path.is_file()
     assert main(["gan", "sample", str(onnx_path), "--n", "1", "--per-class", "--out", str(tmp_path / "onnx")]) == 0
 
+    tr = tmp_path / "translated"
+    rc = main(["gan", "translate", "--source", str(tiny_demo.source), "--target", str(tiny_demo.target_train),
+               "--out", str(tr), "--steps", "1", "--batch-size", "4", "--runs-dir", str(runs), "--quiet"])  # fmt: skip
+    assert rc == 0 and sum(1 for _ in tr.rglob("*.png")) == 120
+    assert "semantic consistency off" in capsys.readouterr().out
+
     # bad input: clear messages, exit code 2
     assert main(["gan", "train", "--data", str(tmp_path / "nope"), "--runs-dir", str(runs)]) == 2
     assert "folder not found" in capsys.readouterr().err
