@@ -31,6 +31,7 @@ _BUILTIN = [
     "trades",
     "dann_at",
     "distill",
+    "pixel_da",
 ]
 
 
