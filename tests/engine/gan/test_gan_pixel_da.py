@@ -25,7 +25,7 @@ def test_pixel_da_trains_on_translated_source(tmp_path, tiny_demo):
             width=4,
             device="cpu",
             runs_dir=tmp_path / "runs",
-        )  # fmt: skip
+        )
     )
     base = TrainConfig(source=tiny_demo.source, target=tiny_demo.target_train, target_test=tiny_demo.target_test,
                        method="pixel_da", epochs=1, batch_size=32, runs_dir=tmp_path / "runs", device="cpu")  # fmt: skip
@@ -43,5 +43,5 @@ def test_pixel_da_trains_on_translated_source(tmp_path, tiny_demo):
 
     with pytest.raises(UserError, match="translates 32 px images, but this run uses 64 px"):
         run_train(base.model_copy(update={"image_size": 64, "method_options": {"translator": str(tr.run_dir)}}))
-    with pytest.raises(UserError, match="no checkpoints/last.pt"):
+    with pytest.raises(UserError, match=r"no checkpoints/last\.pt"):
         run_train(base.model_copy(update={"method_options": {"translator": str(tiny_demo.source)}}))
