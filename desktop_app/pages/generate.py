@@ -69,6 +69,7 @@ class GeneratePage(JobPage):
     trained = Signal(object)
     sampled = Signal(object)
     exported = Signal(object)
+    translated = Signal(object)
 
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(state, parent)
@@ -105,6 +106,16 @@ class GeneratePage(JobPage):
         self.export_out.setPlaceholderText("G.onnx")
         self.export_button = QPushButton("Export ONNX")
         self.tools_status = QLabel()
+        self.translator = JobRunner(self)
+        self.translate_out = QLineEdit()
+        self.translate_out.setPlaceholderText("new folder for the translated source")
+        self.translate_steps = _spin(1, 1_000_000, 1000, "Steps of the translator.")
+        self.translate_button = QPushButton("Translate source")
+        self.translate_button.setToolTip(
+            "Learn the target's style from the Data page's source and target folders (unpaired, cycle loss) and "
+            "write the labelled source in that style. The grid shows sources above their translations, live."
+        )
+        self.translate_run = ""
         self._build_layout()
         self.data_browse.clicked.connect(self._browse_data)
         self.source.currentIndexChanged.connect(lambda _: self._update_enabled())
@@ -113,6 +124,11 @@ class GeneratePage(JobPage):
         self.tools.finished.connect(self._on_tool_finished)
         self.tools.failed.connect(lambda message, details: errors.show_error(self, message, details))
         self.tools.running_changed.connect(lambda _: self._update_enabled())
+        self.translate_button.clicked.connect(self.translate)
+        self.translator.events.connect(self._on_translate_events)
+        self.translator.finished.connect(self._on_translated)
+        self.translator.failed.connect(lambda message, details: errors.show_error(self, message, details))
+        self.translator.running_changed.connect(lambda _: self._update_enabled())
         self.data_edit.setText(state.source)
         self.refresh_sources()
         self._update_enabled()
@@ -145,6 +161,10 @@ class GeneratePage(JobPage):
         erow.addWidget(self.export_button)
         tl.addRow("Samples:", srow)
         tl.addRow("Export:", erow)
+        trow = QHBoxLayout()
+        for w in (self.translate_steps, self.translate_out, self.translate_button):
+            trow.addWidget(w)
+        tl.addRow("Translate:", trow)
         tl.addRow(self.tools_status)
         left = QVBoxLayout()
         left.addLayout(form)
@@ -218,6 +238,7 @@ class GeneratePage(JobPage):
         has_run = bool(self.run_dir) and idle and not self.tools.running
         for w in (self.sample_button, self.export_button):
             w.setEnabled(has_run)
+        self.translate_button.setEnabled(idle and not self.translator.running)
 
     # ------------------------------------------------------------------ live
     def on_events(self, events: list[Event]) -> None:
@@ -245,9 +266,10 @@ class GeneratePage(JobPage):
         if grid:
             self.show_grid()
 
-    def show_grid(self) -> bool:
-        """Show the run's latest sample grid; False when there is none yet."""
-        path = Path(self.run_dir) / "samples" / "latest.png" if self.run_dir else None
+    def show_grid(self, run_dir: str = "") -> bool:
+        """Show the run's latest sample grid (or that of `run_dir`); False when there is none yet."""
+        run_dir = run_dir or self.run_dir
+        path = Path(run_dir) / "samples" / "latest.png" if run_dir else None
         if path is None or not path.is_file():
             return False
         pixmap = QPixmap(str(path))
@@ -301,9 +323,44 @@ class GeneratePage(JobPage):
             self.tools_status.setText(f"Exported {report.out} ({verdict}, max diff {report.max_abs_diff:.1e}).")
             self.exported.emit(report)
 
+    # ------------------------------------------------------------------ translate
+    def translate(self) -> None:
+        from engine.jobs.gan_translate import JOB, TranslateConfig
+
+        out = self.translate_out.text().strip()
+        if not (self.state.source and self.state.target):
+            errors.show_error(self, "Choose the source and target folders on the Data page first.")
+            return
+        if not out:
+            errors.show_error(self, "Type a new folder for the translated source first.")
+            return
+        config = TranslateConfig(
+            source=Path(self.state.source), target=Path(self.state.target), out=Path(out),
+            steps=self.translate_steps.value(), runs_dir=self.state.runs_dir,
+        )  # fmt: skip
+        self.tools_status.setText("Translating...")
+        self.translator.run_job(JOB, config)
+
+    def _on_translate_events(self, events: list[Event]) -> None:
+        grid = False
+        for event in events:
+            if isinstance(event, Started):
+                self.translate_run = event.run_dir
+            elif isinstance(event, Progress):
+                self.tools_status.setText(f"Translating: step {event.step} of {event.total_steps}")
+            grid = grid or isinstance(event, (Started, EpochEnd))
+        if grid and self.translate_run:
+            self.show_grid(self.translate_run)
+
+    def _on_translated(self, report: Any) -> None:
+        self.tools_status.setText(f"Translated {report.written} source images into {report.out}.")
+        self.show_grid(str(report.run_dir))
+        self.translated.emit(report)
+
     def shutdown(self) -> None:
         super().shutdown()
         self.tools.stop_and_wait()
+        self.translator.stop_and_wait()
 
 
 def _spin(low: int, high: int, value: int, tip: str) -> QSpinBox:

@@ -95,3 +95,18 @@ def test_stop_and_bad_input(qtbot, page, tiny_demo, error_calls):
     page.data_edit.setText("")
     qtbot.mouseClick(page.run_button, LEFT)
     assert "Choose a folder" in error_calls[-1][0]
+
+
+def test_translate_shows_pairs_and_writes_the_labelled_source(qtbot, page, tiny_demo, error_calls, tmp_path):
+    qtbot.mouseClick(page.translate_button, LEFT)
+    assert "Type a new folder" in error_calls[-1][0]
+    out = tmp_path / "translated"
+    page.translate_out.setText(str(out))
+    page.translate_steps.setValue(2)
+    with qtbot.waitSignal(page.translated, timeout=TIMEOUT_MS) as blocker:
+        qtbot.mouseClick(page.translate_button, LEFT)
+    report = blocker.args[0]
+    assert report.written == 120 and sorted(p.name for p in out.iterdir()) == [str(d) for d in range(10)]
+    assert page.grid.pixmap() is not None and not page.grid.pixmap().isNull()
+    assert (report.run_dir / "samples" / "latest.png").is_file() and "Translated 120" in page.tools_status.text()
+    assert len(error_calls) == 1
