@@ -82,6 +82,7 @@ def main() -> int:
     ap.add_argument("--pretrain-steps", type=int, default=1500)
     ap.add_argument("--steps", type=int, default=500, help="transfer steps")
     ap.add_argument("--methods", default=",".join(METHODS))
+    ap.add_argument("--source-run", help="reuse this pretrained source GAN run instead of pretraining")
     ap.add_argument("--json", default=str(ROOT / "bench" / "results" / "gan_transfer.json"))
     args = ap.parse_args()
     import torch
@@ -92,7 +93,10 @@ def main() -> int:
     demo = demo_dir()
     work = Path(tempfile.mkdtemp(prefix="ts-gan-bench-"))
     runs = work / "runs"
-    src_run, src_min = train(runs, "source", demo / "source", args.pretrain_steps, 0)
+    if args.source_run:
+        src_run, src_min = Path(args.source_run), 0.0
+    else:
+        src_run, src_min = train(runs, "source", demo / "source", args.pretrain_steps, 0)
     print(f"pretrained on 1,500 source digits: {args.pretrain_steps} steps, {src_min:.1f} CPU min", flush=True)
     rows: dict[str, dict[str, list[float]]] = {}
     for n in [int(s) for s in args.sizes.split(",")]:
