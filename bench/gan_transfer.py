@@ -97,7 +97,8 @@ def main() -> int:
         src_run, src_min = Path(args.source_run), 0.0
     else:
         src_run, src_min = train(runs, "source", demo / "source", args.pretrain_steps, 0)
-    print(f"pretrained on 1,500 source digits: {args.pretrain_steps} steps, {src_min:.1f} CPU min", flush=True)
+    steps = "reused " + str(src_run) if args.source_run else f"{args.pretrain_steps} steps"
+    print(f"pretrained on 1,500 source digits: {steps}, {src_min:.1f} CPU min", flush=True)
     rows: dict[str, dict[str, list[float]]] = {}
     for n in [int(s) for s in args.sizes.split(",")]:
         for seed in range(args.seeds):
