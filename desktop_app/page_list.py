@@ -17,6 +17,7 @@ PAGES: list[tuple[str, str]] = [
     ("desktop_app.pages.export", "ExportPage"),
     ("desktop_app.pages.predict", "PredictPage"),
     ("desktop_app.pages.cluster", "ClusterPage"),
+    ("desktop_app.pages.generate", "GeneratePage"),
     ("desktop_app.pages.runs", "RunsPage"),
 ]
 

@@ -35,6 +35,8 @@ LABELS = {
     "threads": "CPU threads",
     "cache_memory_mb": "Image memory (MB)",
     "early_stop_patience": "Early stop after",
+    "synthetic": "Synthetic images (GAN samples)",
+    "synthetic_ratio": "Synthetic per real image",
 }
 _KIND_ORDER = {"fine-tuning": 0, "domain adaptation": 1, "robustness": 2}
 # Version 1 of the saved settings could not say "default" for an optional number: its EMA decay

@@ -14,11 +14,11 @@ import sys
 import traceback
 from collections.abc import Sequence
 
-from engine.cli import advise, analysis, cluster, data, deploy, distill, explain, pretrain, robustness, runs, train
+from engine.cli import advise, analysis, cluster, data, deploy, distill, explain, gan, pretrain, robustness, runs, train
 from engine.cli.common import parse_options, parse_value
 from engine.core.errors import UserError
 
-COMMAND_MODULES = (data, train, analysis, deploy, robustness, runs, distill, pretrain, cluster, explain, advise)
+COMMAND_MODULES = (data, train, analysis, deploy, robustness, runs, distill, pretrain, cluster, explain, advise, gan)
 
 __all__ = ["COMMAND_MODULES", "build_parser", "main", "parse_options", "parse_value"]
 

@@ -11,6 +11,8 @@ TRAIN_FLAGS = (
     "source",
     "target",
     "target_test",
+    "synthetic",
+    "synthetic_ratio",
     "method",
     "backbone",
     "weights",
@@ -97,6 +99,10 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sp.add_argument("--source")
     sp.add_argument("--target")
     sp.add_argument("--target-test")
+    sp.add_argument(
+        "--synthetic", metavar="DIR", help="generated labelled images (class sub-folders) added to training"
+    )
+    sp.add_argument("--synthetic-ratio", type=float, help="synthetic images per real training image (default 1)")
     sp.add_argument("--method")
     sp.add_argument("--backbone")
     sp.add_argument("--weights", help="auto, pretrained, random, or a .pth/.pt/.safetensors file")

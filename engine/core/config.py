@@ -156,6 +156,11 @@ class TrainConfig(StrictModel):
     source: UserPath = Field(description="Labelled source folder: one sub-folder per class.")
     target: UserPath | None = Field(None, description="Target folder (unlabelled images, or class sub-folders).")
     target_test: UserPath | None = Field(None, description="Labelled target folder used only to measure accuracy.")
+    synthetic: UserPath | None = Field(
+        None,
+        description="Generated labelled images (class sub-folders, e.g. 'gan sample --per-class') added to training.",
+    )
+    synthetic_ratio: float = Field(1.0, gt=0, le=100, description="Synthetic images per real source training image.")
     method: str = Field("finetune", description="Transfer method from the method registry.")
     method_options: dict[str, Any] = Field(default_factory=dict, description="Settings of the method.")
     backbone: str = Field("small_cnn", description="Network architecture from the backbone registry.")

@@ -78,6 +78,11 @@ class Run:
                 f"{self.path}: a pretraining run (transfer-studio pretrain) has no classifier. Use it as weights "
                 f"(--weights {self.path}) or as clustering features, or continue it with 'transfer-studio pretrain --resume'."
             )
+        if data.get("kind") in ("gan", "translate"):
+            raise UserError(
+                f"{self.path}: a GAN or translation run (transfer-studio gan ...) has no classifier. Sample, score or export it "
+                f"with 'transfer-studio gan sample|score|export {self.path}', or transfer it with 'gan train --from'."
+            )
         return validate(TrainConfig, data, str(self.config_path))
 
     def info(self) -> dict[str, Any]:

@@ -201,6 +201,10 @@ def prepare_data(
     data = PreparedData(
         classes, size, budget.take(dec.images, ti), dec.labels[ti], budget.take(dec.images, vi), dec.labels[vi]
     )
+    if config.synthetic is not None:
+        from engine.data.synthetic import add_synthetic
+
+        add_synthetic(data, config.synthetic, config.synthetic_ratio, config.seed, emit, cache, control, config.workers)
 
     for role, path in (("target", config.target), ("target test", config.target_test)):
         if path is None:

@@ -30,6 +30,11 @@ _MODULES = (
     "explain",
     "report",
     "advise",
+    "gan_train",
+    "gan_sample",
+    "gan_score",
+    "gan_export",
+    "gan_translate",
 )
 
 

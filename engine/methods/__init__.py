@@ -34,6 +34,7 @@ _BUILTIN = [
     "zero_shot",
     "multitask",
     "importance_weighting",
+    "pixel_da",
 ]
 
 

@@ -1,0 +1,371 @@
+"""Generate page: train a GAN on a folder, or transfer a GAN run to a few target images
+(FreezeD depth, DiffAugment, conditional), watching it live; then save samples and export.
+
+Live, from the gan_train job's events (delivered in batches, at most 20 a second, by the
+JobPage base): G and D losses per step, D(real)/D(fake), KID at each check, and the grid of
+samples from fixed noise that the job rewrites in the run folder every `sample_every` steps
+(read once per batch that carries a check, never per step). Collapse warnings from the job
+appear in the warning line. Sampling and export run in a second worker, so they never block.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QPixmap
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from desktop_app import errors
+from desktop_app.jobs import JobRunner
+from desktop_app.pages.job_page import JobPage
+from desktop_app.state import AppState
+from desktop_app.widgets.form_utils import folder_edit
+from desktop_app.widgets.live_plot import LivePlots
+from engine.core.events import EpochEnd, Event, Finished, Log, Progress, Started
+from engine.gan.config import GanTrainConfig, GanTrainReport
+from engine.gan.policy import PARTS
+from engine.jobs import gan_export, gan_sample, gan_train
+
+STEP_KEYS = {"g_loss": "loss/G", "d_loss": "loss/D", "d_real": "D(real)", "d_fake": "D(fake)"}
+
+
+def gan_runs(runs_dir: Path) -> list[Path]:
+    """GAN run folders under `runs_dir`, newest first (torch-free: reads run.json only)."""
+    from engine.core.runs import list_runs
+
+    return [r.path for r in list_runs(runs_dir) if r.info().get("kind") == "gan"]
+
+
+class GeneratePage(JobPage):
+    """Pick data (and a GAN run to transfer from), train, watch, sample, export.
+
+    Signals: `trained(GanTrainReport)`, `sampled(report)`, `exported(report)`."""
+
+    title = "Generate"
+    icon = "SP_MediaPlay"
+    job = gan_train.JOB
+    run_text, run_tip = "Train GAN", "Train (or transfer) the GAN in the background."
+    stop_tip, running_text, failed_text = (
+        "Stop; the run keeps its checkpoint.",
+        "Training the GAN...",
+        "GAN training failed.",
+    )
+    trained = Signal(object)
+    sampled = Signal(object)
+    exported = Signal(object)
+    translated = Signal(object)
+
+    def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
+        super().__init__(state, parent)
+        self.run_dir = ""
+        self.data_edit, self.data_browse = folder_edit("Training images (class sub-folders when conditional).")
+        self.source = QComboBox()
+        self.source.setToolTip("A GAN run to transfer from (fine-tune), or none to train from scratch.")
+        self.freeze_d = QSpinBox()
+        self.freeze_d.setRange(0, 4)
+        self.freeze_d.setToolTip("FreezeD: keep the discriminator's first N blocks as the source run learnt them.")
+        self.augment = {name: QCheckBox(name) for name in PARTS}
+        for box in self.augment.values():
+            box.setToolTip("DiffAugment: the same random transform family on real and generated images.")
+        self.conditional = QCheckBox("Conditional (one class per sub-folder)")
+        self.image_size = QComboBox()
+        self.image_size.addItems(["32", "64"])
+        self.steps = _spin(1, 1_000_000, 2000, "Generator steps.")
+        self.batch = _spin(2, 1024, 32, "Images per step (at most the number of images).")
+        self.sample_every = _spin(1, 100_000, 100, "Steps between sample grids and KID checks.")
+        self.grid = QLabel("Samples from fixed noise appear here while training.")
+        self.grid.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        self.grid.setMinimumSize(280, 280)
+        self.warning = QLabel()
+        self.warning.setWordWrap(True)
+        self.warning.setStyleSheet("color: #c0392b;")
+        self.plots = LivePlots(columns=1)
+        self.tools = JobRunner(self)
+        self.n_samples = _spin(1, 100_000, 64, "Images to write (per class with 'per class').")
+        self.per_class = QCheckBox("per class")
+        self.sample_out = QLineEdit()
+        self.sample_out.setPlaceholderText("new folder for the samples")
+        self.sample_button = QPushButton("Save samples")
+        self.export_out = QLineEdit()
+        self.export_out.setPlaceholderText("G.onnx")
+        self.export_button = QPushButton("Export ONNX")
+        self.tools_status = QLabel()
+        self.translator = JobRunner(self)
+        self.translate_out = QLineEdit()
+        self.translate_out.setPlaceholderText("new folder for the translated source")
+        self.translate_steps = _spin(1, 1_000_000, 1000, "Steps of the translator.")
+        self.translate_button = QPushButton("Translate source")
+        self.translate_button.setToolTip(
+            "Learn the target's style from the Data page's source and target folders (unpaired, cycle loss) and "
+            "write the labelled source in that style. The grid shows sources above their translations, live."
+        )
+        self.translate_run = ""
+        self._build_layout()
+        self.data_browse.clicked.connect(self._browse_data)
+        self.source.currentIndexChanged.connect(lambda _: self._update_enabled())
+        self.sample_button.clicked.connect(self.save_samples)
+        self.export_button.clicked.connect(self.export)
+        self.tools.finished.connect(self._on_tool_finished)
+        self.tools.failed.connect(lambda message, details: errors.show_error(self, message, details))
+        self.tools.running_changed.connect(lambda _: self._update_enabled())
+        self.translate_button.clicked.connect(self.translate)
+        self.translator.events.connect(self._on_translate_events)
+        self.translator.finished.connect(self._on_translated)
+        self.translator.failed.connect(lambda message, details: errors.show_error(self, message, details))
+        self.translator.running_changed.connect(lambda _: self._update_enabled())
+        self.data_edit.setText(state.source)
+        self.refresh_sources()
+        self._update_enabled()
+
+    def _build_layout(self) -> None:
+        data_row = QHBoxLayout()
+        data_row.addWidget(self.data_edit, 1)
+        data_row.addWidget(self.data_browse)
+        aug_row = QHBoxLayout()
+        for box in self.augment.values():
+            aug_row.addWidget(box)
+        aug_row.addStretch(1)
+        form = QFormLayout()
+        form.addRow("Images:", data_row)
+        form.addRow("Transfer from:", self.source)
+        form.addRow("FreezeD blocks:", self.freeze_d)
+        form.addRow("DiffAugment:", aug_row)
+        form.addRow("", self.conditional)
+        form.addRow("Image size:", self.image_size)
+        form.addRow("Steps:", self.steps)
+        form.addRow("Batch size:", self.batch)
+        form.addRow("Grid every:", self.sample_every)
+        tools = QGroupBox("Use the generator")
+        tl = QFormLayout(tools)
+        srow = QHBoxLayout()
+        for w in (self.n_samples, self.per_class, self.sample_out, self.sample_button):
+            srow.addWidget(w)
+        erow = QHBoxLayout()
+        erow.addWidget(self.export_out, 1)
+        erow.addWidget(self.export_button)
+        tl.addRow("Samples:", srow)
+        tl.addRow("Export:", erow)
+        trow = QHBoxLayout()
+        for w in (self.translate_steps, self.translate_out, self.translate_button):
+            trow.addWidget(w)
+        tl.addRow("Translate:", trow)
+        tl.addRow(self.tools_status)
+        left = QVBoxLayout()
+        left.addLayout(form)
+        left.addWidget(self.grid, 1)
+        left.addWidget(self.warning)
+        left.addWidget(tools)
+        body = QHBoxLayout()
+        body.addLayout(left, 2)
+        body.addWidget(self.plots, 3)
+        layout = QVBoxLayout(self)
+        layout.addLayout(self.action_row())
+        layout.addLayout(body, 1)
+
+    # ------------------------------------------------------------------ settings
+    def refresh_sources(self) -> None:
+        wanted = self.source.currentData()
+        self.source.blockSignals(True)
+        self.source.clear()
+        self.source.addItem("None: train from scratch", "")
+        for path in gan_runs(self.state.runs_dir):
+            self.source.addItem(path.name, str(path))
+        self.source.setCurrentIndex(max(0, self.source.findData(wanted)))
+        self.source.blockSignals(False)
+        self._update_enabled()
+
+    def set_source(self, run_dir: str) -> None:
+        if self.source.findData(run_dir) < 0:
+            self.source.addItem(Path(run_dir).name, run_dir)
+        self.source.setCurrentIndex(self.source.findData(run_dir))
+
+    def on_shown(self) -> None:
+        super().on_shown()
+        if not self.runner.running:
+            self.refresh_sources()
+
+    def _browse_data(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Folder of training images", self.data_edit.text())
+        if folder:
+            self.data_edit.setText(folder)
+
+    def policy(self) -> str:
+        return ",".join(name for name, box in self.augment.items() if box.isChecked())
+
+    def make_config(self) -> BaseModel | None:
+        data = self.data_edit.text().strip()
+        if not data:
+            errors.show_error(self, "Choose a folder of training images first.")
+            return None
+        return GanTrainConfig(
+            data=Path(data),
+            from_run=Path(self.source.currentData()) if self.source.currentData() else None,
+            freeze_d=self.freeze_d.value() if self.source.currentData() else 0,
+            diffaugment=self.policy(),
+            conditional=self.conditional.isChecked(),
+            image_size=int(self.image_size.currentText()),
+            steps=self.steps.value(),
+            batch_size=self.batch.value(),
+            sample_every=self.sample_every.value(),
+            runs_dir=self.state.runs_dir,
+        )
+
+    def set_inputs_enabled(self, enabled: bool) -> None:
+        widgets: list[QWidget] = [self.data_edit, self.data_browse, self.source, self.conditional, self.image_size]
+        for w in (*widgets, self.steps, self.batch, self.sample_every, *self.augment.values()):
+            w.setEnabled(enabled)
+        self._update_enabled()
+
+    def _update_enabled(self) -> None:
+        idle = not self.runner.running
+        self.freeze_d.setEnabled(idle and bool(self.source.currentData()))
+        has_run = bool(self.run_dir) and idle and not self.tools.running
+        for w in (self.sample_button, self.export_button):
+            w.setEnabled(has_run)
+        self.translate_button.setEnabled(idle and not self.translator.running)
+
+    # ------------------------------------------------------------------ live
+    def on_events(self, events: list[Event]) -> None:
+        grid = False
+        for event in events:
+            if isinstance(event, Started):
+                self.run_dir = event.run_dir
+                self.warning.clear()
+                self.plots.clear()
+                self.plots.set_x_limit(event.total_steps)
+                grid = True
+            elif isinstance(event, Progress):
+                for key, name in STEP_KEYS.items():
+                    if key in event.metrics:
+                        self.plots.add(name, event.step, event.metrics[key])
+            elif isinstance(event, EpochEnd):
+                if "kid" in event.metrics:
+                    self.plots.add("kid", event.step, event.metrics["kid"], epoch=True)
+                grid = True
+            elif isinstance(event, Log) and event.level == "warning":
+                self.warning.setText(event.message)
+            elif isinstance(event, Finished):
+                grid = True
+        self.plots.refresh()
+        if grid:
+            self.show_grid()
+
+    def show_grid(self, run_dir: str = "") -> bool:
+        """Show the run's latest sample grid (or that of `run_dir`); False when there is none yet."""
+        run_dir = run_dir or self.run_dir
+        path = Path(run_dir) / "samples" / "latest.png" if run_dir else None
+        if path is None or not path.is_file():
+            return False
+        pixmap = QPixmap(str(path))
+        if pixmap.isNull():
+            return False
+        side = max(280, min(self.grid.width(), self.grid.height()))
+        self.grid.setPixmap(pixmap.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio))
+        return True
+
+    def show_report(self, report: Any) -> None:
+        assert isinstance(report, GanTrainReport)
+        self.run_dir = str(report.run_dir)
+        kid = f", KID {report.metrics['kid']:.4f}" if "kid" in report.metrics else ""
+        self.status.setText(f"{report.status.capitalize()}: {report.steps_done} steps{kid}. Run: {report.run_dir.name}")
+        if report.warnings:
+            self.warning.setText(report.warnings[-1])
+        self.show_grid()
+        self.state.runs_updated.emit()
+        self.refresh_sources()
+        self.trained.emit(report)
+
+    def on_failed(self, message: str) -> None:
+        self._update_enabled()
+
+    # ------------------------------------------------------------------ sample, export
+    def save_samples(self) -> None:
+        out = self.sample_out.text().strip()
+        if not out:
+            errors.show_error(self, "Type a new folder for the samples first.")
+            return
+        config = gan_sample.GanSampleConfig(
+            run_dir=Path(self.run_dir), n=self.n_samples.value(), out=Path(out), per_class=self.per_class.isChecked()
+        )
+        self.tools_status.setText("Writing samples...")
+        self.tools.run_job(gan_sample.JOB, config)
+
+    def export(self) -> None:
+        out = self.export_out.text().strip()
+        if not out:
+            errors.show_error(self, "Type the ONNX file to write first (e.g. G.onnx).")
+            return
+        self.tools_status.setText("Exporting...")
+        self.tools.run_job(gan_export.JOB, gan_export.GanExportConfig(run_dir=Path(self.run_dir), out=Path(out)))
+
+    def _on_tool_finished(self, report: Any) -> None:
+        if isinstance(report, gan_sample.GanSampleReport):
+            self.tools_status.setText(f"Wrote {report.written} images to {report.out}.")
+            self.sampled.emit(report)
+        elif isinstance(report, gan_export.GanExportReport):
+            verdict = "parity passed" if report.passed else "PARITY FAILED"
+            self.tools_status.setText(f"Exported {report.out} ({verdict}, max diff {report.max_abs_diff:.1e}).")
+            self.exported.emit(report)
+
+    # ------------------------------------------------------------------ translate
+    def translate(self) -> None:
+        from engine.jobs.gan_translate import JOB, TranslateConfig
+
+        out = self.translate_out.text().strip()
+        if not (self.state.source and self.state.target):
+            errors.show_error(self, "Choose the source and target folders on the Data page first.")
+            return
+        if not out:
+            errors.show_error(self, "Type a new folder for the translated source first.")
+            return
+        config = TranslateConfig(
+            source=Path(self.state.source), target=Path(self.state.target), out=Path(out),
+            steps=self.translate_steps.value(), runs_dir=self.state.runs_dir,
+        )  # fmt: skip
+        self.tools_status.setText("Translating...")
+        self.translator.run_job(JOB, config)
+
+    def _on_translate_events(self, events: list[Event]) -> None:
+        grid = False
+        for event in events:
+            if isinstance(event, Started):
+                self.translate_run = event.run_dir
+            elif isinstance(event, Progress):
+                self.tools_status.setText(f"Translating: step {event.step} of {event.total_steps}")
+            grid = grid or isinstance(event, (Started, EpochEnd))
+        if grid and self.translate_run:
+            self.show_grid(self.translate_run)
+
+    def _on_translated(self, report: Any) -> None:
+        self.tools_status.setText(f"Translated {report.written} source images into {report.out}.")
+        self.show_grid(str(report.run_dir))
+        self.translated.emit(report)
+
+    def shutdown(self) -> None:
+        super().shutdown()
+        self.tools.stop_and_wait()
+        self.translator.stop_and_wait()
+
+
+def _spin(low: int, high: int, value: int, tip: str) -> QSpinBox:
+    box = QSpinBox()
+    box.setRange(low, high)
+    box.setValue(value)
+    box.setToolTip(tip)
+    return box

@@ -1,0 +1,160 @@
+"""Pixel-level domain adaptation: translate labelled source images into the target's style with
+an unpaired image-to-image GAN, keeping their labels (CyCADA, Hoffman et al. 2018).
+
+Two generators (source->target, target->source) and two PatchGAN discriminators, trained with
+the hinge GAN loss, CycleGAN's cycle-consistency L1 (x -> other domain -> back must give x),
+and, when a source classifier is given, CyCADA's semantic consistency: the classifier must
+predict the same class for an image before and after translation (the source label for
+source images, its own prediction for target images). The classifier is frozen; gradients
+reach only the generators. DiffAugment on the discriminators' inputs helps with few target
+images. `TranslatorTrainer` works on tensors, so the `gan_translate` job (folders) and the
+`pixel_da` training method (prepared data) share it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch.nn import functional as F
+
+from engine.core.control import JobControl
+from engine.core.events import Emit, EpochEnd, Progress, ignore
+from engine.gan.data import to_model_range, to_unit_range
+from engine.gan.diffaugment import diff_augment, parse_policy
+from engine.gan.losses import d_loss, g_loss
+from engine.gan.translate_nets import PatchD, TranslatorG
+
+Classifier = Callable[[torch.Tensor], torch.Tensor]  # images in [0, 1] -> logits
+
+
+class TranslatorTrainer:
+    """Train source->target translation on uint8 images [N, 3, S, S] (source labelled)."""
+
+    def __init__(
+        self,
+        x_source: torch.Tensor,
+        y_source: torch.Tensor,
+        x_target: torch.Tensor,
+        *,
+        classifier: Classifier | None = None,
+        width: int = 16,
+        batch_size: int = 16,
+        lr: float = 2e-4,
+        cycle_weight: float = 10.0,
+        semantic_weight: float = 1.0,
+        diffaugment: str = "",
+        seed: int = 0,
+        device: torch.device | None = None,
+    ) -> None:
+        self.device = device or torch.device("cpu")
+        torch.manual_seed(seed)
+        self.xs, self.ys, self.xt = to_model_range(x_source), y_source.long(), to_model_range(x_target)
+        self.classifier = classifier
+        self.batch_size = min(batch_size, len(self.xs), len(self.xt))
+        self.cycle_weight, self.semantic_weight = cycle_weight, semantic_weight if classifier else 0.0
+        self.policy = parse_policy(diffaugment)
+        self.seed = seed
+        self.g_st, self.g_ts = TranslatorG(width).to(self.device), TranslatorG(width).to(self.device)
+        self.d_t, self.d_s = PatchD(width).to(self.device), PatchD(width).to(self.device)
+        g_params = [*self.g_st.parameters(), *self.g_ts.parameters()]
+        self.opt_g = torch.optim.Adam(g_params, lr=lr, betas=(0.5, 0.999))
+        self.opt_d = torch.optim.Adam([*self.d_t.parameters(), *self.d_s.parameters()], lr=lr, betas=(0.5, 0.999))
+        self.step = 0
+
+    def _aug(self, x: torch.Tensor) -> torch.Tensor:
+        return diff_augment(x, self.policy) if self.policy else x
+
+    def _batch(self) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.step)
+        i = torch.randperm(len(self.xs), generator=gen)[: self.batch_size]
+        j = torch.randperm(len(self.xt), generator=gen)[: self.batch_size]
+        return self.xs[i].to(self.device), self.ys[i].to(self.device), self.xt[j].to(self.device)
+
+    def train_step(self) -> dict[str, float]:
+        xs, ys, xt = self._batch()
+        fake_t, fake_s = self.g_st(xs), self.g_ts(xt)
+        loss_d = d_loss("hinge", self.d_t(self._aug(xt)), self.d_t(self._aug(fake_t.detach())))
+        loss_d = loss_d + d_loss("hinge", self.d_s(self._aug(xs)), self.d_s(self._aug(fake_s.detach())))
+        self.opt_d.zero_grad(set_to_none=True)
+        loss_d.backward()
+        self.opt_d.step()
+        adv = g_loss("hinge", self.d_t(self._aug(fake_t))) + g_loss("hinge", self.d_s(self._aug(fake_s)))
+        cycle = F.l1_loss(self.g_ts(fake_t), xs) + F.l1_loss(self.g_st(fake_s), xt)
+        loss = adv + self.cycle_weight * cycle
+        metrics: dict[str, float] = {}
+        if self.classifier is not None and self.semantic_weight > 0:
+            with torch.no_grad():
+                pseudo = self.classifier(to_unit_range(xt)).argmax(1)
+            sem = F.cross_entropy(self.classifier(to_unit_range(fake_t)), ys)
+            sem = sem + F.cross_entropy(self.classifier(to_unit_range(fake_s)), pseudo)
+            loss = loss + self.semantic_weight * sem
+            metrics["semantic"] = sem.item()
+        if not torch.isfinite(loss) or not torch.isfinite(loss_d):
+            from engine.core.errors import UserError
+
+            raise UserError(
+                f"the translation losses became non-finite at step {self.step + 1}; lower the learning rate."
+            )
+        self.opt_g.zero_grad(set_to_none=True)
+        loss.backward()
+        self.opt_g.step()
+        self.step += 1
+        return {"g_loss": adv.item(), "d_loss": loss_d.item(), "cycle": cycle.item(), **metrics}
+
+    def fit(self, steps: int, emit: Emit = ignore, control: JobControl | None = None, every: int = 100,
+            on_check: Callable[[], None] | None = None) -> dict[str, float]:  # fmt: skip
+        """Train to `steps`; Progress per step, EpochEnd (and `on_check`) every `every` steps."""
+        self.g_st.train(), self.g_ts.train(), self.d_t.train(), self.d_s.train()
+        started, first = time.monotonic(), self.step
+        window: dict[str, float] = {}
+        last: dict[str, float] = {}
+        while self.step < steps:
+            if control is not None:
+                control.check()
+            m = self.train_step()
+            for k, v in m.items():
+                window[k] = window.get(k, 0.0) + v
+            eta = (time.monotonic() - started) / (self.step - first) * (steps - self.step)
+            emit(Progress(self.step // every + 1, self.step, steps, m, eta))
+            if self.step % every == 0 or self.step == steps:
+                n = (self.step - 1) % every + 1
+                last = {k: v / n for k, v in window.items()}
+                window = {}
+                if on_check is not None:
+                    on_check()
+                emit(EpochEnd(self.step // every, self.step, dict(last)))
+        return last
+
+    @torch.no_grad()
+    def translate(self, images_u8: torch.Tensor, batch: int = 256) -> torch.Tensor:
+        """Source images uint8 [N, 3, S, S] -> translated uint8 images (the labels stay theirs)."""
+        return translate_with(self.g_st, images_u8, self.device, batch)
+
+    def state_dict(self) -> dict[str, Any]:
+        return {"g_st": self.g_st.state_dict(), "g_ts": self.g_ts.state_dict(), "step": self.step}
+
+
+@torch.no_grad()
+def translate_with(g: torch.nn.Module, images_u8: torch.Tensor, device: torch.device, batch: int = 256) -> torch.Tensor:
+    was = g.training
+    g.eval()
+    out = []
+    for i in range(0, len(images_u8), batch):
+        y = g(to_model_range(images_u8[i : i + batch]).to(device)).cpu()
+        out.append((to_unit_range(y) * 255 + 0.5).to(torch.uint8))
+    g.train(was)
+    return torch.cat(out) if out else images_u8.clone()
+
+
+def pairs_grid(trainer: TranslatorTrainer, n: int = 8) -> torch.Tensor:
+    """The first `n` source images above their translations, [2n, 3, S, S] in [-1, 1]."""
+    xs = trainer.xs[:n]
+    with torch.no_grad():
+        was = trainer.g_st.training
+        trainer.g_st.eval()
+        ys = trainer.g_st(xs.to(trainer.device)).cpu()
+        trainer.g_st.train(was)
+    return torch.cat([xs, ys])
