@@ -9,8 +9,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from pydantic import BaseModel
-from PySide6.QtCore import Qt, Signal
+from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import (
+    QComboBox,
     QFileDialog,
     QFormLayout,
     QHBoxLayout,
@@ -30,7 +31,7 @@ from desktop_app.widgets.table_utils import SortItem, fill_table, fmt_percent, m
 from desktop_app.widgets.why_panel import WhyPanel
 from engine.core.runs import Run
 from engine.jobs import evaluate
-from engine.jobs.evaluate import EvaluateConfig, EvaluateReport, Misclassified
+from engine.jobs.evaluate import EvaluateConfig, EvaluateReport, Misclassified, TaskReport
 
 
 def checkpoint_name(path: str) -> str:
@@ -39,11 +40,11 @@ def checkpoint_name(path: str) -> str:
     return stem if stem in ("best", "last") else "best"
 
 
-def most_confident_mistakes(report: EvaluateReport) -> list[Misclassified]:
+def most_confident_mistakes(report: TaskReport) -> list[Misclassified]:
     return sorted(report.misclassified, key=lambda m: -m.confidence)
 
 
-def misclassified_items(report: EvaluateReport) -> list[GalleryItem]:
+def misclassified_items(report: TaskReport) -> list[GalleryItem]:
     """Gallery entries for the report's misclassified images, most confident mistakes first."""
     items = []
     for m in most_confident_mistakes(report):
@@ -76,6 +77,11 @@ class EvaluatePage(JobPage):
         font.setPointSizeF(font.pointSizeF() * 1.6)
         font.setBold(True)
         self.accuracy_label.setFont(font)
+        self.task_combo = QComboBox()  # a multitask run: whose figures are shown
+        self.task_combo.setToolTip("A multitask run is measured on every task; choose the task to show.")
+        self.task_label = QLabel("Task:")
+        for w in (self.task_combo, self.task_label):
+            w.setVisible(False)
         self.zero_shot_label = QLabel("")  # a zero-shot run: seen and unseen accuracy and H
         self.zero_shot_label.setVisible(False)
         self.zero_shot_label.setToolTip(
@@ -101,6 +107,7 @@ class EvaluatePage(JobPage):
         self.gallery.setToolTip("Misclassified images, most confident mistakes first. Click one to enlarge it.")
         self.why: WhyPanel | None = None  # the "Why?" toggle on the enlarged mistake
         self._report: EvaluateReport | None = None
+        self._shown_mistakes: list[Misclassified] = []
         self._build_layout()
         self.gallery.item_activated.connect(self._add_why)
         self.run_chooser.changed.connect(lambda _: self._apply_default_data())
@@ -109,6 +116,7 @@ class EvaluatePage(JobPage):
         self.matrix.cell_clicked.connect(self.filter_cell)
         self.show_all_button.clicked.connect(lambda: self.filter_cell(-1, -1))
         self.save_button.clicked.connect(self._on_save)
+        self.task_combo.currentTextChanged.connect(lambda _: self.show_task())
         state.folders_changed.connect(self._apply_default_data)
         self._apply_default_data()
 
@@ -133,7 +141,11 @@ class EvaluatePage(JobPage):
         layout = QVBoxLayout(self)
         layout.addLayout(form)
         layout.addLayout(self.action_row(self.save_button))
-        layout.addWidget(self.accuracy_label)
+        headline = QHBoxLayout()
+        headline.addWidget(self.accuracy_label, 1)
+        headline.addWidget(self.task_label)
+        headline.addWidget(self.task_combo)
+        layout.addLayout(headline)
         layout.addWidget(self.zero_shot_label)
         layout.addWidget(results, 1)
 
@@ -178,11 +190,7 @@ class EvaluatePage(JobPage):
     # ------------------------------------------------------------------ results
     def show_report(self, report: EvaluateReport) -> None:
         """Fill accuracy, matrix, table and gallery from the evaluate job's report."""
-        n = report.n
-        checkpoint = Path(report.checkpoint).stem or self.checkpoint_choice()
-        self.accuracy_label.setText(
-            f"Accuracy: {fmt_percent(report.accuracy)}  on {n} images ({checkpoint} checkpoint)"
-        )
+        self._report = report
         zs = report.zero_shot
         if zs is not None:
             c, u = zs.calibrated, zs.uncalibrated
@@ -193,7 +201,40 @@ class EvaluatePage(JobPage):
                 f"H {fmt_percent(u.h)})"
             )
         self.zero_shot_label.setVisible(zs is not None)
-        self.matrix.set_matrix(report.confusion_matrix, report.classes)
+        with QSignalBlocker(self.task_combo):
+            self.task_combo.clear()
+            self.task_combo.addItems(list(report.tasks))
+        for w in (self.task_combo, self.task_label):
+            w.setVisible(bool(report.tasks))
+        self.save_button.setEnabled(True)
+        self.show_task()
+        text = f"Done: {report.n} images."
+        if report.skipped:
+            text += f" {len(report.skipped)} unreadable file(s) skipped."
+            self.status.setToolTip("\n".join(f"{s.path}: {s.reason}" for s in report.skipped[:30]))
+        self.status.setText(text)
+        self.evaluated.emit(report)
+
+    def figures(self) -> TaskReport | None:
+        """The figures shown: the report's, or the chosen task's for a multitask run."""
+        report = self.report
+        if not isinstance(report, EvaluateReport):
+            return None
+        return report.tasks.get(self.task_combo.currentText(), report) if report.tasks else report
+
+    def show_task(self, task: str = "") -> None:
+        """Show the figures of `task` (a multitask run; the chosen one when empty)."""
+        if task:
+            self.task_combo.setCurrentText(task)
+        r = self.figures()
+        if r is None:
+            return
+        checkpoint = Path(self._report.checkpoint).stem if self._report else self.checkpoint_choice()
+        task_text = f", task {self.task_combo.currentText()}" if self.task_combo.isVisible() else ""
+        self.accuracy_label.setText(
+            f"Accuracy: {fmt_percent(r.accuracy)}  on {r.n} images ({checkpoint or 'best'} checkpoint{task_text})"
+        )
+        self.matrix.set_matrix(r.confusion_matrix, r.classes)
         rows = [
             [
                 SortItem(row.name, index),  # sorts in the model's class order
@@ -201,36 +242,30 @@ class EvaluatePage(JobPage):
                 SortItem(fmt_percent(row.recall), row.recall),
                 SortItem(str(row.support), row.support),
             ]
-            for index, row in enumerate(report.per_class)
+            for index, row in enumerate(r.per_class)
         ]
         fill_table(self.table, rows)
-        self._report = report
         self.cell_filter = None
-        self._fill_gallery(report)
-        self.save_button.setEnabled(True)
-        text = f"Done: {n} images."
-        if report.skipped:
-            text += f" {len(report.skipped)} unreadable file(s) skipped."
-            self.status.setToolTip("\n".join(f"{s.path}: {s.reason}" for s in report.skipped[:30]))
-        self.status.setText(text)
-        self.evaluated.emit(report)
+        self._fill_gallery(r)
 
     def filter_cell(self, true_index: int, predicted_index: int) -> None:
         """Show only the images of one matrix cell in the gallery (a negative index: all mistakes)."""
-        report = self.report
-        if not isinstance(report, EvaluateReport):
+        report = self.figures()
+        if report is None:
             return
         classes = report.classes
         inside = 0 <= true_index < len(classes) and 0 <= predicted_index < len(classes)
         self.cell_filter = (classes[true_index], classes[predicted_index]) if inside else None
         self._fill_gallery(report)
 
-    def _fill_gallery(self, report: EvaluateReport) -> None:
+    def _fill_gallery(self, report: TaskReport) -> None:
         mistakes = report.misclassified
         if self.cell_filter is not None:
             true, predicted = self.cell_filter
             mistakes = [m for m in mistakes if m.true == true and m.predicted == predicted]
-        items = misclassified_items(report.model_copy(update={"misclassified": mistakes}))
+        subset = report.model_copy(update={"misclassified": mistakes})
+        self._shown_mistakes = most_confident_mistakes(subset)  # in the gallery's order ("Why?" reads it)
+        items = misclassified_items(subset)
         self.gallery.set_items(items)
         shown = (
             "" if len(items) <= self.gallery.max_items else f" (showing the {self.gallery.max_items} most confident)"
@@ -273,7 +308,9 @@ class EvaluatePage(JobPage):
         dialog, report = self.gallery.dialog, self._report
         if dialog is None or report is None:
             return
-        mistake = most_confident_mistakes(report)[index]
+        if not 0 <= index < len(self._shown_mistakes):
+            return
+        mistake = self._shown_mistakes[index]
         if self.why is not None:
             self.why.shutdown()
         self.why = WhyPanel(dialog)

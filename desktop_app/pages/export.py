@@ -128,8 +128,11 @@ class ExportPage(JobPage):
         form.addRow("Run:", self.run_chooser)
         form.addRow("Checkpoint:", self.checkpoint)
         form.addRow("Output file:", out_row)
-        form.addRow("", self.int8)
-        form.addRow("", self.cam)
+        options = QHBoxLayout()
+        options.addWidget(self.int8)
+        options.addWidget(self.cam)
+        options.addStretch(1)
+        form.addRow("", options)
         group = QGroupBox("Parity check: ONNX Runtime against PyTorch on real source images")
         parity = QFormLayout(group)
         for key, label, tip in PARITY_ROWS:

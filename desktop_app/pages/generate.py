@@ -21,11 +21,13 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QFormLayout,
+    QFrame,
     QGroupBox,
     QHBoxLayout,
     QLabel,
     QLineEdit,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -166,13 +168,19 @@ class GeneratePage(JobPage):
             trow.addWidget(w)
         tl.addRow("Translate:", trow)
         tl.addRow(self.tools_status)
-        left = QVBoxLayout()
+        column = QWidget()
+        left = QVBoxLayout(column)
+        left.setContentsMargins(0, 0, 0, 0)
         left.addLayout(form)
         left.addWidget(self.grid, 1)
         left.addWidget(self.warning)
         left.addWidget(tools)
+        scroll = QScrollArea()  # settings, samples and tools scroll on a short (768 px) screen
+        scroll.setWidgetResizable(True)
+        scroll.setFrameShape(QFrame.Shape.NoFrame)
+        scroll.setWidget(column)
         body = QHBoxLayout()
-        body.addLayout(left, 2)
+        body.addWidget(scroll, 2)
         body.addWidget(self.plots, 3)
         layout = QVBoxLayout(self)
         layout.addLayout(self.action_row())

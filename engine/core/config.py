@@ -156,11 +156,6 @@ class TrainConfig(StrictModel):
     source: UserPath = Field(description="Labelled source folder: one sub-folder per class.")
     target: UserPath | None = Field(None, description="Target folder (unlabelled images, or class sub-folders).")
     target_test: UserPath | None = Field(None, description="Labelled target folder used only to measure accuracy.")
-    synthetic: UserPath | None = Field(
-        None,
-        description="Generated labelled images (class sub-folders, e.g. 'gan sample --per-class') added to training.",
-    )
-    synthetic_ratio: float = Field(1.0, gt=0, le=100, description="Synthetic images per real source training image.")
     method: str = Field("finetune", description="Transfer method from the method registry.")
     method_options: dict[str, Any] = Field(default_factory=dict, description="Settings of the method.")
     backbone: str = Field("small_cnn", description="Network architecture from the backbone registry.")
@@ -179,6 +174,11 @@ class TrainConfig(StrictModel):
     schedule: Literal["cosine", "constant"] = Field("cosine", description="Learning-rate schedule after warm-up.")
     label_smoothing: float = Field(0.0, ge=0, lt=1, description="Cross-entropy label smoothing.")
     augment: Augment = Field("none", description="Training augmentation preset.")
+    synthetic: UserPath | None = Field(
+        None,
+        description="Generated labelled images (class sub-folders, e.g. 'gan sample --per-class') added to training.",
+    )
+    synthetic_ratio: float = Field(1.0, gt=0, le=100, description="Synthetic images per real source training image.")
     val_fraction: float = Field(0.2, ge=0, lt=1, description="Share of the source held out for validation.")
     early_stop_patience: int = Field(
         0, ge=0, description="Stop after this many epochs without a better selection score (0: never)."

@@ -105,10 +105,10 @@ class DiskImages:
         state["_fd"], state["_pid"] = None, -1  # a spawned worker opens the file itself
         return state
 
-    def __del__(self, _getpid: Any = os.getpid, _close: Any = os.close) -> None:
+    def __del__(self, _getpid: Any = os.getpid, _close: Any = os.close, _quiet: Any = contextlib.suppress) -> None:
         # os may already be torn down when the interpreter exits: keep our own references
         if getattr(self, "_fd", None) is not None and self._pid == _getpid():
-            with contextlib.suppress(OSError):
+            with _quiet(OSError):
                 _close(self._fd)
 
     def __repr__(self) -> str:

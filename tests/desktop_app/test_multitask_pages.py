@@ -12,7 +12,7 @@ from PySide6.QtWidgets import QFileDialog
 
 from desktop_app.pages.predict import PredictPage
 from desktop_app.pages.train import TrainPage
-from desktop_app.widgets.table_utils import column_texts
+from desktop_app.widgets.table_utils import column_texts, fmt_percent
 from desktop_app.widgets.task_picker import task_name_for
 from engine.multitask.demo import MultitaskDemoPaths, make_multitask_demo
 
@@ -65,6 +65,25 @@ def test_train_two_task_folders_then_predict_every_task(
         assert page.plots.curve_length(key) > 0, key
     assert page.plots.curve_length("val/parity/acc", epoch=True) == 3
     assert page.plots.plot("Accuracy") is not None
+
+    # the Evaluate page measures every task and shows the one chosen
+    from desktop_app.pages.evaluate import EvaluatePage
+
+    app_state.set_run(page.run_dir)
+    evaluate = EvaluatePage(app_state)
+    qtbot.addWidget(evaluate, before_close_func=lambda w: w.shutdown())
+    evaluate.show()
+    evaluate.set_data(str(mt_gui_demo.test_labels.parent))
+    with qtbot.waitSignal(evaluate.evaluated, timeout=TIMEOUT_MS) as done:
+        qtbot.mouseClick(evaluate.evaluate_button, Qt.MouseButton.LeftButton)
+    report = done.args[0]
+    assert error_calls == [] and set(report.tasks) == {"digit", "parity"}
+    assert evaluate.task_combo.isVisible() and evaluate.task_combo.count() == 2
+    evaluate.show_task("parity")
+    parity = report.tasks["parity"]
+    assert evaluate.matrix.classes() == parity.classes and "task parity" in evaluate.accuracy_label.text()
+    assert fmt_percent(parity.accuracy) in evaluate.accuracy_label.text()
+    assert evaluate.table.rowCount() == len(parity.classes)
 
     from engine.deploy.export_job import export_run
     from engine.jobs.export import ExportConfig
