@@ -20,12 +20,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
+
+from pydantic import BaseModel
 
 from engine.core.config import TrainConfig, read_toml, save_toml, validate
 from engine.core.errors import UserError
 from engine.core.fsutil import atomic_write_json, atomic_write_text
 from engine.core.runlock import RunLock
+
+M = TypeVar("M", bound=BaseModel)
 
 STATUSES = ("created", "running", "paused", "stopped", "finished", "failed")
 
@@ -141,6 +145,41 @@ def create_run(config: TrainConfig) -> Run:
     save_toml(config, run.config_path)
     run.update_info(status="created", created=time.time(), method=config.method, backbone=config.backbone)
     return run
+
+
+def run_kind(path: str | Path) -> str | None:
+    """The `kind` a run's config.toml declares ("pretrain", "gan", ...), None for a training run
+    or a folder that is no run."""
+    cfg = Path(path).expanduser() / "config.toml"
+    if not cfg.is_file():
+        return None
+    try:
+        kind = read_toml(cfg).get("kind")
+    except UserError:
+        return None
+    return str(kind) if kind is not None else None
+
+
+def create_kind_run(config: BaseModel, runs_dir: Path, name: str | None, default_base: str, **info: Any) -> Run:
+    """A new run folder of another kind of job (pretraining, GAN), named `name` or `default_base`,
+    with its config saved and run.json started (`info`: kind, method, backbone...)."""
+    run = Run(new_run_dir(Path(runs_dir), _slug(name) if name else default_base))
+    save_toml(config, run.config_path)
+    run.update_info(status="created", created=time.time(), **info)
+    return run
+
+
+def open_kind_run(path: str | Path, kind: str, model: type[M], what: str, command: str) -> tuple[Run, M]:
+    """(run, config) of a run of `kind` ("a `what` run"), or a UserError naming the folder and the
+    command that makes one."""
+    p = Path(path).expanduser()
+    if run_kind(p) != kind:
+        raise UserError(
+            f'{p}: not a {what} run (no config.toml with kind = "{kind}"). '
+            f"Pick a folder made by 'transfer-studio {command}'."
+        )
+    run = Run(p)
+    return run, validate(model, read_toml(run.config_path), str(run.config_path))
 
 
 def open_run(path: str | Path) -> Run:

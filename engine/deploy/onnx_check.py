@@ -6,7 +6,6 @@ UserError naming the file, what was found and what Transfer Studio expects.
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -16,15 +15,21 @@ from typing import Any
 import onnx
 
 from engine.core.errors import UserError
+from engine.deploy.onnx_metadata import (
+    MAX_SIDE,
+    classes_of,
+    input_size_of,
+    stats_of,
+    task_classes_of,
+    tasks_of,
+)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-DEFAULT_INPUT_SIZE = 224
 MAX_FILE_BYTES = 4 << 30  # 4 GiB: beyond this it is not a classifier this app can serve
 MIN_FILE_BYTES = 16
 # Operator domains onnxruntime's CPU build runs without a custom-op library.
 RUNNABLE_DOMAINS = frozenset({"", "ai.onnx", "ai.onnx.ml", "com.microsoft", "ai.onnx.preview.training"})
-MAX_SIDE = 8192  # pixels: an input side beyond this is no image classifier this app feeds
 MAX_BATCH = 1 << 16
 MAX_CLASSES = 1_000_000
 MAX_DIM = 1 << 31  # any declared tensor dimension (value_info, initializers)
@@ -250,34 +255,6 @@ def _layout(path: Path, name: str, shape: tuple[int | str | None, ...]) -> tuple
 CAM_OUTPUT = "cam"  # the second output an export with class activation maps adds (engine.explain.cam)
 
 
-def _tasks(path: Path, meta: dict[str, str], model: onnx.ModelProto) -> tuple[str, ...]:
-    """A multitask model's tasks (metadata 'tasks'): one output each, named after the task, in order."""
-    value = _json_list(path, meta, "tasks")
-    if value is None:
-        return ()
-    names = [o.name for o in model.graph.output]
-    if not value or value != names:
-        raise UserError(f"{path.name}: metadata 'tasks' is {value!r} but the outputs are {names}; they must match")
-    return tuple(str(v) for v in value)
-
-
-def _task_classes(path: Path, meta: dict[str, str], tasks: tuple[str, ...]) -> dict[str, tuple[str, ...]]:
-    if not tasks:
-        return {}
-    try:
-        value = json.loads(meta.get("task_classes", "{}"))
-    except json.JSONDecodeError:
-        raise UserError(f"{path.name}: metadata 'task_classes' is not valid JSON") from None
-    ok = isinstance(value, dict) and all(
-        isinstance(value.get(t), list) and value[t] and all(isinstance(c, str) for c in value[t]) for t in tasks
-    )
-    if not ok:
-        raise UserError(
-            f"{path.name}: metadata 'task_classes' must map every task ({', '.join(tasks)}) to its class names"
-        )
-    return {t: tuple(value[t]) for t in tasks}
-
-
 def _output(
     path: Path, model: onnx.ModelProto, tasks: tuple[str, ...] = ()
 ) -> tuple[onnx.ValueInfoProto, tuple[Any, ...] | None, int | None]:
@@ -317,70 +294,6 @@ def _check_output(path: Path, out: onnx.ValueInfoProto) -> tuple[tuple[Any, ...]
     return shape, classes
 
 
-def _json_list(path: Path, meta: dict[str, str], key: str) -> list[Any] | None:
-    if key not in meta:
-        return None
-    try:
-        value = json.loads(meta[key])
-    except json.JSONDecodeError:
-        raise UserError(f"{path.name}: metadata '{key}' is not valid JSON: {meta[key][:80]!r}") from None
-    if not isinstance(value, list):
-        raise UserError(f"{path.name}: metadata '{key}' must be a JSON list, found {meta[key][:80]!r}")
-    return value
-
-
-def _stats(path: Path, meta: dict[str, str], key: str, channels: int, default: tuple[float, ...]) -> tuple[float, ...]:
-    value = _json_list(path, meta, key)
-    if value is None:
-        if channels == 1:
-            return (sum(default) / 3,)
-        return default
-    ok = len(value) == channels and all(isinstance(v, (int, float)) and math.isfinite(v) for v in value)
-    if not ok or (key == "std" and any(v <= 0 for v in value)):
-        raise UserError(
-            f"{path.name}: metadata '{key}' is {value!r}; expected {channels} finite numbers"
-            + (" above 0" if key == "std" else "")
-        )
-    return tuple(float(v) for v in value)
-
-
-def _classes(path: Path, meta: dict[str, str], num_classes: int | None) -> tuple[tuple[str, ...], int | None]:
-    value = _json_list(path, meta, "classes")
-    if value is None:
-        if num_classes is None:
-            return (), None
-        return tuple(f"class_{i}" for i in range(num_classes)), num_classes
-    if not value or not all(isinstance(c, str) for c in value):
-        raise UserError(f"{path.name}: metadata 'classes' must be a non-empty JSON list of names")
-    if num_classes is not None and len(value) != num_classes:
-        raise UserError(
-            f"{path.name}: metadata 'classes' names {len(value)} classes but the output has {num_classes} scores"
-        )
-    return tuple(value), len(value)
-
-
-def _input_size(path: Path, meta: dict[str, str], hw: tuple[Any, Any], name: str) -> int:
-    h, w = hw
-    static = isinstance(h, int) and isinstance(w, int)
-    if static and h != w:
-        raise UserError(f"{path.name}: input '{name}' is {h}×{w}; Transfer Studio feeds square images (H == W)")
-    if "input_size" in meta:
-        try:
-            size = int(meta["input_size"])
-        except ValueError:
-            raise UserError(
-                f"{path.name}: metadata 'input_size' is {meta['input_size']!r}; expected a whole number"
-            ) from None
-        if size <= 0 or size > MAX_SIDE:
-            raise UserError(
-                f"{path.name}: metadata 'input_size' is {size}; expected a number of pixels from 1 to {MAX_SIDE}"
-            )
-        if static and size != h:
-            raise UserError(f"{path.name}: metadata 'input_size' is {size} but the input is fixed at {h}×{w}")
-        return size
-    return int(h) if static else DEFAULT_INPUT_SIZE
-
-
 def inspect_onnx(path: str | Path) -> OnnxModelInfo:
     """Check that `path` is an image classifier this app can run; return its layout and metadata."""
     path = Path(path)
@@ -391,13 +304,13 @@ def inspect_onnx(path: str | Path) -> OnnxModelInfo:
     _check_input_dims(path, inp.name, in_shape, layout)
     batch = in_shape[0]
     meta = {p.key: p.value for p in model.metadata_props}
-    tasks = _tasks(path, meta, model)
+    tasks = tasks_of(path, meta, model)
     out, out_shape, num_classes = _output(path, model, tasks)
     if isinstance(batch, int) and out_shape is not None and isinstance(out_shape[0], int) and out_shape[0] != batch:
         raise UserError(
             f"{path.name}: input batch is {batch} but output '{out.name}' has {out_shape[0]} rows; {EXPECTED}"
         )
-    classes, num_classes = _classes(path, meta, num_classes)
+    classes, num_classes = classes_of(path, meta, num_classes)
     opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), None)
     producer = " ".join(p for p in (model.producer_name, model.producer_version) if p)
     return OnnxModelInfo(
@@ -414,15 +327,15 @@ def inspect_onnx(path: str | Path) -> OnnxModelInfo:
         output_shape=out_shape,
         num_classes=num_classes,
         classes=classes,
-        mean=_stats(path, meta, "mean", channels, IMAGENET_MEAN),
-        std=_stats(path, meta, "std", channels, IMAGENET_STD),
-        input_size=_input_size(path, meta, hw, inp.name),
+        mean=stats_of(path, meta, "mean", channels, IMAGENET_MEAN),
+        std=stats_of(path, meta, "std", channels, IMAGENET_STD),
+        input_size=input_size_of(path, meta, hw, inp.name),
         normalize_in_model=meta.get("normalize_in_model", "false").strip().lower() == "true",
         backbone=meta.get("backbone", ""),
         method=meta.get("method", ""),
         run_id=meta.get("run_id", ""),
         metadata=meta,
         tasks=tasks,
-        task_classes=_task_classes(path, meta, tasks),
+        task_classes=task_classes_of(path, meta, tasks),
         cam_output=CAM_OUTPUT if any(o.name == CAM_OUTPUT for o in model.graph.output[1:2]) else "",
     )

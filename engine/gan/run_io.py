@@ -8,47 +8,30 @@ plus samples/latest.png (the fixed-noise grid, rewritten as training goes). Its 
 
 from __future__ import annotations
 
-import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from engine.core.config import read_toml, save_toml, validate
 from engine.core.errors import UserError
-from engine.core.runs import Run, new_run_dir
+from engine.core.runs import Run, create_kind_run, open_kind_run, run_kind
 from engine.gan.config import GanTrainConfig
 
 
 def is_gan_run(path: str | Path) -> bool:
     """True for a folder made by `transfer-studio gan train` (its config says kind = "gan")."""
-    cfg = Path(path).expanduser() / "config.toml"
-    if not cfg.is_file():
-        return False
-    try:
-        return read_toml(cfg).get("kind") == "gan"
-    except UserError:
-        return False
+    return run_kind(path) == "gan"
 
 
 def create_gan_run(config: GanTrainConfig) -> Run:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", config.name or "").strip("-")[:60]
     how = "transfer" if config.from_run else "gan"
-    run = Run(new_run_dir(Path(config.runs_dir), slug or f"{stamp}-{how}-{config.image_size}px"))
-    save_toml(config.model_copy(update={"resume": None}), run.config_path)
-    run.update_info(status="created", created=time.time(), kind="gan", method=how, backbone="dcgan")
-    return run
+    base = f"{time.strftime('%Y%m%d-%H%M%S')}-{how}-{config.image_size}px"
+    saved = config.model_copy(update={"resume": None})
+    return create_kind_run(saved, config.runs_dir, config.name, base, kind="gan", method=how, backbone="dcgan")
 
 
 def open_gan_run(path: str | Path) -> tuple[Run, GanTrainConfig]:
-    p = Path(path).expanduser()
-    if not is_gan_run(p):
-        raise UserError(
-            f"{p}: not a GAN run (no config.toml with kind = \"gan\"). Pick a folder made by 'transfer-studio gan train'."
-        )
-    run = Run(p)
-    return run, validate(GanTrainConfig, read_toml(run.config_path), str(run.config_path))
+    return open_kind_run(path, "gan", GanTrainConfig, "GAN", "gan train")
 
 
 @dataclass(frozen=True)

@@ -8,49 +8,28 @@ backbone's state dict under "backbone", keyed like the registry's full network, 
 
 from __future__ import annotations
 
-import re
 import time
 from pathlib import Path
 from typing import Any
 
-from engine.core.config import read_toml, save_toml, validate
 from engine.core.errors import UserError
-from engine.core.runs import Run, new_run_dir
+from engine.core.runs import Run, create_kind_run, open_kind_run, run_kind
 from engine.ssl.config import PretrainConfig
 
 
 def is_pretrain_run(path: str | Path) -> bool:
     """True for a folder made by `transfer-studio pretrain` (its config says kind = "pretrain")."""
-    p = Path(path).expanduser()
-    cfg = p / "config.toml"
-    if not cfg.is_file():
-        return False
-    try:
-        return read_toml(cfg).get("kind") == "pretrain"
-    except UserError:
-        return False
+    return run_kind(path) == "pretrain"
 
 
 def create_pretrain_run(config: PretrainConfig) -> Run:
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", config.name or "").strip("-")[:60]
-    base = slug or f"{stamp}-pretrain-{config.method}-{config.backbone}"
-    run = Run(new_run_dir(Path(config.runs_dir), base))
-    save_toml(config, run.config_path)
-    run.update_info(
-        status="created", created=time.time(), kind="pretrain", method=config.method, backbone=config.backbone
-    )
-    return run
+    base = f"{time.strftime('%Y%m%d-%H%M%S')}-pretrain-{config.method}-{config.backbone}"
+    info = {"kind": "pretrain", "method": config.method, "backbone": config.backbone}
+    return create_kind_run(config, config.runs_dir, config.name, base, **info)
 
 
 def open_pretrain_run(path: str | Path) -> tuple[Run, PretrainConfig]:
-    p = Path(path).expanduser()
-    if not is_pretrain_run(p):
-        raise UserError(
-            f"{p}: not a pretraining run (no config.toml with kind = \"pretrain\"). Pick a folder made by 'transfer-studio pretrain'."
-        )
-    run = Run(p)
-    return run, validate(PretrainConfig, read_toml(run.config_path), str(run.config_path))
+    return open_kind_run(path, "pretrain", PretrainConfig, "pretraining", "pretrain")
 
 
 def read_pretrained_backbone(path: str | Path, backbone: str | None = None) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -17,11 +17,16 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 import torch.distributed as dist
 from torch import nn
+
+from engine.core.errors import UserError
+
+if TYPE_CHECKING:
+    from engine.methods.base import Method
 
 
 @dataclass(frozen=True)
@@ -112,3 +117,22 @@ def teardown(info: DistInfo | None) -> None:
     if info is not None and dist.is_initialized():
         dist.barrier()
         dist.destroy_process_group()
+
+
+def wrap_for_ranks(method: Method[Any], device: torch.device, sync_bn: bool, dist_info: DistInfo | None) -> nn.Module:
+    """The module the loops call: the method itself, or DistributedDataParallel around it (the
+    discriminator and every other module a method adds are inside, so they are synchronised)."""
+    if dist_info is None:
+        return method
+    if sync_bn:
+        if device.type != "cuda":
+            raise UserError(
+                "sync_bn: PyTorch's SyncBatchNorm needs CUDA GPUs; on CPU set sync_bn = false "
+                "(each process then normalises its own share of the batch)."
+            )
+        nn.SyncBatchNorm.convert_sync_batchnorm(method)
+    ids = [device.index] if device.type == "cuda" else None
+    # Every built-in method uses all its trainable parameters every step; a method that leaves
+    # some out of a step says so (searching for them costs a graph traversal every step).
+    find_unused = method.ddp_unused_parameters
+    return nn.parallel.DistributedDataParallel(method, device_ids=ids, find_unused_parameters=find_unused)

@@ -41,6 +41,7 @@ from engine.training.distributed import (
     setup,
     sync_buffers,
     teardown,
+    wrap_for_ranks,
 )
 from engine.training.handlers import BestCheckpoint, EarlyStopping, WeightAveraging, selection_score
 from engine.training.loops import EpochLoop, FeatureCacheLoop, LoopContext, StepLoop
@@ -59,25 +60,6 @@ class TrainResult:
     metrics: dict[str, float] = field(default_factory=dict)
     best_metrics: dict[str, float] = field(default_factory=dict)
     best_epoch: int = -1
-
-
-def wrap_for_ranks(method: Method[Any], device: torch.device, sync_bn: bool, dist_info: DistInfo | None) -> nn.Module:
-    """The module the loops call: the method itself, or DistributedDataParallel around it (the
-    discriminator and every other module a method adds are inside, so they are synchronised)."""
-    if dist_info is None:
-        return method
-    if sync_bn:
-        if device.type != "cuda":
-            raise UserError(
-                "sync_bn: PyTorch's SyncBatchNorm needs CUDA GPUs; on CPU set sync_bn = false "
-                "(each process then normalises its own share of the batch)."
-            )
-        nn.SyncBatchNorm.convert_sync_batchnorm(method)
-    ids = [device.index] if device.type == "cuda" else None
-    # Every built-in method uses all its trainable parameters every step; a method that leaves
-    # some out of a step says so (searching for them costs a graph traversal every step).
-    find_unused = method.ddp_unused_parameters
-    return nn.parallel.DistributedDataParallel(method, device_ids=ids, find_unused_parameters=find_unused)
 
 
 class Trainer:
