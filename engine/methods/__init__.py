@@ -26,6 +26,7 @@ _BUILTIN = [
     "coral",
     "mcc",
     "self_training",
+    "self_ensembling",
     "fast_at",
     "pgd_at",
     "trades",
