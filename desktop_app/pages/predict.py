@@ -29,7 +29,7 @@ from PySide6.QtWidgets import (
 from desktop_app import errors
 from desktop_app.pages.job_page import JobPage
 from desktop_app.state import AppState
-from desktop_app.widgets.gallery import read_scaled
+from desktop_app.widgets.image_grid import read_scaled
 from desktop_app.widgets.prediction_table import PredictionTable
 from desktop_app.widgets.table_utils import SortItem, fill_table, fmt_percent, make_table
 from desktop_app.widgets.why_panel import WhyPanel

@@ -234,15 +234,6 @@ class RobustnessPage(JobPage):
         self.data_edit.setText(folder)
         self._data_edited = bool(folder)
 
-    @property
-    def form(self) -> Any:
-        """The chosen attack's settings form (a ConfigForm), None before the engine has loaded."""
-        return self.attack_settings.form
-
-    @property
-    def ready(self) -> bool:
-        return self.attack_settings.ready
-
     def attacks(self) -> list[str]:
         """The attack names offered now (filtered by the model kind)."""
         return self.attack_settings.attacks()

@@ -66,35 +66,6 @@ class TrainPage(JobPage):
         self._build()
         self._update_start()
 
-    # the settings widgets, for the shortcuts and the tests
-    @property
-    def ready(self) -> bool:
-        return self.settings_panel.ready
-
-    @property
-    def basic_form(self) -> Any:
-        return self.settings_panel.basic_form
-
-    @property
-    def advanced_form(self) -> Any:
-        return self.settings_panel.advanced_form
-
-    @property
-    def method_form(self) -> Any:
-        return self.settings_panel.method_form
-
-    @property
-    def backbone(self) -> Any:
-        return self.settings_panel.backbone
-
-    @property
-    def method_combo(self) -> Any:
-        return self.settings_panel.method_combo
-
-    @property
-    def method_summary(self) -> QLabel:
-        return self.settings_panel.method_summary
-
     def method(self) -> str:
         return self.settings_panel.method()
 
@@ -198,7 +169,7 @@ class TrainPage(JobPage):
         if self.runner.running:
             errors.show_error(self, "A training run is in progress. Stop it before resuming another run.")
             return False
-        if not self.ready:
+        if not self.settings_panel.ready:
             errors.show_error(self, "PyTorch is still loading; try again in a moment.")
             return False
         from engine.core.runs import open_run
