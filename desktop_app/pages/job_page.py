@@ -45,7 +45,13 @@ class JobPage(Page):
         super().__init__(state, parent)
         self.report: BaseModel | None = None
         self._stopping = False
-        self.runner = JobRunner(self)
+        self.runner = JobRunner(
+            self,
+            events=self._on_events,
+            finished=self._on_finished,
+            failed=self._on_failed,
+            running_changed=self._on_running_changed,
+        )
         self.run_button = QPushButton(self.run_text)
         self.run_button.setToolTip(self.run_tip)
         self.stop_button = QPushButton("Stop")
@@ -67,10 +73,6 @@ class JobPage(Page):
             self.checkpoint.hide()
         self.run_button.clicked.connect(self.start)
         self.stop_button.clicked.connect(self.stop)
-        self.runner.events.connect(self._on_events)
-        self.runner.finished.connect(self._on_finished)
-        self.runner.failed.connect(self._on_failed)
-        self.runner.running_changed.connect(self._on_running_changed)
 
     # ------------------------------------------------------------------ what a page supplies
     def make_config(self) -> BaseModel | None:

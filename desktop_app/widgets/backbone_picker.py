@@ -101,10 +101,9 @@ class BackbonePicker(QWidget):
         drow.setContentsMargins(0, 0, 0, 0)
         drow.addWidget(self.download_button)
         drow.addWidget(self.download_bar, 1)
-        self.runner = JobRunner(self)
-        self.runner.events.connect(self._on_download_events)
-        self.runner.finished.connect(self._on_download_done)
-        self.runner.failed.connect(self._on_download_failed)
+        self.runner = JobRunner(
+            self, events=self._on_download_events, finished=self._on_download_done, failed=self._on_download_failed
+        )
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
         form.addRow("Backbone", self.backbone_combo)

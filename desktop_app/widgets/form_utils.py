@@ -13,18 +13,23 @@ from typing import Any, TypeVar
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QBoxLayout,
     QComboBox,
+    QFormLayout,
     QHBoxLayout,
     QLabel,
     QLayout,
     QLineEdit,
     QPushButton,
+    QSpinBox,
     QSplitter,
+    QVBoxLayout,
     QWidget,
 )
 
 LABELLED_HINT = "A labelled folder: one sub-folder of images per class"
 W = TypeVar("W", bound=QWidget)
+L = TypeVar("L", bound=QBoxLayout)
 RowPart = QWidget | QLayout | str | tuple[QWidget | QLayout, int]
 
 
@@ -63,21 +68,72 @@ def combo(items: Iterable[tuple[str, Any]], tip: str = "") -> QComboBox:
     return made
 
 
-def row(*parts: RowPart, stretch: bool = False) -> QHBoxLayout:
-    """Widgets and layouts side by side: a string becomes a label, `(part, n)` gets stretch
-    factor n, and `stretch=True` pushes everything to the left."""
-    layout = QHBoxLayout()
-    for part in parts:
-        item, factor = part if isinstance(part, tuple) else (part, 0)
+def hbox(*parts: RowPart | None) -> QHBoxLayout:
+    """Widgets and layouts side by side. A string becomes a label (with the tooltip of the part
+    after it), a line edit takes the spare width, `(part, n)` sets the stretch factor n, and
+    None is a stretch."""
+    return _fill(QHBoxLayout(), parts)
+
+
+def pane(*parts: RowPart | None) -> QWidget:
+    """A widget holding `parts` stacked without margins (one pane of a splitter), as `hbox` reads them."""
+    pane = QWidget()
+    _fill(QVBoxLayout(pane), parts).setContentsMargins(0, 0, 0, 0)
+    return pane
+
+
+def _fill(layout: L, parts: tuple[RowPart | None, ...]) -> L:
+    for i, part in enumerate(parts):
+        if part is None:
+            layout.addStretch(1)
+            continue
+        item, factor = part if isinstance(part, tuple) else (part, 1 if isinstance(part, QLineEdit) else 0)
         if isinstance(item, str):
-            item = QLabel(item)
+            item = explained(QLabel(item), parts[i + 1] if i + 1 < len(parts) else None)
         if isinstance(item, QLayout):
             layout.addLayout(item, factor)
         else:
             layout.addWidget(item, factor)
-    if stretch:
-        layout.addStretch(1)
     return layout
+
+
+def form(*rows: tuple[str, QWidget | QLayout], parent: QWidget | None = None) -> QFormLayout:
+    """A form of (label, field) rows, each label explained by its field's tooltip."""
+    layout = QFormLayout(parent) if parent is not None else QFormLayout()
+    for text, field in rows:
+        layout.addRow(explained(QLabel(text), field), field)
+    return layout
+
+
+def explained(label: QLabel, part: object) -> QLabel:
+    """`label` with the tooltip of the widget it names (so hovering the label explains the field)."""
+    if isinstance(part, tuple):
+        part = part[0]
+    if isinstance(part, QWidget) and part.toolTip():
+        label.setToolTip(part.toolTip())
+    return label
+
+
+def spin(low: int, high: int, value: int, tip: str, special: str = "", suffix: str = "") -> QSpinBox:
+    """An integer box with its range, value and tooltip; `special` is shown for the lowest value
+    (e.g. "auto", "all") and `suffix` after the number (e.g. " s")."""
+    box = QSpinBox()
+    box.setRange(low, high)
+    box.setValue(value)
+    box.setToolTip(tip)
+    box.setSpecialValueText(special)
+    box.setSuffix(suffix)
+    return box
+
+
+def headline(text: str = "", tip: str = "", scale: float = 1.3) -> QLabel:
+    """A wrapped bold label `scale` times the normal size, for a page's one key figure."""
+    made = label(text, tip)
+    font = made.font()
+    font.setPointSizeF(font.pointSizeF() * scale)
+    font.setBold(True)
+    made.setFont(font)
+    return made
 
 
 def action(

@@ -45,7 +45,7 @@ class WhyPanel(QWidget):
         self._checkpoint = "best"
         self._out = Path(tempfile.mkdtemp(prefix="ts-why-"))
         self._calls = 0
-        self.runner = JobRunner(self)
+        self.runner = JobRunner(self, finished=self._on_finished, failed=self._on_failed)
         self.toggle = QPushButton("Why?")
         self.toggle.setCheckable(True)
         self.toggle.setToolTip("Show what the model looked at: a heat map for the predicted and for the true class.")
@@ -73,8 +73,6 @@ class WhyPanel(QWidget):
         self.set_methods(RUN_METHODS)
         self.toggle.toggled.connect(self._on_toggled)
         self.method.currentTextChanged.connect(lambda _: self.toggle.isChecked() and self.explain())
-        self.runner.finished.connect(self._on_finished)
-        self.runner.failed.connect(self._on_failed)
 
     # ------------------------------------------------------------------ public API
     def set_methods(self, methods: tuple[str, ...], default: str | None = None) -> None:
