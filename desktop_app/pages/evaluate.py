@@ -43,11 +43,9 @@ def most_confident_mistakes(report: TaskReport) -> list[Misclassified]:
 
 def misclassified_items(report: TaskReport) -> list[GalleryItem]:
     """Gallery entries for the report's misclassified images, most confident mistakes first."""
-    items = []
-    for m in most_confident_mistakes(report):
-        caption = f"true {m.true} / predicted {m.predicted} ({m.confidence:.2f})"
-        items.append(GalleryItem(m.path, caption, f"{m.path}\n{caption}"))
-    return items
+    mistakes = most_confident_mistakes(report)
+    captions = [f"true {m.true} / predicted {m.predicted} ({m.confidence:.2f})" for m in mistakes]
+    return [GalleryItem(m.path, c, f"{m.path}\n{c}") for m, c in zip(mistakes, captions, strict=True)]
 
 
 class EvaluatePage(JobPage):

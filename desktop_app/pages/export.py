@@ -78,7 +78,7 @@ class ExportPage(JobPage):
     icon = "SP_DialogSaveButton"
     job = export.JOB
     run_text, run_tip = "Export", "Export the model to ONNX and check it gives PyTorch's answers on real images."
-    stop_tip, running_text, failed_text = "Stop the export.", "Exporting...", "Export failed."
+    running_text, failed_text, can_stop = "Exporting...", "Export failed.", False  # short: it cannot stop half-way
     uses_run = True
     exported = Signal(object)
 
@@ -86,7 +86,6 @@ class ExportPage(JobPage):
         super().__init__(state, parent)
         self._started = 0.0
         self.export_button = self.run_button
-        self.stop_button.setVisible(False)  # an export is short and cannot stop half-way
         self.out_edit = tipped(
             QLineEdit(),
             "Where to write the .onnx file; export_report.json is written beside it. Default: RUN/exports/model.onnx.",

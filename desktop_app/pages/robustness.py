@@ -18,7 +18,6 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QFileDialog,
     QFormLayout,
-    QLineEdit,
     QRadioButton,
     QScrollArea,
     QVBoxLayout,
@@ -30,7 +29,7 @@ from desktop_app.pages.job_page import JobPage
 from desktop_app.state import AppState
 from desktop_app.widgets.attack_results import AttackResults
 from desktop_app.widgets.attack_settings import AttackSettings
-from desktop_app.widgets.form_utils import button, folder_edit, form, hbox, spin, splitter, tipped
+from desktop_app.widgets.form_utils import button, folder_edit, form, hbox, line_edit, spin, splitter, tipped
 from desktop_app.widgets.run_chooser import RunChooser
 from engine.core.errors import UserError
 from engine.core.events import Event, Progress
@@ -81,10 +80,9 @@ class RobustnessPage(JobPage):
         self.checkpoint.setToolTip(
             "Which checkpoint of the run (and of the surrogate) to attack: the best or the latest epoch."
         )
-        self.onnx_edit = tipped(
-            QLineEdit(), "The .onnx image classifier to attack (defaults to the model exported last)."
+        self.onnx_edit = line_edit(
+            "model.onnx", "The .onnx image classifier to attack (defaults to the model exported last)."
         )
-        self.onnx_edit.setPlaceholderText("model.onnx")
         self.onnx_browse = button("Browse...", "Choose an .onnx file.", self._on_browse_onnx)
         self.data_edit, self.data_browse = folder_edit(
             "Labelled images to attack (class sub-folders named like the model's classes). "

@@ -105,16 +105,9 @@ class RunsPage(Page):
         self.refresh()
 
     def _build_layout(self) -> None:
+        selection_buttons = (self.open_button, self.resume_button, self.delete_button, self.folder_button)
         buttons = hbox(
-            self.open_button,
-            self.resume_button,
-            self.delete_button,
-            self.folder_button,
-            self.report_button,
-            self.report_status,
-            None,
-            self.summary,
-            self.refresh_button,
+            *selection_buttons, self.report_button, self.report_status, None, self.summary, self.refresh_button
         )
         top = pane(self.table, buttons)
         bottom = pane(hbox("Compare selected runs:", self.metric_combo, None), (self.plot, 1))

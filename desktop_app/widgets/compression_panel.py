@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QCheckBox, QLabel, QLineEdit, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QLabel, QVBoxLayout, QWidget
 
 from desktop_app import errors
 from desktop_app.jobs import JobRunner
 from desktop_app.widgets.compression_report import CompressionReportView
-from desktop_app.widgets.form_utils import button, hbox, tipped
+from desktop_app.widgets.form_utils import button, hbox, line_edit, tipped
 from engine.core.errors import UserError
 from engine.core.runs import Run
 
@@ -36,10 +36,10 @@ class CompressionPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.run_dir = ""
-        self.teacher = tipped(
-            QLineEdit(), "The model the run is compared with; a distilled run's own teacher by default."
+        self.teacher = line_edit(
+            "teacher run folder or .onnx file",
+            "The model the run is compared with; a distilled run's own teacher by default.",
         )
-        self.teacher.setPlaceholderText("teacher run folder or .onnx file")
         self.int8 = tipped(
             QCheckBox("with INT8 copies"), "Also quantize teacher and student to INT8 and measure those."
         )

@@ -50,6 +50,16 @@ def button(text: str, tip: str = "", clicked: Callable[[], Any] | None = None, *
     return made
 
 
+def line_edit(placeholder: str = "", tip: str = "", entered: Callable[[], Any] | None = None) -> QLineEdit:
+    """A one-line text field with its grey hint, tooltip and the slot Enter calls."""
+    made = QLineEdit()
+    made.setPlaceholderText(placeholder)
+    made.setToolTip(tip)
+    if entered is not None:
+        made.returnPressed.connect(entered)
+    return made
+
+
 def label(text: str = "", tip: str = "", *, wrap: bool = True) -> QLabel:
     """A label that wraps its text (the pages' status and summary lines are sentences)."""
     made = QLabel(text)
@@ -163,10 +173,7 @@ def discard(widget: QWidget, layout: QLayout) -> None:
 
 def folder_edit(tip: str, placeholder: str = LABELLED_HINT) -> tuple[QLineEdit, QPushButton]:
     """A folder path field and its Browse... button (the page connects the button)."""
-    edit = QLineEdit()
-    edit.setPlaceholderText(placeholder)
-    edit.setToolTip(tip)
-    return edit, button("Browse...", "Choose the labelled folder.")
+    return line_edit(placeholder, tip), button("Browse...", "Choose the labelled folder.")
 
 
 def splitter(
