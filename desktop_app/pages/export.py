@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QLabel,
     QLineEdit,
-    QPlainTextEdit,
     QVBoxLayout,
     QWidget,
 )
@@ -30,7 +29,7 @@ from desktop_app import errors
 from desktop_app.pages.job_page import JobPage
 from desktop_app.state import AppState
 from desktop_app.widgets.compression_panel import CompressionPanel
-from desktop_app.widgets.form_utils import button, form, hbox, label, tipped
+from desktop_app.widgets.form_utils import button, form, hbox, label, log_view, tipped
 from desktop_app.widgets.table_utils import DASH
 from engine.core.events import Event, Log
 from engine.jobs import export
@@ -101,10 +100,7 @@ class ExportPage(JobPage):
             "A second output 'cam' [N, classes, h, w] for exact CAM explanations of the ONNX file; for backbones "
             "that end in pooling + one linear layer (tiny_cnn, small_cnn_gap, ResNet, MobileNet, EfficientNet).",
         )
-        self.log = QPlainTextEdit()
-        self.log.setReadOnly(True)
-        self.log.setMaximumBlockCount(500)
-        self.log.setToolTip("Messages from the export.")
+        self.log = log_view("Messages from the export.", 500)
         self.parity_labels: dict[str, QLabel] = {}
         self.folder_button = button(
             "Show folder", "Open the folder holding the exported file.", self._on_show_folder, enabled=False

@@ -14,21 +14,18 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPalette, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
-    QDialog,
-    QDialogButtonBox,
     QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QPushButton,
-    QScrollArea,
     QSizePolicy,
     QVBoxLayout,
     QWidget,
 )
 
 from desktop_app.widgets.form_utils import splitter
-from desktop_app.widgets.gallery import GalleryItem
+from desktop_app.widgets.gallery import GalleryItem, ImageDialog
 from desktop_app.widgets.plot_style import COLOURS
 from desktop_app.widgets.table_utils import SortItem, fill_table, fmt_number, fmt_percent, make_table
 
@@ -66,34 +63,6 @@ def curve_name(report: dict[str, Any]) -> str:
     if report.get("attack") == "transfer" and base:
         name += f" (from {base})"
     return name
-
-
-class ReportDialog(QDialog):
-    """A gallery picture at full size (scrollable), with its caption."""
-
-    def __init__(self, item: GalleryItem, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle(item.caption or Path(item.path).name)
-        self.picture = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
-        pixmap = QPixmap(item.path)
-        if pixmap.isNull():
-            self.picture.setText("This file cannot be shown as an image.")
-        else:
-            self.picture.setPixmap(pixmap)
-        scroll = QScrollArea()
-        scroll.setWidget(self.picture)
-        scroll.setWidgetResizable(True)
-        self.caption = QLabel(item.caption, alignment=Qt.AlignmentFlag.AlignCenter)
-        path = QLabel(item.path, alignment=Qt.AlignmentFlag.AlignCenter)
-        path.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        path.setWordWrap(True)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        for widget in (self.caption, scroll, path, buttons):
-            layout.addWidget(widget)
-        if not pixmap.isNull():
-            self.resize(min(pixmap.width() + 60, 900), min(pixmap.height() + 120, 860))
 
 
 class Preview(QLabel):
@@ -151,7 +120,7 @@ class ExamplesView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._items: list[GalleryItem] = []
-        self.dialog: ReportDialog | None = None
+        self.dialog: ImageDialog | None = None
         self.label = QLabel("Examples: run an attack.")
         self.label.setWordWrap(True)
         self.list = QListWidget()
@@ -194,13 +163,13 @@ class ExamplesView(QWidget):
         row = self.list.currentRow()
         return self._items[row].path if 0 <= row < len(self._items) else ""
 
-    def open_item(self, index: int) -> ReportDialog | None:
+    def open_item(self, index: int) -> ImageDialog | None:
         """Show example `index` at full size in a (non-blocking) dialog."""
         if not 0 <= index < len(self._items):
             return None
         if self.dialog is not None:
             self.dialog.close()
-        self.dialog = ReportDialog(self._items[index], self)
+        self.dialog = ImageDialog(self._items[index], self, full_size=True)
         self.dialog.open()
         return self.dialog
 

@@ -16,7 +16,7 @@ from PySide6.QtGui import QColor, QPalette, QStandardItemModel
 from PySide6.QtWidgets import QComboBox, QGroupBox, QLineEdit, QVBoxLayout
 
 from desktop_app.widgets.config_form import ConfigForm, default_of
-from desktop_app.widgets.form_utils import discard, label, tipped
+from desktop_app.widgets.form_utils import discard, error_label, label, tipped
 
 ONNX_KINDS = ("score", "decision", "transfer")  # an ONNX model gives no gradients
 NEEDS_RUN = (
@@ -88,9 +88,7 @@ class AttackSettings(QObject):
             "Budgets to evaluate, comma separated, in pixel units of [0, 1] images "
             "(8/255 may be typed as such). 0 measures the clean accuracy.",
         )
-        self.eps_error = label()
-        self.eps_error.setStyleSheet("color: #d32f2f;")
-        self.eps_error.setVisible(False)
+        self.eps_error = error_label(visible=False)
         self.options_box = QGroupBox("Attack settings")
         self.options_box.setToolTip(
             "The attack's own settings (its defaults follow the paper). eps and norm are set above."

@@ -20,6 +20,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLayout,
     QLineEdit,
+    QPlainTextEdit,
     QPushButton,
     QSpinBox,
     QSplitter,
@@ -69,6 +70,15 @@ def label(text: str = "", tip: str = "", *, wrap: bool = True) -> QLabel:
     return made
 
 
+def log_view(tip: str, max_lines: int) -> QPlainTextEdit:
+    """A read-only text box for a job's messages, keeping the last `max_lines` lines."""
+    view = QPlainTextEdit()
+    view.setReadOnly(True)
+    view.setMaximumBlockCount(max_lines)
+    view.setToolTip(tip)
+    return view
+
+
 def combo(items: Iterable[tuple[str, Any]], tip: str = "") -> QComboBox:
     """A combo box of (shown text, data) items."""
     made = QComboBox()
@@ -85,11 +95,14 @@ def hbox(*parts: RowPart | None) -> QHBoxLayout:
     return _fill(QHBoxLayout(), parts)
 
 
-def pane(*parts: RowPart | None) -> QWidget:
-    """A widget holding `parts` stacked without margins (one pane of a splitter), as `hbox` reads them."""
-    pane = QWidget()
-    _fill(QVBoxLayout(pane), parts).setContentsMargins(0, 0, 0, 0)
-    return pane
+def pane(*parts: RowPart | None, horizontal: bool = False, spacing: int = -1) -> QWidget:
+    """A widget holding `parts` stacked (or side by side) without margins, as `hbox` reads them:
+    one pane of a splitter, or a row to show and hide as one. `spacing` -1 keeps the style's."""
+    made = QWidget()
+    layout = _fill(QHBoxLayout(made) if horizontal else QVBoxLayout(made), parts)
+    layout.setContentsMargins(0, 0, 0, 0)
+    layout.setSpacing(spacing)
+    return made
 
 
 def _fill(layout: L, parts: tuple[RowPart | None, ...]) -> L:
@@ -134,6 +147,18 @@ def spin(low: int, high: int, value: int, tip: str, special: str = "", suffix: s
     box.setSpecialValueText(special)
     box.setSuffix(suffix)
     return box
+
+
+ERROR_COLOUR = "#d32f2f"
+
+
+def error_label(text: str = "", *, visible: bool = True) -> QLabel:
+    """A wrapped red label that says what is wrong with an input (hidden until there is something
+    to say, with `visible=False`)."""
+    made = label(text)
+    made.setStyleSheet(f"color: {ERROR_COLOUR};")
+    made.setVisible(visible)
+    return made
 
 
 def headline(text: str = "", tip: str = "", scale: float = 1.3) -> QLabel:

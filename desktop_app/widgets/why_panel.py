@@ -13,9 +13,10 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from desktop_app.jobs import JobRunner
+from desktop_app.widgets.form_utils import hbox, label
 from engine.jobs import explain as explain_job
 from engine.jobs.explain import ExplainConfig, ExplainReport
 
@@ -50,8 +51,7 @@ class WhyPanel(QWidget):
         self.toggle.setCheckable(True)
         self.toggle.setToolTip("Show what the model looked at: a heat map for the predicted and for the true class.")
         self.method = QComboBox()
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
+        self.status = label()
         self.pictures = [QLabel(alignment=Qt.AlignmentFlag.AlignCenter) for _ in range(2)]
         self.captions = [QLabel(alignment=Qt.AlignmentFlag.AlignCenter) for _ in range(2)]
         self.maps = QWidget()
@@ -61,14 +61,9 @@ class WhyPanel(QWidget):
             grid.addWidget(self.captions[k], 0, k)
             grid.addWidget(self.pictures[k], 1, k)
         self.maps.setVisible(False)
-        row = QHBoxLayout()
-        row.addWidget(self.toggle)
-        row.addWidget(QLabel("Method:"))
-        row.addWidget(self.method)
-        row.addWidget(self.status, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(row)
+        layout.addLayout(hbox(self.toggle, "Method:", self.method, (self.status, 1)))
         layout.addWidget(self.maps)
         self.set_methods(RUN_METHODS)
         self.toggle.toggled.connect(self._on_toggled)
