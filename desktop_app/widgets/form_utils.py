@@ -157,7 +157,8 @@ def error_label(text: str = "", *, visible: bool = True) -> QLabel:
     to say, with `visible=False`)."""
     made = label(text)
     made.setStyleSheet(f"color: {ERROR_COLOUR};")
-    made.setVisible(visible)
+    if not visible:  # never show(): a widget without a parent yet would open as a window
+        made.hide()
     return made
 
 
