@@ -121,21 +121,11 @@ class MainWindow(QMainWindow):
             signal.connect(self.resume_run)
 
     def _build_actions(self) -> None:
-        self.start_action = action(
-            self,
-            "&Start training",
-            self._on_start_action,
-            "Ctrl+R",
-            "Start training with the Train page's settings (Ctrl+R).",
-        )
+        start_tip = "Start training with the Train page's settings."
+        self.start_action = action(self, "&Start training", self._on_start_action, "Ctrl+R", start_tip)
         # not Esc: a key pressed to close a popup must not end a run; and Stop asks first
-        self.stop_action = action(
-            self,
-            "S&top",
-            self._on_stop_action,
-            "Ctrl+.",
-            "Stop the running job, after asking; a training run keeps a checkpoint (Ctrl+.).",
-        )
+        stop_tip = "Stop the running job, after asking; a training run keeps a checkpoint."
+        self.stop_action = action(self, "S&top", self._on_stop_action, "Ctrl+.", stop_tip)
         quit_action = action(self, "&Quit", self.close, QKeySequence.StandardKey.Quit)
         about_action = action(self, "&About Transfer Studio", self._on_about)
         self.demo_action = action(
@@ -144,13 +134,8 @@ class MainWindow(QMainWindow):
             self.open_demo,
             tip="Use the demo images (written on first use) as source, target and target test.",
         )
-        self.next_action = action(
-            self,
-            "&Next step",
-            self.next_step,
-            "Ctrl+]",
-            "The guide's next step: Data, Train, Evaluate, Export (Ctrl+]).",
-        )
+        next_tip = "The guide's next step: Data, Train, Evaluate, Export."
+        self.next_action = action(self, "&Next step", self.next_step, "Ctrl+]", next_tip)
         self.guide_action = QAction("Show the &guide", self)
         self.guide_action.setCheckable(True)
         self.guide_action.toggled.connect(self.set_guide_visible)

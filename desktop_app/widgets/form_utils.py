@@ -179,12 +179,13 @@ def action(
     shortcut: str | QKeySequence.StandardKey | None = None,
     tip: str = "",
 ) -> QAction:
-    """A menu/toolbar action with its shortcut and tooltip, connected to `triggered`."""
+    """A menu/toolbar action with its shortcut and tooltip, connected to `triggered`; a tooltip
+    ends with its shortcut when that is written out (e.g. "... (Ctrl+R)")."""
     made = QAction(text, parent)
     if shortcut is not None:
         made.setShortcut(QKeySequence(shortcut))
     if tip:
-        made.setToolTip(tip)
+        made.setToolTip(f"{tip.rstrip('.')} ({shortcut})." if isinstance(shortcut, str) else tip)
     made.triggered.connect(lambda *_: triggered())
     return made
 

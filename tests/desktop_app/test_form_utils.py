@@ -101,7 +101,7 @@ def test_small_builders_set_what_they_name(qtbot):
     hits: list[int] = []
     act = action(holder, "&Next", lambda: hits.append(1), "Ctrl+]", "Next step.")
     act.trigger()
-    assert hits == [1] and act.shortcut() == QKeySequence("Ctrl+]") and act.toolTip() == "Next step."
+    assert hits == [1] and act.shortcut() == QKeySequence("Ctrl+]") and act.toolTip() == "Next step (Ctrl+])."
 
 
 def test_discard_takes_the_widget_out_at_once(qtbot):
