@@ -14,17 +14,15 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPalette, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
-    QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QPushButton,
     QSizePolicy,
-    QVBoxLayout,
     QWidget,
 )
 
-from desktop_app.widgets.form_utils import splitter
+from desktop_app.widgets.form_utils import hbox, pane, splitter
 from desktop_app.widgets.gallery import GalleryItem, ImageDialog
 from desktop_app.widgets.plot_style import COLOURS
 from desktop_app.widgets.table_utils import SortItem, fill_table, fmt_number, fmt_percent, make_table
@@ -131,11 +129,7 @@ class ExamplesView(QWidget):
             "Rows: clean image | adversarial image (red when fooled) | perturbation amplified "
             "to be visible, with the true class and the prediction. Click to see it at full size."
         )
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.label)
-        layout.addWidget(self.list)
-        layout.addWidget(self.preview, 1)
+        pane(self.label, self.list, (self.preview, 1), into=self)
         self.list.currentRowChanged.connect(self._on_row)
         self.preview.clicked.connect(lambda: self.open_item(self.list.currentRow()))
 
@@ -225,22 +219,11 @@ class AttackResults(QWidget):
         self.report_combo.currentIndexChanged.connect(self._on_report_chosen)
 
     def _build_layout(self) -> None:
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Show:"))
-        row.addWidget(self.report_combo, 1)
-        row.addWidget(self.clear_button)
-        lower = QWidget()
-        lower_layout = QVBoxLayout(lower)
-        lower_layout.setContentsMargins(0, 0, 0, 0)
-        lower_layout.addLayout(row)
-        lower_layout.addWidget(self.summary)
-        lower_layout.addWidget(self.table, 1)
+        lower = pane(hbox("Show:", (self.report_combo, 1), self.clear_button), self.summary, (self.table, 1))
         left = splitter(Qt.Orientation.Vertical, self.plot, lower, stretch=(3, 2))
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
         # the examples get as much room as the curve: they are what a person looks at to believe the numbers
         self.gallery.setMinimumWidth(MIN_EXAMPLES_WIDTH)
-        layout.addWidget(splitter(Qt.Orientation.Horizontal, left, self.gallery, stretch=(1, 1), sizes=(520, 480)))
+        pane(splitter(Qt.Orientation.Horizontal, left, self.gallery, stretch=(1, 1), sizes=(520, 480)), into=self)
 
     # ------------------------------------------------------------------ API
     def add_report(self, report: dict[str, Any]) -> str:

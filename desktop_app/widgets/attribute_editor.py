@@ -16,12 +16,11 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QTableWidget,
     QTableWidgetItem,
-    QVBoxLayout,
     QWidget,
 )
 
 from desktop_app.resources import resource_path
-from desktop_app.widgets.form_utils import button, hbox, label, line_edit
+from desktop_app.widgets.form_utils import button, hbox, label, line_edit, pane
 from engine.core.errors import UserError
 from engine.data.attributes import AttributeTable, load_attribute_table, parse_attribute_table
 
@@ -61,13 +60,14 @@ class AttributeTableEditor(QWidget):
         self.attribute_name = line_edit("new attribute (e.g. has_tail)", entered=self._add_attribute_clicked)
         self.add_attribute_button = button("Add attribute", clicked=self._add_attribute_clicked)
         self.status = label("Open a table, start from the demo digits' one, or add classes and attributes.")
-        col = QVBoxLayout(self)
-        col.setContentsMargins(0, 0, 0, 0)
-        col.addLayout(hbox(self.demo_button, self.open_button, self.save_button, self.save_as_button))
-        col.addWidget(self.grid)
-        col.addLayout(hbox(self.class_name, self.add_class_button, self.remove_class_button))
-        col.addLayout(hbox(self.attribute_name, self.add_attribute_button))
-        col.addWidget(self.status)
+        pane(
+            hbox(self.demo_button, self.open_button, self.save_button, self.save_as_button),
+            self.grid,
+            hbox(self.class_name, self.add_class_button, self.remove_class_button),
+            hbox(self.attribute_name, self.add_attribute_button),
+            self.status,
+            into=self,
+        )
 
     # ------------------------------------------------------------------ contents
     def classes(self) -> list[str]:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QCheckBox, QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QLabel, QWidget
 
 from desktop_app import errors
 from desktop_app.jobs import JobRunner
 from desktop_app.widgets.compression_report import CompressionReportView
-from desktop_app.widgets.form_utils import button, hbox, line_edit, tipped
+from desktop_app.widgets.form_utils import button, hbox, line_edit, pane, tipped
 from engine.core.errors import UserError
 from engine.core.runs import Run
 
@@ -56,11 +56,7 @@ class CompressionPanel(QWidget):
             failed=self._on_failed,
             running_changed=lambda running: self.compare.setEnabled(not running),
         )
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(hbox("Teacher:", self.teacher, self.int8, self.compare))
-        layout.addWidget(self.status)
-        layout.addWidget(self.view)
+        pane(hbox("Teacher:", self.teacher, self.int8, self.compare), self.status, self.view, into=self)
 
     def set_run(self, run_dir: str) -> None:
         """Show `run_dir`'s saved report (if any) and offer its teacher."""

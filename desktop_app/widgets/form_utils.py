@@ -95,10 +95,11 @@ def hbox(*parts: RowPart | None) -> QHBoxLayout:
     return _fill(QHBoxLayout(), parts)
 
 
-def pane(*parts: RowPart | None, horizontal: bool = False, spacing: int = -1) -> QWidget:
+def pane(*parts: RowPart | None, horizontal: bool = False, spacing: int = -1, into: QWidget | None = None) -> QWidget:
     """A widget holding `parts` stacked (or side by side) without margins, as `hbox` reads them:
-    one pane of a splitter, or a row to show and hide as one. `spacing` -1 keeps the style's."""
-    made = QWidget()
+    one pane of a splitter, or a row to show and hide as one; `into` lays them out in that widget
+    (a composite widget's own layout) instead of a new one. `spacing` -1 keeps the style's."""
+    made = QWidget() if into is None else into
     layout = _fill(QHBoxLayout(made) if horizontal else QVBoxLayout(made), parts)
     layout.setContentsMargins(0, 0, 0, 0)
     layout.setSpacing(spacing)

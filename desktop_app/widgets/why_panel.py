@@ -13,10 +13,10 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QPushButton, QWidget
 
 from desktop_app.jobs import JobRunner
-from desktop_app.widgets.form_utils import hbox, label
+from desktop_app.widgets.form_utils import hbox, label, pane
 from engine.jobs import explain as explain_job
 from engine.jobs.explain import ExplainConfig, ExplainReport
 
@@ -61,10 +61,7 @@ class WhyPanel(QWidget):
             grid.addWidget(self.captions[k], 0, k)
             grid.addWidget(self.pictures[k], 1, k)
         self.maps.setVisible(False)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(hbox(self.toggle, "Method:", self.method, (self.status, 1)))
-        layout.addWidget(self.maps)
+        pane(hbox(self.toggle, "Method:", self.method, (self.status, 1)), self.maps, into=self)
         self.set_methods(RUN_METHODS)
         self.toggle.toggled.connect(self._on_toggled)
         self.method.currentTextChanged.connect(lambda _: self.toggle.isChecked() and self.explain())
