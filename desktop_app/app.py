@@ -217,7 +217,6 @@ def ensure_demo(root: Path, parent: Any = None, per_class: int = 150) -> bool:
     dialog.setWindowTitle("Transfer Studio")
     dialog.setWindowModality(Qt.WindowModality.WindowModal)
     dialog.setMinimumDuration(0)
-    runner = JobRunner()
     loop = QEventLoop()
     outcome: dict[str, Any] = {"ok": False}
 
@@ -236,9 +235,7 @@ def ensure_demo(root: Path, parent: Any = None, per_class: int = 150) -> bool:
         outcome["ok"] = True
         loop.quit()
 
-    runner.events.connect(on_events)
-    runner.failed.connect(on_failed)
-    runner.finished.connect(on_finished)
+    runner = JobRunner(events=on_events, failed=on_failed, finished=on_finished)
     dialog.canceled.connect(runner.stop)
     root.parent.mkdir(parents=True, exist_ok=True)
     runner.start(job)

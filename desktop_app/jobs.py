@@ -71,8 +71,27 @@ class JobRunner(QObject):
     failed = Signal(str, str)
     running_changed = Signal(bool)
 
-    def __init__(self, parent: QObject | None = None, interval_ms: int = 50) -> None:
+    def __init__(
+        self,
+        parent: QObject | None = None,
+        interval_ms: int = 50,
+        *,
+        events: Callable[[list[Any]], Any] | None = None,
+        finished: Callable[[Any], Any] | None = None,
+        failed: Callable[[str, str], Any] | None = None,
+        running_changed: Callable[[bool], Any] | None = None,
+    ) -> None:
+        """The keyword slots are connected to the signals of the same names (a runner and its
+        handlers in one statement)."""
         super().__init__(parent)
+        for signal, slot in (
+            (self.events, events),
+            (self.finished, finished),
+            (self.failed, failed),
+            (self.running_changed, running_changed),
+        ):
+            if slot is not None:
+                signal.connect(slot)
         self._queue: queue.Queue[Any] = queue.Queue()
         self._worker: _Worker | None = None
         self.control: JobControl | None = None

@@ -39,6 +39,7 @@ from desktop_app.page_list import PAGES, load_page_classes
 from desktop_app.pages.base import Page
 from desktop_app.state import AppState
 from desktop_app.widgets import help_dialog
+from desktop_app.widgets.form_utils import action
 from desktop_app.widgets.guide import GuideBar
 from desktop_app.widgets.job_status import JobStatus
 from desktop_app.widgets.wheel_guard import guard_wheel
@@ -120,35 +121,28 @@ class MainWindow(QMainWindow):
             signal.connect(self.resume_run)
 
     def _build_actions(self) -> None:
-        self.start_action = QAction("&Start training", self)
-        self.start_action.setShortcut(QKeySequence("Ctrl+R"))
-        self.start_action.setToolTip("Start training with the Train page's settings (Ctrl+R).")
-        self.start_action.triggered.connect(self._on_start_action)
-        self.stop_action = QAction("S&top", self)
+        start_tip = "Start training with the Train page's settings."
+        self.start_action = action(self, "&Start training", self._on_start_action, "Ctrl+R", start_tip)
         # not Esc: a key pressed to close a popup must not end a run; and Stop asks first
-        self.stop_action.setShortcut(QKeySequence("Ctrl+."))
-        self.stop_action.setToolTip("Stop the running job, after asking; a training run keeps a checkpoint (Ctrl+.).")
-        self.stop_action.triggered.connect(self._on_stop_action)
-        quit_action = QAction("&Quit", self)
-        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
-        quit_action.triggered.connect(self.close)
-        about_action = QAction("&About Transfer Studio", self)
-        about_action.triggered.connect(self._on_about)
-        self.demo_action = QAction("Open &demo folder", self)
-        self.demo_action.setToolTip("Use the demo images (written on first use) as source, target and target test.")
-        self.demo_action.triggered.connect(self.open_demo)
-        self.next_action = QAction("&Next step", self)
-        self.next_action.setShortcut(QKeySequence("Ctrl+]"))
-        self.next_action.setToolTip("The guide's next step: Data, Train, Evaluate, Export (Ctrl+]).")
-        self.next_action.triggered.connect(self.next_step)
+        stop_tip = "Stop the running job, after asking; a training run keeps a checkpoint."
+        self.stop_action = action(self, "S&top", self._on_stop_action, "Ctrl+.", stop_tip)
+        quit_action = action(self, "&Quit", self.close, QKeySequence.StandardKey.Quit)
+        about_action = action(self, "&About Transfer Studio", self._on_about)
+        self.demo_action = action(
+            self,
+            "Open &demo folder",
+            self.open_demo,
+            tip="Use the demo images (written on first use) as source, target and target test.",
+        )
+        next_tip = "The guide's next step: Data, Train, Evaluate, Export."
+        self.next_action = action(self, "&Next step", self.next_step, "Ctrl+]", next_tip)
         self.guide_action = QAction("Show the &guide", self)
         self.guide_action.setCheckable(True)
         self.guide_action.toggled.connect(self.set_guide_visible)
-        self.shortcuts_action = QAction("&Keyboard shortcuts", self)
-        self.shortcuts_action.setShortcut(QKeySequence.StandardKey.HelpContents)
-        self.shortcuts_action.triggered.connect(self.show_shortcuts)
-        notes_action = QAction("&Method notes (λ, domain accuracy, A-distance)", self)
-        notes_action.triggered.connect(self.show_method_notes)
+        self.shortcuts_action = action(
+            self, "&Keyboard shortcuts", self.show_shortcuts, QKeySequence.StandardKey.HelpContents
+        )
+        notes_action = action(self, "&Method notes (λ, domain accuracy, A-distance)", self.show_method_notes)
         menu = self.menuBar()
         file_menu = menu.addMenu("&File")
         file_menu.addAction(self.demo_action)
@@ -163,13 +157,13 @@ class MainWindow(QMainWindow):
         go.addSeparator()
         self.go_actions: list[QAction] = []
         for i, page in enumerate(self.pages[:9]):
-            action = go.addAction(page.title)
-            action.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
-            action.triggered.connect(lambda _=False, row=i: self.sidebar.setCurrentRow(row))
-            self.go_actions.append(action)
+            go_to = go.addAction(page.title)
+            go_to.setShortcut(QKeySequence(f"Ctrl+{i + 1}"))
+            go_to.triggered.connect(lambda _=False, row=i: self.sidebar.setCurrentRow(row))
+            self.go_actions.append(go_to)
         help_menu = menu.addMenu("&Help")
-        for action in (self.guide_action, self.shortcuts_action, notes_action):
-            help_menu.addAction(action)
+        for help_action in (self.guide_action, self.shortcuts_action, notes_action):
+            help_menu.addAction(help_action)
         help_menu.addSeparator()
         help_menu.addAction(about_action)
         self.help_dialogs: list[QWidget] = []

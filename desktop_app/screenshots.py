@@ -125,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     train = window.show_page("TrainPage")
     if isinstance(train, TrainPage):
         train.set_method("finetune")
-        train.basic_form.set_values({"epochs": 8, "batch_size": 32, "lr": 0.003})
+        train.settings_panel.basic_form.set_values({"epochs": 8, "batch_size": 32, "lr": 0.003})
         train.start()
         bar = train.progress
         _wait(app, lambda: bar.value() > 0.5 * bar.maximum() > 0, 300)

@@ -17,14 +17,10 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QDoubleSpinBox,
     QFileDialog,
-    QFormLayout,
-    QHBoxLayout,
-    QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
     QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -34,7 +30,7 @@ from desktop_app.jobs import JobRunner
 from desktop_app.pages.job_page import JobPage
 from desktop_app.state import AppState
 from desktop_app.widgets.advice_table import AdviceTable
-from desktop_app.widgets.form_utils import LABELLED_HINT, folder_edit
+from desktop_app.widgets.form_utils import LABELLED_HINT, button, folder_edit, form, hbox, headline, label, spin
 from engine.advisor.advice import load_state
 from engine.advisor.candidates import DEFAULT_METHODS, SENSITIVE, SOURCE_ONLY
 from engine.core.config import TrainConfig
@@ -86,62 +82,36 @@ class AdvisorPage(JobPage):
         self.budget.setValue(30.0)
         self.budget.setSuffix(" min")
         self.budget.setToolTip("Time for the whole advice; too small for one candidate is refused.")
-        self.grid_points = self._spin(1, 3, 2, "Values of each method's most sensitive setting to try.")
-        self.min_epochs = self._spin(1, 1000, 2, "Epochs of every candidate's first run.")
-        self.max_epochs = self._spin(1, 10_000, 8, "Longest run successive halving may give the best ones.")
-        self.full_epochs = self._spin(1, 10_000, 10, "Epochs of 'Train the recommended'.")
-        self.resume_button = QPushButton("Resume")
-        self.resume_button.setToolTip("Continue the stopped advice where it stopped.")
-        self.resume_button.setEnabled(False)
-        self.resume_button.clicked.connect(self.resume)
-        self.train_button = QPushButton("Train the recommended")
-        self.train_button.setToolTip("Train the recommended candidate in full (a new run).")
-        self.train_button.setEnabled(False)
-        self.train_button.clicked.connect(self.train_recommended)
-        self.shift_label = QLabel("Shift: –")
-        self.shift_label.setWordWrap(True)
-        self.answer = QLabel("Recommendation: –")
-        self.answer.setWordWrap(True)
-        font = self.answer.font()
-        font.setBold(True)
-        self.answer.setFont(font)
+        self.grid_points = spin(1, 3, 2, "Values of each method's most sensitive setting to try.")
+        self.min_epochs = spin(1, 1000, 2, "Epochs of every candidate's first run.")
+        self.max_epochs = spin(1, 10_000, 8, "Longest run successive halving may give the best ones.")
+        self.full_epochs = spin(1, 10_000, 10, "Epochs of 'Train the recommended'.")
+        self.resume_button = button(
+            "Resume", "Continue the stopped advice where it stopped.", self.resume, enabled=False
+        )
+        self.train_button = button(
+            "Train the recommended",
+            "Train the recommended candidate in full (a new run).",
+            self.train_recommended,
+            enabled=False,
+        )
+        self.shift_label = label("Shift: –")
+        self.answer = headline("Recommendation: –", scale=1.0)
         self.table = AdviceTable()
-        self.train_runner = JobRunner(self)
-        self.train_runner.finished.connect(self._on_trained)
-        self.train_runner.failed.connect(lambda message, details: self._on_train_failed(message, details))
+        self.train_runner = JobRunner(self, finished=self._on_trained, failed=self._on_train_failed)
         self._build_layout()
         state.folders_changed.connect(self._apply_folders)
         self._apply_folders()
 
-    def _spin(self, lo: int, hi: int, value: int, tip: str) -> QSpinBox:
-        spin = QSpinBox()
-        spin.setRange(lo, hi)
-        spin.setValue(value)
-        spin.setToolTip(tip)
-        return spin
-
     def _build_layout(self) -> None:
-        form = QFormLayout()
-        for role, label in (("source", "Source:"), ("target", "Target:"), ("target_test", "Target test:")):
-            row = QHBoxLayout()
-            row.addWidget(self.edits[role], 1)
-            row.addWidget(self.browse[role])
-            form.addRow(label, row)
-        form.addRow("Methods:", self.methods)
-        plan = QHBoxLayout()
-        for text, w in (
-            ("Budget", self.budget),
-            ("grid", self.grid_points),
-            ("epochs from", self.min_epochs),
-            ("to", self.max_epochs),
-            ("full run", self.full_epochs),
-        ):
-            plan.addWidget(QLabel(text))
-            plan.addWidget(w)
-        plan.addStretch(1)
-        form.addRow("Plan:", plan)
+        folders = [
+            (text, hbox(self.edits[role], self.browse[role]))
+            for role, text in (("source", "Source:"), ("target", "Target:"), ("target_test", "Target test:"))
+        ]
+        plan_parts = ("Budget", self.budget, "grid", self.grid_points, "epochs from", self.min_epochs)
+        plan = hbox(*plan_parts, "to", self.max_epochs, "full run", self.full_epochs, None)
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
+        layout.addLayout(form(*folders, ("Methods:", self.methods), ("Plan:", plan)))
         layout.addLayout(self.action_row(self.resume_button, self.train_button))
         layout.addWidget(self.shift_label)
         layout.addWidget(self.answer)

@@ -18,14 +18,8 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFileDialog,
-    QFormLayout,
     QGroupBox,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
     QMessageBox,
-    QPushButton,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -36,6 +30,7 @@ from desktop_app.pages.job_page import JobPage
 from desktop_app.state import AppState
 from desktop_app.widgets.cluster_board import ClusterBoard
 from desktop_app.widgets.folder_picker import FolderPicker
+from desktop_app.widgets.form_utils import button, form, hbox, line_edit, spin, tipped
 from engine.analysis.clustering import ClusterConfig, ClusterReport
 from engine.core.errors import UserError
 from engine.core.events import Event, Finished, Progress
@@ -69,7 +64,7 @@ class ClusterPage(JobPage):
     icon = "SP_FileDialogListView"
     job = cluster.JOB
     run_text, run_tip = "Cluster", "Sort the folder's images into clusters (runs in the background)."
-    stop_tip, running_text, failed_text = "Stop clustering or pretraining.", "Clustering...", "Failed."
+    stop_tip, running_text = "Stop clustering or pretraining.", "Clustering..."
     log_to_status = True
     clustered = Signal(object)  # the ClusterReport
     saved = Signal(str)  # the labelled folder written
@@ -79,50 +74,36 @@ class ClusterPage(JobPage):
         self.clusters: ClusterReport | None = None
         self.edits: ClusterEdits | None = None
         self.folder = FolderPicker("Folder of images to sort", recent=state.recent_folders)
-        self.features = QComboBox()
-        self.features.setToolTip(
-            "Raw pixels (the baseline), a training run, or a pretraining run (self-taught features)."
+        self.features = tipped(
+            QComboBox(), "Raw pixels (the baseline), a training run, or a pretraining run (self-taught features)."
         )
-        self.features_browse = QPushButton("Browse…")
-        self.k = QSpinBox()
-        self.k.setRange(0, 200)
-        self.k.setSpecialValueText("auto")
-        self.k.setToolTip("Number of clusters; auto chooses k by silhouette score.")
+        self.features_browse = button("Browse…", clicked=self._on_browse_features)
+        self.k = spin(0, 200, 0, "Number of clusters; auto chooses k by silhouette score.", special="auto")
         self.algorithm = QComboBox()
         self.algorithm.addItems(["kmeans", "agglomerative", "hdbscan"])
-        self.pretrain_epochs = QSpinBox()
-        self.pretrain_epochs.setRange(1, 1000)
-        self.pretrain_epochs.setValue(30)
-        self.pretrain_button = QPushButton("Pretrain on this folder")
-        self.pretrain_button.setToolTip("SimCLR on the folder's images (no labels); the run becomes the features.")
+        self.pretrain_epochs = spin(1, 1000, 30, "")
+        self.pretrain_button = button(
+            "Pretrain on this folder",
+            "SimCLR on the folder's images (no labels); the run becomes the features.",
+            self.start_pretraining,
+        )
         self.board = ClusterBoard()
-        self.name_edit = QLineEdit()
-        self.name_edit.setPlaceholderText("name of the chosen cluster (a class)")
-        self.rename_button = QPushButton("Rename")
-        self.merge_button = QPushButton("Merge selected")
+        self.name_edit = line_edit("name of the chosen cluster (a class)", entered=self.rename)
+        self.rename_button = button("Rename", clicked=self.rename)
+        self.merge_button = button("Merge selected", clicked=self.merge)
         self.move_target = QComboBox()
-        self.move_button = QPushButton("Move images to")
-        self.drop_button = QPushButton("Drop images")
-        self.drop_button.setToolTip("Leave the selected images out (outliers); they are not saved.")
-        self.undo_button = QPushButton("Undo")
-        self.dest_edit = QLineEdit()
-        self.dest_edit.setPlaceholderText("new folder for the labelled copy")
-        self.dest_browse = QPushButton("Browse…")
+        self.move_button = button("Move images to", clicked=self.move_images)
+        self.drop_button = button(
+            "Drop images", "Leave the selected images out (outliers); they are not saved.", self.drop_images
+        )
+        self.undo_button = button("Undo", clicked=self.undo)
+        self.dest_edit = line_edit("new folder for the labelled copy")
+        self.dest_browse = button("Browse…", clicked=self._on_browse_dest)
         self.replace = QCheckBox("Replace if it exists")
-        self.save_button = QPushButton("Save as labelled folder")
+        self.save_button = button("Save as labelled folder", clicked=self.save)
         self._build_layout()
         self.folder.changed.connect(lambda _: self._update_buttons())
-        self.features_browse.clicked.connect(self._on_browse_features)
-        self.pretrain_button.clicked.connect(self.start_pretraining)
-        self.rename_button.clicked.connect(self.rename)
-        self.name_edit.returnPressed.connect(self.rename)
-        self.merge_button.clicked.connect(self.merge)
-        self.move_button.clicked.connect(self.move_images)
-        self.drop_button.clicked.connect(self.drop_images)
-        self.undo_button.clicked.connect(self.undo)
         QShortcut(QKeySequence(QKeySequence.StandardKey.Undo), self, self.undo)
-        self.dest_browse.clicked.connect(self._on_browse_dest)
-        self.save_button.clicked.connect(self.save)
         self.board.selection_changed.connect(self._on_selection)
         self.runner.running_changed.connect(lambda _: self._update_buttons())
         state.runs_updated.connect(self.refresh_features)
@@ -131,38 +112,30 @@ class ClusterPage(JobPage):
         self._update_buttons()
 
     def _build_layout(self) -> None:
-        feats = QHBoxLayout()
-        feats.addWidget(self.features, 1)
-        feats.addWidget(self.features_browse)
-        pre = QHBoxLayout()
-        pre.addWidget(self.pretrain_button)
-        pre.addWidget(QLabel("epochs"))
-        pre.addWidget(self.pretrain_epochs)
-        pre.addStretch(1)
-        form = QFormLayout()
-        form.addRow("Folder:", self.folder)
-        form.addRow("Features:", feats)
-        form.addRow("", pre)
-        form.addRow("Clusters (k):", self.k)
-        form.addRow("Algorithm:", self.algorithm)
-        actions = self.action_row()
-        edit = QHBoxLayout()
-        w: QWidget
-        for w in (self.name_edit, self.rename_button, self.merge_button, self.move_button, self.move_target):
-            edit.addWidget(w)
-        edit.addWidget(self.drop_button)
-        edit.addWidget(self.undo_button)
-        save = QHBoxLayout()
-        for w in (self.dest_edit, self.dest_browse, self.replace, self.save_button):
-            save.addWidget(w)
+        settings = form(
+            ("Folder:", self.folder),
+            ("Features:", hbox((self.features, 1), self.features_browse)),
+            ("", hbox(self.pretrain_button, "epochs", self.pretrain_epochs, None)),
+            ("Clusters (k):", self.k),
+            ("Algorithm:", self.algorithm),
+        )
+        edit = hbox(
+            self.name_edit,
+            self.rename_button,
+            self.merge_button,
+            self.move_button,
+            self.move_target,
+            self.drop_button,
+            self.undo_button,
+        )
         group = QGroupBox("Clusters: name them, fix them, save them as a labelled folder")
         inner = QVBoxLayout(group)
         inner.addLayout(edit)
         inner.addWidget(self.board, 1)
-        inner.addLayout(save)
+        inner.addLayout(hbox(self.dest_edit, self.dest_browse, self.replace, self.save_button))
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
-        layout.addLayout(actions)
+        layout.addLayout(settings)
+        layout.addLayout(self.action_row())
         layout.addWidget(group, 1)
 
     # ------------------------------------------------------------------ features

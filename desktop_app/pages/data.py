@@ -10,12 +10,9 @@ from __future__ import annotations
 from PySide6.QtCore import QSignalBlocker, Qt
 from PySide6.QtWidgets import (
     QComboBox,
-    QFormLayout,
     QGroupBox,
-    QHBoxLayout,
     QHeaderView,
     QLabel,
-    QSplitter,
     QStyle,
     QTabWidget,
     QTreeWidget,
@@ -29,7 +26,7 @@ from desktop_app.pages.job_page import JobPage
 from desktop_app.state import AppState
 from desktop_app.widgets.bar_chart import ClassCountsChart
 from desktop_app.widgets.folder_picker import FolderPicker
-from desktop_app.widgets.form_utils import splitter
+from desktop_app.widgets.form_utils import form, hbox, splitter, tipped
 from desktop_app.widgets.image_grid import ImageGrid
 from engine.core.config import TrainConfig
 from engine.data.health import FoldersReport
@@ -81,10 +78,12 @@ class DataPage(JobPage):
         for picker in (self.source_picker, self.target_picker, self.test_picker):
             picker.changed.connect(self._on_picker_changed)
         folders = QGroupBox("Folders")
-        form = QFormLayout(folders)
-        form.addRow("Source", self.source_picker)
-        form.addRow("Target", self.target_picker)
-        form.addRow("Target test", self.test_picker)
+        folder_form = form(
+            ("Source", self.source_picker),
+            ("Target", self.target_picker),
+            ("Target test", self.test_picker),
+            parent=folders,
+        )
 
         self.check_button = self.run_button
         self.progress.setFormat("%v / %m images")
@@ -93,12 +92,8 @@ class DataPage(JobPage):
         self.progress.setVisible(True)
         self.status.setText("Choose the folders, then check them.")
         self.status.setTextFormat(Qt.TextFormat.RichText)
-        actions = QHBoxLayout()
-        for w in (self.check_button, self.stop_button):
-            actions.addWidget(w)
-        actions.addWidget(self.progress, 1)
-        form.addRow(actions)
-        form.addRow(self.status)
+        folder_form.addRow(hbox(self.check_button, self.stop_button, (self.progress, 1)))
+        folder_form.addRow(self.status)
 
         self.chart = ClassCountsChart(self)
         self.chart.setMinimumHeight(180)
@@ -121,28 +116,17 @@ class DataPage(JobPage):
         self.tabs = QTabWidget()
         self.tabs.addTab(self.issues, "Issues")
         self.tabs.addTab(self.unreadable, "Unreadable files")
-        left = QSplitter(Qt.Orientation.Vertical)
-        left.addWidget(self.chart)
-        left.addWidget(self.tabs)
-        left.setSizes([260, 240])
+        left = splitter(Qt.Orientation.Vertical, self.chart, self.tabs, stretch=(), sizes=(260, 240))
 
-        self.domain_combo = QComboBox()
-        self.domain_combo.setToolTip("Which folder's images to show.")
-        self.class_combo = QComboBox()
-        self.class_combo.setToolTip("Show one class, or all images of the folder.")
+        self.domain_combo = tipped(QComboBox(), "Which folder's images to show.")
+        self.class_combo = tipped(QComboBox(), "Show one class, or all images of the folder.")
         self.domain_combo.currentIndexChanged.connect(self._on_domain_selected)
         self.class_combo.currentIndexChanged.connect(self._on_class_selected)
         self.image_count = QLabel("")
         self.grid = ImageGrid(parent=self)
         images = QGroupBox("Images")
         col = QVBoxLayout(images)
-        pick = QHBoxLayout()
-        pick.addWidget(QLabel("Domain"))
-        pick.addWidget(self.domain_combo, 1)
-        pick.addWidget(QLabel("Class"))
-        pick.addWidget(self.class_combo, 1)
-        pick.addWidget(self.image_count)
-        col.addLayout(pick)
+        col.addLayout(hbox("Domain", (self.domain_combo, 1), "Class", (self.class_combo, 1), self.image_count))
         col.addWidget(self.grid, 1)
 
         body = splitter(Qt.Orientation.Horizontal, left, images)

@@ -12,17 +12,10 @@ import contextlib
 import os
 from pathlib import Path
 
-from PySide6.QtCore import QTimer, Signal
+from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
-    QComboBox,
-    QFormLayout,
-    QHBoxLayout,
-    QLabel,
     QProgressBar,
-    QPushButton,
-    QSpinBox,
-    QSplitter,
     QVBoxLayout,
     QWidget,
 )
@@ -32,6 +25,7 @@ from desktop_app.jobs import JobRunner
 from desktop_app.pages.base import Page
 from desktop_app.state import AppState
 from desktop_app.widgets.embedding_plot import ColourBy, EmbeddingPlot
+from desktop_app.widgets.form_utils import button, combo, form, hbox, headline, label, spin, splitter, tipped
 from desktop_app.widgets.run_chooser import RunChooser, checkpoint_combo, checkpoint_mtime, running_run
 from engine.core.runs import Run, list_runs
 from engine.jobs import embed
@@ -69,60 +63,43 @@ class DomainsPage(Page):
 
     # ------------------------------------------------------------------ construction
     def _build_widgets(self) -> None:
-        self.after_chooser = RunChooser(self.state)
-        self.after_chooser.combo.setToolTip(
-            "The run to inspect, e.g. a domain adaptation run (DANN, CDAN...). Live follows the run being trained."
+        self.after_chooser = tipped(
+            RunChooser(self.state),
+            "The run to inspect, e.g. a domain adaptation run (DANN, CDAN...). Live follows the run being trained.",
         )
-        self.before_chooser = RunChooser(self.state)
-        self.before_chooser.combo.setToolTip(
-            "The run to compare with, e.g. the source-only (finetune) run on the same folders."
+        self.before_chooser = tipped(
+            RunChooser(self.state), "The run to compare with, e.g. the source-only (finetune) run on the same folders."
         )
-        self.method_combo = QComboBox()
-        self.method_combo.addItem("PCA", "pca")
-        self.method_combo.addItem("t-SNE", "tsne")
-        self.method_combo.setToolTip(
+        self.method_combo = combo(
+            [("PCA", "pca"), ("t-SNE", "tsne")],
             "PCA: fast and faithful to distances (default). t-SNE: shows clusters better, "
-            "takes seconds and its axes mean nothing."
+            "takes seconds and its axes mean nothing.",
         )
-        self.colour_combo = QComboBox()
-        self.colour_combo.addItem("by domain", "domain")
-        self.colour_combo.addItem("by class", "class")
-        self.colour_combo.setToolTip(
-            "Colour the dots by domain (source / target) or by class (source filled, target hollow)."
+        self.colour_combo = combo(
+            [("by domain", "domain"), ("by class", "class")],
+            "Colour the dots by domain (source / target) or by class (source filled, target hollow).",
         )
-        self.limit = QSpinBox()
-        self.limit.setRange(4, 5000)
-        self.limit.setValue(300)
-        self.limit.setToolTip("Images per domain to embed (a seeded random sample). More: truer picture, slower.")
-        self.checkpoint = checkpoint_combo()
-        self.checkpoint.setToolTip("Which checkpoint's features to embed. Live watches this checkpoint file.")
-        self.embed_button = QPushButton("Embed")
-        self.embed_button.setToolTip("Compute both embeddings again (in the background).")
-        self.live = QCheckBox("Live")
-        self.live.setToolTip(
+        self.limit = spin(
+            4, 5000, 300, "Images per domain to embed (a seeded random sample). More: truer picture, slower."
+        )
+        self.checkpoint = tipped(
+            checkpoint_combo(), "Which checkpoint's features to embed. Live watches this checkpoint file."
+        )
+        self.embed_button = button("Embed", "Compute both embeddings again (in the background).")
+        self.live = tipped(
+            QCheckBox("Live"),
             "Re-embed the 'after' side whenever its run saves a new checkpoint; follows the run "
-            "being trained on the Train page."
+            "being trained on the Train page.",
         )
-        self.interval = QSpinBox()
-        self.interval.setRange(2, 600)
-        self.interval.setValue(10)
-        self.interval.setSuffix(" s")
-        self.interval.setToolTip("How often Live looks for a new checkpoint.")
+        self.interval = spin(2, 600, 10, "How often Live looks for a new checkpoint.", suffix=" s")
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setTextVisible(False)
         self.progress.setMaximumWidth(160)
         self.progress.setVisible(False)
-        self.status = QLabel()
-        self.status.setWordWrap(True)
-        self.pad_label = QLabel()
-        font = self.pad_label.font()
-        font.setPointSizeF(font.pointSizeF() * 1.3)
-        font.setBold(True)
-        self.pad_label.setFont(font)
-        self.pad_label.setWordWrap(True)
-        self.pad_label.setToolTip(
-            "Proxy A-distance: 2 (1 - 2 err) where err is the held-out error of a linear classifier "
+        self.status = label()
+        self.pad_label = headline(
+            tip="Proxy A-distance: 2 (1 - 2 err) where err is the held-out error of a linear classifier "
             "telling source from target features. 0: indistinguishable; 2: fully separable."
         )
         self.plots = {"before": EmbeddingPlot("Before"), "after": EmbeddingPlot("After")}
@@ -131,43 +108,24 @@ class DomainsPage(Page):
         self.timer = QTimer(self)
 
     def _build_layout(self) -> None:
-        form = QFormLayout()
-        form.addRow("Before:", self.before_chooser)
-        form.addRow("After:", self.after_chooser)
-        for chooser in (self.before_chooser, self.after_chooser):
-            label = form.labelForField(chooser)
-            if label is not None:
-                label.setToolTip(chooser.combo.toolTip())
-        options = QHBoxLayout()
-        for text, widget in (
-            ("Projection:", self.method_combo),
-            ("Colour:", self.colour_combo),
-            ("Images per domain:", self.limit),
-            ("Checkpoint:", self.checkpoint),
-        ):
-            label = QLabel(text)
-            label.setToolTip(widget.toolTip())
-            options.addWidget(label)
-            options.addWidget(widget)
-        options.addStretch(1)
-        actions = QHBoxLayout()
-        actions.addWidget(self.embed_button)
-        actions.addWidget(self.live)
-        every = QLabel("every")
-        every.setToolTip(self.interval.toolTip())
-        actions.addWidget(every)
-        actions.addWidget(self.interval)
-        actions.addWidget(self.progress)
-        actions.addWidget(self.status, 1)
-        split = QSplitter()
-        split.addWidget(self.plots["before"])
-        split.addWidget(self.plots["after"])
+        options = hbox(
+            "Projection:",
+            self.method_combo,
+            "Colour:",
+            self.colour_combo,
+            "Images per domain:",
+            self.limit,
+            "Checkpoint:",
+            self.checkpoint,
+            None,
+        )
+        actions = hbox(self.embed_button, self.live, "every", self.interval, self.progress, (self.status, 1))
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
+        layout.addLayout(form(("Before:", self.before_chooser), ("After:", self.after_chooser)))
         layout.addLayout(options)
         layout.addLayout(actions)
         layout.addWidget(self.pad_label)
-        layout.addWidget(split, 1)
+        layout.addWidget(splitter(Qt.Orientation.Horizontal, self.plots["before"], self.plots["after"], stretch=()), 1)
 
     def _connect(self) -> None:
         for side, runner in self.runners.items():

@@ -13,10 +13,7 @@ from PySide6.QtCore import QSignalBlocker, Qt, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
-    QFormLayout,
-    QHBoxLayout,
     QLabel,
-    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -25,7 +22,7 @@ from desktop_app import errors
 from desktop_app.pages.job_page import JobPage
 from desktop_app.state import AppState
 from desktop_app.widgets.confusion_matrix import ConfusionMatrixView
-from desktop_app.widgets.form_utils import folder_edit, splitter
+from desktop_app.widgets.form_utils import button, folder_edit, form, hbox, headline, pane, splitter, tipped
 from desktop_app.widgets.gallery import Gallery, GalleryItem
 from desktop_app.widgets.table_utils import SortItem, fill_table, fmt_percent, make_table
 from desktop_app.widgets.why_panel import WhyPanel
@@ -46,11 +43,9 @@ def most_confident_mistakes(report: TaskReport) -> list[Misclassified]:
 
 def misclassified_items(report: TaskReport) -> list[GalleryItem]:
     """Gallery entries for the report's misclassified images, most confident mistakes first."""
-    items = []
-    for m in most_confident_mistakes(report):
-        caption = f"true {m.true} / predicted {m.predicted} ({m.confidence:.2f})"
-        items.append(GalleryItem(m.path, caption, f"{m.path}\n{caption}"))
-    return items
+    mistakes = most_confident_mistakes(report)
+    captions = [f"true {m.true} / predicted {m.predicted} ({m.confidence:.2f})" for m in mistakes]
+    return [GalleryItem(m.path, c, f"{m.path}\n{c}") for m, c in zip(mistakes, captions, strict=True)]
 
 
 class EvaluatePage(JobPage):
@@ -72,13 +67,11 @@ class EvaluatePage(JobPage):
             "Labelled images to measure on (class sub-folders named like the run's classes). "
             "Defaults to the target test folder."
         )
-        self.accuracy_label = QLabel("Accuracy: –")
-        font = self.accuracy_label.font()
-        font.setPointSizeF(font.pointSizeF() * 1.6)
-        font.setBold(True)
-        self.accuracy_label.setFont(font)
-        self.task_combo = QComboBox()  # a multitask run: whose figures are shown
-        self.task_combo.setToolTip("A multitask run is measured on every task; choose the task to show.")
+        self.accuracy_label = headline("Accuracy: –", scale=1.6)
+        self.accuracy_label.setWordWrap(False)
+        self.task_combo = tipped(  # a multitask run: whose figures are shown
+            QComboBox(), "A multitask run is measured on every task; choose the task to show."
+        )
         self.task_label = QLabel("Task:")
         for w in (self.task_combo, self.task_label):
             w.setVisible(False)
@@ -96,12 +89,18 @@ class EvaluatePage(JobPage):
             "Recall: share of the class's images found. Support: images of the class."
         )
         self.gallery_label = QLabel("Misclassified images")
-        self.show_all_button = QPushButton("Show all mistakes")
-        self.show_all_button.setToolTip("Undo the filter set by clicking a cell of the confusion matrix.")
+        self.show_all_button = button(
+            "Show all mistakes",
+            "Undo the filter set by clicking a cell of the confusion matrix.",
+            lambda: self.filter_cell(-1, -1),
+        )
         self.show_all_button.setVisible(False)
-        self.save_button = QPushButton("Save report...")
-        self.save_button.setToolTip("Save the whole result (accuracy, per-class scores, matrix, mistakes) as JSON.")
-        self.save_button.setEnabled(False)
+        self.save_button = button(
+            "Save report...",
+            "Save the whole result (accuracy, per-class scores, matrix, mistakes) as JSON.",
+            self._on_save,
+            enabled=False,
+        )
         self.cell_filter: tuple[str, str] | None = None  # (true, predicted) shown in the gallery
         self.gallery = Gallery()
         self.gallery.setToolTip("Misclassified images, most confident mistakes first. Click one to enlarge it.")
@@ -114,40 +113,24 @@ class EvaluatePage(JobPage):
         self.data_edit.textEdited.connect(lambda text: setattr(self, "_data_edited", bool(text.strip())))
         self.data_browse.clicked.connect(self._on_browse_data)
         self.matrix.cell_clicked.connect(self.filter_cell)
-        self.show_all_button.clicked.connect(lambda: self.filter_cell(-1, -1))
-        self.save_button.clicked.connect(self._on_save)
         self.task_combo.currentTextChanged.connect(lambda _: self.show_task())
         state.folders_changed.connect(self._apply_default_data)
         self._apply_default_data()
 
     def _build_layout(self) -> None:
-        data_row = QHBoxLayout()
-        data_row.addWidget(self.data_edit, 1)
-        data_row.addWidget(self.data_browse)
-        form = QFormLayout()
-        form.addRow("Run:", self.run_chooser)
-        form.addRow("Images:", data_row)
-        form.addRow("Checkpoint:", self.checkpoint)
+        settings = form(
+            ("Run:", self.run_chooser),
+            ("Images:", hbox(self.data_edit, self.data_browse)),
+            ("Checkpoint:", self.checkpoint),
+        )
         top = splitter(Qt.Orientation.Horizontal, self.matrix, self.table)
-        bottom = QWidget()
-        bottom_layout = QVBoxLayout(bottom)
-        bottom_layout.setContentsMargins(0, 0, 0, 0)
-        gallery_row = QHBoxLayout()
-        gallery_row.addWidget(self.gallery_label, 1)
-        gallery_row.addWidget(self.show_all_button)
-        bottom_layout.addLayout(gallery_row)
-        bottom_layout.addWidget(self.gallery)
-        results = splitter(Qt.Orientation.Vertical, top, bottom)
+        bottom = pane(hbox((self.gallery_label, 1), self.show_all_button), self.gallery)
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
+        layout.addLayout(settings)
         layout.addLayout(self.action_row(self.save_button))
-        headline = QHBoxLayout()
-        headline.addWidget(self.accuracy_label, 1)
-        headline.addWidget(self.task_label)
-        headline.addWidget(self.task_combo)
-        layout.addLayout(headline)
+        layout.addLayout(hbox((self.accuracy_label, 1), self.task_label, self.task_combo))
         layout.addWidget(self.zero_shot_label)
-        layout.addWidget(results, 1)
+        layout.addWidget(splitter(Qt.Orientation.Vertical, top, bottom), 1)
 
     # ------------------------------------------------------------------ public API
     def on_shown(self) -> None:

@@ -19,11 +19,8 @@ from PySide6.QtWidgets import (
     QFileDialog,
     QFormLayout,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
     QLineEdit,
-    QPlainTextEdit,
-    QPushButton,
     QVBoxLayout,
     QWidget,
 )
@@ -32,6 +29,7 @@ from desktop_app import errors
 from desktop_app.pages.job_page import JobPage
 from desktop_app.state import AppState
 from desktop_app.widgets.compression_panel import CompressionPanel
+from desktop_app.widgets.form_utils import button, form, hbox, label, log_view, tipped
 from desktop_app.widgets.table_utils import DASH
 from engine.core.events import Event, Log
 from engine.jobs import export
@@ -79,7 +77,7 @@ class ExportPage(JobPage):
     icon = "SP_DialogSaveButton"
     job = export.JOB
     run_text, run_tip = "Export", "Export the model to ONNX and check it gives PyTorch's answers on real images."
-    stop_tip, running_text, failed_text = "Stop the export.", "Exporting...", "Export failed."
+    running_text, failed_text, can_stop = "Exporting...", "Export failed.", False  # short: it cannot stop half-way
     uses_run = True
     exported = Signal(object)
 
@@ -87,67 +85,49 @@ class ExportPage(JobPage):
         super().__init__(state, parent)
         self._started = 0.0
         self.export_button = self.run_button
-        self.stop_button.setVisible(False)  # an export is short and cannot stop half-way
-        self.out_edit = QLineEdit()
-        self.out_edit.setToolTip(
-            "Where to write the .onnx file; export_report.json is written beside it. Default: RUN/exports/model.onnx."
+        self.out_edit = tipped(
+            QLineEdit(),
+            "Where to write the .onnx file; export_report.json is written beside it. Default: RUN/exports/model.onnx.",
         )
-        self.out_browse = QPushButton("Browse...")
-        self.out_browse.setToolTip("Choose where to save the ONNX file.")
-        self.int8 = QCheckBox("Also write an INT8 model (faster on CPU, slightly less accurate)")
-        self.int8.setToolTip(
+        self.out_browse = button("Browse...", "Choose where to save the ONNX file.", self._on_browse_out)
+        self.int8 = tipped(
+            QCheckBox("Also write an INT8 model (faster on CPU, slightly less accurate)"),
             "Static INT8 quantisation calibrated on the run's own source images; "
-            "written as NAME.int8.onnx beside the float model."
+            "written as NAME.int8.onnx beside the float model.",
         )
-        self.cam = QCheckBox("Add the CAM output (exact class activation maps for 'Why?')")
-        self.cam.setToolTip(
+        self.cam = tipped(
+            QCheckBox("Add the CAM output (exact class activation maps for 'Why?')"),
             "A second output 'cam' [N, classes, h, w] for exact CAM explanations of the ONNX file; for backbones "
-            "that end in pooling + one linear layer (tiny_cnn, small_cnn_gap, ResNet, MobileNet, EfficientNet)."
+            "that end in pooling + one linear layer (tiny_cnn, small_cnn_gap, ResNet, MobileNet, EfficientNet).",
         )
-        self.log = QPlainTextEdit()
-        self.log.setReadOnly(True)
-        self.log.setMaximumBlockCount(500)
-        self.log.setToolTip("Messages from the export.")
+        self.log = log_view("Messages from the export.", 500)
         self.parity_labels: dict[str, QLabel] = {}
-        self.folder_button = QPushButton("Show folder")
-        self.folder_button.setToolTip("Open the folder holding the exported file.")
-        self.folder_button.setEnabled(False)
+        self.folder_button = button(
+            "Show folder", "Open the folder holding the exported file.", self._on_show_folder, enabled=False
+        )
         self.compression = CompressionPanel()
         self._build_layout()
         self.run_chooser.changed.connect(self._on_run_changed)
         self.compression.set_run(self.chosen_run())
-        self.out_browse.clicked.connect(self._on_browse_out)
-        self.folder_button.clicked.connect(self._on_show_folder)
         self.out_edit.setText(default_out(self.chosen_run()))
 
     def _build_layout(self) -> None:
-        out_row = QHBoxLayout()
-        out_row.addWidget(self.out_edit, 1)
-        out_row.addWidget(self.out_browse)
-        form = QFormLayout()
-        form.addRow("Run:", self.run_chooser)
-        form.addRow("Checkpoint:", self.checkpoint)
-        form.addRow("Output file:", out_row)
-        options = QHBoxLayout()
-        options.addWidget(self.int8)
-        options.addWidget(self.cam)
-        options.addStretch(1)
-        form.addRow("", options)
+        settings = form(
+            ("Run:", self.run_chooser),
+            ("Checkpoint:", self.checkpoint),
+            ("Output file:", hbox(self.out_edit, self.out_browse)),
+            ("", hbox(self.int8, self.cam, None)),
+        )
         group = QGroupBox("Parity check: ONNX Runtime against PyTorch on real source images")
         parity = QFormLayout(group)
-        for key, label, tip in PARITY_ROWS:
-            value = QLabel(DASH)
-            value.setToolTip(tip)
-            value.setWordWrap(True)
+        for key, text, tip in PARITY_ROWS:
+            value = label(DASH, tip)
             value.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
             self.parity_labels[key] = value
-            parity.addRow(label, value)
-        folder_row = QHBoxLayout()
-        folder_row.addWidget(self.folder_button)
-        folder_row.addStretch(1)
-        parity.addRow("", folder_row)
+            parity.addRow(text, value)
+        parity.addRow("", hbox(self.folder_button, None))
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
+        layout.addLayout(settings)
         layout.addLayout(self.action_row())
         layout.addWidget(group)
         compression = QGroupBox("Compression: the run beside its teacher (for distilled models)")
@@ -193,8 +173,8 @@ class ExportPage(JobPage):
     def show_parity(self, report: ExportReport | None) -> None:
         """Fill the parity labels from an export report (None clears them)."""
         labels = self.parity_labels
-        for label in labels.values():
-            label.setText(DASH)
+        for shown in labels.values():
+            shown.setText(DASH)
         labels["passed"].setStyleSheet("")
         self.folder_button.setEnabled(bool(report and report.passed))
         if report is None:

@@ -20,15 +20,10 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
     QFileDialog,
-    QFormLayout,
     QFrame,
     QGroupBox,
-    QHBoxLayout,
     QLabel,
-    QLineEdit,
-    QPushButton,
     QScrollArea,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -37,7 +32,7 @@ from desktop_app import errors
 from desktop_app.jobs import JobRunner
 from desktop_app.pages.job_page import JobPage
 from desktop_app.state import AppState
-from desktop_app.widgets.form_utils import folder_edit
+from desktop_app.widgets.form_utils import button, folder_edit, form, hbox, label, line_edit, pane, spin, tipped
 from desktop_app.widgets.live_plot import LivePlots
 from engine.core.events import EpochEnd, Event, Finished, Log, Progress, Started
 from engine.gan.config import GanTrainConfig, GanTrainReport
@@ -77,114 +72,85 @@ class GeneratePage(JobPage):
         super().__init__(state, parent)
         self.run_dir = ""
         self.data_edit, self.data_browse = folder_edit("Training images (class sub-folders when conditional).")
-        self.source = QComboBox()
-        self.source.setToolTip("A GAN run to transfer from (fine-tune), or none to train from scratch.")
-        self.freeze_d = QSpinBox()
-        self.freeze_d.setRange(0, 4)
-        self.freeze_d.setToolTip("FreezeD: keep the discriminator's first N blocks as the source run learnt them.")
-        self.augment = {name: QCheckBox(name) for name in PARTS}
-        for box in self.augment.values():
-            box.setToolTip("DiffAugment: the same random transform family on real and generated images.")
+        self.source = tipped(QComboBox(), "A GAN run to transfer from (fine-tune), or none to train from scratch.")
+        self.freeze_d = spin(0, 4, 0, "FreezeD: keep the discriminator's first N blocks as the source run learnt them.")
+        diff_tip = "DiffAugment: the same random transform family on real and generated images."
+        self.augment = {name: tipped(QCheckBox(name), diff_tip) for name in PARTS}
         self.conditional = QCheckBox("Conditional (one class per sub-folder)")
         self.image_size = QComboBox()
         self.image_size.addItems(["32", "64"])
-        self.steps = _spin(1, 1_000_000, 2000, "Generator steps.")
-        self.batch = _spin(2, 1024, 32, "Images per step (at most the number of images).")
-        self.sample_every = _spin(1, 100_000, 100, "Steps between sample grids and KID checks.")
+        self.steps = spin(1, 1_000_000, 2000, "Generator steps.")
+        self.batch = spin(2, 1024, 32, "Images per step (at most the number of images).")
+        self.sample_every = spin(1, 100_000, 100, "Steps between sample grids and KID checks.")
         self.grid = QLabel("Samples from fixed noise appear here while training.")
         self.grid.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.grid.setMinimumSize(280, 280)
-        self.warning = QLabel()
-        self.warning.setWordWrap(True)
+        self.warning = label()
         self.warning.setStyleSheet("color: #c0392b;")
         self.plots = LivePlots(columns=1)
-        self.tools = JobRunner(self)
-        self.n_samples = _spin(1, 100_000, 64, "Images to write (per class with 'per class').")
+        self.tools = JobRunner(
+            self,
+            finished=self._on_tool_finished,
+            failed=lambda message, details: errors.show_error(self, message, details),
+            running_changed=lambda _: self._update_enabled(),
+        )
+        self.n_samples = spin(1, 100_000, 64, "Images to write (per class with 'per class').")
         self.per_class = QCheckBox("per class")
-        self.sample_out = QLineEdit()
-        self.sample_out.setPlaceholderText("new folder for the samples")
-        self.sample_button = QPushButton("Save samples")
-        self.export_out = QLineEdit()
-        self.export_out.setPlaceholderText("G.onnx")
-        self.export_button = QPushButton("Export ONNX")
+        self.sample_out = line_edit("new folder for the samples")
+        self.sample_button = button("Save samples", clicked=self.save_samples)
+        self.export_out = line_edit("G.onnx")
+        self.export_button = button("Export ONNX", clicked=self.export)
         self.tools_status = QLabel()
-        self.translator = JobRunner(self)
-        self.translate_out = QLineEdit()
-        self.translate_out.setPlaceholderText("new folder for the translated source")
-        self.translate_steps = _spin(1, 1_000_000, 1000, "Steps of the translator.")
-        self.translate_button = QPushButton("Translate source")
-        self.translate_button.setToolTip(
+        self.translator = JobRunner(
+            self,
+            events=self._on_translate_events,
+            finished=self._on_translated,
+            failed=lambda message, details: errors.show_error(self, message, details),
+            running_changed=lambda _: self._update_enabled(),
+        )
+        self.translate_out = line_edit("new folder for the translated source")
+        self.translate_steps = spin(1, 1_000_000, 1000, "Steps of the translator.")
+        self.translate_button = button(
+            "Translate source",
             "Learn the target's style from the Data page's source and target folders (unpaired, cycle loss) and "
-            "write the labelled source in that style. The grid shows sources above their translations, live."
+            "write the labelled source in that style. The grid shows sources above their translations, live.",
+            self.translate,
         )
         self.translate_run = ""
         self._build_layout()
         self.data_browse.clicked.connect(self._browse_data)
         self.source.currentIndexChanged.connect(lambda _: self._update_enabled())
-        self.sample_button.clicked.connect(self.save_samples)
-        self.export_button.clicked.connect(self.export)
-        self.tools.finished.connect(self._on_tool_finished)
-        self.tools.failed.connect(lambda message, details: errors.show_error(self, message, details))
-        self.tools.running_changed.connect(lambda _: self._update_enabled())
-        self.translate_button.clicked.connect(self.translate)
-        self.translator.events.connect(self._on_translate_events)
-        self.translator.finished.connect(self._on_translated)
-        self.translator.failed.connect(lambda message, details: errors.show_error(self, message, details))
-        self.translator.running_changed.connect(lambda _: self._update_enabled())
         self.data_edit.setText(state.source)
         self.refresh_sources()
         self._update_enabled()
 
     def _build_layout(self) -> None:
-        data_row = QHBoxLayout()
-        data_row.addWidget(self.data_edit, 1)
-        data_row.addWidget(self.data_browse)
-        aug_row = QHBoxLayout()
-        for box in self.augment.values():
-            aug_row.addWidget(box)
-        aug_row.addStretch(1)
-        form = QFormLayout()
-        form.addRow("Images:", data_row)
-        form.addRow("Transfer from:", self.source)
-        form.addRow("FreezeD blocks:", self.freeze_d)
-        form.addRow("DiffAugment:", aug_row)
-        form.addRow("", self.conditional)
-        form.addRow("Image size:", self.image_size)
-        form.addRow("Steps:", self.steps)
-        form.addRow("Batch size:", self.batch)
-        form.addRow("Grid every:", self.sample_every)
+        settings = form(
+            ("Images:", hbox(self.data_edit, self.data_browse)),
+            ("Transfer from:", self.source),
+            ("FreezeD blocks:", self.freeze_d),
+            ("DiffAugment:", hbox(*self.augment.values(), None)),
+            ("", self.conditional),
+            ("Image size:", self.image_size),
+            ("Steps:", self.steps),
+            ("Batch size:", self.batch),
+            ("Grid every:", self.sample_every),
+        )
         tools = QGroupBox("Use the generator")
-        tl = QFormLayout(tools)
-        srow = QHBoxLayout()
-        for w in (self.n_samples, self.per_class, self.sample_out, self.sample_button):
-            srow.addWidget(w)
-        erow = QHBoxLayout()
-        erow.addWidget(self.export_out, 1)
-        erow.addWidget(self.export_button)
-        tl.addRow("Samples:", srow)
-        tl.addRow("Export:", erow)
-        trow = QHBoxLayout()
-        for w in (self.translate_steps, self.translate_out, self.translate_button):
-            trow.addWidget(w)
-        tl.addRow("Translate:", trow)
-        tl.addRow(self.tools_status)
-        column = QWidget()
-        left = QVBoxLayout(column)
-        left.setContentsMargins(0, 0, 0, 0)
-        left.addLayout(form)
-        left.addWidget(self.grid, 1)
-        left.addWidget(self.warning)
-        left.addWidget(tools)
+        form(
+            ("Samples:", hbox(self.n_samples, self.per_class, self.sample_out, self.sample_button)),
+            ("Export:", hbox(self.export_out, self.export_button)),
+            ("Translate:", hbox(self.translate_steps, self.translate_out, self.translate_button)),
+            parent=tools,
+        ).addRow(self.tools_status)
+        column = pane(settings, (self.grid, 1), self.warning, tools)
         scroll = QScrollArea()  # settings, samples and tools scroll on a short (768 px) screen
         scroll.setWidgetResizable(True)
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(column)
-        body = QHBoxLayout()
-        body.addWidget(scroll, 2)
-        body.addWidget(self.plots, 3)
         layout = QVBoxLayout(self)
         layout.addLayout(self.action_row())
-        layout.addLayout(body, 1)
+        layout.addLayout(hbox((scroll, 2), (self.plots, 3)), 1)
 
     # ------------------------------------------------------------------ settings
     def refresh_sources(self) -> None:
@@ -369,11 +335,3 @@ class GeneratePage(JobPage):
         super().shutdown()
         self.tools.stop_and_wait()
         self.translator.stop_and_wait()
-
-
-def _spin(low: int, high: int, value: int, tip: str) -> QSpinBox:
-    box = QSpinBox()
-    box.setRange(low, high)
-    box.setValue(value)
-    box.setToolTip(tip)
-    return box

@@ -14,12 +14,13 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 from PySide6.QtCore import Signal
-from PySide6.QtWidgets import QHBoxLayout, QLabel, QProgressBar, QPushButton, QWidget
+from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QWidget
 
 from desktop_app import errors
 from desktop_app.jobs import JobRunner
 from desktop_app.pages.base import Page
 from desktop_app.state import AppState
+from desktop_app.widgets.form_utils import button, label
 from desktop_app.widgets.run_chooser import RunChooser, checkpoint_combo
 from engine.core.events import Event, Log, Progress, Stage, Started
 from engine.data.stage_progress import describe
@@ -28,13 +29,15 @@ from engine.jobs.job import Job
 
 class JobPage(Page):
     """A page that runs one engine job. Class settings: `job`, `run_text`/`run_tip` (the Run
-    button), `stop_tip`, `running_text` (status while it runs), `failed_text`, `uses_run` (make a
-    run chooser and a checkpoint combo) and `log_to_status` (show the job's Log lines)."""
+    button), `stop_tip`, `can_stop` (False hides Stop, for a job too short to stop half-way),
+    `running_text` (status while it runs), `failed_text`, `uses_run` (make a run chooser and a
+    checkpoint combo) and `log_to_status` (show the job's Log lines)."""
 
     job: ClassVar[Job[Any, Any]]
     run_text: ClassVar[str] = "Run"
     run_tip: ClassVar[str] = "Start (runs in the background)."
     stop_tip: ClassVar[str] = "Stop the job."
+    can_stop: ClassVar[bool] = True
     running_text: ClassVar[str] = "Running..."
     failed_text: ClassVar[str] = "Failed."
     uses_run: ClassVar[bool] = False
@@ -45,18 +48,22 @@ class JobPage(Page):
         super().__init__(state, parent)
         self.report: BaseModel | None = None
         self._stopping = False
-        self.runner = JobRunner(self)
-        self.run_button = QPushButton(self.run_text)
-        self.run_button.setToolTip(self.run_tip)
-        self.stop_button = QPushButton("Stop")
-        self.stop_button.setToolTip(self.stop_tip)
-        self.stop_button.setEnabled(False)
+        self.runner = JobRunner(
+            self,
+            events=self._on_events,
+            finished=self._on_finished,
+            failed=self._on_failed,
+            running_changed=self._on_running_changed,
+        )
+        self.run_button = button(self.run_text, self.run_tip, self.start)
+        self.stop_button = button("Stop", self.stop_tip, self.stop, enabled=False)
+        if not self.can_stop:  # hidden before the page lays it out (a parentless widget shown is a window)
+            self.stop_button.hide()
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setMaximumWidth(240)
         self.progress.setVisible(False)
-        self.status = QLabel()
-        self.status.setWordWrap(True)
+        self.status = label()
         self.run_chooser = RunChooser(state, self)
         self.checkpoint = checkpoint_combo(self)
         if self.uses_run:
@@ -65,12 +72,6 @@ class JobPage(Page):
         else:  # made anyway so every page has the same attributes; never shown
             self.run_chooser.hide()
             self.checkpoint.hide()
-        self.run_button.clicked.connect(self.start)
-        self.stop_button.clicked.connect(self.stop)
-        self.runner.events.connect(self._on_events)
-        self.runner.finished.connect(self._on_finished)
-        self.runner.failed.connect(self._on_failed)
-        self.runner.running_changed.connect(self._on_running_changed)
 
     # ------------------------------------------------------------------ what a page supplies
     def make_config(self) -> BaseModel | None:

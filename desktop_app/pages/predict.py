@@ -16,11 +16,8 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent, QPixmap, QShowEvent
 from PySide6.QtWidgets import (
     QFileDialog,
-    QHBoxLayout,
     QLabel,
     QProgressBar,
-    QPushButton,
-    QSpinBox,
     QStackedWidget,
     QVBoxLayout,
     QWidget,
@@ -29,7 +26,8 @@ from PySide6.QtWidgets import (
 from desktop_app import errors
 from desktop_app.pages.job_page import JobPage
 from desktop_app.state import AppState
-from desktop_app.widgets.gallery import read_scaled
+from desktop_app.widgets.form_utils import button, hbox, label, pane, spin
+from desktop_app.widgets.image_grid import read_scaled
 from desktop_app.widgets.prediction_table import PredictionTable
 from desktop_app.widgets.table_utils import SortItem, fill_table, fmt_percent, make_table
 from desktop_app.widgets.why_panel import WhyPanel
@@ -73,18 +71,15 @@ class PredictPage(JobPage):
         self._single = False
         self.run_button.setVisible(False)  # the open buttons and drops start the job
         self.progress.setFormat("%v / %m")
-        self.model_label = QLabel("No model. Export a run on the Export page, or open an ONNX file.")
-        self.model_label.setWordWrap(True)
-        self.open_model_button = QPushButton("Open model...")
-        self.open_model_button.setToolTip("Choose any ONNX image classifier (it is checked before use).")
-        self.top_k = QSpinBox()
-        self.top_k.setRange(1, 20)
-        self.top_k.setValue(3)
-        self.top_k.setToolTip("How many of the most likely classes to show for each image.")
-        self.open_image_button = QPushButton("Open image...")
-        self.open_image_button.setToolTip("Classify one image file.")
-        self.open_folder_button = QPushButton("Open folder...")
-        self.open_folder_button.setToolTip("Classify every file in a folder (and its sub-folders).")
+        self.model_label = label("No model. Export a run on the Export page, or open an ONNX file.")
+        self.open_model_button = button(
+            "Open model...", "Choose any ONNX image classifier (it is checked before use).", self._on_open_model
+        )
+        self.top_k = spin(1, 20, 3, "How many of the most likely classes to show for each image.")
+        self.open_image_button = button("Open image...", "Classify one image file.", self._on_open_image)
+        self.open_folder_button = button(
+            "Open folder...", "Classify every file in a folder (and its sub-folders).", self._on_open_folder
+        )
         self.stack = QStackedWidget()
         self.hint = QLabel(HINT, alignment=Qt.AlignmentFlag.AlignCenter)
         self.hint.setStyleSheet("QLabel { border: 2px dashed #999; border-radius: 8px; color: #666; font-size: 14pt; }")
@@ -96,47 +91,29 @@ class PredictPage(JobPage):
         self.topk_table.setToolTip("The most likely classes for this image.")
         self.results = PredictionTable()
         self.folder_table = self.results.table
-        self.save_csv_button = QPushButton("Save CSV...")
-        self.save_csv_button.setToolTip("Save the table as CSV: path, prediction, probability, top-k pairs, error.")
-        self.save_csv_button.setEnabled(False)
+        self.save_csv_button = button(
+            "Save CSV...",
+            "Save the table as CSV: path, prediction, probability, top-k pairs, error.",
+            self._on_save_csv,
+            enabled=False,
+        )
         self.why = WhyPanel()  # "Why?": maps for the predicted class and the folder's (or the runner-up) class
         self._build_layout()
-        self.open_model_button.clicked.connect(self._on_open_model)
-        self.open_image_button.clicked.connect(self._on_open_image)
-        self.open_folder_button.clicked.connect(self._on_open_folder)
-        self.save_csv_button.clicked.connect(self._on_save_csv)
         state.model_changed.connect(self._on_model_changed)
         # The chosen model is checked when the page is first shown, not at start-up: the check
         # imports the onnx package (a second), which the window should not wait for.
 
     def _build_layout(self) -> None:
-        model_row = QHBoxLayout()
-        model_row.addWidget(QLabel("Model:"))
-        model_row.addWidget(self.model_label, 1)
-        model_row.addWidget(self.open_model_button)
-        model_row.addWidget(QLabel("Top-k:"))
-        model_row.addWidget(self.top_k)
+        model_row = hbox("Model:", (self.model_label, 1), self.open_model_button, "Top-k:", self.top_k)
         input_row = self.action_row()
         input_row.insertWidget(0, self.open_folder_button)
         input_row.insertWidget(0, self.open_image_button)
         single = QWidget()
         single_outer = QVBoxLayout(single)
-        single_layout = QHBoxLayout()
-        single_outer.addLayout(single_layout, 1)
+        preview = pane((self.image_label, 1), self.image_name)
+        single_outer.addLayout(hbox((preview, 1), (self.topk_table, 1)), 1)
         single_outer.addWidget(self.why)
-        left = QVBoxLayout()
-        left.addWidget(self.image_label, 1)
-        left.addWidget(self.image_name)
-        single_layout.addLayout(left, 1)
-        single_layout.addWidget(self.topk_table, 1)
-        folder = QWidget()
-        folder_layout = QVBoxLayout(folder)
-        folder_layout.setContentsMargins(0, 0, 0, 0)
-        folder_layout.addWidget(self.results, 1)
-        csv_row = QHBoxLayout()
-        csv_row.addStretch(1)
-        csv_row.addWidget(self.save_csv_button)
-        folder_layout.addLayout(csv_row)
+        folder = pane((self.results, 1), hbox(None, self.save_csv_button))
         for w in (self.hint, single, folder):
             self.stack.addWidget(w)
         layout = QVBoxLayout(self)

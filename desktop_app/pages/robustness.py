@@ -18,13 +18,8 @@ from PySide6.QtWidgets import (
     QButtonGroup,
     QFileDialog,
     QFormLayout,
-    QHBoxLayout,
-    QLineEdit,
-    QProgressBar,
-    QPushButton,
     QRadioButton,
     QScrollArea,
-    QSpinBox,
     QVBoxLayout,
     QWidget,
 )
@@ -34,34 +29,13 @@ from desktop_app.pages.job_page import JobPage
 from desktop_app.state import AppState
 from desktop_app.widgets.attack_results import AttackResults
 from desktop_app.widgets.attack_settings import AttackSettings
-from desktop_app.widgets.form_utils import folder_edit, splitter
+from desktop_app.widgets.form_utils import button, folder_edit, form, hbox, line_edit, spin, splitter, tipped
 from desktop_app.widgets.run_chooser import RunChooser
 from engine.core.errors import UserError
 from engine.core.events import Event, Progress
 from engine.core.runs import Run
 from engine.jobs import attack
 from engine.jobs.attack import RobustnessReport
-
-
-def _spin(lo: int, hi: int, value: int, tip: str, special: str = "") -> QSpinBox:
-    spin = QSpinBox()
-    spin.setRange(lo, hi)
-    spin.setValue(value)
-    spin.setToolTip(tip)
-    if special:
-        spin.setSpecialValueText(special)
-    return spin
-
-
-def _row(*widgets: QWidget | None) -> QHBoxLayout:
-    """Widgets side by side; the first line edit or progress bar stretches, None adds a stretch."""
-    row = QHBoxLayout()
-    for w in widgets:
-        if w is None:
-            row.addStretch(1)
-        else:
-            row.addWidget(w, 1 if isinstance(w, (QLineEdit, QProgressBar)) else 0)
-    return row
 
 
 class RobustnessPage(JobPage):
@@ -90,12 +64,14 @@ class RobustnessPage(JobPage):
 
     # ------------------------------------------------------------------ construction
     def _build_widgets(self) -> None:
-        self.run_radio = QRadioButton("Training run")
-        self.run_radio.setToolTip("Attack a run's PyTorch model: every attack is available, white-box ones included.")
-        self.onnx_radio = QRadioButton("ONNX file")
-        self.onnx_radio.setToolTip(
+        self.run_radio = tipped(
+            QRadioButton("Training run"),
+            "Attack a run's PyTorch model: every attack is available, white-box ones included.",
+        )
+        self.onnx_radio = tipped(
+            QRadioButton("ONNX file"),
             "Attack an exported .onnx classifier: query attacks (square, hopskipjump) and "
-            "transfer attacks crafted on a surrogate run."
+            "transfer attacks crafted on a surrogate run.",
         )
         self.model_group = QButtonGroup(self)
         self.model_group.addButton(self.run_radio)
@@ -104,11 +80,10 @@ class RobustnessPage(JobPage):
         self.checkpoint.setToolTip(
             "Which checkpoint of the run (and of the surrogate) to attack: the best or the latest epoch."
         )
-        self.onnx_edit = QLineEdit()
-        self.onnx_edit.setPlaceholderText("model.onnx")
-        self.onnx_edit.setToolTip("The .onnx image classifier to attack (defaults to the model exported last).")
-        self.onnx_browse = QPushButton("Browse...")
-        self.onnx_browse.setToolTip("Choose an .onnx file.")
+        self.onnx_edit = line_edit(
+            "model.onnx", "The .onnx image classifier to attack (defaults to the model exported last)."
+        )
+        self.onnx_browse = button("Browse...", "Choose an .onnx file.", self._on_browse_onnx)
         self.data_edit, self.data_browse = folder_edit(
             "Labelled images to attack (class sub-folders named like the model's classes). "
             "Defaults to the target test folder, else the run's source folder."
@@ -116,14 +91,14 @@ class RobustnessPage(JobPage):
         self.attack_settings = AttackSettings(self)
         self.attack_combo, self.norm_combo = self.attack_settings.attack_combo, self.attack_settings.norm_combo
         self.eps_edit, self.eps_error = self.attack_settings.eps_edit, self.attack_settings.eps_error
-        self.limit = _spin(
+        self.limit = spin(
             0,
             1_000_000,
             100,
             "Attack at most this many images (a seeded random subset); 'all' attacks the whole folder.",
             "all",
         )
-        self.batch = _spin(
+        self.batch = spin(
             1,
             4096,
             64,
@@ -133,7 +108,6 @@ class RobustnessPage(JobPage):
         for chooser in (self.run_chooser, self.surrogate):
             chooser.combo.setMinimumContentsLength(16)
         self.surrogate.setToolTip("Transfer attack: the run whose model crafts the adversarial images (same classes).")
-        self.surrogate.combo.setToolTip(self.surrogate.toolTip())
         self.progress.setMaximumWidth(16_777_215)
         self.progress.setVisible(True)
         self.progress.setToolTip("Batches attacked, over every budget.")
@@ -145,32 +119,26 @@ class RobustnessPage(JobPage):
         eps_cell.setSpacing(2)
         eps_cell.addWidget(self.attack_settings.eps_edit)
         eps_cell.addWidget(self.attack_settings.eps_error)
-        self.form_layout = form = QFormLayout()
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        form.addRow("Model:", _row(self.run_radio, self.onnx_radio, None))
-        form.addRow("Run:", self.run_chooser)
-        form.addRow("Checkpoint:", self.checkpoint)
-        form.addRow("ONNX file:", _row(self.onnx_edit, self.onnx_browse))
-        form.addRow("Images:", _row(self.data_edit, self.data_browse))
-        form.addRow("Attack:", self.attack_settings.attack_combo)
-        form.addRow("", self.attack_settings.kind_label)
-        form.addRow("", self.attack_settings.onnx_note)
-        form.addRow("Surrogate run:", self.surrogate)
-        form.addRow("Norm:", self.attack_settings.norm_combo)
-        form.addRow("eps grid:", eps_cell)
-        form.addRow("Limit (images):", self.limit)
-        form.addRow("Batch size:", self.batch)
-        for i in range(form.rowCount()):
-            label = form.itemAt(i, QFormLayout.ItemRole.LabelRole)
-            field = form.itemAt(i, QFormLayout.ItemRole.FieldRole)
-            label_w = label.widget() if label is not None else None
-            field_w = field.widget() if field is not None else None
-            if label_w is not None and field_w is not None:
-                label_w.setToolTip(field_w.toolTip())
-        actions = _row(self.run_button, self.stop_button, self.progress)
+        self.form_layout = form(
+            ("Model:", hbox(self.run_radio, self.onnx_radio, None)),
+            ("Run:", self.run_chooser),
+            ("Checkpoint:", self.checkpoint),
+            ("ONNX file:", hbox(self.onnx_edit, self.onnx_browse)),
+            ("Images:", hbox(self.data_edit, self.data_browse)),
+            ("Attack:", self.attack_settings.attack_combo),
+            ("", self.attack_settings.kind_label),
+            ("", self.attack_settings.onnx_note),
+            ("Surrogate run:", self.surrogate),
+            ("Norm:", self.attack_settings.norm_combo),
+            ("eps grid:", eps_cell),
+            ("Limit (images):", self.limit),
+            ("Batch size:", self.batch),
+        )
+        self.form_layout.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+        actions = hbox(self.run_button, self.stop_button, (self.progress, 1))
         settings = QWidget()
         col = QVBoxLayout(settings)
-        col.addLayout(form)
+        col.addLayout(self.form_layout)
         col.addWidget(self.attack_settings.options_box)
         col.addStretch(1)
         scroll = QScrollArea()
@@ -189,7 +157,6 @@ class RobustnessPage(JobPage):
 
     def _connect(self) -> None:
         self.run_radio.toggled.connect(self._on_model_kind_changed)
-        self.onnx_browse.clicked.connect(self._on_browse_onnx)
         self.onnx_edit.textEdited.connect(lambda t: setattr(self, "_onnx_edited", bool(t.strip())))
         self.data_browse.clicked.connect(self._on_browse_data)
         self.data_edit.textEdited.connect(lambda t: setattr(self, "_data_edited", bool(t.strip())))
@@ -233,15 +200,6 @@ class RobustnessPage(JobPage):
         """Use `folder` as the labelled images (counts as the user's choice)."""
         self.data_edit.setText(folder)
         self._data_edited = bool(folder)
-
-    @property
-    def form(self) -> Any:
-        """The chosen attack's settings form (a ConfigForm), None before the engine has loaded."""
-        return self.attack_settings.form
-
-    @property
-    def ready(self) -> bool:
-        return self.attack_settings.ready
 
     def attacks(self) -> list[str]:
         """The attack names offered now (filtered by the model kind)."""

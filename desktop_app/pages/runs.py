@@ -14,10 +14,7 @@ from PySide6.QtCore import QItemSelectionModel, QSignalBlocker, Qt, QUrl, Signal
 from PySide6.QtGui import QDesktopServices, QPalette
 from PySide6.QtWidgets import (
     QComboBox,
-    QHBoxLayout,
     QLabel,
-    QPushButton,
-    QSplitter,
     QVBoxLayout,
     QWidget,
 )
@@ -26,6 +23,7 @@ from desktop_app import errors
 from desktop_app.jobs import JobRunner
 from desktop_app.pages.base import Page
 from desktop_app.state import AppState
+from desktop_app.widgets.form_utils import button, hbox, pane, splitter, tipped
 from desktop_app.widgets.plot_style import COLOURS, display_values, metric_axis_label, style_plot
 from desktop_app.widgets.report_dialog import ReportDialog
 from desktop_app.widgets.table_utils import SortItem, cell_data, fill_table, fmt_percent, make_table
@@ -57,32 +55,37 @@ class RunsPage(Page):
         self._runs: list[Run] = []
         self.table = make_table(COLUMNS, multi=True, sort_column=COLUMNS.index("Created"), descending=True)
         self.table.setToolTip("Select one run to open or resume it; select several to compare their curves.")
-        self.open_button = QPushButton("Open")
-        self.open_button.setToolTip("Make the selected run the current one (Evaluate, Export and Robustness use it).")
-        self.resume_button = QPushButton("Resume")
-        self.resume_button.setToolTip(
-            "Continue training the selected run from its last checkpoint (on the Train page)."
+        self.open_button = button(
+            "Open", "Make the selected run the current one (Evaluate, Export and Robustness use it).", self._on_open
         )
-        self.delete_button = QPushButton("Delete...")
-        self.delete_button.setToolTip(
-            "Delete the selected runs' folders with their checkpoints and exports (asks first)."
+        self.resume_button = button(
+            "Resume",
+            "Continue training the selected run from its last checkpoint (on the Train page).",
+            self._on_resume,
         )
-        self.folder_button = QPushButton("Show folder")
-        self.folder_button.setToolTip("Open the selected run's folder in the file manager.")
-        self.report_button = QPushButton("Report...")
-        self.report_button.setToolTip(
+        self.delete_button = button(
+            "Delete...",
+            "Delete the selected runs' folders with their checkpoints and exports (asks first).",
+            self._on_delete,
+        )
+        self.folder_button = button(
+            "Show folder", "Open the selected run's folder in the file manager.", self._on_show_folder
+        )
+        self.report_button = button(
+            "Report...",
             "Write the selected run's report card (one HTML file: data, training, accuracy, calibration, "
-            "robustness, export, explanations) and open it in the browser."
+            "robustness, export, explanations) and open it in the browser.",
+            self._on_report,
         )
         self.report_dialog: ReportDialog | None = None
-        self.report_runner = JobRunner(self)
+        self.report_runner = JobRunner(
+            self, events=self._on_report_events, finished=self._on_report_written, failed=self._on_report_failed
+        )
         self.report_status = QLabel("")
-        self.refresh_button = QPushButton("Refresh")
-        self.refresh_button.setToolTip("Read the runs folder again.")
-        self.metric_combo = QComboBox()
+        self.refresh_button = button("Refresh", "Read the runs folder again.", self.refresh)
+        self.metric_combo = tipped(QComboBox(), "Which per-epoch figure to compare across the selected runs.")
         self.metric_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.metric_combo.setMinimumContentsLength(14)
-        self.metric_combo.setToolTip("Which per-epoch figure to compare across the selected runs.")
         self.summary = QLabel()
         fg = self.palette().color(QPalette.ColorRole.Text)
         self.plot = pg.PlotWidget(background=self.palette().color(QPalette.ColorRole.Base))
@@ -96,49 +99,20 @@ class RunsPage(Page):
         self._build_layout()
         self.table.itemSelectionChanged.connect(self._on_selection_changed)
         self.table.doubleClicked.connect(self._on_open)
-        self.open_button.clicked.connect(self._on_open)
-        self.resume_button.clicked.connect(self._on_resume)
-        self.delete_button.clicked.connect(self._on_delete)
-        self.folder_button.clicked.connect(self._on_show_folder)
-        self.refresh_button.clicked.connect(self.refresh)
-        self.report_button.clicked.connect(self._on_report)
-        self.report_runner.finished.connect(self._on_report_written)
-        self.report_runner.failed.connect(self._on_report_failed)
-        self.report_runner.events.connect(self._on_report_events)
         self.metric_combo.currentTextChanged.connect(self._on_metric_changed)
         state.runs_updated.connect(self.refresh)
         state.run_changed.connect(self._on_run_changed)
         self.refresh()
 
     def _build_layout(self) -> None:
-        buttons = QHBoxLayout()
-        for b in (self.open_button, self.resume_button, self.delete_button, self.folder_button, self.report_button):
-            buttons.addWidget(b)
-        buttons.addWidget(self.report_status)
-        buttons.addStretch(1)
-        buttons.addWidget(self.summary)
-        buttons.addWidget(self.refresh_button)
-        top = QWidget()
-        top_layout = QVBoxLayout(top)
-        top_layout.setContentsMargins(0, 0, 0, 0)
-        top_layout.addWidget(self.table)
-        top_layout.addLayout(buttons)
-        bottom = QWidget()
-        bottom_layout = QVBoxLayout(bottom)
-        bottom_layout.setContentsMargins(0, 0, 0, 0)
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Compare selected runs:"))
-        row.addWidget(self.metric_combo)
-        row.addStretch(1)
-        bottom_layout.addLayout(row)
-        bottom_layout.addWidget(self.plot, 1)
-        splitter = QSplitter(Qt.Orientation.Vertical)
-        splitter.addWidget(top)
-        splitter.addWidget(bottom)
-        splitter.setStretchFactor(0, 3)
-        splitter.setStretchFactor(1, 2)
+        selection_buttons = (self.open_button, self.resume_button, self.delete_button, self.folder_button)
+        buttons = hbox(
+            *selection_buttons, self.report_button, self.report_status, None, self.summary, self.refresh_button
+        )
+        top = pane(self.table, buttons)
+        bottom = pane(hbox("Compare selected runs:", self.metric_combo, None), (self.plot, 1))
         layout = QVBoxLayout(self)
-        layout.addWidget(splitter)
+        layout.addWidget(splitter(Qt.Orientation.Vertical, top, bottom))
 
     # ------------------------------------------------------------------ public API
     def on_shown(self) -> None:

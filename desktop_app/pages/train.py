@@ -17,11 +17,6 @@ from typing import Any
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QFontDatabase
 from PySide6.QtWidgets import (
-    QHBoxLayout,
-    QLabel,
-    QPlainTextEdit,
-    QPushButton,
-    QSplitter,
     QVBoxLayout,
     QWidget,
 )
@@ -29,6 +24,7 @@ from PySide6.QtWidgets import (
 from desktop_app import errors
 from desktop_app.pages.job_page import JobPage
 from desktop_app.state import AppState
+from desktop_app.widgets.form_utils import button, error_label, hbox, log_view, pane, splitter
 from desktop_app.widgets.live_plot import LivePlots
 from desktop_app.widgets.train_settings import TrainSettings
 from engine.core.errors import UserError
@@ -66,35 +62,6 @@ class TrainPage(JobPage):
         self._build()
         self._update_start()
 
-    # the settings widgets, for the shortcuts and the tests
-    @property
-    def ready(self) -> bool:
-        return self.settings_panel.ready
-
-    @property
-    def basic_form(self) -> Any:
-        return self.settings_panel.basic_form
-
-    @property
-    def advanced_form(self) -> Any:
-        return self.settings_panel.advanced_form
-
-    @property
-    def method_form(self) -> Any:
-        return self.settings_panel.method_form
-
-    @property
-    def backbone(self) -> Any:
-        return self.settings_panel.backbone
-
-    @property
-    def method_combo(self) -> Any:
-        return self.settings_panel.method_combo
-
-    @property
-    def method_summary(self) -> QLabel:
-        return self.settings_panel.method_summary
-
     def method(self) -> str:
         return self.settings_panel.method()
 
@@ -104,21 +71,12 @@ class TrainPage(JobPage):
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
         self.start_button = self.run_button
-        self.pause_button = QPushButton("Pause")
-        self.pause_button.setToolTip("Pause between two steps; Resume continues exactly where it stopped.")
-        self.pause_button.clicked.connect(self._on_pause_clicked)
-        self.start_reason = QLabel("")
-        self.start_reason.setWordWrap(True)
-        self.start_reason.setStyleSheet("color: #d32f2f;")
-        buttons = QHBoxLayout()
-        for b in (self.start_button, self.pause_button, self.stop_button):
-            buttons.addWidget(b)
-        left = QWidget()
-        lcol = QVBoxLayout(left)
-        lcol.setContentsMargins(0, 0, 0, 0)
-        lcol.addWidget(self.settings_panel, 1)
-        lcol.addLayout(buttons)
-        lcol.addWidget(self.start_reason)
+        self.pause_button = button(
+            "Pause", "Pause between two steps; Resume continues exactly where it stopped.", self._on_pause_clicked
+        )
+        self.start_reason = error_label()
+        buttons = hbox(self.start_button, self.pause_button, self.stop_button)
+        left = pane((self.settings_panel, 1), buttons, self.start_reason)
 
         self.progress.setFormat("%v / %m steps")
         self.progress.setMaximumWidth(16_777_215)
@@ -130,35 +88,13 @@ class TrainPage(JobPage):
         self.eta_label.setWordWrap(False)
         self.eta_label.setMinimumWidth(260)
         self.plots = LivePlots()
-        self.log = QPlainTextEdit()
-        self.log.setReadOnly(True)
-        self.log.setMaximumBlockCount(5000)
+        self.log = log_view("Messages from the training run.", 5000)
         self.log.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
-        self.log.setToolTip("Messages from the training run.")
-        top = QHBoxLayout()
-        top.addWidget(self.progress, 1)
-        top.addWidget(self.eta_label)
-        right_split = QSplitter(Qt.Orientation.Vertical)
-        right_split.addWidget(self.plots)
-        right_split.addWidget(self.log)
-        right_split.setStretchFactor(0, 4)
-        right_split.setStretchFactor(1, 1)
-        right_split.setSizes([640, 160])
-        right = QWidget()
-        rcol = QVBoxLayout(right)
-        rcol.setContentsMargins(0, 0, 0, 0)
-        rcol.addLayout(top)
-        rcol.addWidget(right_split, 1)
-
-        split = QSplitter(Qt.Orientation.Horizontal)
-        split.addWidget(left)
-        split.addWidget(right)
-        split.setStretchFactor(0, 0)
-        split.setStretchFactor(1, 1)
+        right_split = splitter(Qt.Orientation.Vertical, self.plots, self.log, stretch=(4, 1), sizes=(640, 160))
+        right = pane(hbox((self.progress, 1), self.eta_label), (right_split, 1))
         left.setMinimumWidth(400)
-        split.setSizes([440, 1000])
         layout = QVBoxLayout(self)
-        layout.addWidget(split)
+        layout.addWidget(splitter(Qt.Orientation.Horizontal, left, right, stretch=(0, 1), sizes=(440, 1000)))
 
     # ------------------------------------------------------------------ API
     def engine_ready(self, info: dict[str, Any] | None = None) -> None:
@@ -198,7 +134,7 @@ class TrainPage(JobPage):
         if self.runner.running:
             errors.show_error(self, "A training run is in progress. Stop it before resuming another run.")
             return False
-        if not self.ready:
+        if not self.settings_panel.ready:
             errors.show_error(self, "PyTorch is still loading; try again in a moment.")
             return False
         from engine.core.runs import open_run

@@ -14,21 +14,16 @@ from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPalette, QPixmap
 from PySide6.QtWidgets import (
     QComboBox,
-    QDialog,
-    QDialogButtonBox,
-    QHBoxLayout,
     QLabel,
     QListWidget,
     QListWidgetItem,
     QPushButton,
-    QScrollArea,
     QSizePolicy,
-    QVBoxLayout,
     QWidget,
 )
 
-from desktop_app.widgets.form_utils import splitter
-from desktop_app.widgets.gallery import GalleryItem
+from desktop_app.widgets.form_utils import hbox, pane, splitter
+from desktop_app.widgets.gallery import GalleryItem, ImageDialog
 from desktop_app.widgets.plot_style import COLOURS
 from desktop_app.widgets.table_utils import SortItem, fill_table, fmt_number, fmt_percent, make_table
 
@@ -66,34 +61,6 @@ def curve_name(report: dict[str, Any]) -> str:
     if report.get("attack") == "transfer" and base:
         name += f" (from {base})"
     return name
-
-
-class ReportDialog(QDialog):
-    """A gallery picture at full size (scrollable), with its caption."""
-
-    def __init__(self, item: GalleryItem, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.setWindowTitle(item.caption or Path(item.path).name)
-        self.picture = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
-        pixmap = QPixmap(item.path)
-        if pixmap.isNull():
-            self.picture.setText("This file cannot be shown as an image.")
-        else:
-            self.picture.setPixmap(pixmap)
-        scroll = QScrollArea()
-        scroll.setWidget(self.picture)
-        scroll.setWidgetResizable(True)
-        self.caption = QLabel(item.caption, alignment=Qt.AlignmentFlag.AlignCenter)
-        path = QLabel(item.path, alignment=Qt.AlignmentFlag.AlignCenter)
-        path.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
-        path.setWordWrap(True)
-        buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
-        buttons.rejected.connect(self.reject)
-        layout = QVBoxLayout(self)
-        for widget in (self.caption, scroll, path, buttons):
-            layout.addWidget(widget)
-        if not pixmap.isNull():
-            self.resize(min(pixmap.width() + 60, 900), min(pixmap.height() + 120, 860))
 
 
 class Preview(QLabel):
@@ -151,7 +118,7 @@ class ExamplesView(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self._items: list[GalleryItem] = []
-        self.dialog: ReportDialog | None = None
+        self.dialog: ImageDialog | None = None
         self.label = QLabel("Examples: run an attack.")
         self.label.setWordWrap(True)
         self.list = QListWidget()
@@ -162,11 +129,7 @@ class ExamplesView(QWidget):
             "Rows: clean image | adversarial image (red when fooled) | perturbation amplified "
             "to be visible, with the true class and the prediction. Click to see it at full size."
         )
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.label)
-        layout.addWidget(self.list)
-        layout.addWidget(self.preview, 1)
+        pane(self.label, self.list, (self.preview, 1), into=self)
         self.list.currentRowChanged.connect(self._on_row)
         self.preview.clicked.connect(lambda: self.open_item(self.list.currentRow()))
 
@@ -194,13 +157,13 @@ class ExamplesView(QWidget):
         row = self.list.currentRow()
         return self._items[row].path if 0 <= row < len(self._items) else ""
 
-    def open_item(self, index: int) -> ReportDialog | None:
+    def open_item(self, index: int) -> ImageDialog | None:
         """Show example `index` at full size in a (non-blocking) dialog."""
         if not 0 <= index < len(self._items):
             return None
         if self.dialog is not None:
             self.dialog.close()
-        self.dialog = ReportDialog(self._items[index], self)
+        self.dialog = ImageDialog(self._items[index], self, full_size=True)
         self.dialog.open()
         return self.dialog
 
@@ -256,22 +219,11 @@ class AttackResults(QWidget):
         self.report_combo.currentIndexChanged.connect(self._on_report_chosen)
 
     def _build_layout(self) -> None:
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Show:"))
-        row.addWidget(self.report_combo, 1)
-        row.addWidget(self.clear_button)
-        lower = QWidget()
-        lower_layout = QVBoxLayout(lower)
-        lower_layout.setContentsMargins(0, 0, 0, 0)
-        lower_layout.addLayout(row)
-        lower_layout.addWidget(self.summary)
-        lower_layout.addWidget(self.table, 1)
+        lower = pane(hbox("Show:", (self.report_combo, 1), self.clear_button), self.summary, (self.table, 1))
         left = splitter(Qt.Orientation.Vertical, self.plot, lower, stretch=(3, 2))
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
         # the examples get as much room as the curve: they are what a person looks at to believe the numbers
         self.gallery.setMinimumWidth(MIN_EXAMPLES_WIDTH)
-        layout.addWidget(splitter(Qt.Orientation.Horizontal, left, self.gallery, stretch=(1, 1), sizes=(520, 480)))
+        pane(splitter(Qt.Orientation.Horizontal, left, self.gallery, stretch=(1, 1), sizes=(520, 480)), into=self)
 
     # ------------------------------------------------------------------ API
     def add_report(self, report: dict[str, Any]) -> str:

@@ -13,9 +13,10 @@ from typing import Any
 from pydantic import BaseModel
 from PySide6.QtCore import QObject, QSignalBlocker, Qt, Signal
 from PySide6.QtGui import QColor, QPalette, QStandardItemModel
-from PySide6.QtWidgets import QComboBox, QGroupBox, QLabel, QLineEdit, QVBoxLayout
+from PySide6.QtWidgets import QComboBox, QGroupBox, QLineEdit, QVBoxLayout
 
 from desktop_app.widgets.config_form import ConfigForm, default_of
+from desktop_app.widgets.form_utils import discard, error_label, label, tipped
 
 ONNX_KINDS = ("score", "decision", "transfer")  # an ONNX model gives no gradients
 NEEDS_RUN = (
@@ -66,32 +67,28 @@ class AttackSettings(QObject):
         self._configs: dict[str, type[BaseModel]] = {}
         self._model_kind = "run"
         self.form: ConfigForm | None = None
-        self.attack_combo = QComboBox()
-        self.attack_combo.setToolTip("The attack, from the engine's registry (filtered by what the model allows).")
+        self.attack_combo = tipped(
+            QComboBox(), "The attack, from the engine's registry (filtered by what the model allows)."
+        )
         self.attack_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
         self.attack_combo.setMinimumContentsLength(20)
         self.attack_combo.addItem("Loading PyTorch…")
         self.attack_combo.setEnabled(False)
-        self.kind_label = QLabel()
-        self.kind_label.setWordWrap(True)
+        self.kind_label = label()
         self.kind_label.setStyleSheet("color: gray;")
-        self.onnx_note = QLabel()
-        self.onnx_note.setWordWrap(True)
+        self.onnx_note = label()
         self.onnx_note.setVisible(False)
-        self.norm_combo = QComboBox()
-        self.norm_combo.setToolTip(
+        self.norm_combo = tipped(
+            QComboBox(),
             "Threat model: linf bounds the change of every pixel; l2 bounds the change "
-            "over the whole image. The eps grid is measured in this norm."
+            "over the whole image. The eps grid is measured in this norm.",
         )
-        self.eps_edit = QLineEdit(DEFAULT_EPS)
-        self.eps_edit.setToolTip(
+        self.eps_edit = tipped(
+            QLineEdit(DEFAULT_EPS),
             "Budgets to evaluate, comma separated, in pixel units of [0, 1] images "
-            "(8/255 may be typed as such). 0 measures the clean accuracy."
+            "(8/255 may be typed as such). 0 measures the clean accuracy.",
         )
-        self.eps_error = QLabel()
-        self.eps_error.setWordWrap(True)
-        self.eps_error.setStyleSheet("color: #d32f2f;")
-        self.eps_error.setVisible(False)
+        self.eps_error = error_label(visible=False)
         self.options_box = QGroupBox("Attack settings")
         self.options_box.setToolTip(
             "The attack's own settings (its defaults follow the paper). eps and norm are set above."
@@ -227,10 +224,7 @@ class AttackSettings(QObject):
 
     def _rebuild_form(self) -> None:
         if self.form is not None:
-            self._options_layout.removeWidget(self.form)
-            self.form.hide()
-            self.form.setParent(None)
-            self.form.deleteLater()
+            discard(self.form, self._options_layout)
             self.form = None
         name = self.attack()
         cls = self._configs[name]

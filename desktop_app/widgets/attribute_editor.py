@@ -14,17 +14,13 @@ from pathlib import Path
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QFileDialog,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
-    QPushButton,
     QTableWidget,
     QTableWidgetItem,
-    QVBoxLayout,
     QWidget,
 )
 
 from desktop_app.resources import resource_path
+from desktop_app.widgets.form_utils import button, hbox, label, line_edit, pane
 from engine.core.errors import UserError
 from engine.data.attributes import AttributeTable, load_attribute_table, parse_attribute_table
 
@@ -48,51 +44,30 @@ class AttributeTableEditor(QWidget):
         self.grid.verticalHeader().setVisible(False)  # the class column names the rows
         self.grid.itemChanged.connect(self._on_changed)
         self.grid.setToolTip("One row per class, seen and unseen; tick the attributes each class has.")
-        self.demo_button = QPushButton("Demo digits' table")
-        self.demo_button.setToolTip(
-            "Start from the table the app ships for the demo digits (loops, strokes, symmetry…)."
+        self.demo_button = button(
+            "Demo digits' table",
+            "Start from the table the app ships for the demo digits (loops, strokes, symmetry…).",
+            self.load_demo,
         )
-        self.demo_button.clicked.connect(self.load_demo)
-        self.open_button = QPushButton("Open…")
-        self.open_button.clicked.connect(self._open)
-        self.save_button = QPushButton("Save")
-        self.save_button.setToolTip("Write the table as CSV and use it for this run.")
-        self.save_button.clicked.connect(self._save)
-        self.save_as_button = QPushButton("Save as…")
-        self.save_as_button.clicked.connect(lambda: self._save(ask=True))
-        self.class_name = QLineEdit()
-        self.class_name.setPlaceholderText("new class (e.g. an unseen one)")
-        self.class_name.returnPressed.connect(self._add_class_clicked)
-        self.add_class_button = QPushButton("Add class")
-        self.add_class_button.clicked.connect(self._add_class_clicked)
-        self.remove_class_button = QPushButton("Remove class")
-        self.remove_class_button.setToolTip("Remove the selected class rows.")
-        self.remove_class_button.clicked.connect(self.remove_selected_classes)
-        self.attribute_name = QLineEdit()
-        self.attribute_name.setPlaceholderText("new attribute (e.g. has_tail)")
-        self.attribute_name.returnPressed.connect(self._add_attribute_clicked)
-        self.add_attribute_button = QPushButton("Add attribute")
-        self.add_attribute_button.clicked.connect(self._add_attribute_clicked)
-        self.status = QLabel("Open a table, start from the demo digits' one, or add classes and attributes.")
-        self.status.setWordWrap(True)
-
-        files = QHBoxLayout()
-        for b in (self.demo_button, self.open_button, self.save_button, self.save_as_button):
-            files.addWidget(b)
-        classes = QHBoxLayout()
-        classes.addWidget(self.class_name, 1)
-        classes.addWidget(self.add_class_button)
-        classes.addWidget(self.remove_class_button)
-        attributes = QHBoxLayout()
-        attributes.addWidget(self.attribute_name, 1)
-        attributes.addWidget(self.add_attribute_button)
-        col = QVBoxLayout(self)
-        col.setContentsMargins(0, 0, 0, 0)
-        col.addLayout(files)
-        col.addWidget(self.grid)
-        col.addLayout(classes)
-        col.addLayout(attributes)
-        col.addWidget(self.status)
+        self.open_button = button("Open…", clicked=self._open)
+        self.save_button = button("Save", "Write the table as CSV and use it for this run.", self._save)
+        self.save_as_button = button("Save as…", clicked=lambda: self._save(ask=True))
+        self.class_name = line_edit("new class (e.g. an unseen one)", entered=self._add_class_clicked)
+        self.add_class_button = button("Add class", clicked=self._add_class_clicked)
+        self.remove_class_button = button(
+            "Remove class", "Remove the selected class rows.", self.remove_selected_classes
+        )
+        self.attribute_name = line_edit("new attribute (e.g. has_tail)", entered=self._add_attribute_clicked)
+        self.add_attribute_button = button("Add attribute", clicked=self._add_attribute_clicked)
+        self.status = label("Open a table, start from the demo digits' one, or add classes and attributes.")
+        pane(
+            hbox(self.demo_button, self.open_button, self.save_button, self.save_as_button),
+            self.grid,
+            hbox(self.class_name, self.add_class_button, self.remove_class_button),
+            hbox(self.attribute_name, self.add_attribute_button),
+            self.status,
+            into=self,
+        )
 
     # ------------------------------------------------------------------ contents
     def classes(self) -> list[str]:

@@ -18,17 +18,14 @@ from PySide6.QtWidgets import (
     QComboBox,
     QFileDialog,
     QFormLayout,
-    QHBoxLayout,
-    QLabel,
-    QLineEdit,
     QProgressBar,
-    QPushButton,
     QToolButton,
     QWidget,
 )
 
 from desktop_app.jobs import JobRunner
 from desktop_app.widgets.folder_picker import remember_folder, start_folder
+from desktop_app.widgets.form_utils import button, label, line_edit, pane, tipped
 from engine.core.events import Progress
 
 
@@ -57,20 +54,18 @@ class BackbonePicker(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.backbone_combo = QComboBox()
-        self.backbone_combo.setToolTip("Network architecture from the engine's backbone registry.")
+        self.backbone_combo = tipped(QComboBox(), "Network architecture from the engine's backbone registry.")
         self.backbone_combo.addItem("loading PyTorch…")
         self.backbone_combo.setEnabled(False)
-        self.summary = QLabel("")
-        self.summary.setWordWrap(True)
-        self.weights_combo = QComboBox()
-        self.weights_combo.setToolTip("Where the backbone's starting weights come from.")
+        self.summary = label()
+        self.weights_combo = tipped(QComboBox(), "Where the backbone's starting weights come from.")
         for key, text, tip in WEIGHT_CHOICES:
             self.weights_combo.addItem(text, key)
             self.weights_combo.setItemData(self.weights_combo.count() - 1, tip, Qt.ItemDataRole.ToolTipRole)
-        self.file_edit = QLineEdit()
-        self.file_edit.setPlaceholderText("weights file (.pth, .pt, .safetensors)")
-        self.file_edit.setToolTip("A state dict saved with torch.save(model.state_dict()) or a .safetensors file.")
+        self.file_edit = line_edit(
+            "weights file (.pth, .pt, .safetensors)",
+            "A state dict saved with torch.save(model.state_dict()) or a .safetensors file.",
+        )
         browse = QToolButton()
         browse.setText("…")
         browse.setToolTip("Browse for a weights file.")
@@ -81,30 +76,18 @@ class BackbonePicker(QWidget):
             "Use the backbone of a pretraining run (transfer-studio pretrain, or the Cluster page)."
         )
         self.run_browse.clicked.connect(self._on_browse_run)
-        self.file_row = QWidget()
-        row = QHBoxLayout(self.file_row)
-        row.setContentsMargins(0, 0, 0, 0)
-        row.addWidget(self.file_edit, 1)
-        row.addWidget(browse)
-        row.addWidget(self.run_browse)
+        self.file_row = pane(self.file_edit, browse, self.run_browse, horizontal=True)
         self.file_row.setVisible(False)
-        self.message = QLabel("")
-        self.message.setWordWrap(True)
-        self.message.setToolTip("Whether the chosen weights can be used.")
-        self.download_button = QPushButton("Download weights")
-        self.download_button.setToolTip("Fetch the pretrained weights into the torch hub cache now.")
-        self.download_button.clicked.connect(self.download)
+        self.message = label(tip="Whether the chosen weights can be used.")
+        self.download_button = button(
+            "Download weights", "Fetch the pretrained weights into the torch hub cache now.", self.download
+        )
         self.download_bar = QProgressBar()
         self.download_bar.setVisible(False)
-        download_row = QWidget()
-        drow = QHBoxLayout(download_row)
-        drow.setContentsMargins(0, 0, 0, 0)
-        drow.addWidget(self.download_button)
-        drow.addWidget(self.download_bar, 1)
-        self.runner = JobRunner(self)
-        self.runner.events.connect(self._on_download_events)
-        self.runner.finished.connect(self._on_download_done)
-        self.runner.failed.connect(self._on_download_failed)
+        download_row = pane(self.download_button, (self.download_bar, 1), horizontal=True)
+        self.runner = JobRunner(
+            self, events=self._on_download_events, finished=self._on_download_done, failed=self._on_download_failed
+        )
         form = QFormLayout(self)
         form.setContentsMargins(0, 0, 0, 0)
         form.addRow("Backbone", self.backbone_combo)

@@ -11,9 +11,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt, Signal
 from PySide6.QtGui import QIcon, QPixmap
-from PySide6.QtWidgets import QAbstractItemView, QHBoxLayout, QLabel, QListWidget, QListWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QAbstractItemView, QLabel, QListWidget, QListWidgetItem, QWidget
 
 from desktop_app.cluster_edits import ClusterEdits
+from desktop_app.widgets.form_utils import pane
 
 THUMB = 64
 MAX_SHOWN = 400
@@ -41,13 +42,7 @@ class ClusterBoard(QWidget):
         self.images.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
         self.images.setToolTip("The chosen cluster's images, most typical (nearest its centre) first.")
         self.caption = QLabel()
-        right = QVBoxLayout()
-        right.addWidget(self.caption)
-        right.addWidget(self.images, 1)
-        layout = QHBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.groups)
-        layout.addLayout(right, 1)
+        pane(self.groups, (pane(self.caption, (self.images, 1)), 1), horizontal=True, into=self)
         self.groups.currentRowChanged.connect(self._show_images)
         self.groups.itemSelectionChanged.connect(self.selection_changed)
         self.images.itemSelectionChanged.connect(self.selection_changed)

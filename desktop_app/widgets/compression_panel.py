@@ -9,11 +9,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QLineEdit, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QCheckBox, QLabel, QWidget
 
 from desktop_app import errors
 from desktop_app.jobs import JobRunner
 from desktop_app.widgets.compression_report import CompressionReportView
+from desktop_app.widgets.form_utils import button, hbox, line_edit, pane, tipped
 from engine.core.errors import UserError
 from engine.core.runs import Run
 
@@ -35,30 +36,27 @@ class CompressionPanel(QWidget):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.run_dir = ""
-        self.runner = JobRunner(self)
-        self.teacher = QLineEdit()
-        self.teacher.setPlaceholderText("teacher run folder or .onnx file")
-        self.teacher.setToolTip("The model the run is compared with; a distilled run's own teacher by default.")
-        self.int8 = QCheckBox("with INT8 copies")
-        self.int8.setToolTip("Also quantize teacher and student to INT8 and measure those.")
-        self.compare = QPushButton("Compare with teacher")
-        self.compare.setToolTip("Accuracy, parameters, ONNX size and latency of the run beside its teacher.")
+        self.teacher = line_edit(
+            "teacher run folder or .onnx file",
+            "The model the run is compared with; a distilled run's own teacher by default.",
+        )
+        self.int8 = tipped(
+            QCheckBox("with INT8 copies"), "Also quantize teacher and student to INT8 and measure those."
+        )
+        self.compare = button(
+            "Compare with teacher",
+            "Accuracy, parameters, ONNX size and latency of the run beside its teacher.",
+            self.start,
+        )
         self.status = QLabel("")
         self.view = CompressionReportView()
-        row = QHBoxLayout()
-        row.addWidget(QLabel("Teacher:"))
-        row.addWidget(self.teacher, 1)
-        row.addWidget(self.int8)
-        row.addWidget(self.compare)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(row)
-        layout.addWidget(self.status)
-        layout.addWidget(self.view)
-        self.compare.clicked.connect(self.start)
-        self.runner.finished.connect(self._on_finished)
-        self.runner.failed.connect(self._on_failed)
-        self.runner.running_changed.connect(lambda running: self.compare.setEnabled(not running))
+        self.runner = JobRunner(
+            self,
+            finished=self._on_finished,
+            failed=self._on_failed,
+            running_changed=lambda running: self.compare.setEnabled(not running),
+        )
+        pane(hbox("Teacher:", self.teacher, self.int8, self.compare), self.status, self.view, into=self)
 
     def set_run(self, run_dir: str) -> None:
         """Show `run_dir`'s saved report (if any) and offer its teacher."""

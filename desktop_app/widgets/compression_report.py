@@ -10,8 +10,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QLabel, QWidget
 
+from desktop_app.widgets.form_utils import pane
 from desktop_app.widgets.table_utils import DASH, SortItem, fill_table, fmt_number, fmt_percent, is_number, make_table
 
 COLUMNS = [
@@ -87,10 +88,7 @@ class CompressionReportView(QWidget):
             "No compression report yet: choose the teacher and Compare with teacher "
             "(or run `transfer-studio compress RUN --teacher TEACHER`)."
         )
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        for w in (self.empty, self.summary, self.table, self.warnings):
-            layout.addWidget(w)
+        pane(self.empty, self.summary, self.table, self.warnings, into=self)
         self.report: dict[str, Any] | None = None
         self.set_report(None)
 

@@ -28,7 +28,6 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QSpinBox,
     QToolButton,
-    QVBoxLayout,
     QWidget,
 )
 
@@ -43,6 +42,7 @@ from desktop_app.widgets.form_fields import (  # noqa: F401 - re-exported for ca
     field_label,
     unwrap_optional,
 )
+from desktop_app.widgets.form_utils import error_label, pane
 
 
 class _Editor:
@@ -227,23 +227,11 @@ class ConfigForm(QWidget):
             label = QLabel((labels or {}).get(name) or field_label(name, info))
             label.setToolTip(tip)
             label.setBuddy(editor.focus_widget())
-            error = QLabel()
-            error.setWordWrap(True)
-            error.setVisible(False)
-            error.setStyleSheet("color: #d32f2f;")
-            cell = QWidget()
-            col = QVBoxLayout(cell)
-            col.setContentsMargins(0, 0, 0, 0)
-            col.setSpacing(2)
-            col.addWidget(editor.widget)
-            col.addWidget(error)
-            layout.addRow(label, cell)
+            error = error_label(visible=False)
+            layout.addRow(label, pane(editor.widget, error, spacing=2))
             self._editors[name] = editor
             self._errors_labels[name] = error
-        self.general_error = QLabel()
-        self.general_error.setWordWrap(True)
-        self.general_error.setStyleSheet("color: #d32f2f;")
-        self.general_error.setVisible(False)
+        self.general_error = error_label(visible=False)
         layout.addRow(self.general_error)
         self._normal_palette = QPalette(self.palette())
         from desktop_app.widgets.wheel_guard import guard_wheel

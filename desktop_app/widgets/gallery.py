@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from PySide6.QtCore import QObject, QRunnable, QSize, Qt, QThreadPool, Signal
-from PySide6.QtGui import QColor, QIcon, QImage, QImageReader, QPixmap
+from PySide6.QtGui import QColor, QIcon, QImage, QPixmap
 from PySide6.QtWidgets import (
     QDialog,
     QDialogButtonBox,
@@ -20,9 +20,12 @@ from PySide6.QtWidgets import (
     QListView,
     QListWidget,
     QListWidgetItem,
+    QScrollArea,
     QVBoxLayout,
     QWidget,
 )
+
+from desktop_app.widgets.image_grid import read_scaled
 
 THUMB = 96
 MAX_ITEMS = 1000
@@ -36,21 +39,6 @@ class GalleryItem:
     path: str
     caption: str = ""
     tooltip: str = ""
-
-
-def read_scaled(path: str, side: int) -> QImage:
-    """Decode `path` so its longer side is `side` (small images are enlarged with crisp pixels)."""
-    reader = QImageReader(path)
-    reader.setAutoTransform(True)
-    size = reader.size()
-    if size.isValid() and (size.width() > side or size.height() > side):
-        reader.setScaledSize(size.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio))
-    image = reader.read()
-    if image.isNull():
-        return image
-    if image.width() < side and image.height() < side:
-        image = image.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.FastTransformation)
-    return image
 
 
 class _Batch:
@@ -91,14 +79,15 @@ class _ThumbJob(QRunnable):
 
 
 class ImageDialog(QDialog):
-    """The enlarged picture with its caption and file path."""
+    """One picture enlarged, with its caption and selectable path: scaled to LARGE, or at full
+    size in a scroll area (`full_size`, for adversarial examples whose every pixel matters)."""
 
-    def __init__(self, item: GalleryItem, parent: QWidget | None = None) -> None:
+    def __init__(self, item: GalleryItem, parent: QWidget | None = None, full_size: bool = False) -> None:
         super().__init__(parent)
-        self.setWindowTitle(Path(item.path).name)
+        self.setWindowTitle(item.caption if full_size and item.caption else Path(item.path).name)
         layout = QVBoxLayout(self)
         self.picture = QLabel(alignment=Qt.AlignmentFlag.AlignCenter)
-        image = read_scaled(item.path, LARGE)
+        image = QImage(item.path) if full_size else read_scaled(item.path, LARGE)
         if image.isNull():
             self.picture.setText("This file cannot be shown as an image.")
         else:
@@ -112,7 +101,14 @@ class ImageDialog(QDialog):
         path.setWordWrap(True)
         buttons = QDialogButtonBox(QDialogButtonBox.StandardButton.Close)
         buttons.rejected.connect(self.reject)
-        for widget in (self.picture, self.caption, path, buttons):
+        shown: QWidget = self.picture
+        if full_size:
+            shown = QScrollArea()
+            shown.setWidget(self.picture)
+            shown.setWidgetResizable(True)
+            if not image.isNull():
+                self.resize(min(image.width() + 60, 900), min(image.height() + 120, 860))
+        for widget in (shown, self.caption, path, buttons):
             layout.addWidget(widget)
 
 

@@ -29,18 +29,20 @@ from PySide6.QtWidgets import QListView, QStyle, QWidget
 _MAX_PENDING = 400  # more queued requests than this means the user scrolled far: drop the stale ones
 
 
-def load_thumbnail(path: str, size: int) -> QImage:
-    """Decode `path` scaled to fit `size`×`size` (null image when unreadable). Safe off the UI thread."""
+def read_scaled(path: str, side: int, mode: Qt.TransformationMode = Qt.TransformationMode.FastTransformation) -> QImage:
+    """Decode `path` to fit `side`×`side` (a null image when unreadable; safe off the UI thread).
+    A large image is scaled while it is decoded (cheap: JPEG decodes at a fraction of its size);
+    a small one is enlarged afterwards with `mode` (Fast keeps pixels crisp, Smooth blends them)."""
     reader = QImageReader(path)
     reader.setAutoTransform(True)
     full = reader.size()
-    if full.isValid() and (full.width() > size or full.height() > size):
-        reader.setScaledSize(full.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio))
+    if full.isValid() and (full.width() > side or full.height() > side):
+        reader.setScaledSize(full.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio))
         return reader.read()
     image = reader.read()
-    if image.isNull():
+    if image.isNull() or image.size() == image.size().scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio):
         return image
-    return image.scaled(size, size, Qt.AspectRatioMode.KeepAspectRatio, Qt.TransformationMode.SmoothTransformation)
+    return image.scaled(side, side, Qt.AspectRatioMode.KeepAspectRatio, mode)
 
 
 class _Relay(QObject):
@@ -54,7 +56,9 @@ class _ThumbJob(QRunnable):
         self.setAutoDelete(True)
 
     def run(self) -> None:  # worker thread
-        self.relay.loaded.emit(self.generation, self.path, load_thumbnail(self.path, self.size))
+        self.relay.loaded.emit(
+            self.generation, self.path, read_scaled(self.path, self.size, Qt.TransformationMode.SmoothTransformation)
+        )
 
 
 class ThumbnailModel(QAbstractListModel):

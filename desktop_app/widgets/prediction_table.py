@@ -11,10 +11,10 @@ from pathlib import Path
 
 from PySide6.QtCore import QSize, Qt
 from PySide6.QtGui import QIcon
-from PySide6.QtWidgets import QLabel, QTableWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QTableWidgetItem, QWidget
 
 from desktop_app.widgets.confusion_matrix import ConfusionMatrixView
-from desktop_app.widgets.form_utils import splitter
+from desktop_app.widgets.form_utils import label, pane, splitter
 from desktop_app.widgets.image_grid import ThumbnailModel
 from desktop_app.widgets.table_utils import SortItem, cell_text, fill_table, fmt_percent, make_table, mark_error
 from engine.deploy.prediction import FolderScore, Prediction
@@ -37,23 +37,14 @@ class PredictionTable(QWidget):
         self.table.verticalHeader().setDefaultSectionSize(THUMB + 4)
         self.thumbs = ThumbnailModel(size=THUMB, cache_size=3000, parent=self)
         self.thumbs.thumbnail_ready.connect(self._on_thumbnail)
-        self.score_label = QLabel()
-        self.score_label.setWordWrap(True)
+        self.score_label = label()
         self.matrix = ConfusionMatrixView()
         self.matrix.setToolTip("Rows: the class folder an image is in; columns: the model's prediction.")
-        self.score_panel = QWidget()
-        panel = QVBoxLayout(self.score_panel)
-        panel.setContentsMargins(0, 0, 0, 0)
-        panel.addWidget(self.score_label)
-        panel.addWidget(self.matrix, 1)
+        self.score_panel = pane(self.score_label, (self.matrix, 1))
         self.score_panel.setVisible(False)
         self.score: FolderScore | None = None
         self._items: dict[str, QTableWidgetItem] = {}
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(
-            splitter(Qt.Orientation.Horizontal, self.table, self.score_panel, stretch=(3, 2), sizes=(720, 480))
-        )
+        pane(splitter(Qt.Orientation.Horizontal, self.table, self.score_panel, sizes=(720, 480)), into=self)
         self.table.verticalScrollBar().valueChanged.connect(lambda _: self.request_thumbnails())
 
     def set_predictions(self, predictions: list[Prediction], root: str, score: FolderScore | None) -> None:

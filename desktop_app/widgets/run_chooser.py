@@ -53,16 +53,19 @@ class RunChooser(QWidget):
         self.combo = QComboBox()
         self.combo.setMinimumContentsLength(28)
         self.combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
-        self.combo.setToolTip(
-            "The training run to use. Runs in the workspace are listed; Browse... picks any run folder."
-        )
         self.browse = QPushButton("Browse...")
         self.browse.setToolTip("Choose a run folder (one holding config.toml) outside the workspace.")
         layout.addWidget(self.combo, 1)
         layout.addWidget(self.browse)
+        self.setToolTip("The training run to use. Runs in the workspace are listed; Browse... picks any run folder.")
         self.combo.currentIndexChanged.connect(self._on_index_changed)
         self.browse.clicked.connect(self._on_browse)
         self.refresh(state.run_dir)
+
+    def setToolTip(self, tip: str) -> None:
+        """The chooser's tooltip is also its combo's (the part the user points at)."""
+        super().setToolTip(tip)
+        self.combo.setToolTip(tip)
 
     def run_dir(self) -> str:
         return str(self.combo.currentData() or "")

@@ -19,16 +19,15 @@ from PySide6.QtWidgets import (
     QCheckBox,
     QFileDialog,
     QGroupBox,
-    QHBoxLayout,
     QHeaderView,
-    QLineEdit,
-    QPushButton,
     QRadioButton,
     QTableWidget,
     QTableWidgetItem,
     QVBoxLayout,
     QWidget,
 )
+
+from desktop_app.widgets.form_utils import button, hbox, line_edit, pane, tipped
 
 _NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,39}$")
 
@@ -52,10 +51,10 @@ class TaskPicker(QGroupBox):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Multitask", parent)
-        self.enabled_box = QCheckBox("Train several tasks (one head each)")
-        self.enabled_box.setToolTip(
+        self.enabled_box = tipped(
+            QCheckBox("Train several tasks (one head each)"),
             "Tasks share the early layers and branch into one head per task: a scarce task learns from a "
-            "plentiful one. Uses the Multitask method; the Data page's folders are not used."
+            "plentiful one. Uses the Multitask method; the Data page's folders are not used.",
         )
         self.folders_radio = QRadioButton("Task folders (one labelled folder per task)")
         self.table_radio = QRadioButton("Labels table (CSV: path, then one column per task)")
@@ -71,32 +70,20 @@ class TaskPicker(QGroupBox):
         self.table.setMaximumHeight(130)
         self.table.setToolTip("Double-click a task's name to rename it (letters, digits and _).")
         self.table.itemChanged.connect(lambda _: self.changed.emit())
-        self.add_button = QPushButton("Add task folder…")
-        self.add_button.setToolTip("A labelled folder (one sub-folder per class) for one more task.")
-        self.add_button.clicked.connect(self._on_add)
-        self.remove_button = QPushButton("Remove")
-        self.remove_button.clicked.connect(self._on_remove)
-        self.labels_edit = QLineEdit()
-        self.labels_edit.setPlaceholderText("labels.csv")
+        self.add_button = button(
+            "Add task folder…", "A labelled folder (one sub-folder per class) for one more task.", self._on_add
+        )
+        self.remove_button = button("Remove", clicked=self._on_remove)
+        self.labels_edit = line_edit("labels.csv")
         self.labels_edit.textChanged.connect(lambda _: self.changed.emit())
-        self.browse_button = QPushButton("Browse…")
-        self.browse_button.clicked.connect(self._on_browse)
-
-        self.body = QWidget()
-        col = QVBoxLayout(self.body)
-        col.setContentsMargins(0, 0, 0, 0)
-        col.addWidget(self.folders_radio)
-        col.addWidget(self.table)
-        row = QHBoxLayout()
-        row.addWidget(self.add_button)
-        row.addWidget(self.remove_button)
-        row.addStretch(1)
-        col.addLayout(row)
-        col.addWidget(self.table_radio)
-        row2 = QHBoxLayout()
-        row2.addWidget(self.labels_edit, 1)
-        row2.addWidget(self.browse_button)
-        col.addLayout(row2)
+        self.browse_button = button("Browse…", clicked=self._on_browse)
+        self.body = pane(
+            self.folders_radio,
+            self.table,
+            hbox(self.add_button, self.remove_button, None),
+            self.table_radio,
+            hbox(self.labels_edit, self.browse_button),
+        )
         layout = QVBoxLayout(self)
         layout.addWidget(self.enabled_box)
         layout.addWidget(self.body)

@@ -12,12 +12,13 @@ from pathlib import Path
 from typing import Any
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtWidgets import QComboBox, QGroupBox, QLabel, QScrollArea, QToolButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QGroupBox, QScrollArea, QToolButton, QVBoxLayout, QWidget
 
 from desktop_app.state import AppState
 from desktop_app.widgets.attribute_editor import AttributeTableEditor
 from desktop_app.widgets.backbone_picker import BackbonePicker
 from desktop_app.widgets.config_form import ConfigForm
+from desktop_app.widgets.form_utils import discard, label, tipped
 from desktop_app.widgets.task_picker import TaskPicker
 from engine.core.config import TrainConfig
 
@@ -66,22 +67,18 @@ class TrainSettings(QScrollArea):
         self.method_form: ConfigForm | None = None
         self.attribute_editor: AttributeTableEditor | None = None  # for methods with an attribute table
         self.methods: dict[str, Any] = {}
-        self.folders_label = QLabel()
-        self.folders_label.setWordWrap(True)
+        self.folders_label = label(tip="The folders chosen on the Data page.")
         self.folders_label.setTextFormat(Qt.TextFormat.RichText)
-        self.folders_label.setToolTip("The folders chosen on the Data page.")
         data_box = QGroupBox("Data")
         QVBoxLayout(data_box).addWidget(self.folders_label)
         self.task_picker = TaskPicker()
         self.task_picker.changed.connect(self._on_tasks_changed)
 
-        self.method_combo = QComboBox()
-        self.method_combo.setToolTip("Transfer method from the engine's registry.")
+        self.method_combo = tipped(QComboBox(), "Transfer method from the engine's registry.")
         self.method_combo.addItem("loading PyTorch…")
         self.method_combo.setEnabled(False)
         self.method_combo.currentIndexChanged.connect(self._on_method_changed)
-        self.method_summary = QLabel("")
-        self.method_summary.setWordWrap(True)
+        self.method_summary = label()
         self.method_box = QGroupBox("Method")
         self.method_layout = QVBoxLayout(self.method_box)
         self.method_layout.addWidget(self.method_combo)
@@ -262,11 +259,7 @@ class TrainSettings(QScrollArea):
         self.method_summary.setText(f"<i>{cls.kind}</i>: {cls.summary}")
         self.method_summary.setToolTip(cls.summary)
         if self.method_form is not None:
-            old = self.method_form
-            self.method_layout.removeWidget(old)
-            old.hide()  # gone now, not at the next turn of the event loop
-            old.setParent(None)
-            old.deleteLater()
+            discard(self.method_form, self.method_layout)
         self.method_form = ConfigForm(cls.Config, labels=LABELS)
         self.method_form.set_values(json_setting(self.state.settings.value(f"train/method_options/{cls.name}", "")))
         self.method_form.valid_changed.connect(self.changed)
@@ -277,10 +270,7 @@ class TrainSettings(QScrollArea):
     def _show_attribute_editor(self, wanted: bool) -> None:
         """Zero-shot methods take a class-attribute table: edit it in a grid under their form."""
         if self.attribute_editor is not None:
-            self.method_layout.removeWidget(self.attribute_editor)
-            self.attribute_editor.hide()
-            self.attribute_editor.setParent(None)
-            self.attribute_editor.deleteLater()
+            discard(self.attribute_editor, self.method_layout)
             self.attribute_editor = None
         if not wanted or self.method_form is None:
             return

@@ -13,9 +13,10 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPixmap
-from PySide6.QtWidgets import QComboBox, QGridLayout, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QComboBox, QGridLayout, QLabel, QPushButton, QWidget
 
 from desktop_app.jobs import JobRunner
+from desktop_app.widgets.form_utils import hbox, label, pane
 from engine.jobs import explain as explain_job
 from engine.jobs.explain import ExplainConfig, ExplainReport
 
@@ -45,13 +46,12 @@ class WhyPanel(QWidget):
         self._checkpoint = "best"
         self._out = Path(tempfile.mkdtemp(prefix="ts-why-"))
         self._calls = 0
-        self.runner = JobRunner(self)
+        self.runner = JobRunner(self, finished=self._on_finished, failed=self._on_failed)
         self.toggle = QPushButton("Why?")
         self.toggle.setCheckable(True)
         self.toggle.setToolTip("Show what the model looked at: a heat map for the predicted and for the true class.")
         self.method = QComboBox()
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
+        self.status = label()
         self.pictures = [QLabel(alignment=Qt.AlignmentFlag.AlignCenter) for _ in range(2)]
         self.captions = [QLabel(alignment=Qt.AlignmentFlag.AlignCenter) for _ in range(2)]
         self.maps = QWidget()
@@ -61,20 +61,10 @@ class WhyPanel(QWidget):
             grid.addWidget(self.captions[k], 0, k)
             grid.addWidget(self.pictures[k], 1, k)
         self.maps.setVisible(False)
-        row = QHBoxLayout()
-        row.addWidget(self.toggle)
-        row.addWidget(QLabel("Method:"))
-        row.addWidget(self.method)
-        row.addWidget(self.status, 1)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addLayout(row)
-        layout.addWidget(self.maps)
+        pane(hbox(self.toggle, "Method:", self.method, (self.status, 1)), self.maps, into=self)
         self.set_methods(RUN_METHODS)
         self.toggle.toggled.connect(self._on_toggled)
         self.method.currentTextChanged.connect(lambda _: self.toggle.isChecked() and self.explain())
-        self.runner.finished.connect(self._on_finished)
-        self.runner.failed.connect(self._on_failed)
 
     # ------------------------------------------------------------------ public API
     def set_methods(self, methods: tuple[str, ...], default: str | None = None) -> None:

@@ -100,3 +100,22 @@ def heartbeat(qapp: Any) -> Heartbeat:
 def _private_check_cache(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
     """The Data page's check cache lives in a temporary folder, never the user's cache."""
     monkeypatch.setattr("engine.data.check_cache.cache_dir_override", tmp_path_factory.mktemp("check_cache"))
+
+
+@pytest.fixture
+def pages_open(qtbot: Any) -> Any:
+    """open(PageClass, state, size): the page made, sized and shown like the window shows it;
+    shut down (its worker stopped) when the test ends."""
+    opened: list[Any] = []
+
+    def open_page(cls: type, state: AppState, size: tuple[int, int] = (1100, 800)) -> Any:
+        page = cls(state)
+        qtbot.addWidget(page)
+        page.resize(*size)
+        page.show()
+        opened.append(page)
+        return page
+
+    yield open_page
+    for page in opened:
+        page.shutdown()

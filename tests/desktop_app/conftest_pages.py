@@ -29,25 +29,29 @@ def pages_demo(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 @pytest.fixture(scope="session")
-def pages_run(pages_demo: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A finished 1-epoch small_cnn run (never modified by tests: they copy it)."""
+def pages_train(pages_demo: Any, tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]:
+    """train(name, **settings): a finished 1-epoch run on the demo's source (and target test),
+    in a fresh runs folder; `settings` are TrainConfig fields (method, target, ...)."""
     from engine.core.config import TrainConfig
     from engine.training.trainer import run_train
 
-    runs = tmp_path_factory.mktemp("pages_runs")
-    config = TrainConfig(
-        source=pages_demo.source,
-        target_test=pages_demo.target_test,
-        epochs=1,
-        batch_size=32,
-        lr=3e-3,
-        runs_dir=runs,
-        device="cpu",
-        name="tiny",
-    )
-    result = run_train(config)
-    assert result.status == "finished"
-    return Path(result.run_dir)
+    def train(name: str, **settings: Any) -> Path:
+        runs_dir = tmp_path_factory.mktemp(f"{name}_runs")
+        quick = {"epochs": 1, "batch_size": 32, "lr": 3e-3, "device": "cpu", **settings}
+        config = TrainConfig(
+            source=pages_demo.source, target_test=pages_demo.target_test, runs_dir=runs_dir, name=name, **quick
+        )
+        result = run_train(config)
+        assert result.status == "finished"
+        return Path(result.run_dir)
+
+    return train
+
+
+@pytest.fixture(scope="session")
+def pages_run(pages_train: Callable[..., Path]) -> Path:
+    """A finished 1-epoch small_cnn run (never modified by tests: they copy it)."""
+    return pages_train("tiny")
 
 
 @pytest.fixture(scope="session")
@@ -107,25 +111,6 @@ def pages_screenshot() -> Callable[[Any, str], None]:
             widget.grab().save(str(Path(folder) / f"{name}.png"))
 
     return shot
-
-
-@pytest.fixture
-def pages_open(qtbot: Any) -> Any:
-    """open(PageClass, state, size): the page made, sized and shown like the window shows it;
-    shut down (its worker stopped) when the test ends."""
-    opened: list[Any] = []
-
-    def open_page(cls: type, state: AppState, size: tuple[int, int] = (1100, 800)) -> Any:
-        page = cls(state)
-        qtbot.addWidget(page)
-        page.resize(*size)
-        page.show()
-        opened.append(page)
-        return page
-
-    yield open_page
-    for page in opened:
-        page.shutdown()
 
 
 @pytest.fixture

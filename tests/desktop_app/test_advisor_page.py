@@ -18,18 +18,15 @@ TIMEOUT_MS = 600_000
 
 
 @pytest.fixture
-def page(qtbot, pages_state, pages_demo):
+def page(pages_open, pages_state, pages_demo):
     pages_state.set_folders(str(pages_demo.source), str(pages_demo.target_train), str(pages_demo.target_test))
-    page = AdvisorPage(pages_state)
-    qtbot.addWidget(page)
-    page.resize(1200, 800)
+    page = pages_open(AdvisorPage, pages_state, (1200, 800))
     page.set_methods(["finetune", "coral"])
     page.grid_points.setValue(1)
     page.min_epochs.setValue(1)
     page.max_epochs.setValue(2)
     page.full_epochs.setValue(1)
-    yield page
-    page.shutdown()
+    return page
 
 
 def test_advise_fills_the_table_live_then_trains_the_recommended(qtbot, page, pages_state, pages_errors):

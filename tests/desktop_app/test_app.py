@@ -163,7 +163,7 @@ def test_closing_during_training_asks_then_leaves_a_resumable_run(qtbot, demo_st
     window = make_window(qtbot, demo_state)
     window.on_engine_ready(engine_info)
     train = window.page("TrainPage")
-    train.basic_form.set_values({"epochs": 50, "batch_size": 8})
+    train.settings_panel.basic_form.set_values({"epochs": 50, "batch_size": 8})
     window.start_action.trigger()  # Ctrl+R
     qtbot.waitUntil(lambda: train.plots.curve_length("loss") >= 3, timeout=60_000)
     asked: list[str] = []

@@ -24,13 +24,8 @@ def _tree(root: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def page(qtbot, demo_state):
-    page = ClusterPage(demo_state)
-    qtbot.addWidget(page)
-    page.resize(1000, 700)
-    page.show()
-    yield page
-    page.shutdown()
+def page(pages_open, demo_state):
+    return pages_open(ClusterPage, demo_state, (1000, 700))
 
 
 def _cluster(qtbot, page: ClusterPage, folder: Path, k: int) -> ClusterReport:

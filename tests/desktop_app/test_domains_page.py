@@ -21,26 +21,9 @@ N = 20  # images per domain: the tiny demo's target test folder holds 20
 
 
 @pytest.fixture(scope="module")
-def dann_run(pages_demo, tmp_path_factory) -> Path:
+def dann_run(pages_train, pages_demo) -> Path:
     """A finished 1-epoch DANN run on the same demo as `pages_run` (the source-only run)."""
-    from engine.core.config import TrainConfig
-    from engine.training.trainer import run_train
-
-    config = TrainConfig(
-        source=pages_demo.source,
-        target=pages_demo.target_train,
-        target_test=pages_demo.target_test,
-        method="dann",
-        epochs=1,
-        batch_size=32,
-        lr=3e-3,
-        runs_dir=tmp_path_factory.mktemp("dann_runs"),
-        device="cpu",
-        name="dann",
-    )
-    result = run_train(config)
-    assert result.status == "finished"
-    return Path(result.run_dir)
+    return pages_train("dann", method="dann", target=pages_demo.target_train)
 
 
 @pytest.fixture

@@ -16,13 +16,8 @@ LEFT = Qt.MouseButton.LeftButton
 
 
 @pytest.fixture
-def page(qtbot, demo_state):
-    page = GeneratePage(demo_state)
-    qtbot.addWidget(page)
-    page.resize(1100, 800)
-    page.show()
-    yield page
-    page.shutdown()
+def page(pages_open, demo_state):
+    return pages_open(GeneratePage, demo_state, (1100, 800))
 
 
 def _train(qtbot, page: GeneratePage) -> object:

@@ -78,11 +78,8 @@ class CountPage(JobPage):
 
 
 @pytest.fixture
-def page(qtbot, app_state):
-    page = CountPage(app_state)
-    qtbot.addWidget(page)
-    yield page
-    page.shutdown()
+def page(pages_open, app_state):
+    return pages_open(CountPage, app_state)
 
 
 def test_run_shows_progress_status_and_the_typed_report(qtbot, page, error_calls):

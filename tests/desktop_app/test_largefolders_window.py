@@ -13,10 +13,10 @@ def test_train_page_sends_threads_and_image_memory(qtbot, demo_state, engine_inf
     page = TrainPage(demo_state)
     qtbot.addWidget(page, before_close_func=lambda w: w.shutdown())
     page.engine_ready(engine_info)
-    page.advanced_form.set_values({"threads": 3, "cache_memory_mb": 512})
+    page.settings_panel.advanced_form.set_values({"threads": 3, "cache_memory_mb": 512})
     config = page.settings_panel.build_config()
     assert config.threads == 3 and config.cache_memory_mb == 512
-    page.advanced_form.set_values({"threads": None, "cache_memory_mb": None})
+    page.settings_panel.advanced_form.set_values({"threads": None, "cache_memory_mb": None})
     config = page.settings_panel.build_config()
     assert config.threads is None and config.cache_memory_mb is None  # the defaults stay "default"
 

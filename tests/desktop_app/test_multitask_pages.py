@@ -52,7 +52,7 @@ def test_train_two_task_folders_then_predict_every_task(
     picker.table.item(1, 0).setText("bad name")  # a rename the engine would refuse: said at once
     assert not page.start_button.isEnabled() and "Task name 'bad name'" in page.start_reason.text()
     picker.table.item(1, 0).setText("parity")
-    page.basic_form.set_values({"epochs": 3, "batch_size": 16, "lr": 0.003})
+    page.settings_panel.basic_form.set_values({"epochs": 3, "batch_size": 16, "lr": 0.003})
     assert page.start_button.isEnabled(), page.start_reason.text()
 
     qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)

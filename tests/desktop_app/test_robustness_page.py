@@ -53,7 +53,11 @@ def test_attack_run_shows_curve_table_and_examples_then_overlays_a_second(
     page.set_data(str(pages_demo.source))  # the 1-epoch model gets a few source images right: something to attack
     choose(page.attack_combo, "fgsm")
     choose(page.norm_combo, "linf")
-    assert page.form is not None and "eps" not in page.form.field_names() and "norm" not in page.form.field_names()
+    assert (
+        page.attack_settings.form is not None
+        and "eps" not in page.attack_settings.form.field_names()
+        and "norm" not in page.attack_settings.form.field_names()
+    )
     type_into(qtbot, page.eps_edit, "0, 0.05, 0.1")
     page.limit.setValue(40)
     assert page.run_button.isEnabled()
@@ -88,7 +92,7 @@ def test_attack_run_shows_curve_table_and_examples_then_overlays_a_second(
 
     # a second attack adds a second curve to the same plot
     choose(page.attack_combo, "pgd")
-    page.form.set_values({"steps": 2})
+    page.attack_settings.form.set_values({"steps": 2})
     with qtbot.waitSignal(page.attacked, timeout=TIMEOUT_MS):
         qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
     assert pages_errors == []
@@ -136,11 +140,11 @@ def test_onnx_model_offers_query_and_transfer_attacks_only(qtbot, page):
     assert note.isVisibleTo(page) and "gradients" in note.text() and "fgsm" in note.text()
     choose(page.attack_combo, "transfer")
     assert page.surrogate.isVisibleTo(page) and page.surrogate.isEnabled()
-    assert "base" in page.form.field_names()
+    assert "base" in page.attack_settings.form.field_names()
     choose(page.attack_combo, "square")
     assert not page.surrogate.isVisibleTo(page)
     assert [page.norm_combo.itemData(i) for i in range(page.norm_combo.count())] == ["linf"]
-    assert "batch_size" not in page.form.field_names()  # one Batch size on the page, not two
+    assert "batch_size" not in page.attack_settings.form.field_names()  # one Batch size on the page, not two
     page.batch.setValue(17)
     assert page.job_options()["batch_size"] == page.job_options()["attack_options"]["batch_size"] == 17
 
@@ -171,7 +175,7 @@ def test_onnx_that_is_not_a_classifier_shows_the_engine_error(qtbot, page, pages
 def test_long_attack_shows_progress_and_stops_with_a_partial_report(qtbot, page, pages_demo, pages_errors):
     page.set_data(str(pages_demo.source))
     choose(page.attack_combo, "pgd")
-    page.form.set_values({"steps": 400})
+    page.attack_settings.form.set_values({"steps": 400})
     type_into(qtbot, page.eps_edit, "0, 0.1")
     page.limit.setValue(40)
     page.batch.setValue(4)

@@ -45,7 +45,7 @@ def test_start_plots_pause_resume_stop_without_stalling_the_window(
     qtbot, demo_state, engine_info, heartbeat, error_calls
 ):
     page = make_page(qtbot, demo_state, engine_info)
-    page.basic_form.set_values({"epochs": 60, "batch_size": 8, "lr": 0.003})
+    page.settings_panel.basic_form.set_values({"epochs": 60, "batch_size": 8, "lr": 0.003})
     assert page.start_button.isEnabled()
     heartbeat.start()
     qtbot.mouseClick(page.start_button, Qt.MouseButton.LeftButton)
@@ -81,7 +81,7 @@ def test_start_plots_pause_resume_stop_without_stalling_the_window(
 
 def test_a_stopped_run_resumes_and_becomes_the_current_run(qtbot, demo_state, engine_info, error_calls):
     page = make_page(qtbot, demo_state, engine_info)
-    page.basic_form.set_values({"epochs": 2, "batch_size": 32})
+    page.settings_panel.basic_form.set_values({"epochs": 2, "batch_size": 32})
     page.start()
     qtbot.waitUntil(lambda: page.plots.curve_length("val/acc", epoch=True) >= 1, timeout=60_000)  # epoch 1 done
     page.stop()
@@ -103,7 +103,7 @@ def test_a_stopped_run_resumes_and_becomes_the_current_run(qtbot, demo_state, en
 
     # a start refused for bad input keeps the last curves and leaves no failed run directory
     runs = sorted(demo_state.runs_dir.iterdir())
-    page.basic_form.set_values({"device": "cuda"})  # tests hide every GPU
+    page.settings_panel.basic_form.set_values({"device": "cuda"})  # tests hide every GPU
     page.start()
     qtbot.waitUntil(lambda: len(error_calls) == 1, timeout=60_000)
     qtbot.waitUntil(lambda: page.start_button.isEnabled(), timeout=10_000)
@@ -115,17 +115,17 @@ def test_a_stopped_run_resumes_and_becomes_the_current_run(qtbot, demo_state, en
 def test_bad_value_is_flagged_inline_and_disables_start(qtbot, demo_state, engine_info):
     page = make_page(qtbot, demo_state, engine_info)
     assert page.start_button.isEnabled()
-    page.basic_form.editor("lr").setValue(0)
+    page.settings_panel.basic_form.editor("lr").setValue(0)
     assert not page.start_button.isEnabled()
-    assert "greater than 0" in page.basic_form.errors()["lr"]
+    assert "greater than 0" in page.settings_panel.basic_form.errors()["lr"]
     assert "red" in page.start_reason.text()
     assert not page.start()  # Ctrl+R goes through start(): refused too
-    page.basic_form.editor("lr").setValue(0.01)
+    page.settings_panel.basic_form.editor("lr").setValue(0.01)
     assert page.start_button.isEnabled()
     page.set_method("dann")
-    page.method_form.editor("gamma").setValue(0)  # gt=0 in the method's own config class
+    page.settings_panel.method_form.editor("gamma").setValue(0)  # gt=0 in the method's own config class
     assert not page.start_button.isEnabled()
-    assert "greater than 0" in page.method_form.errors()["gamma"]
+    assert "greater than 0" in page.settings_panel.method_form.errors()["gamma"]
 
 
 def test_methods_and_their_forms_come_from_the_registry(qtbot, demo_state, engine_info, monkeypatch):
@@ -140,15 +140,18 @@ def test_methods_and_their_forms_come_from_the_registry(qtbot, demo_state, engin
 
     monkeypatch.setitem(METHODS, Plain.name, Plain)
     page = make_page(qtbot, demo_state, engine_info)
-    names = [page.method_combo.itemData(i) for i in range(page.method_combo.count())]
+    names = [page.settings_panel.method_combo.itemData(i) for i in range(page.settings_panel.method_combo.count())]
     assert {"finetune", "dann", Plain.name} <= set(names)
     page.set_method(Plain.name)
-    assert page.method_summary.text().endswith(Plain.summary)
-    assert "mixing" in page.method_form.field_names()
-    assert page.method_form.editor("mixing").toolTip() == "How much of the new thing to mix in."
+    assert page.settings_panel.method_summary.text().endswith(Plain.summary)
+    assert "mixing" in page.settings_panel.method_form.field_names()
+    assert page.settings_panel.method_form.editor("mixing").toolTip() == "How much of the new thing to mix in."
     page.set_method("dann")
-    assert "disc_hidden" in page.method_form.field_names() and "mixing" not in page.method_form.field_names()
-    for form in (page.basic_form, page.advanced_form, page.method_form):
+    assert (
+        "disc_hidden" in page.settings_panel.method_form.field_names()
+        and "mixing" not in page.settings_panel.method_form.field_names()
+    )
+    for form in (page.settings_panel.basic_form, page.settings_panel.advanced_form, page.settings_panel.method_form):
         for name in form.field_names():
             assert form.editor(name).toolTip(), f"{name} has no tooltip"
 
@@ -158,19 +161,19 @@ def test_missing_pretrained_weights_show_the_engine_message_inline(qtbot, demo_s
     from engine.models.weights import missing_message
 
     page = make_page(qtbot, demo_state, engine_info)
-    page.backbone.set_choice("resnet18", "pretrained")
-    assert page.backbone.message.text() == missing_message(get_backbone_spec("resnet18"))
+    page.settings_panel.backbone.set_choice("resnet18", "pretrained")
+    assert page.settings_panel.backbone.message.text() == missing_message(get_backbone_spec("resnet18"))
     assert not page.start_button.isEnabled()  # offline in tests: it cannot be downloaded
-    page.backbone.set_choice("resnet18", "random")
+    page.settings_panel.backbone.set_choice("resnet18", "random")
     assert page.start_button.isEnabled()
-    page.backbone.set_choice("small_cnn", "/no/such/weights.pth")
-    assert page.backbone.weights() == "/no/such/weights.pth"
-    assert "not found" in page.backbone.message.text() and not page.start_button.isEnabled()
+    page.settings_panel.backbone.set_choice("small_cnn", "/no/such/weights.pth")
+    assert page.settings_panel.backbone.weights() == "/no/such/weights.pth"
+    assert "not found" in page.settings_panel.backbone.message.text() and not page.start_button.isEnabled()
 
 
 def test_an_engine_error_becomes_a_dialog(qtbot, demo_state, engine_info, error_calls):
     page = make_page(qtbot, demo_state, engine_info)
-    page.basic_form.set_values({"device": "cuda", "epochs": 1})  # tests hide every GPU
+    page.settings_panel.basic_form.set_values({"device": "cuda", "epochs": 1})  # tests hide every GPU
     page.start()
     qtbot.waitUntil(lambda: len(error_calls) == 1, timeout=60_000)
     assert "cuda" in error_calls[0][0] and "auto" in error_calls[0][0]

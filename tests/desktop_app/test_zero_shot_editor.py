@@ -68,7 +68,7 @@ def test_edit_and_save_an_attribute_table(qtbot, demo_state, engine_info, tmp_pa
     editor.path = str(out)  # as if chosen in the Save dialog
     qtbot.mouseClick(editor.save_button, Qt.MouseButton.LeftButton)
     assert out.is_file() and "Saved 12 classes" in editor.status.text()
-    assert str(page.method_form.values()["attributes"]) == str(out)  # the run will use it
+    assert str(page.settings_panel.method_form.values()["attributes"]) == str(out)  # the run will use it
     table = load_attribute_table(out)
     star = dict(zip(table.attributes, table.row("star"), strict=True))
     assert star["points"] == 1 and star["diagonal"] == 1 and star["strokes"] == 5 and star["stroke_ends"] == 4
@@ -78,7 +78,7 @@ def test_edit_and_save_an_attribute_table(qtbot, demo_state, engine_info, tmp_pa
     # typing another file's path into the form shows that file in the grid
     other = tmp_path / "other.csv"
     other.write_text("class,wings\nbird,1\nfish,0\n")
-    page.method_form.editor("attributes").setText(str(other))
+    page.settings_panel.method_form.editor("attributes").setText(str(other))
     qtbot.waitUntil(lambda: editor.classes() == ["bird", "fish"], timeout=5000)
     assert error_calls == []
 
