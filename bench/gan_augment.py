@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -20,6 +19,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from bench._common import accuracy_table  # noqa: E402  (after the repository root is on sys.path)
 
 
 def classify(few: Path, rest: Path, runs: Path, name: str, seed: int, epochs: int, **extra: Any) -> tuple[float, float]:
@@ -87,12 +88,7 @@ def main() -> int:
                           synthetic_ratio=args.ratio)  # fmt: skip
         record(f"+ conditional GAN samples (ratio {args.ratio:g})", acc, m + g_min, seed)
 
-    def fmt(v: list[float], d: int) -> str:
-        return f"{statistics.mean(v):.{d}f} ± {statistics.stdev(v):.{d}f}" if len(v) > 1 else f"{v[0]:.{d}f}"
-
-    print("\n| training images | target accuracy | CPU min |\n|---|---|---|")
-    for name, r in rows.items():
-        print(f"| {name} | {fmt([100 * a for a in r['acc']], 1)} % | {fmt(r['cpu_min'], 1)} |")
+    accuracy_table(rows, "training images")
     return 0
 
 

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -22,6 +21,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from bench._common import accuracy_table  # noqa: E402  (after the repository root is on sys.path)
 
 
 def train(demo: Path, runs: Path, name: str, method: str, seed: int, epochs: int, **options: Any) -> tuple[Any, float]:
@@ -85,12 +86,7 @@ def main() -> int:
         dann, m = train(demo, runs, f"dann-s{seed}", "dann", seed, args.epochs)
         record("DANN", dann.best_metrics["target/acc"], m, seed)
 
-    def fmt(v: list[float], d: int) -> str:
-        return f"{statistics.mean(v):.{d}f} ± {statistics.stdev(v):.{d}f}" if len(v) > 1 else f"{v[0]:.{d}f}"
-
-    print("\n| method | target accuracy | CPU min |\n|---|---|---|")
-    for name, r in rows.items():
-        print(f"| {name} | {fmt([100 * a for a in r['acc']], 1)} % | {fmt(r['cpu_min'], 1)} |")
+    accuracy_table(rows, "method")
     return 0
 
 

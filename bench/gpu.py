@@ -35,6 +35,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import torch
 from torch import nn
 
+from bench._common import save_json
+
 os.environ.setdefault("TRANSFER_STUDIO_OFFLINE", "1")
 
 
@@ -233,9 +235,7 @@ def main(argv: list[str] | None = None) -> int:
         results["loader"] = loader_cases(paths, device, size, batch, workers, steps)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2))
+    save_json(args.json, results)
     return 0
 
 

@@ -35,6 +35,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench._common import save_json  # noqa: E402  (after the repository root is on sys.path)
+
 os.environ.setdefault("TRANSFER_STUDIO_OFFLINE", "1")
 
 
@@ -249,9 +252,7 @@ def main(argv: list[str] | None = None) -> int:
             results["folders"] = section_folders(args.sizes, args.threads, args.steps, work, tuple(args.modes))
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2))
+    save_json(args.json, results)
     return 0
 
 
