@@ -21,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from _common import SSL_DIGITS, save_json, spread  # noqa: E402  (bench/ is the script's own folder, on sys.path)
+from _common import pretrain_digits, save_json, spread  # noqa: E402  (bench/ is the script's own folder, on sys.path)
 
 
 def train(data: Path, method: str, epochs: int, runs: Path) -> Path:
@@ -41,16 +41,7 @@ def train(data: Path, method: str, epochs: int, runs: Path) -> Path:
 
 
 def pretrain(data: Path, epochs: int, runs: Path) -> Path:
-    from engine.ssl.config import PretrainConfig
-    from engine.ssl.pretrain import run_pretrain
-
-    cfg = PretrainConfig(
-        data=[data / "target" / "train"],
-        epochs=epochs,
-        runs_dir=runs,
-        **SSL_DIGITS,
-    )
-    return run_pretrain(cfg).run_dir
+    return Path(pretrain_digits([data / "target" / "train"], runs, epochs=epochs).run_dir)
 
 
 def main() -> int:

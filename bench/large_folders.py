@@ -241,17 +241,15 @@ def main(argv: list[str] | None = None) -> int:
         folder, budget, threads, steps = args.child
         print("RESULT", json.dumps(child_first_step(folder, int(budget), int(threads), int(steps))), flush=True)
         return 0
-    work = Path(tempfile.mkdtemp(prefix="ts-large-"))
     results: dict[str, object] = {"cpu": os.cpu_count(), "threads": args.threads}
-    try:
+    with tempfile.TemporaryDirectory(prefix="ts-large-", ignore_cleanup_errors=True) as tmp:
+        work = Path(tmp)
         if "pools" in args.sections:
             results["pools"] = section_pools(work)
         if "predict" in args.sections:
             results["predict"] = section_predict(work)
         if "folders" in args.sections:
             results["folders"] = section_folders(args.sizes, args.threads, args.steps, work, tuple(args.modes))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
     save_json(args.json, results)
     return 0
 

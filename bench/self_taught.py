@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from _common import SSL_DIGITS, mean_std, save_json  # noqa: E402  (bench/ is the script's own folder, on sys.path)
+from _common import mean_std, pretrain_digits, save_json  # noqa: E402  (bench/ is the script's own folder, on sys.path)
 
 STARTS = {"a": "(a) random init", "b": "(b) source-trained", "c": "(c) SimCLR on target", "d": "(d) BYOL on target"}
 STARTS["e"] = "(e) SimCLR on source + target"
@@ -84,19 +84,7 @@ def finetune(few: Path, eval_dir: Path, weights: str, seed: int, runs: Path, arg
 
 
 def pretrain(data: list[Path], method: str, epochs: int, seed: int, runs: Path, knn: Path) -> Path:
-    from engine.ssl.config import PretrainConfig
-    from engine.ssl.pretrain import run_pretrain
-
-    cfg = PretrainConfig(
-        data=data,
-        method=method,
-        epochs=epochs,
-        seed=seed,
-        runs_dir=runs,
-        knn_data=knn,
-        **SSL_DIGITS,
-    )
-    report = run_pretrain(cfg)
+    report = pretrain_digits(data, runs, method=method, epochs=epochs, seed=seed, knn_data=knn)
     print(f"  {method} on {[p.name for p in data]}: {report.metrics}", flush=True)
     return report.run_dir
 
