@@ -57,17 +57,10 @@ def one_advice(shift: str, seed: int, args: argparse.Namespace, work: Path) -> d
     from engine.jobs.advise import JOB, AdviseConfig
 
     demo = make_demo(work / f"{shift}-{seed}", seed=seed, per_class=args.per_class, shift=shift)
+    flags = ("methods", "grid_points", "min_epochs", "max_epochs", "budget_minutes", "batch_size", "lr")
     cfg = AdviseConfig(
-        source=demo.source,
-        target=demo.target_train,
-        target_test=demo.target_test,
-        methods=args.methods,
-        grid_points=args.grid_points,
-        min_epochs=args.min_epochs,
-        max_epochs=args.max_epochs,
-        budget_minutes=args.budget_minutes,
-        batch_size=args.batch_size,
-        lr=args.lr,
+        **demo.folders(),
+        **{flag: getattr(args, flag) for flag in flags},
         seed=seed,
         small_shift=0.0,  # measure every candidate, even on a small shift
         device="cpu",

@@ -11,7 +11,6 @@ and writes JSON. Runs it does not get (--source-run, --dann-run, --ssl-run) it t
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -22,7 +21,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from _common import SSL_DIGITS  # noqa: E402  (bench/ is the script's own folder, on sys.path)
+from _common import pretrain_digits, save_json, spread  # noqa: E402  (bench/ is the script's own folder, on sys.path)
 
 
 def train(data: Path, method: str, epochs: int, runs: Path) -> Path:
@@ -42,16 +41,7 @@ def train(data: Path, method: str, epochs: int, runs: Path) -> Path:
 
 
 def pretrain(data: Path, epochs: int, runs: Path) -> Path:
-    from engine.ssl.config import PretrainConfig
-    from engine.ssl.pretrain import run_pretrain
-
-    cfg = PretrainConfig(
-        data=[data / "target" / "train"],
-        epochs=epochs,
-        runs_dir=runs,
-        **SSL_DIGITS,
-    )
-    return run_pretrain(cfg).run_dir
+    return Path(pretrain_digits([data / "target" / "train"], runs, epochs=epochs).run_dir)
 
 
 def main() -> int:
@@ -99,18 +89,14 @@ def main() -> int:
         rows[name]["auto_k"] = [float(auto.k)]
         print(f"{name}: { ({k: round(statistics.fmean(v), 3) for k, v in rows[name].items()}) }", flush=True)
 
-    def fmt(v: list[float]) -> str:
-        return f"{statistics.fmean(v):.3f}" + (f" ± {statistics.stdev(v):.3f}" if len(v) > 1 else "")
-
     print(f"\ntarget test images of the demo, k-means with k = 10, {args.seeds} seed(s)\n")
     print("| features | NMI | ARI | accuracy | auto k | CPU s |\n|---|---|---|---|---|---|")
     for name, r in rows.items():
         print(
-            f"| {name} | {fmt(r['nmi'])} | {fmt(r['ari'])} | {fmt(r['accuracy'])} | {int(r['auto_k'][0])} | "
+            f"| {name} | {spread(r['nmi'], 3)} | {spread(r['ari'], 3)} | {spread(r['accuracy'], 3)} | {int(r['auto_k'][0])} | "
             f"{statistics.fmean(r['cpu_s']):.1f} |"
         )
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"rows": rows, "features": sources}, indent=2))
+    save_json(args.json, {"rows": rows, "features": sources})
     return 0
 
 

@@ -31,6 +31,8 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+from bench._common import spread  # noqa: E402  (after the repository root is on sys.path)
+
 SHIFTS = ["texture", "blur", "rotation", "inversion", "noise", "scale"]
 METHODS = ["finetune", "adabn", "dann", "dann+mcc", "cdan", "cdan+mcc", "dan", "coral", "mcc", "self_training"]
 BASELINE = "finetune"
@@ -151,8 +153,7 @@ def table(rows: list[dict[str, Any]]) -> str:
         cells = []
         for sh in shifts:
             acc = _acc(rows, m, sh)
-            std = statistics.stdev(acc) if len(acc) > 1 else None
-            cell = f"{statistics.fmean(acc):.1f}" + (f" ± {std:.1f}" if std is not None else "")
+            cell = spread(acc)
             cells.append(f"**{cell}**" if s["mean"][m][sh] == best[sh] else cell)
         label = "source-only (finetune)" if m == BASELINE else m
         gain = f"{s['gain'][m]:+.1f}" if m in s["gain"] else "-"

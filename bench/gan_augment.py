@@ -9,8 +9,6 @@ the GAN trained on those same 100 images with DiffAugment. Prints a markdown tab
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
 import sys
 import tempfile
 import time
@@ -20,6 +18,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from bench._common import AccuracyRows  # noqa: E402  (after the repository root is on sys.path)
 
 
 def classify(few: Path, rest: Path, runs: Path, name: str, seed: int, epochs: int, **extra: Any) -> tuple[float, float]:
@@ -52,19 +52,12 @@ def main() -> int:
 
     demo = demo_dir()
     work = Path(tempfile.mkdtemp(prefix="ts-gan-aug-"))
-    rows: dict[str, dict[str, list[float]]] = {}
-
-    def record(name: str, acc: float, minutes: float, seed: int) -> None:
-        row = rows.setdefault(name, {"acc": [], "cpu_min": []})
-        row["acc"].append(acc)
-        row["cpu_min"].append(minutes)
-        print(f"seed {seed} {name:40s} target acc {acc:.3f} ({minutes:.1f} CPU min)", flush=True)
-        Path(args.json).write_text(json.dumps({"args": vars(args), "rows": rows}, indent=1))
+    rows = AccuracyRows(args.json, vars(args), width=40)
 
     for seed in range(args.seeds):
         few, rest = split_few_shot(demo / "target" / "test", work / f"s{seed}", 10, seed)
         acc, m = classify(few, rest, work / "runs", f"real-s{seed}", seed, args.epochs)
-        record("100 real images", acc, m, seed)
+        rows.record("100 real images", acc, m, seed)
         t = time.process_time()
         gan = gan_train.JOB.run(
             GanTrainConfig(
@@ -85,14 +78,9 @@ def main() -> int:
         g_min = (time.process_time() - t) / 60
         acc, m = classify(few, rest, work / "runs", f"synth-s{seed}", seed, args.epochs, synthetic=out,
                           synthetic_ratio=args.ratio)  # fmt: skip
-        record(f"+ conditional GAN samples (ratio {args.ratio:g})", acc, m + g_min, seed)
+        rows.record(f"+ conditional GAN samples (ratio {args.ratio:g})", acc, m + g_min, seed)
 
-    def fmt(v: list[float], d: int) -> str:
-        return f"{statistics.mean(v):.{d}f} ± {statistics.stdev(v):.{d}f}" if len(v) > 1 else f"{v[0]:.{d}f}"
-
-    print("\n| training images | target accuracy | CPU min |\n|---|---|---|")
-    for name, r in rows.items():
-        print(f"| {name} | {fmt([100 * a for a in r['acc']], 1)} % | {fmt(r['cpu_min'], 1)} |")
+    rows.print_table("training images")
     return 0
 
 

@@ -11,8 +11,6 @@ Prints a markdown table (mean ± std over seeds, CPU minutes) and writes JSON.
 from __future__ import annotations
 
 import argparse
-import json
-import statistics
 import sys
 import tempfile
 import time
@@ -22,6 +20,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from bench._common import AccuracyRows  # noqa: E402  (after the repository root is on sys.path)
 
 
 def train(demo: Path, runs: Path, name: str, method: str, seed: int, epochs: int, **options: Any) -> tuple[Any, float]:
@@ -53,18 +53,11 @@ def main() -> int:
 
     demo = demo_dir()
     runs = Path(tempfile.mkdtemp(prefix="ts-pixel-da-")) / "runs"
-    rows: dict[str, dict[str, list[float]]] = {}
-
-    def record(name: str, acc: float, minutes: float, seed: int) -> None:
-        row = rows.setdefault(name, {"acc": [], "cpu_min": []})
-        row["acc"].append(acc)
-        row["cpu_min"].append(minutes)
-        print(f"seed {seed} {name:28s} target acc {acc:.3f} ({minutes:.1f} CPU min)", flush=True)
-        Path(args.json).write_text(json.dumps({"args": vars(args), "rows": rows}, indent=1))
+    rows = AccuracyRows(args.json, vars(args))
 
     for seed in range(args.seeds):
         src, m = train(demo, runs, f"source-only-s{seed}", "finetune", seed, args.epochs)
-        record("source only", src.best_metrics["target/acc"], m, seed)
+        rows.record("source only", src.best_metrics["target/acc"], m, seed)
         t = time.process_time()
         tr = JOB.run(
             TranslateConfig(
@@ -81,16 +74,11 @@ def main() -> int:
         )
         t_min = (time.process_time() - t) / 60
         px, m = train(demo, runs, f"pixel-da-s{seed}", "pixel_da", seed, args.epochs, translator=str(tr.run_dir))
-        record("pixel_da (translate + train)", px.best_metrics["target/acc"], m + t_min, seed)
+        rows.record("pixel_da (translate + train)", px.best_metrics["target/acc"], m + t_min, seed)
         dann, m = train(demo, runs, f"dann-s{seed}", "dann", seed, args.epochs)
-        record("DANN", dann.best_metrics["target/acc"], m, seed)
+        rows.record("DANN", dann.best_metrics["target/acc"], m, seed)
 
-    def fmt(v: list[float], d: int) -> str:
-        return f"{statistics.mean(v):.{d}f} ± {statistics.stdev(v):.{d}f}" if len(v) > 1 else f"{v[0]:.{d}f}"
-
-    print("\n| method | target accuracy | CPU min |\n|---|---|---|")
-    for name, r in rows.items():
-        print(f"| {name} | {fmt([100 * a for a in r['acc']], 1)} % | {fmt(r['cpu_min'], 1)} |")
+    rows.print_table("method")
     return 0
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import json
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -23,6 +22,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
+
+from bench._common import spread  # noqa: E402  (after the repository root is on sys.path)
 
 METHODS = {
     "scratch": {},
@@ -67,12 +68,6 @@ def score(run_dir: Path, held: Path) -> dict[str, float]:
 
     r = JOB.run(GanScoreConfig(run_dir=run_dir, real=held, n_fake=500))
     return {"kid": r.kid, "fid": r.fid, "precision": r.precision, "recall": r.recall, "coverage": r.coverage}
-
-
-def fmt(values: list[float], digits: int) -> str:
-    if len(values) == 1:
-        return f"{values[0]:.{digits}f}"
-    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
 
 
 def main() -> int:
@@ -123,8 +118,8 @@ def main() -> int:
     print("|---|---|---|---|---|---|---|")
     for key, r in rows.items():
         n, method = key.split("|")
-        print(f"| {n} | {method} | {fmt(r['kid'], 4)} | {fmt(r['fid'], 1)} | {fmt(r['precision'], 2)} | "
-              f"{fmt(r['recall'], 2)} | {fmt(r['cpu_min'], 1)} |")  # fmt: skip
+        print(f"| {n} | {method} | {spread(r['kid'], 4)} | {spread(r['fid'], 1)} | {spread(r['precision'], 2)} | "
+              f"{spread(r['recall'], 2)} | {spread(r['cpu_min'], 1)} |")  # fmt: skip
     return 0
 
 

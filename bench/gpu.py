@@ -21,7 +21,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import statistics
 import sys
 import tempfile
@@ -34,6 +33,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import torch
 from torch import nn
+
+from bench._common import save_json
 
 os.environ.setdefault("TRANSFER_STUDIO_OFFLINE", "1")
 
@@ -217,9 +218,9 @@ def main(argv: list[str] | None = None) -> int:
         "size": size,
         "batch": batch,
     }
-    work = Path(tempfile.mkdtemp(prefix="ts-gpu-"))
-    os.environ.setdefault("TRANSFER_STUDIO_CACHE", str(work / "cache"))
-    try:
+    with tempfile.TemporaryDirectory(prefix="ts-gpu-", ignore_cleanup_errors=True) as tmp:
+        work = Path(tmp)
+        os.environ.setdefault("TRANSFER_STUDIO_CACHE", str(work / "cache"))
         results["plain"] = {f"amp_{amp}": plain(device, size, batch, amp, warmup, steps) for amp in (False, True)}
         print(json.dumps({"plain": results["plain"]}), flush=True)
         from engine.data.synthetic_photos import write_photo_folder
@@ -231,11 +232,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps({"trainer": results["trainer"]}), flush=True)
         paths = sorted(str(p) for p in folder.rglob("*.jpg"))
         results["loader"] = loader_cases(paths, device, size, batch, workers, steps)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2))
+    save_json(args.json, results)
     return 0
 
 

@@ -35,6 +35,9 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+
+from bench._common import save_json  # noqa: E402  (after the repository root is on sys.path)
+
 os.environ.setdefault("TRANSFER_STUDIO_OFFLINE", "1")
 
 
@@ -238,20 +241,16 @@ def main(argv: list[str] | None = None) -> int:
         folder, budget, threads, steps = args.child
         print("RESULT", json.dumps(child_first_step(folder, int(budget), int(threads), int(steps))), flush=True)
         return 0
-    work = Path(tempfile.mkdtemp(prefix="ts-large-"))
     results: dict[str, object] = {"cpu": os.cpu_count(), "threads": args.threads}
-    try:
+    with tempfile.TemporaryDirectory(prefix="ts-large-", ignore_cleanup_errors=True) as tmp:
+        work = Path(tmp)
         if "pools" in args.sections:
             results["pools"] = section_pools(work)
         if "predict" in args.sections:
             results["predict"] = section_predict(work)
         if "folders" in args.sections:
             results["folders"] = section_folders(args.sizes, args.threads, args.steps, work, tuple(args.modes))
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
-    if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(results, indent=2))
+    save_json(args.json, results)
     return 0
 
 

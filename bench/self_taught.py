@@ -13,9 +13,7 @@ Prints a markdown table (accuracy mean ± std over seeds, CPU minutes per row) a
 from __future__ import annotations
 
 import argparse
-import json
 import shutil
-import statistics
 import sys
 import tempfile
 import time
@@ -27,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from _common import SSL_DIGITS  # noqa: E402  (bench/ is the script's own folder, on sys.path)
+from _common import mean_std, pretrain_digits, save_json  # noqa: E402  (bench/ is the script's own folder, on sys.path)
 
 STARTS = {"a": "(a) random init", "b": "(b) source-trained", "c": "(c) SimCLR on target", "d": "(d) BYOL on target"}
 STARTS["e"] = "(e) SimCLR on source + target"
@@ -86,19 +84,7 @@ def finetune(few: Path, eval_dir: Path, weights: str, seed: int, runs: Path, arg
 
 
 def pretrain(data: list[Path], method: str, epochs: int, seed: int, runs: Path, knn: Path) -> Path:
-    from engine.ssl.config import PretrainConfig
-    from engine.ssl.pretrain import run_pretrain
-
-    cfg = PretrainConfig(
-        data=data,
-        method=method,
-        epochs=epochs,
-        seed=seed,
-        runs_dir=runs,
-        knn_data=knn,
-        **SSL_DIGITS,
-    )
-    report = run_pretrain(cfg)
+    report = pretrain_digits(data, runs, method=method, epochs=epochs, seed=seed, knn_data=knn)
     print(f"  {method} on {[p.name for p in data]}: {report.metrics}", flush=True)
     return report.run_dir
 
@@ -176,21 +162,16 @@ def main() -> int:
             if key != "(a) random init":
                 record(f"{key}, linear probe", partial(finetune, few, eval_dir, weights, seed, runs, args, True))
 
-    def fmt(v: list[float]) -> str:
-        sd = statistics.stdev(v) * 100 if len(v) > 1 else 0.0
-        return f"{statistics.fmean(v) * 100:.1f} ± {sd:.1f}"
-
     print(
         f"\n{args.per_class} labelled target images per class; {args.seeds} seed(s); target accuracy on the rest of target/test\n"
     )
     print("| start | target accuracy % | CPU min (per seed) |\n|---|---|---|")
     for name, v in rows.items():
-        print(f"| {name} | {fmt(v)} | {cpu[name] / args.seeds:.1f} |")
+        print(f"| {name} | {mean_std(v)} | {cpu[name] / args.seeds:.1f} |")
     for name, minutes in cpu.items():
         if name not in rows:
             print(f"| {name} | – | {minutes / args.seeds:.1f} |")
-    args.json.parent.mkdir(parents=True, exist_ok=True)
-    args.json.write_text(json.dumps({"rows": rows, "cpu_minutes": cpu, "args": vars(args)}, default=str, indent=2))
+    save_json(args.json, {"rows": rows, "cpu_minutes": cpu, "args": vars(args)})
     return 0
 
 

@@ -130,14 +130,7 @@ def score_run(run_dir: Path, data: PreparedData, device: Any, seed: int = 0, max
     as the trainer measures them; DEV's domain classifier sees source-train and target features."""
     import torch
 
-    from engine.advisor.scores import (
-        dev_risk,
-        domain_classifier_ratio,
-        per_image_loss,
-        prediction_entropy,
-        snd,
-        source_val_accuracy,
-    )
+    from engine.advisor import scores
     from engine.analysis.evaluate import predict_logits
     from engine.core.runs import load_run_model, open_run
     from engine.models.bn_stats import recompute_bn_stats
@@ -162,7 +155,7 @@ def score_run(run_dir: Path, data: PreparedData, device: Any, seed: int = 0, max
     target_acc = None
     if data.x_test is not None and data.y_test is not None:
         test_logits = predict_logits(model, data.x_test, device)
-        target_acc = source_val_accuracy(test_logits.numpy(), data.y_test.numpy())
+        target_acc = scores.source_val_accuracy(test_logits.numpy(), data.y_test.numpy())
     arrays = (f_train, f_val, f_target, val_logits, t_logits)
     if any(not bool(torch.isfinite(a).all()) for a in arrays):
         nan = float("nan")
@@ -170,12 +163,12 @@ def score_run(run_dir: Path, data: PreparedData, device: Any, seed: int = 0, max
     y_val = data.y_val.numpy()
     dev = float("nan")
     if len(f_val) >= 2 and len(f_target) >= 2:
-        weights = domain_classifier_ratio(f_train.numpy(), f_target.numpy(), f_val.numpy(), seed=seed)
-        dev = dev_risk(per_image_loss(val_logits.numpy(), y_val), weights)
+        weights = scores.domain_classifier_ratio(f_train.numpy(), f_target.numpy(), f_val.numpy(), seed=seed)
+        dev = scores.dev_risk(scores.per_image_loss(val_logits.numpy(), y_val), weights)
     return CandidateScores(
-        val_acc=source_val_accuracy(val_logits.numpy(), y_val),
+        val_acc=scores.source_val_accuracy(val_logits.numpy(), y_val),
         dev=dev,
-        snd=snd(t_logits.numpy()),
-        entropy=prediction_entropy(t_logits.numpy()),
+        snd=scores.snd(t_logits.numpy()),
+        entropy=scores.prediction_entropy(t_logits.numpy()),
         target_acc=target_acc,
     )

@@ -13,6 +13,7 @@ source-only model's features hardly tell the domains apart, and adaptation has l
 
 from __future__ import annotations
 
+import math
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
@@ -67,16 +68,31 @@ def verdict(pad: float, small: float = SMALL_PAD) -> str:
     return "small" if pad < small else "moderate" if pad < LARGE_PAD else "large"
 
 
-def _stats(x_uint8: Any) -> tuple[float, float]:
+def _look(domain: str, x_uint8: Any) -> dict[str, float]:
+    """Mean brightness and contrast of (the first 2000 of) a domain's images, as report fields."""
     x = x_uint8[:2000].float() / 255.0
-    return float(x.mean()), float(x.std())
+    return {f"{domain}_brightness": float(x.mean()), f"{domain}_contrast": float(x.std())}
+
+
+def describe(r: ShiftReport) -> str:
+    """The report in words: the size of the shift, then what else stands out."""
+    notes = [f"proxy A-distance {r.proxy_a_distance:.2f} (0: alike, 2: fully separable): a {r.size} shift"]
+    if r.predicted_target_tv > 0.25:
+        notes.append(
+            f"the source-only model puts target images in classes {r.predicted_target_tv:.0%} unlike the source's shares"
+        )
+    sb, tb, sc, tc = r.source_brightness, r.target_brightness, r.source_contrast, r.target_contrast
+    if abs(sb - tb) > 0.15 or abs(sc - tc) > 0.1:
+        notes.append(f"brightness {sb:.2f} -> {tb:.2f}, contrast {sc:.2f} -> {tc:.2f}")
+    if math.isfinite(r.source_imbalance) and r.source_imbalance > 3:
+        notes.append(f"the source classes are imbalanced ({r.source_imbalance:.1f}:1)")
+    return "; ".join(notes) + "."
 
 
 def measure_shift(
     run_dir: str, data: PreparedData, device: Any, seed: int = 0, small: float = SMALL_PAD
 ) -> ShiftReport:
     """The shift seen by the source-only run `run_dir` (its best checkpoint)."""
-    import numpy as np
     import torch
 
     from engine.analysis.evaluate import predict_logits
@@ -96,25 +112,15 @@ def measure_shift(
     with torch.inference_mode():
         pred = model.head(f_target.to(device)).argmax(1).cpu()
     shares = torch.bincount(pred, minlength=k).double() / max(len(pred), 1)
-    tv = 0.5 * float((prior - shares).abs().sum())
     imbalance = float(counts.max() / counts.min()) if float(counts.min()) > 0 else float("inf")
-    (sb, sc), (tb, tc) = _stats(data.x_train), _stats(data.x_target)
-    size = verdict(pad, small)
-    notes = [f"proxy A-distance {pad:.2f} (0: alike, 2: fully separable): a {size} shift"]
-    if tv > 0.25:
-        notes.append(f"the source-only model puts target images in classes {tv:.0%} unlike the source's shares")
-    if abs(sb - tb) > 0.15 or abs(sc - tc) > 0.1:
-        notes.append(f"brightness {sb:.2f} -> {tb:.2f}, contrast {sc:.2f} -> {tc:.2f}")
-    if np.isfinite(imbalance) and imbalance > 3:
-        notes.append(f"the source classes are imbalanced ({imbalance:.1f}:1)")
-    return ShiftReport(
+    report = ShiftReport(
         proxy_a_distance=pad,
-        size=size,
+        size=verdict(pad, small),
         source_imbalance=imbalance,
-        predicted_target_tv=tv,
-        source_brightness=sb,
-        target_brightness=tb,
-        source_contrast=sc,
-        target_contrast=tc,
-        message="; ".join(notes) + ".",
+        predicted_target_tv=0.5 * float((prior - shares).abs().sum()),
+        **_look("source", data.x_train),
+        **_look("target", data.x_target),
+        message="",
     )
+    report.message = describe(report)
+    return report

@@ -90,9 +90,6 @@ class Tally:
 
     def result(self, eps: float, images: int, gallery: str | None) -> EpsResult:
         """The figures at this eps over `images` attacked-or-not images."""
-        l2m, l2d = _stats(self.l2)
-        lim, lid = _stats(self.linf)
-        qm, qd = _stats([float(q) for q in self.queries])
         sur = self.has_surrogate
         return EpsResult(
             eps=eps,
@@ -100,12 +97,9 @@ class Tally:
             success_rate=self.success / self.attacked if self.attacked else 0.0,
             n_attacked=self.attacked,
             n_success=self.success,
-            l2_mean=l2m,
-            l2_median=l2d,
-            linf_mean=lim,
-            linf_median=lid,
-            queries_mean=qm,
-            queries_median=qd,
+            **_mean_median("l2", self.l2),
+            **_mean_median("linf", self.linf),
+            **_mean_median("queries", [float(q) for q in self.queries]),
             surrogate_success_rate=(self.sur_success / self.attacked if self.attacked else None) if sur else None,
             transfer_rate=(self.sur_and_target / self.sur_success if self.sur_success else None) if sur else None,
             gallery=gallery,
@@ -132,8 +126,11 @@ class Totals:
     stopped: bool = False
 
 
-def _stats(values: list[float]) -> tuple[float | None, float | None]:
-    return (float(np.mean(values)), float(np.median(values))) if values else (None, None)
+def _mean_median(name: str, values: list[float]) -> dict[str, float | None]:
+    """The report fields `{name}_mean` and `{name}_median` (None without values)."""
+    if not values:
+        return {f"{name}_mean": None, f"{name}_median": None}
+    return {f"{name}_mean": float(np.mean(values)), f"{name}_median": float(np.median(values))}
 
 
 def save_report(config: AttackJobConfig, tallies: dict[float, Tally], totals: Totals) -> RobustnessReport:

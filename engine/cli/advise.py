@@ -6,26 +6,13 @@ import argparse
 import math
 import sys
 
-from engine.cli.common import add_command, run_job, write_json
+from engine.cli.common import add_command, run_with_flags, write_json_if_asked
 from engine.core.events import Event, Finished, Log
 
 ADVISE_FLAGS = (
-    "source",
-    "target",
-    "target_test",
-    "budget_minutes",
-    "runs_dir",
-    "min_epochs",
-    "max_epochs",
-    "grid_points",
-    "rank_by",
-    "backbone",
-    "batch_size",
-    "lr",
-    "seed",
-    "device",
-    "resume",
-)
+    "source", "target", "target_test", "budget_minutes", "runs_dir", "min_epochs", "max_epochs", "grid_points",
+    "rank_by", "backbone", "batch_size", "lr", "seed", "device", "resume",
+)  # fmt: skip
 
 
 def _fmt(value: float | None, percent: bool = False) -> str:
@@ -67,13 +54,10 @@ class AdvisePrinter:
 
 
 def cmd_advise(args: argparse.Namespace) -> int:
-    from engine.core.config import load_config
-    from engine.jobs.advise import JOB, AdviseConfig
+    from engine.jobs.advise import JOB
 
-    overrides = {k: getattr(args, k) for k in ADVISE_FLAGS if getattr(args, k, None) is not None}
-    if args.methods:
-        overrides["methods"] = [m.strip() for m in args.methods.split(",") if m.strip()]
-    report = run_job(JOB, load_config(AdviseConfig, args.config, overrides), AdvisePrinter())
+    methods = [m.strip() for m in args.methods.split(",") if m.strip()] if args.methods else None
+    report = run_with_flags(JOB, args, AdvisePrinter(), *ADVISE_FLAGS, methods=methods)
     if report.shift is not None:
         print(f"shift: {report.shift.message}")
     for line in table(report):
@@ -89,9 +73,7 @@ def cmd_advise(args: argparse.Namespace) -> int:
             f"--method {cfg['method']} {opts} --epochs {cfg['epochs']} --runs-dir {cfg['runs_dir']}".replace("  ", " ")
         )
     print(f"time: {report.elapsed_s / 60:.1f} of {report.budget_s / 60:.1f} minutes; advice folder {report.advice_dir}")
-    if args.json:
-        write_json(args.json, report)
-    return 0
+    return write_json_if_asked(args, report)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

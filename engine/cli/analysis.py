@@ -5,18 +5,16 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from engine.cli.common import BarPrinter, add_command, run_job, write_json
+from engine.cli.common import BarPrinter, add_command, run_with_flags, write_json_if_asked
 
 if TYPE_CHECKING:
     from engine.analysis.zero_shot_eval import ZeroShotScores
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from engine.core.config import load_config
-    from engine.jobs.evaluate import JOB, EvaluateConfig
+    from engine.jobs.evaluate import JOB
 
-    overrides = {"run_dir": args.run_dir, "data": args.data, "checkpoint": args.checkpoint}
-    report = run_job(JOB, load_config(EvaluateConfig, args.config, overrides), BarPrinter("evaluating"))
+    report = run_with_flags(JOB, args, BarPrinter("evaluating"), "run_dir", "data", "checkpoint")
     parts = report.tasks.items() if report.tasks else [("", report)]
     for task, r in parts:
         if task:
@@ -31,9 +29,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
             print(f"{name:<12} " + " ".join(f"{v:>4d}" for v in counts))
     if report.zero_shot is not None:
         print_zero_shot(report.zero_shot)
-    if args.json:
-        write_json(args.json, report)
-    return 0
+    return write_json_if_asked(args, report)
 
 
 def print_zero_shot(zs: ZeroShotScores) -> None:
@@ -46,11 +42,9 @@ def print_zero_shot(zs: ZeroShotScores) -> None:
 
 
 def cmd_embed(args: argparse.Namespace) -> int:
-    from engine.core.config import load_config
-    from engine.jobs.embed import JOB, EmbedConfig
+    from engine.jobs.embed import JOB
 
-    overrides = {"run_dir": args.run_dir, "out": args.out, "method": args.method, "limit": args.limit}
-    report = run_job(JOB, load_config(EmbedConfig, args.config, overrides), BarPrinter("embedding"))
+    report = run_with_flags(JOB, args, BarPrinter("embedding"), "run_dir", "out", "method", "limit")
     print(f"wrote {args.out}")
     from engine.analysis.embedding import describe_shift
 

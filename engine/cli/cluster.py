@@ -20,27 +20,15 @@ def _k(text: str) -> int | None:
 
 def cmd_cluster(args: argparse.Namespace) -> int:
     from engine.analysis.clustering import ClusterConfig
-    from engine.cli.common import BarPrinter, run_job, write_json
+    from engine.cli.common import BarPrinter, flag_overrides, run_job, write_json_if_asked
     from engine.core.config import load_config
     from engine.jobs.cluster import JOB
 
-    overrides: dict[str, Any] = {
-        "folder": args.folder,
-        "features": args.features,
-        "backbone": args.backbone,
-        "layer": args.layer,
-        "algorithm": args.algorithm,
-        "k_max": args.k_max,
-        "image_size": args.image_size,
-        "out": args.out,
-        "seed": args.seed,
-    }
+    flags = ("folder", "features", "backbone", "layer", "algorithm", "k_max", "image_size", "out", "seed")
+    on = {"replace": args.replace or None, "copy_files": args.copy or None}
+    overrides = flag_overrides(args, *flags, **on)
     if args.k is not None:
         overrides["k"] = _k(args.k)
-    if args.replace:
-        overrides["replace"] = True
-    if args.copy:
-        overrides["copy_files"] = True
     cfg = load_config(ClusterConfig, args.config, overrides)
     if args.k is not None and overrides["k"] is None:
         cfg.k = None
@@ -56,9 +44,7 @@ def cmd_cluster(args: argparse.Namespace) -> int:
         print(f"against the class folders: NMI {m['nmi']:.3f}, ARI {m['ari']:.3f}, accuracy {m['accuracy']:.3f}")
     if report.out:
         print(f"folders: {report.out}")
-    if args.json:
-        write_json(args.json, report)
-    return 0
+    return write_json_if_asked(args, report)
 
 
 def register(sub: Any) -> None:

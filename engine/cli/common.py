@@ -7,12 +7,13 @@ import argparse
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import tomllib
 from pydantic import BaseModel
 
 from engine.cli.progress import CallbackBar, stop_on_interrupt
+from engine.core.config import load_config
 from engine.core.control import JobControl
 from engine.core.errors import UserError
 from engine.core.events import Emit, Event, Finished, Log, Progress, Started
@@ -49,6 +50,24 @@ def write_json(path: str | Path, report: BaseModel) -> None:
 
     atomic_write_json(Path(path), report.model_dump(mode="json", by_alias=True))
     print(f"wrote {path}")
+
+
+def write_json_if_asked(args: argparse.Namespace, report: BaseModel) -> int:
+    """Write the report to the file `--json` names, if it names one; a command's exit status 0."""
+    if getattr(args, "json", None):
+        write_json(args.json, report)
+    return 0
+
+
+def flag_overrides(args: argparse.Namespace, *flags: str, **values: Any) -> dict[str, Any]:
+    """Config settings from parsed flags: each of `flags` under its own name, then `values` (flags
+    renamed or converted). None means "not given": the TOML's value or the default stands."""
+    return {**{flag: getattr(args, flag, None) for flag in flags}, **values}
+
+
+def run_with_flags(job: Job[C, R], args: argparse.Namespace, emit: Emit, *flags: str, **values: Any) -> R:
+    """Run `job` on its config: the `--config` TOML (if any) with the flags on top (`flag_overrides`)."""
+    return run_job(job, load_config(job.config, args.config, flag_overrides(args, *flags, **values)), emit)
 
 
 def add_command(

@@ -4,17 +4,16 @@ from __future__ import annotations
 
 import argparse
 
-from engine.cli.common import BarPrinter, add_command, run_job
+from engine.cli.common import BarPrinter, add_command, run_with_flags
 
 SHOWN_WITH_CSV = 20  # rows printed when they also go to a CSV file
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from engine.core.config import load_config
-    from engine.jobs.export import JOB, ExportConfig
+    from engine.jobs.export import JOB
 
-    overrides = {"run_dir": args.run_dir, "out": args.out, "int8": args.int8 or None, "cam": args.cam or None}
-    report = run_job(JOB, load_config(ExportConfig, args.config, overrides), BarPrinter("exporting"))
+    on = {"int8": args.int8 or None, "cam": args.cam or None}
+    report = run_with_flags(JOB, args, BarPrinter("exporting"), "run_dir", "out", **on)
     print(f"model: {report.path}")
     print(
         f"parity vs PyTorch: max |logit diff| {report.max_abs_diff:.2e}, "
@@ -24,11 +23,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    from engine.core.config import load_config
-    from engine.jobs.predict import JOB, PredictConfig
+    from engine.jobs.predict import JOB
 
-    overrides = {"model": args.model, "inputs": [args.input], "top_k": args.top_k, "csv": args.csv}
-    report = run_job(JOB, load_config(PredictConfig, args.config, overrides), BarPrinter("predicting"))
+    report = run_with_flags(JOB, args, BarPrinter("predicting"), "model", "top_k", "csv", inputs=[args.input])
     preds = report.predictions
     for p in preds if not args.csv or len(preds) <= SHOWN_WITH_CSV else preds[:SHOWN_WITH_CSV]:
         if p.error:

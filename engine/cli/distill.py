@@ -10,8 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from engine.cli.common import BarPrinter, add_command, run_job, write_json
-from engine.deploy.compression import CompressConfig
+from engine.cli.common import BarPrinter, add_command, run_with_flags, write_json_if_asked
 from engine.jobs.compress import CompressReport
 
 
@@ -42,21 +41,12 @@ def print_report(report: CompressReport) -> None:
 
 
 def cmd_compress(args: argparse.Namespace) -> int:
-    from engine.core.config import load_config
     from engine.jobs.compress import JOB
 
-    overrides = {
-        "run_dir": args.run_dir,
-        "teacher": args.teacher,
-        "data": args.data,
-        "int8": args.int8 or None,
-        "repeats": args.repeats,
-    }
-    report = run_job(JOB, load_config(CompressConfig, args.config, overrides), BarPrinter("measuring"))
+    flags = ("run_dir", "teacher", "data", "repeats")
+    report = run_with_flags(JOB, args, BarPrinter("measuring"), *flags, int8=args.int8 or None)
     print_report(report)
-    if args.json:
-        write_json(args.json, report)
-    return 0
+    return write_json_if_asked(args, report)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

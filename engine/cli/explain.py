@@ -5,24 +5,16 @@ from __future__ import annotations
 
 import argparse
 
-from engine.cli.common import BarPrinter, add_command, run_job, write_json
+from engine.cli.common import BarPrinter, add_command, run_with_flags, write_json_if_asked
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    from engine.core.config import load_config
-    from engine.jobs.explain import JOB, ExplainConfig
+    from engine.jobs.explain import JOB
 
-    overrides = {
-        "model": args.model,
-        "images": args.images,
-        "method": args.method,
-        "classes": args.class_names,
-        "out": args.out,
-        "checkpoint": args.checkpoint,
-        "limit": args.limit,
-        "faithfulness": False if args.no_faithfulness else None,
-    }
-    report = run_job(JOB, load_config(ExplainConfig, args.config, overrides), BarPrinter("explaining"))
+    flags = ("model", "images", "method", "out", "checkpoint", "limit")
+    faithfulness = False if args.no_faithfulness else None
+    printer = BarPrinter("explaining")
+    report = run_with_flags(JOB, args, printer, *flags, classes=args.class_names, faithfulness=faithfulness)
     for image in report.images:
         for m in image.maps:
             scores = ""
@@ -46,28 +38,18 @@ def cmd_explain(args: argparse.Namespace) -> int:
             f"mean deletion AUC {s.deletion:.3f} (random {s.random_deletion:.3f}), insertion AUC "
             f"{s.insertion:.3f} (random {s.random_insertion:.3f}): {verdict}"
         )
-    if args.json:
-        write_json(args.json, report)
-    return 0
+    return write_json_if_asked(args, report)
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from engine.core.config import load_config
-    from engine.jobs.report import JOB, ReportConfig
+    from pathlib import Path
 
-    overrides = {
-        "run_dir": args.run_dir,
-        "out": args.out,
-        "data": args.data,
-        "robustness": args.robustness or None,
-        "checkpoint": args.checkpoint,
-        "export": False if args.no_export else None,
-    }
-    if args.model_card:
-        from pathlib import Path
+    from engine.jobs.report import JOB
 
-        overrides["model_card"] = Path(args.model_card).read_text(encoding="utf-8")
-    report = run_job(JOB, load_config(ReportConfig, args.config, overrides), BarPrinter("reporting"))
+    card = Path(args.model_card).read_text(encoding="utf-8") if args.model_card else None
+    flags = ("run_dir", "out", "data", "checkpoint")
+    on_off = {"robustness": args.robustness or None, "export": False if args.no_export else None}
+    report = run_with_flags(JOB, args, BarPrinter("reporting"), *flags, model_card=card, **on_off)
     for note in report.notes:
         print(f"note: {note}")
     line = f"source validation accuracy {report.source_eval.accuracy:.2%}"
@@ -80,9 +62,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if report.more_faithful:
         print(report.more_faithful)
     print(f"wrote {report.path}")
-    if args.json:
-        write_json(args.json, report)
-    return 0
+    return write_json_if_asked(args, report)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

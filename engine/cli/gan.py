@@ -5,83 +5,62 @@ builds its job's config (flags over an optional --config TOML) and runs the job.
 from __future__ import annotations
 
 import argparse
-from typing import Any
 
-from engine.cli.common import BarPrinter, add_command, run_job, write_json
+from engine.cli.common import BarPrinter, add_command, run_with_flags, write_json_if_asked
 
 TRAIN_FLAGS = (
     "data", "from_run", "freeze_d", "diffaugment", "image_size", "steps", "batch_size", "loss", "lr_g", "lr_d",
     "ema", "sample_every", "kid_every", "checkpoint_every", "z_dim", "g_width", "d_width", "device", "seed",
     "runs_dir", "name", "resume",
 )  # fmt: skip
+TRANSLATE_FLAGS = (
+    "source", "target", "out", "classifier", "steps", "batch_size", "image_size", "diffaugment", "lr", "device",
+    "seed", "runs_dir", "name",
+)  # fmt: skip
 
 
 def cmd_train(args: argparse.Namespace) -> int:
     from engine.cli.progress import TrainPrinter
-    from engine.core.config import load_config
-    from engine.gan.config import GanTrainConfig
     from engine.jobs.gan_train import JOB
 
-    overrides: dict[str, Any] = {k: getattr(args, k) for k in TRAIN_FLAGS}
-    for flag in ("conditional", "resize_mixed"):
-        if getattr(args, flag):
-            overrides[flag] = True
     printer = TrainPrinter(quiet=args.quiet)
-    report = run_job(JOB, load_config(GanTrainConfig, args.config, overrides), printer)
+    on = {flag: True for flag in ("conditional", "resize_mixed") if getattr(args, flag)}
+    report = run_with_flags(JOB, args, printer, *TRAIN_FLAGS, **on)
     printer.close()
     shown = ", ".join(f"{k} {v:.4f}" for k, v in report.metrics.items())
     print(f"run: {report.run_dir}  ({report.status}, {report.steps_done} steps; {shown})")
     print(f"samples: {report.run_dir / 'samples' / 'latest.png'}")
     for warning in report.warnings:
         print(f"warning: {warning}")
-    if args.json:
-        write_json(args.json, report)
-    return 0
+    return write_json_if_asked(args, report)
 
 
 def cmd_sample(args: argparse.Namespace) -> int:
-    from engine.core.config import load_config
-    from engine.jobs.gan_sample import JOB, GanSampleConfig
+    from engine.jobs.gan_sample import JOB
 
-    overrides = {
-        "run_dir": args.run,
-        "n": args.n,
-        "out": args.out,
-        "seed": args.seed,
-        "per_class": args.per_class or None,
-    }
-    report = run_job(JOB, load_config(GanSampleConfig, args.config, overrides), BarPrinter("sampling"))
+    per_class = args.per_class or None
+    report = run_with_flags(
+        JOB, args, BarPrinter("sampling"), "n", "out", "seed", run_dir=args.run, per_class=per_class
+    )
     classes = f" in {len(report.classes)} class folders" if report.classes else ""
     print(f"wrote {report.written} images{classes} to {report.out}")
     return 0
 
 
 def cmd_score(args: argparse.Namespace) -> int:
-    from engine.core.config import load_config
-    from engine.jobs.gan_score import JOB, GanScoreConfig
+    from engine.jobs.gan_score import JOB
 
-    overrides = {
-        "run_dir": args.run,
-        "real": args.real,
-        "features": args.features,
-        "n_fake": args.n_fake,
-        "seed": args.seed,
-    }
-    r = run_job(JOB, load_config(GanScoreConfig, args.config, overrides), BarPrinter("scoring"))
+    r = run_with_flags(JOB, args, BarPrinter("scoring"), "real", "features", "n_fake", "seed", run_dir=args.run)
     print(f"KID {r.kid:.4f} ± {r.kid_std:.4f}   FID {r.fid:.2f}   ({r.n_fake} generated vs {r.n_real} real)")
     print(f"precision {r.precision:.3f}  recall {r.recall:.3f}  density {r.density:.3f}  coverage {r.coverage:.3f}")
     print(r.note)
-    if args.json:
-        write_json(args.json, r)
-    return 0
+    return write_json_if_asked(args, r)
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from engine.core.config import load_config
-    from engine.jobs.gan_export import JOB, GanExportConfig
+    from engine.jobs.gan_export import JOB
 
-    overrides = {"run_dir": args.run, "out": args.out}
-    r = run_job(JOB, load_config(GanExportConfig, args.config, overrides), BarPrinter("exporting"))
+    r = run_with_flags(JOB, args, BarPrinter("exporting"), "out", run_dir=args.run)
     verdict = "passed" if r.passed else "FAILED"
     print(f"generator: {r.out}  (z {r.z_dim}, {r.num_classes or 'no'} classes, {r.image_size} px)")
     print(f"parity vs PyTorch: max |pixel diff| {r.max_abs_diff:.2e} ({verdict})")
@@ -91,13 +70,10 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_translate(args: argparse.Namespace) -> int:
     from engine.cli.progress import TrainPrinter
-    from engine.core.config import load_config
-    from engine.jobs.gan_translate import JOB, TranslateConfig
+    from engine.jobs.gan_translate import JOB
 
-    keys = ("source", "target", "out", "classifier", "steps", "batch_size", "image_size", "diffaugment", "lr")
-    overrides: dict[str, Any] = {k: getattr(args, k) for k in (*keys, "device", "seed", "runs_dir", "name")}
     printer = TrainPrinter(quiet=args.quiet)
-    r = run_job(JOB, load_config(TranslateConfig, args.config, overrides), printer)
+    r = run_with_flags(JOB, args, printer, *TRANSLATE_FLAGS)
     printer.close()
     print(f"run: {r.run_dir}  ({r.status}, {r.steps_done} steps; semantic consistency {'on' if r.semantic else 'off'})")
     if r.out is not None:

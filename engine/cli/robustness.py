@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from engine.cli.common import TomlValue, add_command, parse_options, run_job, write_json
+from engine.cli.common import add_command, parse_options, run_with_flags, write_json_if_asked
 
 
 def _num(value: float | None, fmt: str) -> str:
@@ -13,26 +13,13 @@ def _num(value: float | None, fmt: str) -> str:
 
 def cmd_attack(args: argparse.Namespace) -> int:
     from engine.cli.progress import TrainPrinter
-    from engine.core.config import load_config
-    from engine.jobs.attack import JOB, AttackJobConfig
+    from engine.jobs.attack import JOB
 
-    overrides: dict[str, TomlValue | None] = {
-        "model": args.model,
-        "data": args.data,
-        "attack": args.attack,
-        "norm": args.norm,
-        "limit": args.limit,
-        "surrogate": args.surrogate,
-        "task": args.task,
-    }
-    if args.eps is not None:
-        overrides["eps"] = [float(e) for e in args.eps.split(",") if e.strip()]
-    opts = parse_options(args.set)
-    if opts:
-        overrides["attack_options"] = dict(opts)
+    flags = ("model", "data", "attack", "norm", "limit", "surrogate", "task")
+    eps = [float(e) for e in args.eps.split(",") if e.strip()] if args.eps is not None else None
     printer = TrainPrinter(quiet=False)
     try:
-        report = run_job(JOB, load_config(AttackJobConfig, args.config, overrides), printer)
+        report = run_with_flags(JOB, args, printer, *flags, eps=eps, attack_options=parse_options(args.set) or None)
     finally:
         printer.close()
     print(f"clean accuracy {report.clean_accuracy:.3f} on {report.n_images} images; report in {report.folder}")
@@ -42,9 +29,7 @@ def cmd_attack(args: argparse.Namespace) -> int:
             f"{row.eps:>8.4f} {row.accuracy:>9.3f} {row.success_rate:>8.3f} {_num(row.l2_mean, '8.3f'):>8} "
             f"{_num(row.linf_mean, '9.4f'):>9} {_num(row.queries_mean, '8.0f'):>8}"
         )
-    if args.json:
-        write_json(args.json, report)
-    return 0
+    return write_json_if_asked(args, report)
 
 
 def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:

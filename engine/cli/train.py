@@ -8,30 +8,10 @@ import os
 from engine.cli.common import TomlValue, add_command, parse_options, run_job
 
 TRAIN_FLAGS = (
-    "source",
-    "target",
-    "target_test",
-    "synthetic",
-    "synthetic_ratio",
-    "method",
-    "backbone",
-    "weights",
-    "epochs",
-    "batch_size",
-    "lr",
-    "optimizer",
-    "augment",
-    "device",
-    "seed",
-    "runs_dir",
-    "image_size",
-    "workers",
-    "threads",
-    "cache_memory_mb",
-    "name",
-    "select",
-    "ema_decay",
-)
+    "source", "target", "target_test", "synthetic", "synthetic_ratio", "method", "backbone", "weights", "epochs",
+    "batch_size", "lr", "optimizer", "augment", "device", "seed", "runs_dir", "image_size", "workers", "threads",
+    "cache_memory_mb", "name", "select", "ema_decay",
+)  # fmt: skip
 
 
 def train_overrides(args: argparse.Namespace) -> dict[str, TomlValue]:

@@ -29,6 +29,31 @@ def _expand_user(value: Any) -> Any:
 UserPath = Annotated[Path, BeforeValidator(_expand_user)]
 
 
+def _blank_is_none(value: Any) -> Any:
+    return None if isinstance(value, str) and not value.strip() else value
+
+
+# An optional path whose empty form field (or "" in TOML) means "none given".
+OptionalPath = Annotated[Path | None, BeforeValidator(_blank_is_none)]
+
+
+def path_field(description: str, kind: Literal["file", "file_or_dir"] = "file_or_dir") -> Any:
+    """An OptionalPath field, empty by default; `kind` tells the window which browse button it gets."""
+    return Field(None, description=description, json_schema_extra={"path": kind})
+
+
+def weight(default: float, description: str, *, le: float = 100) -> Any:
+    """A field for a loss weight or factor, from 0 to `le`: the most common setting of a method."""
+    return Field(default, ge=0, le=le, description=description)
+
+
+def share(default: float, description: str, *, below_one: bool = False) -> Any:
+    """A field for a share from 0 to 1; `below_one` for a share of the run, which must leave some."""
+    if below_one:
+        return Field(default, ge=0, lt=1, description=description)
+    return Field(default, ge=0, le=1, description=description)
+
+
 class StrictModel(BaseModel):
     """Base for every config: unknown keys are errors (a typo must not be silently ignored)."""
 

@@ -34,31 +34,27 @@ M = TypeVar("M", bound=BaseModel)
 STATUSES = ("created", "running", "paused", "stopped", "finished", "failed")
 
 
+class _InRun:
+    """A file or folder of the run directory, read as an attribute: `run.config_path`."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __get__(self, run: Run, owner: type[Run]) -> Path:
+        return run.path / self.name
+
+
 @dataclass
 class Run:
-    """A handle on one run directory."""
+    """A handle on one run directory; its layout is the table below."""
 
     path: Path
 
-    @property
-    def config_path(self) -> Path:
-        return self.path / "config.toml"
-
-    @property
-    def info_path(self) -> Path:
-        return self.path / "run.json"
-
-    @property
-    def metrics_path(self) -> Path:
-        return self.path / "metrics.jsonl"
-
-    @property
-    def checkpoint_dir(self) -> Path:
-        return self.path / "checkpoints"
-
-    @property
-    def exports_dir(self) -> Path:
-        return self.path / "exports"
+    config_path = _InRun("config.toml")
+    info_path = _InRun("run.json")
+    metrics_path = _InRun("metrics.jsonl")
+    checkpoint_dir = _InRun("checkpoints")
+    exports_dir = _InRun("exports")
 
     def checkpoint(self, which: str = "last") -> Path:
         return self.checkpoint_dir / f"{which}.pt"

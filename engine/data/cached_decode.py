@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict
 
 import numpy as np
 import torch
@@ -24,6 +24,19 @@ from engine.data.image_cache import ImageStore, Lookup, file_key, prune
 
 Warn = Callable[[str], None]
 SAVE_EVERY = 4096  # images between index saves: a stopped first run keeps what it decoded
+
+
+class DecodeOptions(TypedDict, total=False):
+    """The keyword options of `decode_cached`, as callers such as `decode_domain` pass them on."""
+
+    threads: int | None
+    budget: int | None
+    progress: Callable[[int, int], None] | None
+    control: Any
+    warn: Warn | None
+    max_pixels: int | None
+    use_cache: bool
+    lazy: bool
 
 
 @dataclass

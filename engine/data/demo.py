@@ -35,6 +35,10 @@ class DemoPaths:
     target_train: Path
     target_test: Path
 
+    def folders(self) -> dict[str, Path]:
+        """The three folders under the names the job configs give them (source, target, target_test)."""
+        return {"source": self.source, "target": self.target_train, "target_test": self.target_test}
+
 
 @dataclass
 class DemoArrays:

@@ -269,8 +269,7 @@ def check_folders(
     tst_r = reports[-1] if tst is not None else None
     issues = Issues()
     if not src.labelled:
-        issues.add(
-            "error",
+        issues.error(
             "source_unlabelled",
             str(src.root),
             f"The source folder {src.root} must be labelled: one sub-folder per class.",
@@ -279,8 +278,7 @@ def check_folders(
         if other is not None:
             issues += compare_domains(src, other)
     if tst is not None and not tst.labelled:
-        issues.add(
-            "error",
+        issues.error(
             "target_test_unlabelled",
             str(tst.root),
             f"The target test folder {tst.root} must be labelled (one sub-folder per class) to measure accuracy.",
@@ -290,8 +288,7 @@ def check_folders(
         if a is not None and b is not None and a is not b:
             shared = _overlap(a, b)
             if shared:
-                issues.add(
-                    "warning",
+                issues.warning(
                     "test_overlap",
                     b.root,
                     f"{len(shared)} images of the {bn} folder also appear in the {an} "

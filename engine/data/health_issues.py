@@ -31,10 +31,19 @@ class Issue(BaseModel):
 
 
 class Issues(list[Issue]):
-    """The findings of one check, in order; `add` keeps each rule to one call."""
+    """The findings of one check, in order; `error`, `warning` and `info` keep each rule to one call."""
 
     def add(self, level: Level, code: str, path: str | None, message: str) -> None:
         self.append(Issue(level=level, code=code, path=path, message=message))
+
+    def error(self, code: str, path: str | None, message: str) -> None:
+        self.add("error", code, path, message)
+
+    def warning(self, code: str, path: str | None, message: str) -> None:
+        self.add("warning", code, path, message)
+
+    def info(self, code: str, path: str | None, message: str) -> None:
+        self.add("info", code, path, message)
 
 
 def _names(items: list[str]) -> str:
@@ -48,45 +57,37 @@ def domain_issues(
     issues = Issues()
     root = str(domain.root)
     if readable == 0:
-        issues.add("error", "all_unreadable", root, f"None of the {len(domain)} images in '{domain.name}' can be read.")
+        issues.error("all_unreadable", root, f"None of the {len(domain)} images in '{domain.name}' can be read.")
     elif unreadable:
-        issues.add(
-            "warning",
+        issues.warning(
             "unreadable",
             root,
             f"{len(unreadable)} of {len(domain)} images cannot be read and will be skipped.",
         )
     if duplicates:
         extra = sum(len(g) - 1 for g in duplicates)
-        issues.add(
-            "warning", "duplicates", root, f"{len(duplicates)} groups of identical files ({extra} redundant copies)."
-        )
+        issues.warning("duplicates", root, f"{len(duplicates)} groups of identical files ({extra} redundant copies).")
         if domain.labelled:
             label_of = {str(s.path): s.label for s in domain.samples}
             clash = [g for g in duplicates if len({label_of.get(p) for p in g}) > 1]
             if clash:
-                issues.add(
-                    "warning",
+                issues.warning(
                     "duplicate_across_classes",
                     clash[0][0],
                     f"{len(clash)} identical images sit in different classes (contradictory labels).",
                 )
     if domain.empty_classes:
-        issues.add(
-            "warning", "empty_class", root, f"Class folder(s) without images, ignored: {_names(domain.empty_classes)}."
-        )
+        issues.warning("empty_class", root, f"Class folder(s) without images, ignored: {_names(domain.empty_classes)}.")
     if domain.labelled and readable:
         if len(counts) == 1:
-            issues.add(
-                "warning",
+            issues.warning(
                 "single_class",
                 root,
                 f"Only one class ({domain.classes[0]}); a classifier needs at least two.",
             )
         small = [f"{c} ({n})" for c, n in counts.items() if n < SMALL_CLASS]
         if small:
-            issues.add(
-                "warning",
+            issues.warning(
                 "small_class",
                 root,
                 f"Classes with fewer than {SMALL_CLASS} readable images: {_names(small)}.",
@@ -97,8 +98,7 @@ def domain_issues(
             tiny = min(nonzero, key=lambda c: nonzero[c])
             ratio = nonzero[big] / nonzero[tiny]
             if ratio >= IMBALANCE_RATIO:
-                issues.add(
-                    "warning",
+                issues.warning(
                     "imbalance",
                     root,
                     f"Classes are imbalanced: '{big}' has {nonzero[big]} images, "
@@ -106,13 +106,13 @@ def domain_issues(
                 )
     others = [p for p, why in domain.skipped if why.startswith("not an image")]
     if others:
-        issues.add("info", "non_image_files", root, f"{len(others)} files without an image extension were ignored.")
+        issues.info("non_image_files", root, f"{len(others)} files without an image extension were ignored.")
     folders = [(p, why) for p, why in domain.skipped if why.startswith(UNREADABLE_FOLDER)]
     for p, why in folders:
-        issues.append(Issue(level="warning", code="unreadable_folder", path=p, message=f"Sub-folder skipped: {why}."))
+        issues.warning("unreadable_folder", p, f"Sub-folder skipped: {why}.")
     odd = [(p, why) for p, why in domain.skipped if not why.startswith(("not an image", UNREADABLE_FOLDER))]
     for p, why in odd[:_MAX_LISTED]:
-        issues.append(Issue(level="info", code="skipped", path=p, message=f"Skipped while scanning: {why}."))
+        issues.info("skipped", p, f"Skipped while scanning: {why}.")
     for issue in issues:
         issue.path = display_name(issue.path) if issue.path else issue.path
         issue.message = display_name(issue.message)
@@ -132,22 +132,16 @@ def compare_domains(source: Domain, target: Domain) -> list[Issue]:
         ]
     if not source.labelled:
         return []
-    issues = Issues()
-    extra = [c for c in target.classes if c not in source.classes]
-    if extra:
-        issues.add(
-            "error",
+    issues, root = Issues(), str(target.root)
+    if extra := [c for c in target.classes if c not in source.classes]:
+        issues.error(
             "class_missing_in_source",
-            str(target.root),
+            root,
             f"'{target.name}' has classes the source '{source.name}' lacks: {_names(extra)}. "
             "Rename them to match the source folders or remove them.",
         )
-    missing = [c for c in source.classes if c not in target.classes]
-    if missing:
-        issues.add(
-            "warning",
-            "class_missing_in_target",
-            str(target.root),
-            f"'{target.name}' has no images of source classes: {_names(missing)}.",
+    if missing := [c for c in source.classes if c not in target.classes]:
+        issues.warning(
+            "class_missing_in_target", root, f"'{target.name}' has no images of source classes: {_names(missing)}."
         )
     return issues

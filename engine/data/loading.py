@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Literal, cast
+from typing import TYPE_CHECKING, Literal, cast
 
 import torch
 from torch.utils.data import Dataset
@@ -16,6 +16,11 @@ from torchvision.transforms import v2
 
 from engine.core.errors import UserError
 from engine.data.folders import Domain
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
+    from engine.data.cached_decode import DecodeOptions
 
 Preset = Literal["none", "light", "strong"]
 PRESETS: tuple[str, ...] = ("none", "light", "strong")
@@ -41,48 +46,24 @@ class DecodedDomain:
         return int(self.images.shape[0])
 
 
-def decode_domain(
-    domain: Domain,
-    size: int,
-    *,
-    workers: int = 0,
-    progress: Callable[[int, int], None] | None = None,
-    control: Any = None,
-    max_pixels: int | None = None,
-    threads: int | None = None,
-    budget: int | None = None,
-    warn: Callable[[str], None] | None = None,
-    use_cache: bool = True,
-    lazy: bool = False,
-) -> DecodedDomain:
+def decode_domain(domain: Domain, size: int, *, workers: int = 0, **options: Unpack[DecodeOptions]) -> DecodedDomain:
     """Decode every image of `domain` to size×size uint8 (engine.data.decode, the shared decoder).
 
     Files decoded by an earlier run and unchanged since are read from the disk cache
     (engine.data.image_cache); the rest are decoded on `threads` threads (default: all cores
-    but one; `workers`, the older setting, counts as threads when given). Within `budget`
-    bytes (None: no limit) the images are one in-memory tensor, over it DiskImages; `lazy`
-    returns DiskImages whenever the disk cache holds them (the caller reads what it needs).
-    `progress(done, total)` is called once per batch, and `control.check()` between batches
-    (raises Stopped). Unreadable files land in `skipped`.
+    but one; `workers`, the older setting, counts as threads when given). The other `options`
+    are `decode_cached`'s: within `budget` bytes (None: no limit) the images are one in-memory
+    tensor, over it DiskImages; `lazy` returns DiskImages whenever the disk cache holds them
+    (the caller reads what it needs). `progress(done, total)` is called once per batch, and
+    `control.check()` between batches (raises Stopped). Unreadable files land in `skipped`.
     """
     if size <= 0:
         raise UserError(f"image size is {size}; use a positive number of pixels such as 224.")
     from engine.data.cached_decode import decode_cached
 
     paths = [str(p) for p in domain.paths]
-    res = decode_cached(
-        paths,
-        domain.root,
-        size,
-        threads=threads or (workers if workers > 0 else None),
-        budget=budget,
-        progress=progress,
-        control=control,
-        warn=warn,
-        max_pixels=max_pixels,
-        use_cache=use_cache,
-        lazy=lazy,
-    )
+    options["threads"] = options.get("threads") or (workers if workers > 0 else None)
+    res = decode_cached(paths, domain.root, size, **options)
     labels = torch.tensor([-1 if s.label is None else s.label for s in domain.samples], dtype=torch.int64)
     keep = torch.from_numpy(res.keep)
     # DiskImages (over the budget) indexes like the uint8 tensor the loops expect: typed as one

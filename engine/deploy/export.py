@@ -105,28 +105,43 @@ def export_onnx(
             num_outputs = int(_logits(model(example[:2])).shape[-1])
         meta = _metadata_strings(metadata)
         _check_classes(meta, num_outputs)
-        batch = torch.export.Dim("batch", min=1, max=1 << 16)
-        try:
-            program = torch.onnx.export(
-                model,
-                (example,),
-                dynamo=True,
-                input_names=[INPUT_NAME],
-                output_names=[OUTPUT_NAME, *extra_outputs],
-                dynamic_shapes=({0: batch},),
-                external_data=False,
-                optimize=True,
-                verbose=False,
-            )
-        except Exception as exc:  # the exporter raises many types; surface one readable error
-            raise ExportError(f"ONNX export of {type(model).__name__} failed: {type(exc).__name__}: {exc}") from exc
+        outputs = [OUTPUT_NAME, *extra_outputs]
+        program = dynamo_program(model, (example,), [INPUT_NAME], outputs, type(model).__name__)
     finally:
         model.train(was_training)
-    if program is None:
-        raise ExportError("torch.onnx.export returned no program")
-
     write_program(program, meta, out_path)
     return out_path
+
+
+def dynamo_program(
+    model: torch.nn.Module,
+    args: tuple[torch.Tensor, ...],
+    input_names: list[str],
+    output_names: list[str],
+    what: str,
+    error: type[UserError] = ExportError,
+) -> Any:
+    """The ONNX program of `model` from the dynamo exporter, every input with a dynamic batch axis.
+
+    The exporter raises many exception types; they become one readable `error` naming `what`."""
+    batch = torch.export.Dim("batch", min=1, max=1 << 16)
+    try:
+        program = torch.onnx.export(
+            model,
+            args,
+            dynamo=True,
+            input_names=input_names,
+            output_names=output_names,
+            dynamic_shapes=tuple({0: batch} for _ in args),
+            external_data=False,
+            optimize=True,
+            verbose=False,
+        )
+    except Exception as exc:
+        raise error(f"ONNX export of {what} failed: {type(exc).__name__}: {exc}") from exc
+    if program is None:
+        raise error(f"ONNX export of {what} returned no program.")
+    return program
 
 
 def _ort_session(onnx_path: Path) -> Any:

@@ -48,12 +48,12 @@ def _sizes(paths: list[Path]) -> dict[tuple[int, int], Path]:
 def load_gan_images(
     folder: Path,
     image_size: int,
+    emit: Emit,
+    control: JobControl,
     *,
     conditional: bool,
     batch_size: int,
     resize_mixed: bool,
-    emit: Emit,
-    control: JobControl,
     workers: int = 0,
 ) -> GanImages:
     """Decode `folder` to `image_size` px, or raise a UserError saying what is wrong with it."""

@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
 from engine.core.errors import UserError
-from engine.core.fsutil import atomic_write_bytes
+from engine.deploy.export import dynamo_program, write_program
 from engine.gan.run_io import GanArch
 
 
@@ -35,37 +34,10 @@ def export_generator(g: nn.Module, arch: GanArch, classes: list[str], out: Path)
     """Write `g` (eval mode) as ONNX to `out`, atomically."""
     wrapped = Unit(g.eval(), bool(arch.num_classes)).eval()
     z = torch.randn(2, arch.z_dim)
-    batch = torch.export.Dim("batch", min=1, max=1 << 16)
-    args: tuple[Any, ...] = (z,)
-    names, shapes = ["z"], [{0: batch}]
-    if arch.num_classes:
-        args = (z, torch.zeros(2, dtype=torch.long))
-        names.append("y")
-        shapes.append({0: batch})
-    try:
-        program = torch.onnx.export(
-            wrapped,
-            args,
-            dynamo=True,
-            input_names=names,
-            output_names=["images"],
-            dynamic_shapes=tuple(shapes),
-            external_data=False,
-            optimize=True,
-            verbose=False,
-        )
-    except Exception as exc:
-        raise UserError(f"ONNX export of the generator failed: {type(exc).__name__}: {exc}") from exc
-    if program is None:
-        raise UserError("ONNX export of the generator returned no program.")
-    proto = program.model_proto
+    args, names = ((z, torch.zeros(2, dtype=torch.long)), ["z", "y"]) if arch.num_classes else ((z,), ["z"])
+    program = dynamo_program(wrapped, args, names, ["images"], "the generator", error=UserError)
     meta = {"kind": "gan-generator", "classes": json.dumps(classes), **{k: str(v) for k, v in arch.as_dict().items()}}
-    del proto.metadata_props[:]
-    for key, value in sorted(meta.items()):
-        entry = proto.metadata_props.add()
-        entry.key, entry.value = key, value
-    proto.producer_name = "transfer-studio"
-    atomic_write_bytes(out, proto.SerializeToString())
+    write_program(program, meta, out)
     return out
 
 

@@ -69,11 +69,11 @@ def run(config: GanTrainConfig, emit: Emit, control: JobControl) -> GanTrainRepo
     data = load_gan_images(
         config.data,
         config.image_size,
+        emit,
+        control,
         conditional=config.conditional,
         batch_size=config.batch_size,
         resize_mixed=config.resize_mixed,
-        emit=emit,
-        control=control,
         workers=config.workers,
     )
     transfer: dict[str, Any] | None = None

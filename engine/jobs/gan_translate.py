@@ -81,11 +81,9 @@ def source_classifier(run_dir: Path, image_size: int) -> Any:
 
 
 def run(config: TranslateConfig, emit: Emit, control: JobControl) -> TranslateReport:
-    import re
 
-    from engine.core.config import save_toml
     from engine.core.fsutil import atomic_write_bytes
-    from engine.core.runs import Run, new_run_dir
+    from engine.core.runs import create_kind_run
     from engine.gan.data import load_gan_images
     from engine.gan.grid import grid_png, save_png, to_uint8_hwc
     from engine.gan.translate import TranslatorTrainer, pairs_grid
@@ -97,9 +95,7 @@ def run(config: TranslateConfig, emit: Emit, control: JobControl) -> TranslateRe
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise UserError(f"{out}: already exists and is not an empty folder; choose a new folder for the translations.")
     src, tgt = (
-        load_gan_images(
-            folder, config.image_size, conditional=labelled, batch_size=2, resize_mixed=True, emit=emit, control=control
-        )
+        load_gan_images(folder, config.image_size, emit, control, conditional=labelled, batch_size=2, resize_mixed=True)
         for folder, labelled in ((config.source, True), (config.target, False))
     )
     classifier = None
@@ -112,10 +108,11 @@ def run(config: TranslateConfig, emit: Emit, control: JobControl) -> TranslateRe
             )
     else:
         emit(Log("no source classifier given (--classifier RUN): semantic consistency is off, cycle loss only."))
-    slug = re.sub(r"[^A-Za-z0-9_.-]+", "-", config.name or "").strip("-")[:60]
-    run_ = Run(new_run_dir(Path(config.runs_dir), slug or time.strftime("%Y%m%d-%H%M%S-translate")))
-    save_toml(config, run_.config_path)
-    run_.update_info(status="running", kind="translate", method="translate", backbone="cyclegan", created=time.time())
+    base = time.strftime("%Y%m%d-%H%M%S-translate")
+    run_ = create_kind_run(
+        config, config.runs_dir, config.name, base, kind="translate", method="translate", backbone="cyclegan"
+    )
+    run_.update_info(status="running")
     device = pick_device(config.device)
     trainer = TranslatorTrainer(
         src.images, src.labels, tgt.images, classifier=classifier, width=config.width, batch_size=config.batch_size,

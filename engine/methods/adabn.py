@@ -11,20 +11,16 @@ shows what their losses add.
 
 from __future__ import annotations
 
-from engine.methods.base import Batch, Method, MethodConfig, StepResult, register
+from engine.methods.base import Batch, Method, MethodConfig, StepResult
 
 
 class AdaBNConfig(MethodConfig):
     """Fine-tuning's settings: AdaBN adds no loss, only target statistics."""
 
 
-@register
-class AdaBN(Method[AdaBNConfig]):
+class AdaBN(Method[AdaBNConfig], name="adabn", label="AdaBN (target BatchNorm statistics)"):
     """Li et al. 2017: fine-tune on the source, then normalise target images with the target's own BatchNorm statistics."""
 
-    name = "adabn"
-    label = "AdaBN (target BatchNorm statistics)"
-    Config = AdaBNConfig
     uses_target = True
     kind = "domain adaptation"
 

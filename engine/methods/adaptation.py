@@ -14,6 +14,7 @@ from typing import Literal, NamedTuple, TypeVar
 import torch
 from pydantic import Field
 
+from engine.core.config import weight
 from engine.core.errors import UserError
 from engine.methods.base import Batch, Method, MethodConfig, StepResult
 from engine.methods.regularisers import with_regularisers
@@ -23,9 +24,7 @@ from engine.models.domain_discriminator import dann_lambda, dann_lr_factor, forw
 class AdaptationConfig(MethodConfig):
     """Settings shared by the domain-adaptation methods."""
 
-    transfer_weight: float = Field(
-        1.0, ge=0, le=100, description="Weight of the transfer (alignment) loss against the classification loss."
-    )
+    transfer_weight: float = weight(1.0, "Weight of the transfer (alignment) loss against the classification loss.")
     ramp_up: bool = Field(
         True,
         description="Grow the transfer weight from 0 to its value with λ(p) = 2/(1+exp(−γp)) − 1 over the run (Ganin 2016), so early noisy features are not aligned.",
@@ -42,17 +41,13 @@ class AdaptationConfig(MethodConfig):
         True,
         description="AdaBN (Li 2016): after every epoch, set the BatchNorm statistics to those of the target images, so the model normalises target images as target images; source accuracy is measured with source statistics.",
     )
-    mcc_weight: float = Field(
+    mcc_weight: float = weight(
         0.0,
-        ge=0,
-        le=100,
-        description="Add minimum class confusion (Jin 2020) on the target predictions with this weight, on top of the method's own loss (0: off); DANN+MCC is DANN with mcc_weight 1.",
+        "Add minimum class confusion (Jin 2020) on the target predictions with this weight, on top of the method's own loss (0: off); DANN+MCC is DANN with mcc_weight 1.",
     )
-    entropy_weight: float = Field(
+    entropy_weight: float = weight(
         0.0,
-        ge=0,
-        le=100,
-        description="Add the mean entropy of the target predictions (Grandvalet & Bengio 2004) with this weight, so the classifier's boundaries avoid dense target regions (0: off).",
+        "Add the mean entropy of the target predictions (Grandvalet & Bengio 2004) with this weight, so the classifier's boundaries avoid dense target regions (0: off).",
     )
 
 

@@ -8,6 +8,7 @@ between a training loop and `BaseFinetuning`-style freezing hooks.
 from __future__ import annotations
 
 import inspect
+import typing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
@@ -15,7 +16,7 @@ import torch
 from pydantic import Field
 from torch import nn
 
-from engine.core.config import StrictModel, validate
+from engine.core.config import StrictModel, validate, weight
 from engine.core.events import Emit
 from engine.core.registry import Registry
 from engine.models.classifier import ImageClassifier
@@ -28,11 +29,10 @@ class MethodConfig(StrictModel):
     """Settings every method shares. Subclasses add their own fields (with descriptions)."""
 
     freeze_stages: int = Field(0, ge=0, le=32, description="Freeze the first N stages of the backbone (0: train all).")
-    backbone_lr_factor: float = Field(
+    backbone_lr_factor: float = weight(
         0.1,
-        ge=0,
+        "Pretrained layers learn at the learning rate times this (a randomly initialised backbone learns at the full rate).",
         le=10,
-        description="Pretrained layers learn at the learning rate times this (a randomly initialised backbone learns at the full rate).",
     )
     bottleneck_dim: int = Field(0, ge=0, le=4096, description="Width of a bottleneck layer before the head (0: none).")
 
@@ -74,10 +74,14 @@ def batch_accuracy(logits: torch.Tensor, y: torch.Tensor) -> float:
 
 
 class Method(nn.Module, Generic[C]):
-    """Base class. Subclasses set `name`, `label`, `summary`, `Config` and write `training_step`.
+    """Base class. A method names itself in its class line and writes `training_step`:
 
-    Generic in its config class (`class DANN(AdaptationMethod[DANNConfig])`), so `self.config`
-    has the method's own fields for the type checker. Optional hooks (`epoch_metrics`,
+        class DeepCORAL(AdaptationMethod[CORALConfig], name="coral", label="Deep CORAL"):
+            '''Sun & Saenko 2016: ... (the docstring's first paragraph is its `summary`).'''
+
+    That registers it (see `register`). Generic in its config class, so `self.config` has the
+    method's own fields for the type checker, and that class is its `Config` (a class generic in
+    a type variable, like DANN, sets `Config` itself). Optional hooks (`epoch_metrics`,
     `feature_cache_ok`, `target_bn`, `lr_multiplier`) are declared here as no-ops; the trainer
     calls them on every method.
     """
@@ -95,6 +99,16 @@ class Method(nn.Module, Generic[C]):
     ddp_unused_parameters: ClassVar[bool] = False
 
     config: C
+
+    def __init_subclass__(cls, name: str = "", label: str = "", **kwargs: Any) -> None:
+        """Fill `Config` from the generic argument and register a class that gives a `name`:
+        the name, label and config class are then said once, in the class line."""
+        super().__init_subclass__(**kwargs)
+        if "Config" not in cls.__dict__:
+            cls.Config = _generic_config(cls, cls.Config)
+        if name:
+            cls.name, cls.label = name, label or name
+            register(cls)
 
     def __init__(self, model: ImageClassifier, config: C, ctx: MethodContext) -> None:
         super().__init__()
@@ -188,6 +202,15 @@ class Method(nn.Module, Generic[C]):
         return None
 
 
+def _generic_config(cls: type, inherited: type[MethodConfig]) -> type[MethodConfig]:
+    """The config class `cls` is generic in (`Method[FinetuneConfig]`), else the inherited one."""
+    for base in cls.__dict__.get("__orig_bases__", ()):
+        for arg in typing.get_args(base):
+            if isinstance(arg, type) and issubclass(arg, MethodConfig):
+                return arg
+    return inherited
+
+
 AnyMethod = Method[Any]
 M = TypeVar("M", bound=type[AnyMethod])
 
@@ -196,7 +219,8 @@ METHODS: Registry[type[AnyMethod]] = Registry("method")
 
 def register(cls: M) -> M:
     """Add a method class to METHODS; its docstring's first paragraph is its `summary` (shown in
-    the method list and the Train page) unless it sets one."""
+    the method list and the Train page) unless it sets one. A class that gives `name=` in its
+    class line is registered already; `@register` serves one that sets `name` in its body."""
     if not cls.name:
         raise ValueError(f"{cls.__name__} has no name")
     doc = cls.__dict__.get("__doc__")

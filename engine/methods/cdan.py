@@ -17,7 +17,7 @@ from pydantic import Field
 from torch.nn import functional as F
 
 from engine.methods.adaptation import AdaptationMethod, DomainOutputs
-from engine.methods.base import MethodContext, register
+from engine.methods.base import MethodContext
 from engine.methods.da_losses import entropy
 from engine.methods.dann import AdversarialConfig, discriminator_width
 from engine.models.classifier import ImageClassifier
@@ -44,13 +44,9 @@ def _domain_weights(w: torch.Tensor) -> torch.Tensor:
     return w * (w.numel() / w.sum().clamp_min(1e-8))
 
 
-@register
-class CDAN(AdaptationMethod[CDANConfig]):
+class CDAN(AdaptationMethod[CDANConfig], name="cdan", label="CDAN (conditional adversarial)"):
     """Long et al. 2018: the discriminator sees features ⊗ predictions, aligning classes rather than whole domains; +E weights by confidence."""
 
-    name = "cdan"
-    label = "CDAN (conditional adversarial)"
-    Config = CDANConfig
     ramp_in_loss = False  # λ(p) scales the reversed gradient instead
 
     def __init__(self, model: ImageClassifier, config: CDANConfig, ctx: MethodContext) -> None:

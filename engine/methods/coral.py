@@ -8,26 +8,18 @@ is added to the classification loss.
 from __future__ import annotations
 
 import torch
-from pydantic import Field
 
+from engine.core.config import weight
 from engine.methods.adaptation import AdaptationConfig, AdaptationMethod, DomainOutputs
-from engine.methods.base import register
 from engine.methods.da_losses import coral
 
 
 class CORALConfig(AdaptationConfig):
-    transfer_weight: float = Field(
-        1.0, ge=0, le=10_000, description="Weight of the CORAL loss against the classification loss."
-    )
+    transfer_weight: float = weight(1.0, "Weight of the CORAL loss against the classification loss.", le=10_000)
 
 
-@register
-class DeepCORAL(AdaptationMethod[CORALConfig]):
+class DeepCORAL(AdaptationMethod[CORALConfig], name="coral", label="Deep CORAL"):
     """Sun & Saenko 2016: match the covariance of source and target features."""
-
-    name = "coral"
-    label = "Deep CORAL"
-    Config = CORALConfig
 
     def transfer_loss(self, out: DomainOutputs, lam: float) -> tuple[torch.Tensor, dict[str, float]]:
         return coral(out.f_s, out.f_t), {}

@@ -13,7 +13,6 @@ from pydantic import Field, field_validator
 from torch.nn import functional as F
 
 from engine.methods.adaptation import AdaptationConfig, AdaptationMethod, DomainOutputs
-from engine.methods.base import register
 from engine.methods.da_losses import DEFAULT_KERNEL_MULTIPLIERS, mk_mmd
 
 
@@ -36,13 +35,8 @@ class DANConfig(AdaptationConfig):
         return v
 
 
-@register
-class DAN(AdaptationMethod[DANConfig]):
+class DAN(AdaptationMethod[DANConfig], name="dan", label="DAN (multi-kernel MMD)"):
     """Long et al. 2015: minimise the multi-kernel maximum mean discrepancy between source and target features."""
-
-    name = "dan"
-    label = "DAN (multi-kernel MMD)"
-    Config = DANConfig
 
     def transfer_loss(self, out: DomainOutputs, lam: float) -> tuple[torch.Tensor, dict[str, float]]:
         multipliers = self.config.kernel_multipliers

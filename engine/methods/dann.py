@@ -26,8 +26,9 @@ from typing import TypeVar
 import torch
 from pydantic import Field
 
+from engine.core.config import share
 from engine.methods.adaptation import AdaptationConfig, AdaptationMethod, DomainOutputs
-from engine.methods.base import MethodContext, register
+from engine.methods.base import MethodContext
 from engine.models.classifier import ImageClassifier
 from engine.models.domain_discriminator import DomainDiscriminator, GradientReversal, domain_adversarial_loss
 
@@ -42,7 +43,7 @@ class AdversarialConfig(AdaptationConfig):
         description="Width of the discriminator's hidden layers (0: twice its input width, between 256 and 1024).",
     )
     disc_depth: int = Field(2, ge=1, le=4, description="Number of hidden layers in the discriminator.")
-    disc_dropout: float = Field(0.5, ge=0, lt=1, description="Dropout after each hidden layer of the discriminator.")
+    disc_dropout: float = share(0.5, "Dropout after each hidden layer of the discriminator.", below_one=True)
 
 
 class DANNConfig(AdversarialConfig):
@@ -62,12 +63,9 @@ def discriminator_width(config: AdversarialConfig, in_dim: int) -> int:
 DC = TypeVar("DC", bound=DANNConfig)
 
 
-@register
-class DANN(AdaptationMethod[DC]):
+class DANN(AdaptationMethod[DC], name="dann", label="DANN (domain-adversarial)"):
     """Ganin & Lempitsky 2015: a gradient reversal layer makes source and target features indistinguishable to a domain discriminator."""
 
-    name = "dann"
-    label = "DANN (domain-adversarial)"
     Config = DANNConfig
     ramp_in_loss = False  # λ(p) scales the reversed gradient instead
 

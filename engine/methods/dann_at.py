@@ -12,8 +12,9 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from engine.core.config import share
 from engine.methods.adversarial import RobustConfig, RobustMethod
-from engine.methods.base import Batch, MethodContext, StepResult, batch_accuracy, register
+from engine.methods.base import Batch, MethodContext, StepResult, batch_accuracy
 from engine.methods.dann import DANN, DANNConfig
 from engine.models.classifier import ImageClassifier
 
@@ -22,18 +23,15 @@ class DannATConfig(DANNConfig, RobustConfig):
     attack_steps: int = Field(
         3, ge=1, le=100, description="PGD steps on the source images while training (1: FGSM from a random start)."
     )
-    clean_weight: float = Field(
-        0.5, ge=0, le=1, description="Share of the clean source loss in the classification loss."
-    )
+    clean_weight: float = share(0.5, "Share of the clean source loss in the classification loss.")
 
 
-@register
-class DannAT(DANN[DannATConfig], RobustMethod[DannATConfig]):
+class DannAT(
+    DANN[DannATConfig], RobustMethod[DannATConfig], name="dann_at", label="Robust DANN (adversarial transfer)"
+):
     """DANN's domain alignment plus adversarial training of the source classifier: adapted and hardened in one run."""
 
-    name = "dann_at"
-    label = "Robust DANN (adversarial transfer)"
-    Config = DannATConfig
+    Config = DannATConfig  # said here too: its two bases declare different config classes
     kind = "robustness"
     uses_target = True
 

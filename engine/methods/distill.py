@@ -12,15 +12,15 @@ augmentation off they are computed once before training and looked up by image c
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field
 
+from engine.core.config import OptionalPath, path_field, share, weight
 from engine.core.errors import UserError
 from engine.core.events import Emit, Log
-from engine.methods.base import Batch, Method, MethodConfig, MethodContext, StepResult, register
+from engine.methods.base import Batch, Method, MethodConfig, MethodContext, StepResult
 from engine.methods.kd_losses import agreement, dist_loss, dkd, hinton_kd
 from engine.methods.teachers import Teacher, count_params, load_teacher
 from engine.models.classifier import ImageClassifier
@@ -30,38 +30,29 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 class DistillConfig(MethodConfig):
-    teacher: Path | None = Field(
-        None,
-        description="The teacher: a finished run directory (or any file in it) or an .onnx image classifier.",
-        json_schema_extra={"path": "file_or_dir"},
+    teacher: OptionalPath = path_field(
+        "The teacher: a finished run directory (or any file in it) or an .onnx image classifier."
     )
     loss: Literal["kd", "dkd", "dist"] = Field(
         "kd", description="kd: Hinton 2015; dkd: decoupled KD (Zhao 2022); dist: DIST, relations (Huang 2022)."
     )
     temperature: float = Field(4.0, gt=0, le=100, description="Softmax temperature T of the distillation loss.")
-    kd_weight: float = Field(1.0, ge=0, le=100, description="Weight of the distillation loss.")
-    hard_weight: float = Field(
-        1.0, ge=0, le=100, description="Weight of the cross-entropy on the source labels (0: teacher only)."
-    )
+    kd_weight: float = weight(1.0, "Weight of the distillation loss.")
+    hard_weight: float = weight(1.0, "Weight of the cross-entropy on the source labels (0: teacher only).")
     use_target: bool = Field(
         True, description="Also distil on the unlabelled target images (the teacher's soft labels there)."
     )
-    dkd_alpha: float = Field(1.0, ge=0, le=100, description="DKD: weight α of the target-class term.")
-    dkd_beta: float = Field(8.0, ge=0, le=100, description="DKD: weight β of the non-target-class term.")
-    dist_beta: float = Field(1.0, ge=0, le=100, description="DIST: weight β of the inter-class relation.")
-    dist_gamma: float = Field(1.0, ge=0, le=100, description="DIST: weight γ of the intra-class relation.")
-    warmup: float = Field(
-        0.0, ge=0, lt=1, description="Share of the run over which the distillation weight grows from 0 (DKD uses it)."
+    dkd_alpha: float = weight(1.0, "DKD: weight α of the target-class term.")
+    dkd_beta: float = weight(8.0, "DKD: weight β of the non-target-class term.")
+    dist_beta: float = weight(1.0, "DIST: weight β of the inter-class relation.")
+    dist_gamma: float = weight(1.0, "DIST: weight γ of the intra-class relation.")
+    warmup: float = share(
+        0.0, "Share of the run over which the distillation weight grows from 0 (DKD uses it).", below_one=True
     )
     target_bn: bool = Field(
         True,
         description="With target images: after every epoch, set BatchNorm statistics to the target's (AdaBN), as the adaptation methods do.",
     )
-
-    @field_validator("teacher", mode="before")
-    @classmethod
-    def _blank_is_none(cls, v: Any) -> Any:
-        return None if isinstance(v, str) and not v.strip() else v
 
 
 def fingerprint(x: torch.Tensor) -> list[int]:
@@ -74,12 +65,9 @@ def fingerprint(x: torch.Tensor) -> list[int]:
     return (flat * weights.to(flat.device)).sum(1).tolist()
 
 
-@register
-class Distill(Method):
+class Distill(Method, name="distill", label="Knowledge distillation"):
     """Train a small student on a teacher's soft predictions (a run or an ONNX file), on source and target images."""
 
-    name = "distill"
-    label = "Knowledge distillation"
     Config = DistillConfig
     uses_target = True  # target images are used when given; distill runs without them too
     target_optional = True

@@ -12,7 +12,7 @@ from __future__ import annotations
 from pydantic import Field
 
 from engine.methods.adversarial import RobustConfig, RobustMethod
-from engine.methods.base import Batch, StepResult, batch_accuracy, register
+from engine.methods.base import Batch, StepResult, batch_accuracy
 
 
 class FastATConfig(RobustConfig):
@@ -20,13 +20,8 @@ class FastATConfig(RobustConfig):
     attack_steps: int = Field(1, ge=1, le=1, description="Fast adversarial training uses a single FGSM step.")
 
 
-@register
-class FastAT(RobustMethod[FastATConfig]):
+class FastAT(RobustMethod[FastATConfig], name="fast_at", label="Fast adversarial training (FGSM-RS)"):
     """Wong et al. 2020: train on FGSM examples from a random start; robust at about twice the cost of standard training."""
-
-    name = "fast_at"
-    label = "Fast adversarial training (FGSM-RS)"
-    Config = FastATConfig
 
     def step_size(self, steps: int) -> float:
         return self.config.alpha_factor * self.config.eps

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from engine.methods.base import Batch, Method, MethodConfig, StepResult, register
+from engine.methods.base import Batch, Method, MethodConfig, StepResult
 
 
 class FinetuneConfig(MethodConfig):
@@ -17,13 +17,8 @@ class FinetuneConfig(MethodConfig):
     )
 
 
-@register
-class Finetune(Method[FinetuneConfig]):
+class Finetune(Method[FinetuneConfig], name="finetune", label="Fine-tuning"):
     """Train a new head (and optionally the backbone) on the labelled source. Source-only baseline."""
-
-    name = "finetune"
-    label = "Fine-tuning"
-    Config = FinetuneConfig
 
     def frozen_stage_count(self) -> int:
         if self.config.linear_probe:

@@ -21,8 +21,9 @@ from __future__ import annotations
 import torch
 from pydantic import Field
 
+from engine.core.config import weight
 from engine.methods.adaptation import AdaptationConfig, AdaptationMethod
-from engine.methods.base import Batch, MethodContext, StepResult, register
+from engine.methods.base import Batch, MethodContext, StepResult
 from engine.methods.regularisers import with_regularisers
 from engine.models.classifier import ImageClassifier
 from engine.models.domain_discriminator import DomainDiscriminator, domain_adversarial_loss
@@ -50,21 +51,18 @@ class ImportanceWeightingConfig(AdaptationConfig):
         description="Largest importance weight (and 1/clip the smallest) before normalising to mean 1: "
         "lower is steadier, higher corrects a larger shift.",
     )
-    transfer_weight: float = Field(
-        1.0,
-        ge=0,
-        le=100,
-        description="Weight of the domain classifier's loss (it trains only the classifier, on detached features).",
+    transfer_weight: float = weight(
+        1.0, "Weight of the domain classifier's loss (it trains only the classifier, on detached features)."
     )
     disc_hidden: int = Field(256, ge=8, le=4096, description="Width of the domain classifier's hidden layer.")
 
 
-@register
-class ImportanceWeighting(AdaptationMethod[ImportanceWeightingConfig]):
-    name = "importance_weighting"
-    label = "Importance weighting (instance-based)"
+class ImportanceWeighting(
+    AdaptationMethod[ImportanceWeightingConfig],
+    name="importance_weighting",
+    label="Importance weighting (instance-based)",
+):
     summary = "Weight each source image by p_target/p_source from a domain classifier (clipped, normalised)."
-    Config = ImportanceWeightingConfig
 
     def __init__(self, model: ImageClassifier, config: ImportanceWeightingConfig, ctx: MethodContext) -> None:
         super().__init__(model, config, ctx)

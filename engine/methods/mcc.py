@@ -12,7 +12,6 @@ import torch
 from pydantic import Field
 
 from engine.methods.adaptation import AdaptationConfig, AdaptationMethod, DomainOutputs
-from engine.methods.base import register
 from engine.methods.da_losses import entropy, mcc_loss
 
 
@@ -22,13 +21,8 @@ class MCCConfig(AdaptationConfig):
     )
 
 
-@register
-class MCC(AdaptationMethod[MCCConfig]):
+class MCC(AdaptationMethod[MCCConfig], name="mcc", label="MCC (minimum class confusion)"):
     """Jin et al. 2020: penalise target predictions that confuse classes with each other."""
-
-    name = "mcc"
-    label = "MCC (minimum class confusion)"
-    Config = MCCConfig
 
     def transfer_loss(self, out: DomainOutputs, lam: float) -> tuple[torch.Tensor, dict[str, float]]:
         target_entropy = float(entropy(out.logits_t.detach()).mean())

@@ -21,7 +21,7 @@ from pydantic import Field
 from engine.core.errors import UserError
 from engine.core.events import Emit
 from engine.data.prepare import PreparedData
-from engine.methods.base import Batch, Method, MethodConfig, MethodContext, StepResult, register
+from engine.methods.base import Batch, Method, MethodConfig, MethodContext, StepResult
 from engine.models.classifier import ImageClassifier
 from engine.multitask.losses import MISSING, UncertaintyWeights, pcgrad_surrogate, task_accuracy, task_loss
 from engine.multitask.model import MultitaskClassifier
@@ -52,14 +52,10 @@ class MultitaskConfig(MethodConfig):
     )
 
 
-@register
-class Multitask(Method[MultitaskConfig]):
-    name = "multitask"
-    label = "Multitask"
+class Multitask(Method[MultitaskConfig], name="multitask", label="Multitask"):
     summary = (
         "Several labelled tasks share the early layers and branch into one head each (task folders or a labels table)."
     )
-    Config = MultitaskConfig
     kind = "multitask"
     # a task's head gets no gradient in a step whose batch has no label for it
     ddp_unused_parameters = True

@@ -8,25 +8,18 @@ a random start by default, as in Madry's CIFAR recipe). The robust baseline othe
 from __future__ import annotations
 
 import torch
-from pydantic import Field
 
+from engine.core.config import share
 from engine.methods.adversarial import RobustConfig, RobustMethod
-from engine.methods.base import Batch, StepResult, batch_accuracy, register
+from engine.methods.base import Batch, StepResult, batch_accuracy
 
 
 class PGDATConfig(RobustConfig):
-    clean_weight: float = Field(
-        0.0, ge=0, le=1, description="Share of the clean loss mixed in (0: adversarial only, as Madry)."
-    )
+    clean_weight: float = share(0.0, "Share of the clean loss mixed in (0: adversarial only, as Madry).")
 
 
-@register
-class PGDAT(RobustMethod[PGDATConfig]):
+class PGDAT(RobustMethod[PGDATConfig], name="pgd_at", label="PGD adversarial training (Madry)"):
     """Madry et al. 2018: train on PGD adversarial examples; the standard robust baseline."""
-
-    name = "pgd_at"
-    label = "PGD adversarial training (Madry)"
-    Config = PGDATConfig
 
     def training_step(self, batch: Batch) -> StepResult:
         cfg = self.config

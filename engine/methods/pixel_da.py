@@ -15,34 +15,26 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
+from engine.core.config import OptionalPath, path_field
 from engine.core.errors import UserError
 from engine.core.events import Emit, Log
-from engine.methods.base import Batch, Method, MethodConfig, StepResult, register
+from engine.methods.base import Batch, Method, MethodConfig, StepResult
 
 if TYPE_CHECKING:  # pragma: no cover
     from engine.data.prepare import PreparedData
 
 
 class PixelDAConfig(MethodConfig):
-    translator: Path | None = Field(
-        None,
-        description="A translation run (transfer-studio gan translate); empty: train one here first.",
-        json_schema_extra={"path": "file_or_dir"},
+    translator: OptionalPath = path_field(
+        "A translation run (transfer-studio gan translate); empty: train one here first."
     )
     translate_steps: int = Field(1000, ge=1, le=1_000_000, description="Steps of the translator trained here.")
-    classifier: Path | None = Field(
-        None,
-        description="A source-trained run for semantic consistency of the translator trained here (optional).",
-        json_schema_extra={"path": "file_or_dir"},
+    classifier: OptionalPath = path_field(
+        "A source-trained run for semantic consistency of the translator trained here (optional)."
     )
     keep_source: bool = Field(False, description="Train on the original source images as well as the translated ones.")
-
-    @field_validator("translator", "classifier", mode="before")
-    @classmethod
-    def _blank_is_none(cls, v: Any) -> Any:
-        return None if isinstance(v, str) and not v.strip() else v
 
 
 def _load_translator(run_dir: Path, size: int) -> Any:
@@ -67,12 +59,8 @@ def _load_translator(run_dir: Path, size: int) -> Any:
     return g
 
 
-@register
-class PixelDA(Method[PixelDAConfig]):
-    name = "pixel_da"
-    label = "Pixel-level DA (CyCADA)"
+class PixelDA(Method[PixelDAConfig], name="pixel_da", label="Pixel-level DA (CyCADA)"):
     summary = "Translate the source into the target's style with an unpaired GAN, then train on it with its labels."
-    Config = PixelDAConfig
     uses_target = True
     kind = "domain adaptation"
 

@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from pydantic import Field
 
+from engine.core.config import share
 from engine.methods.adaptation import AdaptationConfig, AdaptationMethod
-from engine.methods.base import Batch, StepResult, register
+from engine.methods.base import Batch, StepResult
 from engine.methods.da_losses import pseudo_label_loss
 from engine.methods.regularisers import with_regularisers
 
@@ -21,19 +22,14 @@ class SelfTrainingConfig(AdaptationConfig):
     threshold: float = Field(
         0.9, gt=0, le=1, description="Minimum predicted probability for a target image to get a pseudo-label."
     )
-    warmup: float = Field(
-        0.2, ge=0, lt=1, description="Share of the run trained on the source alone before pseudo-labels count."
+    warmup: float = share(
+        0.2, "Share of the run trained on the source alone before pseudo-labels count.", below_one=True
     )
     ramp_up: bool = Field(False, description="Also grow the pseudo-label weight with λ(p) after the warm-up.")
 
 
-@register
-class SelfTraining(AdaptationMethod[SelfTrainingConfig]):
+class SelfTraining(AdaptationMethod[SelfTrainingConfig], name="self_training", label="Self-training (pseudo-labels)"):
     """Train on confident target predictions (probability ≥ 0.9) as if they were labels, after a source warm-up."""
-
-    name = "self_training"
-    label = "Self-training (pseudo-labels)"
-    Config = SelfTrainingConfig
 
     def training_step(self, batch: Batch) -> StepResult:
         cfg = self.config

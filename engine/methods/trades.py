@@ -11,24 +11,18 @@ import torch
 import torch.nn.functional as F
 from pydantic import Field
 
+from engine.core.config import weight
 from engine.methods.adversarial import RobustConfig, RobustMethod
-from engine.methods.base import Batch, StepResult, batch_accuracy, register
+from engine.methods.base import Batch, StepResult, batch_accuracy
 
 
 class TradesConfig(RobustConfig):
-    beta: float = Field(
-        6.0, ge=0, le=100, description="Weight of the robustness (KL) term; higher is more robust, less accurate."
-    )
+    beta: float = weight(6.0, "Weight of the robustness (KL) term; higher is more robust, less accurate.")
     attack_steps: int = Field(10, ge=1, le=100, description="Gradient steps of the inner KL maximisation.")
 
 
-@register
-class Trades(RobustMethod[TradesConfig]):
+class Trades(RobustMethod[TradesConfig], name="trades", label="TRADES"):
     """Zhang et al. 2019: clean cross-entropy plus β·KL between clean and adversarial predictions."""
-
-    name = "trades"
-    label = "TRADES"
-    Config = TradesConfig
 
     def training_step(self, batch: Batch) -> StepResult:
         cfg = self.config

@@ -22,16 +22,17 @@ prediction see the unseen classes too.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Literal
 
 import torch
-from pydantic import Field, field_validator
+from pydantic import Field
 from torch import nn
 
+from engine.core.config import OptionalPath, path_field, share, weight
 from engine.core.errors import UserError
 from engine.core.events import Emit, Log
 from engine.data.attributes import AttributeTable, check_covers, load_attribute_table
-from engine.methods.base import Batch, Method, MethodConfig, MethodContext, StepResult, register
+from engine.methods.base import Batch, Method, MethodConfig, MethodContext, StepResult
 from engine.models.classifier import ImageClassifier
 from engine.models.zero_shot_head import ZeroShotHead, dap_fit, eszsl_solve, stacking_gamma
 
@@ -40,10 +41,8 @@ if TYPE_CHECKING:  # pragma: no cover
 
 
 class ZeroShotConfig(MethodConfig):
-    attributes: Path | None = Field(
-        None,
-        description="Class-attribute table (CSV: class, then one column per attribute) listing the seen and unseen classes.",
-        json_schema_extra={"path": "file"},
+    attributes: OptionalPath = path_field(
+        "Class-attribute table (CSV: class, then one column per attribute) listing the seen and unseen classes.", "file"
     )
     zsl: Literal["dap", "eszsl"] = Field(
         "eszsl",
@@ -55,11 +54,8 @@ class ZeroShotConfig(MethodConfig):
         le=1000,
         description="Calibrated stacking: subtract this from seen classes' scores (0: off; empty: chosen on the validation images).",
     )
-    calibration_tolerance: float = Field(
-        0.05,
-        ge=0,
-        le=1,
-        description="With automatic calibration: the share of seen validation accuracy the calibration may cost.",
+    calibration_tolerance: float = share(
+        0.05, "With automatic calibration: the share of seen validation accuracy the calibration may cost."
     )
     eszsl_gamma: float = Field(
         1.0, gt=0, le=1e4, description="ESZSL: ridge penalty on the feature side (relative to the features' scale)."
@@ -67,23 +63,12 @@ class ZeroShotConfig(MethodConfig):
     eszsl_lambda: float = Field(
         0.1, gt=0, le=1e4, description="ESZSL: ridge penalty on the attribute side (relative to the table's scale)."
     )
-    attribute_weight: float = Field(
+    attribute_weight: float = weight(
         0.0,
-        ge=0,
-        le=100,
-        description="DAP: weight of an attribute loss shaping the backbone's features during the epoch (0: seen-class loss only).",
+        "DAP: weight of an attribute loss shaping the backbone's features during the epoch (0: seen-class loss only).",
     )
-    dap_l2: float = Field(
-        1e-3, ge=0, le=100, description="DAP: L2 penalty of the attribute classifiers fitted at each epoch's end."
-    )
-    class_weight: float = Field(
-        1.0, ge=0, le=100, description="Weight of the seen-class cross-entropy that shapes the backbone's features."
-    )
-
-    @field_validator("attributes", mode="before")
-    @classmethod
-    def _blank_is_none(cls, v: Any) -> Any:
-        return None if isinstance(v, str) and not v.strip() else v
+    dap_l2: float = weight(1e-3, "DAP: L2 penalty of the attribute classifiers fitted at each epoch's end.")
+    class_weight: float = weight(1.0, "Weight of the seen-class cross-entropy that shapes the backbone's features.")
 
 
 def read_table(path: Path | None) -> AttributeTable:
@@ -95,12 +80,8 @@ def read_table(path: Path | None) -> AttributeTable:
     return load_attribute_table(path)
 
 
-@register
-class ZeroShot(Method[ZeroShotConfig]):
-    name = "zero_shot"
-    label = "Zero-shot (attributes)"
+class ZeroShot(Method[ZeroShotConfig], name="zero_shot", label="Zero-shot (attributes)"):
     summary = "Recognise classes with no training images through a class-attribute table (DAP or ESZSL)."
-    Config = ZeroShotConfig
     kind = "zero-shot"
 
     signatures01: torch.Tensor  # [Z, A] the table scaled to [0, 1]

@@ -189,61 +189,19 @@ def _features_net(arch: str, dim: int) -> Callable[[], tuple[nn.Module, Callable
 
 
 _TV = "https://download.pytorch.org/models/"
-register(
-    BackboneSpec(
-        "small_cnn",
-        "Small CNN for 32x32 images (3 conv blocks, flatten -> 256 -> dropout head); trains in seconds on a CPU.",
-        _small_cnn(),
-        32,
-        (0.5, 0.5, 0.5),
-        (0.25, 0.25, 0.25),
-    )
-)
-register(
-    BackboneSpec(
-        "small_cnn_gap",
-        "The former small_cnn: two convs per block and global average pooling (128 features).",
-        _small_cnn(convs=2, head="gap"),
-        32,
-        (0.5, 0.5, 0.5),
-        (0.25, 0.25, 0.25),
-    )
-)
-register(
-    BackboneSpec(
-        "resnet18",
-        "ResNet-18 (11.7M weights), ImageNet-pretrained.",
-        _resnet("resnet18", 512),
-        224,
-        weights_url=_TV + "resnet18-f37072fd.pth",
-    )
-)
-register(
-    BackboneSpec(
-        "resnet50",
-        "ResNet-50 (25.6M weights), ImageNet-pretrained.",
-        _resnet("resnet50", 2048),
-        224,
-        weights_url=_TV + "resnet50-0676ba61.pth",
-    )
-)
-register(
-    BackboneSpec(
-        "mobilenet_v3_small",
-        "MobileNetV3-Small (2.5M weights), fast on CPUs and phones.",
-        _features_net("mobilenet_v3_small", 576),
-        224,
-        weights_url=_TV + "mobilenet_v3_small-047dcff4.pth",
-    )
-)
-register(
-    BackboneSpec(
-        "efficientnet_b0",
-        "EfficientNet-B0 (5.3M weights), accurate for its size.",
-        _features_net("efficientnet_b0", 1280),
-        224,
-        weights_url=_TV + "efficientnet_b0_rwightman-7f5810bc.pth",
-    )
-)
+# Demo-scale networks, trained from scratch on 32 px images centred at 0.5.
+for _name, _build, _summary in (
+    ("small_cnn", _small_cnn(), "Small CNN for 32x32 images (3 conv blocks, flatten -> 256 -> dropout head); trains in seconds on a CPU."),
+    ("small_cnn_gap", _small_cnn(convs=2, head="gap"), "The former small_cnn: two convs per block and global average pooling (128 features)."),
+):  # fmt: skip
+    register(BackboneSpec(_name, _summary, _build, 32, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)))
+# torchvision's ImageNet networks at 224 px: (builder, feature width, weights file, summary).
+for _arch, _make, _dim, _file, _summary in (
+    ("resnet18", _resnet, 512, "resnet18-f37072fd.pth", "ResNet-18 (11.7M weights), ImageNet-pretrained."),
+    ("resnet50", _resnet, 2048, "resnet50-0676ba61.pth", "ResNet-50 (25.6M weights), ImageNet-pretrained."),
+    ("mobilenet_v3_small", _features_net, 576, "mobilenet_v3_small-047dcff4.pth", "MobileNetV3-Small (2.5M weights), fast on CPUs and phones."),
+    ("efficientnet_b0", _features_net, 1280, "efficientnet_b0_rwightman-7f5810bc.pth", "EfficientNet-B0 (5.3M weights), accurate for its size."),
+):  # fmt: skip
+    register(BackboneSpec(_arch, _summary, _make(_arch, _dim), 224, weights_url=_TV + _file))
 
 from engine.models import tiny  # noqa: E402,F401  (registers tiny_cnn; keep last)

@@ -25,6 +25,7 @@ from engine.deploy.export import (
     _metadata_strings,
     _ort_session,
     _sha256,
+    dynamo_program,
     write_program,
 )
 from engine.jobs.export import ParityReport
@@ -47,23 +48,7 @@ def export_multitask_onnx(
         example = example.expand(2, *example.shape[1:]).contiguous()
     wrapper = AllTasks(model).eval()
     meta = _metadata_strings(metadata)
-    batch = torch.export.Dim("batch", min=1, max=1 << 16)
-    try:
-        program = torch.onnx.export(
-            wrapper,
-            (example.float(),),
-            dynamo=True,
-            input_names=[INPUT_NAME],
-            output_names=list(model.tasks),
-            dynamic_shapes=({0: batch},),
-            external_data=False,
-            optimize=True,
-            verbose=False,
-        )
-    except Exception as exc:  # the exporter raises many types; surface one readable error
-        raise ExportError(f"ONNX export of the multitask model failed: {type(exc).__name__}: {exc}") from exc
-    if program is None:
-        raise ExportError("torch.onnx.export returned no program")
+    program = dynamo_program(wrapper, (example.float(),), [INPUT_NAME], list(model.tasks), "the multitask model")
     write_program(program, meta, out_path)
     return out_path
 

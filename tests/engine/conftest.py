@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -18,15 +20,22 @@ def tiny_demo(tmp_path_factory: pytest.TempPathFactory) -> DemoPaths:
 
 @pytest.fixture
 def train_config(tiny_demo: DemoPaths, tmp_path: Path) -> TrainConfig:
-    return TrainConfig(
-        source=tiny_demo.source,
-        target=tiny_demo.target_train,
-        target_test=tiny_demo.target_test,
-        epochs=2,
-        batch_size=32,
-        lr=3e-3,
-        runs_dir=tmp_path / "runs",
-    )
+    return TrainConfig(**tiny_demo.folders(), epochs=2, batch_size=32, lr=3e-3, runs_dir=tmp_path / "runs")
+
+
+@pytest.fixture(scope="session")
+def demo_run(tiny_demo: DemoPaths) -> Callable[..., Path]:
+    """Train a finished run on the tiny demo's source, measured on its target-test folder (batch 32,
+    lr 3e-3, on the CPU): `demo_run(runs_dir, epochs=1, backbone="tiny_cnn", ...)` returns its folder."""
+    from engine.training.trainer import run_train
+
+    def train(runs_dir: Path, **settings: Any) -> Path:
+        base = {"source": tiny_demo.source, "target_test": tiny_demo.target_test, "batch_size": 32, "lr": 3e-3}
+        result = run_train(TrainConfig(**{**base, "device": "cpu", "runs_dir": runs_dir, **settings}))
+        assert result.status == "finished"
+        return Path(result.run_dir)
+
+    return train
 
 
 @pytest.fixture

@@ -92,3 +92,33 @@ def test_option_values_are_parsed_as_toml_literals_never_code() -> None:
     assert parse_value("2") == 2 and parse_value("0.5") == 0.5 and parse_value("true") is True
     assert parse_value("[1, 2]") == [1, 2]
     assert parse_value("__import__('os')") == "__import__('os')"
+
+
+def test_flags_go_over_the_toml_and_unset_flags_keep_it(tmp_path: Path) -> None:
+    import argparse
+
+    from pydantic import BaseModel
+
+    from engine.cli.common import run_with_flags, write_json_if_asked
+    from engine.core.config import StrictModel
+    from engine.jobs.job import Job
+
+    class ToyConfig(StrictModel):
+        a: int = 1
+        b: int = 2
+        c: str = "c"
+
+    class ToyReport(BaseModel):
+        seen: dict[str, object]
+
+    job = Job(
+        "toy", "echo the config", ToyConfig, ToyReport, lambda cfg, emit, control: ToyReport(seen=cfg.model_dump())
+    )
+    toml = tmp_path / "toy.toml"
+    toml.write_text("a = 10\nb = 20\n")
+    args = argparse.Namespace(config=str(toml), a=None, b=5, renamed="x", json=str(tmp_path / "r.json"))
+    report = run_with_flags(job, args, lambda event: None, "a", "b", c=args.renamed)
+    assert report.seen == {"a": 10, "b": 5, "c": "x"}  # a: not given, so the TOML's; b and c from the flags
+    assert write_json_if_asked(args, report) == 0
+    assert json.loads((tmp_path / "r.json").read_text()) == {"seen": {"a": 10, "b": 5, "c": "x"}}
+    assert write_json_if_asked(argparse.Namespace(json=None), report) == 0

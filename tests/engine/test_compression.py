@@ -3,42 +3,24 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
 
 from engine.cli import main
-from engine.core.config import TrainConfig
-from engine.data.demo import DemoPaths
 from engine.deploy import compression
 from engine.deploy.compression import REPORT_NAME, int8_check, onnx_accuracy
 from engine.deploy.export_job import ExportConfig, export_run
-from engine.training.trainer import run_train
-
-
-def _train(demo: DemoPaths, runs: Path, backbone: str, epochs: int, **extra: Any) -> Path:
-    cfg = TrainConfig(
-        source=demo.source,
-        target_test=demo.target_test,
-        backbone=backbone,
-        epochs=epochs,
-        batch_size=32,
-        lr=3e-3,
-        runs_dir=runs,
-        **extra,
-    )
-    return run_train(cfg).run_dir
 
 
 @pytest.fixture(scope="module")
-def pair(tiny_demo: DemoPaths, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+def pair(demo_run: Callable[..., Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     runs = tmp_path_factory.mktemp("compress_runs")
-    teacher = _train(tiny_demo, runs, "small_cnn", 4)
-    student = _train(
-        tiny_demo, runs, "tiny_cnn", 4, method="distill", method_options={"teacher": str(teacher)}, ema_decay=0
-    )
+    teacher = demo_run(runs, backbone="small_cnn", epochs=4)
+    distill = {"method": "distill", "method_options": {"teacher": str(teacher)}, "ema_decay": 0}
+    student = demo_run(runs, backbone="tiny_cnn", epochs=4, **distill)
     return teacher, student
 
 

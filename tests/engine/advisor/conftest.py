@@ -5,26 +5,20 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-import torch
 
 from engine.data.demo import DemoPaths
 from engine.jobs.advise import AdviseConfig
 
 
 @pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+def _one_thread(one_thread: None) -> None:
+    """Every advisor test on one intra-op thread (the root conftest's `one_thread`)."""
 
 
 @pytest.fixture
 def advise_config(tiny_demo: DemoPaths, tmp_path: Path) -> AdviseConfig:
     return AdviseConfig(
-        source=tiny_demo.source,
-        target=tiny_demo.target_train,
-        target_test=tiny_demo.target_test,
+        **tiny_demo.folders(),
         methods=["finetune", "coral", "importance_weighting"],
         grid_points=1,
         min_epochs=1,

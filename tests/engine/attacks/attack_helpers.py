@@ -53,20 +53,26 @@ class TinyCNN(nn.Module):
         return self.net((x - self.mean) / self.std)
 
 
-def train_tiny(seed: int, n: int = 1024, epochs: int = 2) -> TinyCNN:
-    torch.manual_seed(seed)
-    x, y = make_data(n, seed)
-    model = TinyCNN()
-    opt = torch.optim.Adam(model.parameters(), 3e-3)
+def fit(model: nn.Module, x: torch.Tensor, y: torch.Tensor, epochs: int = 2, lr: float = 3e-3) -> nn.Module:
+    """Plain Adam training in batches of 64 (shuffled with the global generator); the model in eval mode."""
+    opt = torch.optim.Adam(model.parameters(), lr)
     for _ in range(epochs):
-        perm = torch.randperm(n)
-        for i in range(0, n, 64):
+        perm = torch.randperm(len(x))
+        for i in range(0, len(x), 64):
             b = perm[i : i + 64]
             loss = F.cross_entropy(model(x[b]), y[b])
             opt.zero_grad()
             loss.backward()
             opt.step()
     return model.eval()
+
+
+def train_tiny(seed: int, n: int = 1024, epochs: int = 2) -> TinyCNN:
+    torch.manual_seed(seed)
+    x, y = make_data(n, seed)
+    model = TinyCNN()
+    fit(model, x, y, epochs)
+    return model
 
 
 def export_legacy(model: nn.Module, path: Path) -> Path:

@@ -10,8 +10,7 @@ import numpy as np
 import onnx
 import pytest
 import torch
-import torch.nn.functional as F
-from attack_helpers import export_legacy, make_data
+from attack_helpers import export_legacy, fit, make_data
 from PIL import Image
 
 from engine.attacks.robustness import AttackJobConfig, run_attack
@@ -43,17 +42,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         torch.manual_seed(0)
         model = build_model("small_cnn", 3)
         xt, yt = make_data(512, 5, S)
-        xt = (xt * 255).round() / 255
-        opt = torch.optim.Adam(model.parameters(), 3e-3)
-        for _ in range(2):
-            perm = torch.randperm(len(xt))
-            for i in range(0, len(xt), 64):
-                b = perm[i : i + 64]
-                loss = F.cross_entropy(model(xt[b]), yt[b])
-                opt.zero_grad()
-                loss.backward()
-                opt.step()
-        model.eval()
+        fit(model, (xt * 255).round() / 255, yt)
         run = create_run(
             TrainConfig(source=data, backbone="small_cnn", image_size=S, runs_dir=root / "runs", name="tiny")
         )

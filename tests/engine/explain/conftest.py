@@ -3,8 +3,8 @@ random place on grey noise, class 0 images none. Trained once per session (about
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 import pytest
@@ -43,22 +43,6 @@ def explain_planted(tmp_path_factory: pytest.TempPathFactory) -> Planted:
 
 
 @pytest.fixture(scope="session")
-def explain_run(tiny_demo: Any, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def explain_run(demo_run: Callable[..., Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A finished 1-epoch tiny_cnn run on the tiny demo (tests copy it before changing it)."""
-    from engine.core.config import TrainConfig
-    from engine.training.trainer import run_train
-
-    config = TrainConfig(
-        source=tiny_demo.source,
-        target_test=tiny_demo.target_test,
-        backbone="tiny_cnn",
-        epochs=1,
-        batch_size=32,
-        lr=3e-3,
-        runs_dir=tmp_path_factory.mktemp("explain_runs"),
-        device="cpu",
-        name="tiny",
-    )
-    result = run_train(config)
-    assert result.status == "finished"
-    return Path(result.run_dir)
+    return demo_run(tmp_path_factory.mktemp("explain_runs"), backbone="tiny_cnn", epochs=1, name="tiny")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,18 +30,9 @@ CLASSES = [str(i) for i in range(10)]
 
 
 @pytest.fixture(scope="module")
-def teacher_run(tiny_demo: DemoPaths, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def teacher_run(demo_run: Callable[..., Path], tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small_cnn fine-tuned on the tiny demo's source (the teacher of these tests)."""
-    cfg = TrainConfig(
-        source=tiny_demo.source,
-        target_test=tiny_demo.target_test,
-        epochs=6,
-        batch_size=32,
-        lr=3e-3,
-        seed=0,
-        runs_dir=tmp_path_factory.mktemp("teacher_runs"),
-    )
-    return run_train(cfg).run_dir
+    return demo_run(tmp_path_factory.mktemp("teacher_runs"), epochs=6, seed=0)
 
 
 def _export(model: torch.nn.Module, path: Path, size: int = 32, **meta: Any) -> Path:

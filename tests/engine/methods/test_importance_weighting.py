@@ -14,12 +14,7 @@ from engine.models import build_model
 STEPS = 30
 
 
-@pytest.fixture(autouse=True)
-def _one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_registered_as_a_domain_adaptation_method() -> None:
