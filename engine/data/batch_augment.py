@@ -23,7 +23,7 @@ import torch
 from pydantic import Field
 from torch.nn import functional as F
 
-from engine.core.config import StrictModel
+from engine.core.config import StrictModel, share, weight
 
 OPS = ("rotate", "zoom_out", "invert", "contrast", "noise")
 
@@ -37,19 +37,14 @@ class BatchAugmentConfig(StrictModel):
         le=len(OPS),
         description="How many of the operations (rotate, zoom out, invert, contrast and brightness, noise) each image gets, chosen at random (RandAugment's N).",
     )
-    rotate_deg: float = Field(30.0, ge=0, le=180, description="Largest rotation either way, in degrees.")
+    rotate_deg: float = weight(30.0, "Largest rotation either way, in degrees.", le=180)
     zoom_out: float = Field(
         4.0, ge=1, le=8, description="Largest zoom-out side factor: the image shrinks to 1/side, placed anywhere."
     )
-    contrast: float = Field(0.5, ge=0, le=1, description="Contrast factor drawn from 1 ± this.")
-    brightness: float = Field(0.25, ge=0, le=1, description="Brightness offset drawn from ± this.")
-    noise: float = Field(0.1, ge=0, le=1, description="Largest standard deviation of added Gaussian noise.")
-    share: float = Field(
-        1.0,
-        ge=0,
-        le=1,
-        description="Share of the images that are augmented; the others pass unchanged.",
-    )
+    contrast: float = share(0.5, "Contrast factor drawn from 1 ± this.")
+    brightness: float = share(0.25, "Brightness offset drawn from ± this.")
+    noise: float = share(0.1, "Largest standard deviation of added Gaussian noise.")
+    share: float = Field(1.0, ge=0, le=1, description="Share of the images augmented; the others pass unchanged.")
 
 
 def _uniform(n: int, lo: float, hi: float, like: torch.Tensor) -> torch.Tensor:

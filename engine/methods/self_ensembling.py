@@ -22,36 +22,32 @@ import torch
 from pydantic import Field
 from torch.nn import functional as F
 
+from engine.core.config import share, weight
 from engine.data.batch_augment import BatchAugmentConfig, wide_augment
 from engine.methods.adaptation import AdaptationConfig, AdaptationMethod
-from engine.methods.base import Batch, MethodContext, StepResult, register
+from engine.methods.base import Batch, MethodContext, StepResult
 from engine.methods.regularisers import with_regularisers
 from engine.models.classifier import ImageClassifier
 
 
-class SelfEnsemblingConfig(AdaptationConfig, BatchAugmentConfig):
-    transfer_weight: float = Field(
-        3.0, ge=0, le=100, description="Weight of the target consistency loss (French et al. use 3)."
-    )
+class SelfEnsemblingConfig(BatchAugmentConfig, AdaptationConfig):
+    transfer_weight: float = weight(3.0, "Weight of the target consistency loss (French et al. use 3).")
     ramp_up: bool = Field(
         False,
         description="Grow the consistency weight with λ(p); off by default, since only confident teacher predictions count.",
     )
-    teacher_decay: float = Field(
-        0.99, ge=0, lt=1, description="Decay of the teacher's moving average of the student's weights."
+    teacher_decay: float = share(
+        0.99, "Decay of the teacher's moving average of the student's weights.", below_one=True
     )
-    confidence: float = Field(
-        0.9, gt=0, le=1, description="The teacher's smallest probability for a target image to count."
-    )
+    confidence: float = share(0.9, "The teacher's smallest probability for a target image to count.")
     clean_source: bool = Field(
         True,
         description="Also learn the source images as they are, beside their augmented views, so a short run still fits the source.",
     )
-    class_balance: float = Field(
+    class_balance: float = weight(
         0.005,
-        ge=0,
+        "Weight of the class-balance loss (binary cross-entropy of the mean target prediction against uniform).",
         le=10,
-        description="Weight of the class-balance loss (binary cross-entropy of the mean target prediction against uniform).",
     )
 
 
@@ -62,13 +58,10 @@ def class_balance_loss(probs: torch.Tensor) -> torch.Tensor:
     return F.binary_cross_entropy(mean, uniform, reduction="sum")
 
 
-@register
-class SelfEnsembling(AdaptationMethod[SelfEnsemblingConfig]):
+class SelfEnsembling(
+    AdaptationMethod[SelfEnsemblingConfig], name="self_ensembling", label="Self-ensembling (mean teacher)"
+):
     """Mean-teacher consistency on widely augmented target images (French et al. 2018): learns the source under random geometry, negatives, contrast and noise, then follows its own averaged predictions on the target."""
-
-    name = "self_ensembling"
-    label = "Self-ensembling (mean teacher)"
-    Config = SelfEnsemblingConfig
 
     def __init__(self, model: ImageClassifier, config: SelfEnsemblingConfig, ctx: MethodContext) -> None:
         super().__init__(model, config, ctx)
@@ -83,8 +76,8 @@ class SelfEnsembling(AdaptationMethod[SelfEnsemblingConfig]):
         decay = min(self.config.teacher_decay, (1.0 + step) / (10.0 + step))
         for t, s in zip(self.teacher.parameters(), self.model.parameters(), strict=True):
             t.mul_(decay).add_(s.detach(), alpha=1.0 - decay)
-        for t, s in zip(self.teacher.buffers(), self.model.buffers(), strict=True):
-            t.copy_(s)
+        for tb, sb in zip(self.teacher.buffers(), self.model.buffers(), strict=True):
+            tb.copy_(sb)
 
     def training_step(self, batch: Batch) -> StepResult:
         cfg = self.config
