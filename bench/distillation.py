@@ -1,7 +1,7 @@
 """Distillation benchmark: an adapted teacher distilled into tiny_cnn on the demo pair.
 
-Rows: the teacher (CORAL on small_cnn, the best method of the README's DA table, unless
---teacher names a run); tiny_cnn students trained (a) on the source labels only, (b) with KD on
+Rows: the teacher (CORAL on small_cnn unless --teacher-method names another method or --teacher
+a run); students (`--student`, default tiny_cnn) trained (a) on the source labels only, (b) with KD on
 the source, (c) with KD on the source and the unlabelled target, (d) DKD and DIST on (c). Target
 test accuracy (mean ± std over seeds; labels used only for measuring), and the ONNX latency of
 teacher and student at batch 1 on one thread (median of repeated runs).
@@ -65,6 +65,8 @@ def main() -> None:
     p.add_argument("--teacher", type=Path, help="a finished teacher run (default: train CORAL on small_cnn)")
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     p.add_argument("--epochs", type=int, default=10)
+    p.add_argument("--student", default="tiny_cnn", help="the students' backbone (tiny_cnn, tiny_cnn_fc, ...)")
+    p.add_argument("--teacher-method", default="coral", help="the method of the teacher trained here")
     p.add_argument("--rows", nargs="+", default=list(ROWS), help="which rows to run (names as in the table)")
     p.add_argument("--runs-dir", type=Path)
     p.add_argument("--repeats", type=int, default=100, help="timed runs for each latency figure")
@@ -80,7 +82,7 @@ def main() -> None:
     teacher = args.teacher
     if teacher is None:
         t0 = time.perf_counter()
-        teacher = train(data, runs, "coral", "small_cnn", 0, args.epochs, {}, True).run_dir
+        teacher = train(data, runs, args.teacher_method, "small_cnn", 0, args.epochs, {}, True).run_dir
         print(f"teacher trained in {time.perf_counter() - t0:.0f} s: {teacher}", flush=True)
     from engine.core.runs import open_run
 
@@ -93,7 +95,7 @@ def main() -> None:
         options = {**opts, "teacher": str(teacher)} if method == "distill" else opts
         for seed in args.seeds:
             t0 = time.perf_counter()
-            r = train(data, runs, method, "tiny_cnn", seed, args.epochs, options, target)
+            r = train(data, runs, method, args.student, seed, args.epochs, options, target)
             times.setdefault(name, []).append(time.perf_counter() - t0)
             results.setdefault(name, []).append(r.best_metrics["target/acc"])
             last_student[name] = r.run_dir
@@ -110,7 +112,7 @@ def main() -> None:
     s_onnx = Path(export_run(ExportConfig(run_dir=student)).path)
     lt, ls = latency_ms(t_onnx, args.repeats), latency_ms(s_onnx, args.repeats)
 
-    print(f"\nseeds {args.seeds}, {args.epochs} epochs, tiny_cnn students; target test accuracy (%)\n")
+    print(f"\nseeds {args.seeds}, {args.epochs} epochs, {args.student} students; target test accuracy (%)\n")
     print("| model | target acc (%) | time / run (s) |")
     print("|---|---|---|")
     print(

@@ -186,3 +186,19 @@ def test_eta_format(seconds, text):
     from desktop_app.pages.train import format_eta
 
     assert format_eta(seconds) == text
+
+
+def test_a_target_the_method_ignores_is_pointed_out(qtbot, demo_state, engine_info):
+    """With a target folder chosen, a source-only method says the target is unused and names an
+    adaptation method; choosing one (or clearing the target) removes the hint."""
+    page = make_page(qtbot, demo_state, engine_info)
+    panel = page.settings_panel
+    page.set_method("finetune")
+    assert panel.target_hint.isVisibleTo(page) and "Self-ensembling" in panel.target_hint.text()
+    page.set_method("self_ensembling")
+    assert not panel.target_hint.isVisibleTo(page)
+    assert {"confidence", "teacher_decay", "ops_per_image"} <= set(panel.method_form.field_names())
+    page.set_method("pgd_at")
+    assert panel.target_hint.isVisibleTo(page)
+    demo_state.set_folders(demo_state.source, "", "")
+    assert not panel.target_hint.isVisibleTo(page)
