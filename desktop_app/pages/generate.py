@@ -299,7 +299,7 @@ class GeneratePage(JobPage):
 
     # ------------------------------------------------------------------ translate
     def translate(self) -> None:
-        from engine.jobs.gan_translate import JOB, TranslateConfig
+        from engine.jobs.gan_translate import JOB, TranslateConfig, TranslateRequest
 
         out = self.translate_out.text().strip()
         if not (self.state.source and self.state.target):
@@ -313,7 +313,7 @@ class GeneratePage(JobPage):
             steps=self.translate_steps.value(), runs_dir=self.state.runs_dir,
         )  # fmt: skip
         self.tools_status.setText("Translating...")
-        self.translator.run_job(JOB, config)
+        self.translator.run_job(JOB, TranslateRequest(config=config))
 
     def _on_translate_events(self, events: list[Event]) -> None:
         grid = False
