@@ -39,7 +39,7 @@ def test_pixel_da_trains_on_translated_source(tmp_path, tiny_demo):
     assert any("source training images translated" in m for m in logs)
 
     inline = Collector()
-    opts = {"translate_steps": 2, "keep_source": True}
+    opts = {"translate_steps": 2, "keep_source": True, "translate_loss": "cut"}
     assert run_train(base.model_copy(update={"method_options": opts}), inline).status == "finished"
     assert any("training a translator for 2 steps" in e.message for e in inline.of(Log))
 

@@ -69,3 +69,28 @@ def test_interrupted_translation_resumes_to_the_uninterrupted_result(tmp_path, t
 
     again = JOB.run(TranslateRequest(resume=run_dir))  # finished: nothing to do, nothing rewritten
     assert again.status == "finished" and again.written == 120 and again.steps_done == 5
+
+
+def test_pause_holds_the_translation_between_steps(tmp_path, tiny_demo):
+    import threading
+    import time
+
+    control, steps, done = JobControl(), [], []
+
+    def on(event: Event) -> None:
+        if isinstance(event, Progress):
+            steps.append(event.step)
+            if event.step == 1:
+                control.pause()  # honoured before step 2
+
+    request = _request(tmp_path, tiny_demo, "paused", steps=2)
+    worker = threading.Thread(target=lambda: done.append(JOB.run(request, on, control)))
+    worker.start()
+    deadline = time.monotonic() + 120
+    while not steps and time.monotonic() < deadline:
+        time.sleep(0.05)
+    time.sleep(1.0)
+    assert steps == [1] and not done  # held between the two steps
+    control.resume()
+    worker.join(120)
+    assert steps == [1, 2] and done and done[0].status == "finished"
