@@ -6,10 +6,9 @@ JobPage base): G and D losses per step, D(real)/D(fake), KID at each check, and 
 samples from fixed noise that the job rewrites in the run folder every `sample_every` steps
 (read once per batch that carries a check, never per step). Collapse warnings from the job
 appear in the warning line. Sampling and export run in a second worker, so they never block.
-"Translate source" runs gan_translate in the page's own runner (`mode`), so Stop, the progress
-bar and the plots serve it as they serve training; a stopped translation continues with
-"Resume translation" (or from the Runs page), and the grid shows sources above their
-translations at each check.
+"Translate source" runs gan_translate in the page's own runner (`mode`): Stop, the progress bar
+and the plots serve it as they serve training, "Resume translation" continues a stopped one,
+and the grid shows sources above their translations at each check.
 """
 
 from __future__ import annotations
@@ -86,7 +85,9 @@ class GeneratePage(JobPage):
         self.image_size.addItems(["32", "64"])
         self.steps = spin(1, 1_000_000, 2000, "Generator steps.")
         self.batch = spin(2, 1024, 32, "Images per step (at most the number of images).")
-        self.sample_every = spin(1, 100_000, 100, "Steps between sample grids and KID checks.")
+        self.sample_every = spin(
+            1, 100_000, 100, "Steps between sample grids and KID checks (and between translation pairs)."
+        )
         self.grid = QLabel("Samples from fixed noise appear here while training.")
         self.grid.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.grid.setMinimumSize(280, 280)

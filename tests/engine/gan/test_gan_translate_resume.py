@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from engine.core.control import JobControl
+from engine.core.errors import UserError
 from engine.core.events import Event, Progress
 from engine.core.runs import Run, run_kind
 from engine.jobs.gan_translate import JOB, TranslateConfig, TranslateRequest
@@ -69,6 +70,8 @@ def test_interrupted_translation_resumes_to_the_uninterrupted_result(tmp_path, t
 
     again = JOB.run(TranslateRequest(resume=run_dir))  # finished: nothing to do, nothing rewritten
     assert again.status == "finished" and again.written == 120 and again.steps_done == 5
+    with pytest.raises(UserError, match="a translation run .* has no classifier.*--resume"):
+        Run(run_dir).config()  # picked where a classifier run is expected: what it is and what to do
 
 
 def test_pause_holds_the_translation_between_steps(tmp_path, tiny_demo):
