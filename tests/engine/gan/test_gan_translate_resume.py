@@ -70,7 +70,7 @@ def test_interrupted_translation_resumes_to_the_uninterrupted_result(tmp_path, t
 
     again = JOB.run(TranslateRequest(resume=run_dir))  # finished: nothing to do, nothing rewritten
     assert again.status == "finished" and again.written == 120 and again.steps_done == 5
-    with pytest.raises(UserError, match="a translation run .* has no classifier.*--resume"):
+    with pytest.raises(UserError, match=r"a translation run .* has no classifier.*--resume"):
         Run(run_dir).config()  # picked where a classifier run is expected: what it is and what to do
 
 
