@@ -49,7 +49,7 @@ def main() -> int:
 
     torch.set_num_threads(1)
     from bench._common import demo_dir
-    from engine.jobs.gan_translate import JOB, TranslateConfig
+    from engine.jobs.gan_translate import JOB, TranslateConfig, TranslateRequest
 
     demo = demo_dir()
     runs = Path(tempfile.mkdtemp(prefix="ts-pixel-da-")) / "runs"
@@ -60,16 +60,18 @@ def main() -> int:
         rows.record("source only", src.best_metrics["target/acc"], m, seed)
         t = time.process_time()
         tr = JOB.run(
-            TranslateConfig(
-                source=demo / "source",
-                target=demo / "target" / "train",
-                out=runs / f"translated-s{seed}",
-                classifier=src.run_dir,
-                steps=args.translate_steps,
-                seed=seed,
-                device="cpu",
-                runs_dir=runs,
-                name=f"translate-s{seed}",
+            TranslateRequest(
+                config=TranslateConfig(
+                    source=demo / "source",
+                    target=demo / "target" / "train",
+                    out=runs / f"translated-s{seed}",
+                    classifier=src.run_dir,
+                    steps=args.translate_steps,
+                    seed=seed,
+                    device="cpu",
+                    runs_dir=runs,
+                    name=f"translate-s{seed}",
+                )
             )
         )
         t_min = (time.process_time() - t) / 60

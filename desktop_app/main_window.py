@@ -211,7 +211,12 @@ class MainWindow(QMainWindow):
         return page
 
     def resume_run(self, run_dir: str) -> bool:
-        """Open the Train page and continue `run_dir` from its last checkpoint."""
+        """Open the Train page (the Generate page for a translation run) and continue `run_dir`."""
+        from engine.core.runs import run_kind
+
+        if run_kind(run_dir) == "translate":
+            resume = getattr(self.show_page("GeneratePage"), "resume_translation", None)
+            return bool(resume is not None and resume(run_dir))
         train = self.show_page("TrainPage")
         return bool(train is not None and train.resume(run_dir))  # type: ignore[attr-defined]
 

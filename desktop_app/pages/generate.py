@@ -6,6 +6,9 @@ JobPage base): G and D losses per step, D(real)/D(fake), KID at each check, and 
 samples from fixed noise that the job rewrites in the run folder every `sample_every` steps
 (read once per batch that carries a check, never per step). Collapse warnings from the job
 appear in the warning line. Sampling and export run in a second worker, so they never block.
+"Translate source" runs gan_translate in the page's own runner (`mode`): Stop, the progress bar
+and the plots serve it as they serve training, "Resume translation" continues a stopped one,
+and the grid shows sources above their translations at each check.
 """
 
 from __future__ import annotations
@@ -40,6 +43,7 @@ from engine.gan.policy import PARTS
 from engine.jobs import gan_export, gan_sample, gan_train
 
 STEP_KEYS = {"g_loss": "loss/G", "d_loss": "loss/D", "d_real": "D(real)", "d_fake": "D(fake)"}
+TRANSLATE_KEYS = {"g_loss": "loss/G", "d_loss": "loss/D", "cycle": "loss/cycle", "nce": "loss/PatchNCE"}
 
 
 def gan_runs(runs_dir: Path) -> list[Path]:
@@ -81,7 +85,9 @@ class GeneratePage(JobPage):
         self.image_size.addItems(["32", "64"])
         self.steps = spin(1, 1_000_000, 2000, "Generator steps.")
         self.batch = spin(2, 1024, 32, "Images per step (at most the number of images).")
-        self.sample_every = spin(1, 100_000, 100, "Steps between sample grids and KID checks.")
+        self.sample_every = spin(
+            1, 100_000, 100, "Steps between sample grids and KID checks (and between translation pairs)."
+        )
         self.grid = QLabel("Samples from fixed noise appear here while training.")
         self.grid.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.grid.setMinimumSize(280, 280)
@@ -101,22 +107,25 @@ class GeneratePage(JobPage):
         self.export_out = line_edit("G.onnx")
         self.export_button = button("Export ONNX", clicked=self.export)
         self.tools_status = QLabel()
-        self.translator = JobRunner(
-            self,
-            events=self._on_translate_events,
-            finished=self._on_translated,
-            failed=lambda message, details: errors.show_error(self, message, details),
-            running_changed=lambda _: self._update_enabled(),
-        )
         self.translate_out = line_edit("new folder for the translated source")
         self.translate_steps = spin(1, 1_000_000, 1000, "Steps of the translator.")
+        self.translate_loss = tipped(QComboBox(), "How the translation keeps the content of the source images.")
+        self.translate_loss.addItem("cycle (CycleGAN)", "cycle")
+        self.translate_loss.addItem("contrastive (CUT)", "cut")
         self.translate_button = button(
             "Translate source",
-            "Learn the target's style from the Data page's source and target folders (unpaired, cycle loss) and "
-            "write the labelled source in that style. The grid shows sources above their translations, live.",
+            "Learn the target's style from the Data page's source and target folders (unpaired) and write the "
+            "labelled source in that style. The grid shows sources above their translations, live; Stop keeps "
+            "a checkpoint that Resume translation continues.",
             self.translate,
         )
+        self.resume_translate_button = button(
+            "Resume translation", "Continue the stopped translation from its checkpoint.", self.resume_translation,
+            enabled=False,
+        )  # fmt: skip
+        self.mode = "train"  # what the runner runs: "train" (gan_train) or "translate" (gan_translate)
         self.translate_run = ""
+        self.translate_grids = 0  # live grids shown while translating
         self._build_layout()
         self.data_browse.clicked.connect(self._browse_data)
         self.source.currentIndexChanged.connect(lambda _: self._update_enabled())
@@ -140,7 +149,8 @@ class GeneratePage(JobPage):
         form(
             ("Samples:", hbox(self.n_samples, self.per_class, self.sample_out, self.sample_button)),
             ("Export:", hbox(self.export_out, self.export_button)),
-            ("Translate:", hbox(self.translate_steps, self.translate_out, self.translate_button)),
+            ("Translate:", hbox(self.translate_steps, self.translate_loss, self.translate_out)),
+            ("", hbox(self.translate_button, self.resume_translate_button, None)),
             parent=tools,
         ).addRow(self.tools_status)
         column = pane(settings, (self.grid, 1), self.warning, tools)
@@ -202,7 +212,8 @@ class GeneratePage(JobPage):
 
     def set_inputs_enabled(self, enabled: bool) -> None:
         widgets: list[QWidget] = [self.data_edit, self.data_browse, self.source, self.conditional, self.image_size]
-        for w in (*widgets, self.steps, self.batch, self.sample_every, *self.augment.values()):
+        translate = (self.translate_steps, self.translate_loss, self.translate_out)
+        for w in (*widgets, self.steps, self.batch, self.sample_every, *self.augment.values(), *translate):
             w.setEnabled(enabled)
         self._update_enabled()
 
@@ -212,10 +223,14 @@ class GeneratePage(JobPage):
         has_run = bool(self.run_dir) and idle and not self.tools.running
         for w in (self.sample_button, self.export_button):
             w.setEnabled(has_run)
-        self.translate_button.setEnabled(idle and not self.translator.running)
+        self.translate_button.setEnabled(idle)
+        self.resume_translate_button.setEnabled(idle and self._translation_resumable())
 
     # ------------------------------------------------------------------ live
     def on_events(self, events: list[Event]) -> None:
+        if self.mode == "translate":
+            self._on_translate_events(events)
+            return
         grid = False
         for event in events:
             if isinstance(event, Started):
@@ -254,7 +269,9 @@ class GeneratePage(JobPage):
         return True
 
     def show_report(self, report: Any) -> None:
-        assert isinstance(report, GanTrainReport)
+        if not isinstance(report, GanTrainReport):
+            self._on_translated(report)
+            return
         self.run_dir = str(report.run_dir)
         kid = f", KID {report.metrics['kid']:.4f}" if "kid" in report.metrics else ""
         self.status.setText(f"{report.status.capitalize()}: {report.steps_done} steps{kid}. Run: {report.run_dir.name}")
@@ -266,6 +283,7 @@ class GeneratePage(JobPage):
         self.trained.emit(report)
 
     def on_failed(self, message: str) -> None:
+        self.mode = "train"  # a failed translation can still be resumed from its last checkpoint
         self._update_enabled()
 
     # ------------------------------------------------------------------ sample, export
@@ -299,7 +317,8 @@ class GeneratePage(JobPage):
 
     # ------------------------------------------------------------------ translate
     def translate(self) -> None:
-        from engine.jobs.gan_translate import JOB, TranslateConfig
+        """A new translation run, in the page's runner: Stop and the progress bar work as for training."""
+        from engine.jobs.gan_translate import TranslateConfig, TranslateRequest
 
         out = self.translate_out.text().strip()
         if not (self.state.source and self.state.target):
@@ -310,28 +329,71 @@ class GeneratePage(JobPage):
             return
         config = TranslateConfig(
             source=Path(self.state.source), target=Path(self.state.target), out=Path(out),
-            steps=self.translate_steps.value(), runs_dir=self.state.runs_dir,
+            steps=self.translate_steps.value(), loss=self.translate_loss.currentData(),
+            sample_every=self.sample_every.value(), runs_dir=self.state.runs_dir,
         )  # fmt: skip
-        self.tools_status.setText("Translating...")
-        self.translator.run_job(JOB, config)
+        self._start_translation(TranslateRequest(config=config), "Translating...")
+
+    def resume_translation(self, run_dir: str = "") -> bool:
+        """Continue the stopped translation (or the translation run `run_dir`, from the Runs page)."""
+        from engine.jobs.gan_translate import TranslateRequest
+
+        run_dir = run_dir or self.translate_run
+        if self.runner.running or not run_dir:
+            return False
+        self.translate_run = run_dir
+        self._start_translation(TranslateRequest(resume=Path(run_dir)), f"Resuming {Path(run_dir).name}...")
+        return True
+
+    def _start_translation(self, request: BaseModel, text: str) -> None:
+        from engine.jobs.gan_translate import JOB
+
+        self.mode = "translate"
+        self.translate_grids = 0
+        self.start_config(request, JOB)
+        self.status.setText(text)
+        self.tools_status.setText(text)
+
+    def _translation_resumable(self) -> bool:
+        from engine.core.runs import Run
+
+        info = Run(Path(self.translate_run)).info() if self.translate_run else {}
+        return info.get("status") in ("stopped", "running", "failed")  # "running": a killed process's
 
     def _on_translate_events(self, events: list[Event]) -> None:
         grid = False
         for event in events:
             if isinstance(event, Started):
                 self.translate_run = event.run_dir
+                self.plots.clear()
+                self.plots.set_x_limit(event.total_steps)
             elif isinstance(event, Progress):
-                self.tools_status.setText(f"Translating: step {event.step} of {event.total_steps}")
-            grid = grid or isinstance(event, (Started, EpochEnd))
-        if grid and self.translate_run:
-            self.show_grid(self.translate_run)
+                for key, value in event.metrics.items():
+                    self.plots.add(TRANSLATE_KEYS.get(key, key), event.step, value)
+            elif isinstance(event, Log) and event.level == "warning":
+                self.warning.setText(event.message)
+            grid = grid or isinstance(event, (Started, EpochEnd, Finished))
+        progress = [e for e in events if isinstance(e, Progress)]
+        if progress:
+            self.tools_status.setText(f"Translating: step {progress[-1].step} of {progress[-1].total_steps}")
+        self.plots.refresh()
+        if grid and self.translate_run and self.show_grid(self.translate_run):
+            self.translate_grids += 1
 
     def _on_translated(self, report: Any) -> None:
-        self.tools_status.setText(f"Translated {report.written} source images into {report.out}.")
-        self.show_grid(str(report.run_dir))
+        self.mode = "train"
+        self.translate_run = str(report.run_dir)
+        if report.status == "stopped":
+            text = f"Translation stopped at step {report.steps_done}; Resume translation continues it."
+        else:
+            text = f"Translated {report.written} source images into {report.out}."
+        self.tools_status.setText(text)
+        self.status.setText(text)
+        self.show_grid(self.translate_run)
+        self._update_enabled()
+        self.state.runs_updated.emit()
         self.translated.emit(report)
 
     def shutdown(self) -> None:
         super().shutdown()
         self.tools.stop_and_wait()
-        self.translator.stop_and_wait()

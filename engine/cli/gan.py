@@ -70,12 +70,30 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def cmd_translate(args: argparse.Namespace) -> int:
     from engine.cli.progress import TrainPrinter
+<<<<<<< HEAD
     from engine.jobs.gan_translate import JOB
 
     printer = TrainPrinter(quiet=args.quiet)
     r = run_with_flags(JOB, args, printer, *TRANSLATE_FLAGS)
+=======
+    from engine.core.config import load_config
+    from engine.jobs.gan_translate import JOB, TranslateConfig, TranslateRequest
+
+    if args.resume:
+        request = TranslateRequest(resume=args.resume)
+    else:
+        keys = ("source", "target", "out", "classifier", "steps", "batch_size", "image_size", "diffaugment", "lr")
+        more = ("loss", "checkpoint_every", "sample_every", "device", "seed", "runs_dir", "name")
+        overrides: dict[str, Any] = {k: getattr(args, k) for k in (*keys, *more)}
+        request = TranslateRequest(config=load_config(TranslateConfig, args.config, overrides))
+    printer = TrainPrinter(quiet=args.quiet)
+    r = run_job(JOB, request, printer)
+>>>>>>> gan2
     printer.close()
-    print(f"run: {r.run_dir}  ({r.status}, {r.steps_done} steps; semantic consistency {'on' if r.semantic else 'off'})")
+    sem = "on" if r.semantic else "off"
+    print(f"run: {r.run_dir}  ({r.status}, {r.steps_done} steps; {r.loss} loss, semantic consistency {sem})")
+    if r.status == "stopped":
+        print(f"continue it: transfer-studio gan translate --resume {r.run_dir}")
     if r.out is not None:
         print(f"translated source: {r.out} ({r.written} images); train on it: transfer-studio train --source {r.out}")
     return 0
@@ -145,10 +163,14 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sp.add_argument("--image-size", type=int, choices=[32, 64])
     sp.add_argument("--diffaugment", metavar="POLICY")
     sp.add_argument("--lr", type=float)
+    sp.add_argument("--loss", choices=["cycle", "cut"], help="keep the content by the cycle loss or CUT's PatchNCE")
+    sp.add_argument("--sample-every", type=int, help="steps between sample pairs")
+    sp.add_argument("--checkpoint-every", type=int, help="steps between checkpoints (a resume starts there)")
     sp.add_argument("--device", choices=["auto", "cpu", "cuda", "mps"])
     sp.add_argument("--seed", type=int)
     sp.add_argument("--runs-dir")
     sp.add_argument("--name")
+    sp.add_argument("--resume", metavar="RUN_DIR", help="continue a stopped or killed translation run")
     sp.add_argument("--quiet", action="store_true", help="no progress bar")
 
     sp = add_command(gsub, "export", cmd_export, "export the generator to ONNX (sampling then needs no torch)")

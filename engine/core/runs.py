@@ -78,7 +78,13 @@ class Run:
                 f"{self.path}: a pretraining run (transfer-studio pretrain) has no classifier. Use it as weights "
                 f"(--weights {self.path}) or as clustering features, or continue it with 'transfer-studio pretrain --resume'."
             )
-        if data.get("kind") in ("gan", "translate"):
+        if data.get("kind") == "translate":
+            raise UserError(
+                f"{self.path}: a translation run (transfer-studio gan translate) has no classifier. Use it as pixel_da's "
+                f"translator (--method pixel_da --set translator={self.path}), or continue it with "
+                f"'transfer-studio gan translate --resume {self.path}'."
+            )
+        if data.get("kind") == "gan":
             raise UserError(
                 f"{self.path}: a GAN or translation run (transfer-studio gan ...) has no classifier. Sample, score or export it "
                 f"with 'transfer-studio gan sample|score|export {self.path}', or transfer it with 'gan train --from'."

@@ -13,6 +13,11 @@ import torch
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm
 
+# the encoder layers PatchNCE reads: the first convolution (full resolution, local colour and
+# edges), the downsampling convolution and the two residual blocks (half resolution, larger
+# patches) - as CUT reads its ResNet generator's first convolution, downsamplings and blocks
+NCE_LAYERS = (0, 3, 6, 7)
+
 
 class ResBlock(nn.Module):
     def __init__(self, ch: int) -> None:
@@ -43,6 +48,22 @@ class TranslatorG(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out: torch.Tensor = self.net(x)
         return out
+
+    def encode(self, x: torch.Tensor, layers: tuple[int, ...] = NCE_LAYERS) -> list[torch.Tensor]:
+        """The feature maps after the given layers of `net` (CUT's PatchNCE reads the encoder)."""
+        feats: list[torch.Tensor] = []
+        for i, layer in enumerate(self.net):
+            x = layer(x)
+            if i in layers:
+                feats.append(x)
+            if i >= max(layers):
+                break
+        return feats
+
+    @staticmethod
+    def encoder_channels(width: int, layers: tuple[int, ...] = NCE_LAYERS) -> list[int]:
+        """Channels of the feature maps `encode` returns (index 0: width, later ones: 2 * width)."""
+        return [width if i < 3 else 2 * width for i in layers]
 
 
 class PatchD(nn.Module):

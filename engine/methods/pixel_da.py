@@ -4,7 +4,7 @@ train the classifier on the translated source with its labels.
 
 The translator is a `transfer-studio gan translate` run (`translator`), or, when empty, one
 trained here on the run's source training images and target images before the first epoch
-(`translate_steps`; cycle loss, plus semantic consistency when `classifier` names a source
+(`translate_steps`; cycle loss or CUT's PatchNCE, `translate_loss`, plus semantic consistency when `classifier` names a source
 run). The source validation split is translated too, so the selection score measures the
 classifier on the images it is trained for. Adaptation happens in pixels, so the step itself
 is plain cross-entropy: feature-level methods (DANN, ...) can still be added on top later.
@@ -13,7 +13,7 @@ is plain cross-entropy: feature-level methods (DANN, ...) can still be added on 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import Field
 
@@ -31,6 +31,9 @@ class PixelDAConfig(MethodConfig):
         "A translation run (transfer-studio gan translate); empty: train one here first."
     )
     translate_steps: int = Field(1000, ge=1, le=1_000_000, description="Steps of the translator trained here.")
+    translate_loss: Literal["cycle", "cut"] = Field(
+        "cycle", description="Content loss of the translator trained here: cycle (CycleGAN) or cut (CUT's PatchNCE)."
+    )
     classifier: OptionalPath = path_field(
         "A source-trained run for semantic consistency of the translator trained here (optional)."
     )
@@ -84,7 +87,10 @@ class PixelDA(Method[PixelDAConfig], name="pixel_da", label="Pixel-level DA (CyC
                 if classes != data.classes:
                     raise UserError(f"classifier {self.config.classifier}: its classes differ from the source's.")
             emit(Log(f"pixel_da: training a translator for {self.config.translate_steps} steps before the first epoch"))
-            trainer = TranslatorTrainer(data.x_train, data.y_train, data.x_target, classifier=classifier, device=device)
+            trainer = TranslatorTrainer(
+                data.x_train, data.y_train, data.x_target, classifier=classifier, loss=self.config.translate_loss,
+                device=device,
+            )  # fmt: skip
             with torch.random.fork_rng(devices=[]):  # the classifier's run keeps its own random stream
                 trainer.fit(self.config.translate_steps)
             g = trainer.g_st

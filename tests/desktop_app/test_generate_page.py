@@ -1,5 +1,6 @@
 """Generate page, driven like a user: train a conditional GAN and watch the live grid and plots,
-transfer it with FreezeD + DiffAugment, save samples per class, export, stop, and bad input."""
+transfer it with FreezeD + DiffAugment, save samples per class, export, stop, and bad input;
+translate the source (live pairs, Stop, Resume translation, CUT loss)."""
 
 from __future__ import annotations
 
@@ -92,6 +93,44 @@ def test_stop_and_bad_input(qtbot, page, tiny_demo, error_calls):
     assert "Choose a folder" in error_calls[-1][0]
 
 
+def test_translate_stop_resume_and_live_pairs(qtbot, page, demo_state, error_calls, tmp_path):
+    """Translating: the live grid keeps changing, Stop keeps a checkpoint, Resume continues that run."""
+    page.translate_out.setText(str(tmp_path / "never"))
+    page.translate_steps.setValue(100_000)
+    page.sample_every.setValue(1)  # a grid of pairs at every step
+    page.translate_loss.setCurrentIndex(page.translate_loss.findData("cut"))
+    assert not page.resume_translate_button.isEnabled()
+    qtbot.mouseClick(page.translate_button, LEFT)
+    assert page.runner.running and page.stop_button.isEnabled() and not page.run_button.isEnabled()
+    assert not page.translate_button.isEnabled() and not page.translate_loss.isEnabled()
+    shown: set[int] = set()
+
+    def grids_changed() -> bool:  # the pixmap is re-read from the run folder as the translator learns
+        if page.grid.pixmap() is not None:
+            shown.add(page.grid.pixmap().cacheKey())
+        return page.translate_grids >= 3 and len(shown) >= 2
+
+    qtbot.waitUntil(grids_changed, timeout=TIMEOUT_MS)
+    assert page.plots.curve_length("loss/PatchNCE") > 0 and "Translating: step" in page.tools_status.text()
+    with qtbot.waitSignal(page.translated, timeout=TIMEOUT_MS) as blocker:
+        qtbot.mouseClick(page.stop_button, LEFT)
+    first = blocker.args[0]
+    assert first.status == "stopped" and first.steps_done >= 3 and first.loss == "cut"
+    assert "Resume translation continues" in page.tools_status.text() and page.resume_translate_button.isEnabled()
+    assert page.translate_button.isEnabled() and not (tmp_path / "never").exists()
+
+    qtbot.mouseClick(page.resume_translate_button, LEFT)
+    assert page.runner.running and not page.resume_translate_button.isEnabled()
+    qtbot.waitUntil(lambda: page.progress.value() > first.steps_done + 1, timeout=TIMEOUT_MS)
+    with qtbot.waitSignal(page.translated, timeout=TIMEOUT_MS) as blocker:
+        qtbot.mouseClick(page.stop_button, LEFT)
+    second = blocker.args[0]
+    assert second.status == "stopped" and second.run_dir == first.run_dir and second.steps_done > first.steps_done + 1
+    runs = [p for p in demo_state.runs_dir.iterdir() if (p / "config.toml").is_file()]
+    assert runs == [first.run_dir]  # resumed in place, no second run folder
+    assert error_calls == []
+
+
 def test_translate_shows_pairs_and_writes_the_labelled_source(qtbot, page, tiny_demo, error_calls, tmp_path):
     qtbot.mouseClick(page.translate_button, LEFT)
     assert "Type a new folder" in error_calls[-1][0]
@@ -105,3 +144,18 @@ def test_translate_shows_pairs_and_writes_the_labelled_source(qtbot, page, tiny_
     assert page.grid.pixmap() is not None and not page.grid.pixmap().isNull()
     assert (report.run_dir / "samples" / "latest.png").is_file() and "Translated 120" in page.tools_status.text()
     assert len(error_calls) == 1
+
+
+def test_window_routes_a_translation_resume_to_this_page(qtbot, app_state, monkeypatch, tmp_path):
+    """The Runs page's Resume (and the resume offer at start) reach resume_translation for a translation run."""
+    from desktop_app.main_window import MainWindow
+
+    run = tmp_path / "a-translation"
+    run.mkdir()
+    (run / "config.toml").write_text('kind = "translate"\n')
+    asked: list[str] = []
+    monkeypatch.setattr(GeneratePage, "resume_translation", lambda self, d="": (asked.append(d), True)[1])
+    window = MainWindow(app_state, [("desktop_app.pages.generate", "GeneratePage")])
+    qtbot.addWidget(window, before_close_func=lambda w: [p.shutdown() for p in w.pages])
+    assert window.resume_run(str(run)) and asked == [str(run)]
+    assert isinstance(window.current_page(), GeneratePage)

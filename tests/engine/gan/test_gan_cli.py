@@ -48,7 +48,13 @@ def test_gan_cli_end_to_end(tmp_path, tiny_demo, capsys):
     rc = main(["gan", "translate", "--source", str(tiny_demo.source), "--target", str(tiny_demo.target_train),
                "--out", str(tr), "--steps", "1", "--batch-size", "4", "--runs-dir", str(runs), "--quiet"])  # fmt: skip
     assert rc == 0 and sum(1 for _ in tr.rglob("*.png")) == 120
-    assert "semantic consistency off" in capsys.readouterr().out
+    text = capsys.readouterr().out
+    assert "cycle loss, semantic consistency off" in text
+    tr_run = text.split("run: ")[1].split("  (")[0]
+    assert main(["gan", "translate", "--resume", tr_run, "--quiet"]) == 0  # finished: its translations stay
+    assert "(finished, 1 steps" in capsys.readouterr().out and sum(1 for _ in tr.rglob("*.png")) == 120
+    assert main(["gan", "translate", "--resume", str(src), "--quiet"]) == 2
+    assert "not a translation run" in capsys.readouterr().err
 
     # bad input: clear messages, exit code 2
     assert main(["gan", "train", "--data", str(tmp_path / "nope"), "--runs-dir", str(runs)]) == 2

@@ -8,7 +8,7 @@ import pytest
 from engine.core.config import TrainConfig
 from engine.core.errors import UserError
 from engine.core.events import Collector, Log
-from engine.jobs.gan_translate import JOB, TranslateConfig
+from engine.jobs.gan_translate import JOB, TranslateConfig, TranslateRequest
 from engine.methods import get_method
 from engine.training.trainer import run_train
 
@@ -16,15 +16,17 @@ from engine.training.trainer import run_train
 def test_pixel_da_trains_on_translated_source(tmp_path, tiny_demo):
     assert get_method("pixel_da").uses_target
     tr = JOB.run(
-        TranslateConfig(
-            source=tiny_demo.source,
-            target=tiny_demo.target_train,
-            out=tmp_path / "t",
-            steps=2,
-            batch_size=4,
-            width=4,
-            device="cpu",
-            runs_dir=tmp_path / "runs",
+        TranslateRequest(
+            config=TranslateConfig(
+                source=tiny_demo.source,
+                target=tiny_demo.target_train,
+                out=tmp_path / "t",
+                steps=2,
+                batch_size=4,
+                width=4,
+                device="cpu",
+                runs_dir=tmp_path / "runs",
+            )
         )
     )
     base = TrainConfig(source=tiny_demo.source, target=tiny_demo.target_train, target_test=tiny_demo.target_test,
@@ -37,7 +39,7 @@ def test_pixel_da_trains_on_translated_source(tmp_path, tiny_demo):
     assert any("source training images translated" in m for m in logs)
 
     inline = Collector()
-    opts = {"translate_steps": 2, "keep_source": True}
+    opts = {"translate_steps": 2, "keep_source": True, "translate_loss": "cut"}
     assert run_train(base.model_copy(update={"method_options": opts}), inline).status == "finished"
     assert any("training a translator for 2 steps" in e.message for e in inline.of(Log))
 

@@ -13,14 +13,14 @@ from PIL import Image
 from engine.core.config import TrainConfig
 from engine.core.errors import UserError
 from engine.gan.translate import TranslatorTrainer
-from engine.jobs.gan_translate import JOB, TranslateConfig
+from engine.jobs.gan_translate import JOB, TranslateConfig, TranslateRequest
 from engine.training.trainer import run_train
 
 
 def _cfg(tmp_path, demo, **kw):
     base = {"source": demo.source, "target": demo.target_train, "out": tmp_path / "translated", "steps": 2,
             "batch_size": 4, "width": 4, "device": "cpu", "runs_dir": tmp_path / "runs", "sample_every": 1}  # fmt: skip
-    return TranslateConfig.model_validate({**base, **kw})
+    return TranslateRequest(config=TranslateConfig.model_validate({**base, **kw}))
 
 
 def test_translate_writes_the_labelled_source_in_target_style(tmp_path, tiny_demo):
