@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import argparse
 
-from engine.cli.common import BarPrinter, add_command, run_with_flags, write_json_if_asked
+from engine.cli.common import BarPrinter, add_command, run_job, run_with_flags, write_json_if_asked
 
 TRAIN_FLAGS = (
     "data", "from_run", "freeze_d", "diffaugment", "image_size", "steps", "batch_size", "loss", "lr_g", "lr_d",
@@ -14,8 +14,8 @@ TRAIN_FLAGS = (
     "runs_dir", "name", "resume",
 )  # fmt: skip
 TRANSLATE_FLAGS = (
-    "source", "target", "out", "classifier", "steps", "batch_size", "image_size", "diffaugment", "lr", "device",
-    "seed", "runs_dir", "name",
+    "source", "target", "out", "classifier", "steps", "batch_size", "image_size", "diffaugment", "lr", "loss",
+    "checkpoint_every", "sample_every", "device", "seed", "runs_dir", "name",
 )  # fmt: skip
 
 
@@ -69,26 +69,18 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 
 def cmd_translate(args: argparse.Namespace) -> int:
+    from engine.cli.common import flag_overrides
     from engine.cli.progress import TrainPrinter
-<<<<<<< HEAD
-    from engine.jobs.gan_translate import JOB
-
-    printer = TrainPrinter(quiet=args.quiet)
-    r = run_with_flags(JOB, args, printer, *TRANSLATE_FLAGS)
-=======
     from engine.core.config import load_config
     from engine.jobs.gan_translate import JOB, TranslateConfig, TranslateRequest
 
     if args.resume:
         request = TranslateRequest(resume=args.resume)
     else:
-        keys = ("source", "target", "out", "classifier", "steps", "batch_size", "image_size", "diffaugment", "lr")
-        more = ("loss", "checkpoint_every", "sample_every", "device", "seed", "runs_dir", "name")
-        overrides: dict[str, Any] = {k: getattr(args, k) for k in (*keys, *more)}
+        overrides = flag_overrides(args, *TRANSLATE_FLAGS)
         request = TranslateRequest(config=load_config(TranslateConfig, args.config, overrides))
     printer = TrainPrinter(quiet=args.quiet)
     r = run_job(JOB, request, printer)
->>>>>>> gan2
     printer.close()
     sem = "on" if r.semantic else "off"
     print(f"run: {r.run_dir}  ({r.status}, {r.steps_done} steps; {r.loss} loss, semantic consistency {sem})")

@@ -94,21 +94,9 @@ def source_classifier(run_dir: Path, image_size: int) -> Any:
     return logits, list(info["classes"])
 
 
-<<<<<<< HEAD
-def run(config: TranslateConfig, emit: Emit, control: JobControl) -> TranslateReport:
-
-    from engine.core.fsutil import atomic_write_bytes
-    from engine.core.runs import create_kind_run
-    from engine.gan.data import load_gan_images
-    from engine.gan.grid import grid_png, save_png, to_uint8_hwc
-    from engine.gan.translate import TranslatorTrainer, pairs_grid
-    from engine.training.checkpoints import save_checkpoint
-    from engine.training.devices import describe_device, pick_device
-=======
 class TranslateRequest(RunRequest[TranslateConfig]):
     """A new translation run (`config`) or a stopped or killed one to continue (`resume`)."""
 
->>>>>>> gan2
 
 def _partial(out: Path) -> Path:
     """Where the translations are written before they become `out` in one rename."""
@@ -160,14 +148,6 @@ def run(request: TranslateRequest, emit: Emit, control: JobControl) -> Translate
                 f"({', '.join(src.classes)}). Give a run trained on this source."
             )
     else:
-<<<<<<< HEAD
-        emit(Log("no source classifier given (--classifier RUN): semantic consistency is off, cycle loss only."))
-    base = time.strftime("%Y%m%d-%H%M%S-translate")
-    run_ = create_kind_run(
-        config, config.runs_dir, config.name, base, kind="translate", method="translate", backbone="cyclegan"
-    )
-    run_.update_info(status="running")
-=======
         emit(Log("no source classifier given (--classifier RUN): semantic consistency is off."))
     if run_ is None:
         base = f"{time.strftime('%Y%m%d-%H%M%S')}-translate-{config.loss}"
@@ -189,7 +169,6 @@ def _train_and_write(
     from engine.training.checkpoints import save_checkpoint
     from engine.training.devices import describe_device, pick_device
 
->>>>>>> gan2
     device = pick_device(config.device)
     trainer = TranslatorTrainer(
         src.images, src.labels, tgt.images, classifier=classifier, width=config.width, batch_size=config.batch_size,
