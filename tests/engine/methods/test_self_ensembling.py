@@ -128,6 +128,7 @@ def test_self_ensembling_learns_a_polarity_shift_that_source_training_does_not()
 def test_teacher_is_a_moving_average_with_warm_up_and_gets_no_gradient() -> None:
     method = _method("self_ensembling", teacher_decay=0.99)
     names = {id(p) for g in method.param_groups(1e-3) for p in g["params"]}
+    assert any(k.startswith("teacher.") for k in method.state_dict())  # checkpointed, so resume keeps it
     assert not any(id(p) in names for p in method.teacher.parameters())
     student = next(method.model.parameters())
     teacher = next(method.teacher.parameters())
