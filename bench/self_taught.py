@@ -107,6 +107,7 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, help="an existing demo folder (default: write one)")
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--first-seed", type=int, default=0, help="seeds run are first-seed .. first-seed + seeds - 1")
     ap.add_argument("--per-class", type=int, default=10)
     ap.add_argument("--ssl-epochs", type=int, default=60)
     ap.add_argument("--source-epochs", type=int, default=8)
@@ -136,7 +137,7 @@ def main() -> int:
         rows.setdefault(name, []).append(acc)
         print(f"{name}: {acc:.3f}", flush=True)
 
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         runs = work / f"runs{seed}"
         few, eval_dir = split_few_shot(test, work / f"split{seed}", args.per_class, seed)
         reuse = dict(item.split("=", 1) for item in args.reuse)
