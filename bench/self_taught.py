@@ -51,7 +51,7 @@ def split_few_shot(test_dir: Path, out: Path, per_class: int, seed: int) -> tupl
 
 
 def source_weights(run_dir: Path, out: Path) -> Path:
-    """The source-trained classifier's backbone as a plain state dict file (small_cnn keys)."""
+    """The source-trained classifier's backbone as a plain state dict file (the backbone's own keys)."""
     import torch
 
     from engine.training.checkpoints import load_checkpoint
@@ -71,7 +71,7 @@ def finetune(few: Path, eval_dir: Path, weights: str, seed: int, runs: Path, arg
         target_test=eval_dir,
         method="finetune",
         method_options={"linear_probe": probe, "backbone_lr_factor": 1.0},
-        backbone="small_cnn",
+        backbone=args.backbone,
         weights=weights,
         epochs=args.ft_epochs,
         batch_size=32,
@@ -85,13 +85,14 @@ def finetune(few: Path, eval_dir: Path, weights: str, seed: int, runs: Path, arg
     return float(run_train(cfg).metrics["target/acc"])
 
 
-def pretrain(data: list[Path], method: str, epochs: int, seed: int, runs: Path, knn: Path) -> Path:
+def pretrain(data: list[Path], method: str, epochs: int, seed: int, runs: Path, knn: Path, backbone: str) -> Path:
     from engine.ssl.config import PretrainConfig
     from engine.ssl.pretrain import run_pretrain
 
     cfg = PretrainConfig(
         data=data,
         method=method,
+        backbone=backbone,
         epochs=epochs,
         seed=seed,
         runs_dir=runs,
@@ -108,6 +109,7 @@ def main() -> int:
     ap.add_argument("--data", type=Path, help="an existing demo folder (default: write one)")
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--first-seed", type=int, default=0, help="seeds run are first-seed .. first-seed + seeds - 1")
+    ap.add_argument("--backbone", default="small_cnn", help="e.g. small_cnn_gap, the former small_cnn")
     ap.add_argument("--per-class", type=int, default=10)
     ap.add_argument("--ssl-epochs", type=int, default=60)
     ap.add_argument("--source-epochs", type=int, default=8)
@@ -152,7 +154,7 @@ def main() -> int:
                 else run_train(
                     TrainConfig(
                         source=source,
-                        backbone="small_cnn",
+                        backbone=args.backbone,
                         weights="random",
                         epochs=args.source_epochs,
                         seed=seed,
@@ -168,7 +170,9 @@ def main() -> int:
             t0 = time.process_time()
             folders = [source, target] if both else [target]
             epochs = args.ssl_epochs if not both else max(1, args.ssl_epochs * 600 // 2100)
-            starts[STARTS[key]] = reuse.get(key) or str(pretrain(folders, method, epochs, seed, runs, eval_dir))
+            starts[STARTS[key]] = reuse.get(key) or str(
+                pretrain(folders, method, epochs, seed, runs, eval_dir, args.backbone)
+            )
             cpu[f"{STARTS[key]} pretraining"] = (
                 cpu.get(f"{STARTS[key]} pretraining", 0.0) + (time.process_time() - t0) / 60
             )
