@@ -49,7 +49,7 @@ def split_few_shot(test_dir: Path, out: Path, per_class: int, seed: int) -> tupl
 
 
 def source_weights(run_dir: Path, out: Path) -> Path:
-    """The source-trained classifier's backbone as a plain state dict file (small_cnn keys)."""
+    """The source-trained classifier's backbone as a plain state dict file (the backbone's own keys)."""
     import torch
 
     from engine.training.checkpoints import load_checkpoint
@@ -69,7 +69,7 @@ def finetune(few: Path, eval_dir: Path, weights: str, seed: int, runs: Path, arg
         target_test=eval_dir,
         method="finetune",
         method_options={"linear_probe": probe, "backbone_lr_factor": 1.0},
-        backbone="small_cnn",
+        backbone=args.backbone,
         weights=weights,
         epochs=args.ft_epochs,
         batch_size=32,
@@ -83,8 +83,8 @@ def finetune(few: Path, eval_dir: Path, weights: str, seed: int, runs: Path, arg
     return float(run_train(cfg).metrics["target/acc"])
 
 
-def pretrain(data: list[Path], method: str, epochs: int, seed: int, runs: Path, knn: Path) -> Path:
-    report = pretrain_digits(data, runs, method=method, epochs=epochs, seed=seed, knn_data=knn)
+def pretrain(data: list[Path], method: str, epochs: int, seed: int, runs: Path, knn: Path, backbone: str) -> Path:
+    report = pretrain_digits(data, runs, method=method, backbone=backbone, epochs=epochs, seed=seed, knn_data=knn)
     print(f"  {method} on {[p.name for p in data]}: {report.metrics}", flush=True)
     return report.run_dir
 
@@ -93,6 +93,8 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--data", type=Path, help="an existing demo folder (default: write one)")
     ap.add_argument("--seeds", type=int, default=3)
+    ap.add_argument("--first-seed", type=int, default=0, help="seeds run are first-seed .. first-seed + seeds - 1")
+    ap.add_argument("--backbone", default="small_cnn", help="e.g. small_cnn_gap, the former small_cnn")
     ap.add_argument("--per-class", type=int, default=10)
     ap.add_argument("--ssl-epochs", type=int, default=60)
     ap.add_argument("--source-epochs", type=int, default=8)
@@ -122,7 +124,7 @@ def main() -> int:
         rows.setdefault(name, []).append(acc)
         print(f"{name}: {acc:.3f}", flush=True)
 
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         runs = work / f"runs{seed}"
         few, eval_dir = split_few_shot(test, work / f"split{seed}", args.per_class, seed)
         reuse = dict(item.split("=", 1) for item in args.reuse)
@@ -137,7 +139,7 @@ def main() -> int:
                 else run_train(
                     TrainConfig(
                         source=source,
-                        backbone="small_cnn",
+                        backbone=args.backbone,
                         weights="random",
                         epochs=args.source_epochs,
                         seed=seed,
@@ -153,7 +155,9 @@ def main() -> int:
             t0 = time.process_time()
             folders = [source, target] if both else [target]
             epochs = args.ssl_epochs if not both else max(1, args.ssl_epochs * 600 // 2100)
-            starts[STARTS[key]] = reuse.get(key) or str(pretrain(folders, method, epochs, seed, runs, eval_dir))
+            starts[STARTS[key]] = reuse.get(key) or str(
+                pretrain(folders, method, epochs, seed, runs, eval_dir, args.backbone)
+            )
             cpu[f"{STARTS[key]} pretraining"] = (
                 cpu.get(f"{STARTS[key]} pretraining", 0.0) + (time.process_time() - t0) / 60
             )

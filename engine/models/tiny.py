@@ -100,4 +100,4 @@ def tiny_cnn_spec(width: float = 1.0, head: str = "gap") -> BackboneSpec:
 
 for _width in WIDTHS:
     register(tiny_cnn_spec(_width))
-register(tiny_cnn_spec(1.0, "flatten"))
+    register(tiny_cnn_spec(_width, "flatten"))
