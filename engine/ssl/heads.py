@@ -33,6 +33,16 @@ class Encoder(nn.Module):
         self.backbone = backbone
         self.projector = mlp(dim, hidden, out)
 
+    def train(self, mode: bool = True) -> Encoder:
+        """Train mode, but with dropout off: a backbone whose head drops units (small_cnn's
+        flatten head) would give the two views of an image independent masks, a difference
+        between them the contrastive loss must explain away."""
+        super().train(mode)
+        for module in self.modules():
+            if isinstance(module, nn.Dropout):
+                module.eval()
+        return self
+
     def features(self, x: torch.Tensor) -> torch.Tensor:
         return self.backbone((x - self.mean) / self.std)
 
