@@ -38,6 +38,27 @@ class PreparedData:
     on_disk: bool = False  # the images are read from the disk cache batch by batch
 
 
+@dataclass
+class ScannedFolders:
+    """The folders of a start, already walked and checked by the preflight.
+
+    The walk is the only thing before decoding that grows with the folder (seconds on 100k
+    files); handing its result to `prepare_data` means each start walks each folder once.
+    The paths are kept so a result for other folders is never used by mistake.
+    """
+
+    source_path: Path
+    source: Any  # engine.data.folders.Domain
+    others: dict[str, tuple[Path, Any]]  # role ("target", "target test") -> (path, Domain)
+
+    def domain(self, role: str, path: Path) -> Any | None:
+        """The scanned domain of `role` if it was scanned from `path`, else None."""
+        if role == "source":
+            return self.source if self.source_path == path else None
+        found = self.others.get(role)
+        return found[1] if found is not None and found[0] == path else None
+
+
 def _signature(domain: Any) -> str:
     """Files, labels, byte sizes and mtimes: a changed file must not hit the in-process memo."""
     from engine.data.image_cache import file_key
@@ -180,15 +201,20 @@ def prepare_data(
     emit: Emit,
     control: JobControl | None = None,
     cache: DecodeCache | None = None,
+    scanned: ScannedFolders | None = None,
 ) -> PreparedData:
-    """Scan, check, decode (or read from the disk cache) and split the folders named in `config`."""
+    """Scan, check, decode (or read from the disk cache) and split the folders named in `config`.
+
+    `scanned`: the folders the preflight already walked and checked; they are not walked again."""
     from engine.data.disk_images import budget_bytes
     from engine.data.split import stratified_split
 
     cache = cache or DEFAULT_CACHE
     threads = config.threads
     budget = _Budget(budget_bytes(config.cache_memory_mb))
-    source = scan_source(config.source, emit)
+    source = scanned.domain("source", config.source) if scanned is not None else None
+    if source is None:
+        source = scan_source(config.source, emit)
     emit(Log(f"Source: {len(source)} images in {len(source.classes)} classes ({config.source})"))
     dec = cache.get_or_decode(
         source, size, config.workers, control, threads=threads, emit=emit, stage="Decoding source"
@@ -209,7 +235,9 @@ def prepare_data(
     for role, path in (("target", config.target), ("target test", config.target_test)):
         if path is None:
             continue
-        domain = scan_other(source, path, role, emit)
+        domain = scanned.domain(role, path) if scanned is not None else None
+        if domain is None:
+            domain = scan_other(source, path, role, emit)
         emit(
             Log(
                 f"{role.capitalize()}: {len(domain)} images ({'labelled' if domain.labelled else 'unlabelled'}) ({path})"

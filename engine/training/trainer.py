@@ -25,7 +25,7 @@ from engine.core.control import JobControl, Stopped
 from engine.core.errors import RunLocked, UserError
 from engine.core.events import Emit, EpochEnd, Finished, Log, Started, ignore
 from engine.core.runs import Run, create_run, open_run
-from engine.data.prepare import DecodeCache, PreparedData, prepare_data
+from engine.data.prepare import DecodeCache, PreparedData, ScannedFolders, prepare_data
 from engine.methods import Method, MethodContext, get_method
 from engine.methods.base import method_config
 from engine.models.backbones import get_backbone_spec
@@ -73,8 +73,9 @@ class Trainer:
         control: JobControl,
         cache: DecodeCache | None,
         dist_info: DistInfo | None = None,
+        scanned: ScannedFolders | None = None,
     ) -> None:
-        self.config, self.run, self.control = config, run, control
+        self.config, self.run, self.control, self.scanned = config, run, control, scanned  # scanned: walked once
         self.dist = dist_info
         self.world = dist_info.world if dist_info else 1
         self.is_main = dist_info is None or dist_info.is_main
@@ -152,7 +153,7 @@ class Trainer:
     # ------------------------------------------------------------------ helpers
     def load_data(self, cache: DecodeCache | None) -> PreparedData:
         """The run's tensors (a subclass reads other data: multitask tables)."""
-        return prepare_data(self.config, self.size, self.emit, self.control, cache)
+        return prepare_data(self.config, self.size, self.emit, self.control, cache, self.scanned)
 
     def make_model(self) -> ImageClassifier:
         return build_model(
@@ -313,10 +314,10 @@ class Trainer:
 
 
 def _open(
-    config: TrainConfig | None, resume: str | Path | None, dist_info: DistInfo | None
-) -> tuple[TrainConfig, Run, dict[str, Any] | None]:
-    """The run to train and the checkpoint to resume from. Rank 0 reads or creates the run
-    directory and sends the config and checkpoint to the others (another node may not see it)."""
+    config: TrainConfig | None, resume: str | Path | None, dist_info: DistInfo | None, emit: Emit = ignore
+) -> tuple[TrainConfig, Run, dict[str, Any] | None, ScannedFolders | None]:
+    """The run, the checkpoint to resume from and the folders the preflight scanned. Rank 0 reads or creates the
+    run directory and sends config and checkpoint to the others (another node may not see it; they scan)."""
     main = dist_info is None or dist_info.is_main
     if resume is not None:
         loaded: tuple[TrainConfig, Path, dict[str, Any] | None] | None = None
@@ -325,13 +326,12 @@ def _open(
             last = run.checkpoint("last")
             loaded = (run.config(), run.path, load_checkpoint(last) if last.is_file() else None)
         cfg, path, state = broadcast_object(loaded, dist_info)
-        return cfg, Run(path), state
+        return cfg, Run(path), state, None
     if config is None:
         raise UserError("give a training config, or a run directory to resume.")
-    if main:
-        preflight(config)  # bad input is refused before a run directory exists
+    scanned = preflight(config, emit) if main else None  # bad input: refused before a run directory exists
     path_text = str(create_run(config).path) if main else ""
-    return config, Run(Path(broadcast_text(path_text, dist_info))), None
+    return config, Run(Path(broadcast_text(path_text, dist_info))), None, scanned
 
 
 def run_train(
@@ -351,11 +351,11 @@ def run_train(
     run: Run | None = None
     lock: AbstractContextManager[object] = nullcontext()
     try:
-        config, run, state = _open(config, resume, dist_info)
+        config, run, state, scanned = _open(config, resume, dist_info, emit)
         if main:  # a second writer (another CLI or window) is refused, naming the owner
             lock = run.lock()
             lock.__enter__()
-        trainer = _trainer_class(config)(config, run, emit, control, cache, dist_info)
+        trainer = _trainer_class(config)(config, run, emit, control, cache, dist_info, scanned)
         if state is not None:
             for warning in restore_state(trainer.resumable(), state):
                 emit(Log(warning, "warning"))
