@@ -70,6 +70,12 @@ class Run:
         finally:
             held.release()
 
+    def record_failure(self, err: BaseException) -> None:
+        """Mark the run failed with the error's message (a UserError's as is, others with their
+        type), so the Runs page and a later resume say why; the caller raises it on."""
+        message = str(err) if isinstance(err, UserError) else f"{type(err).__name__}: {err}"
+        self.update_info(status="failed", error=message)
+
     # ----------------------------------------------------------------- reading
     def config(self) -> TrainConfig:
         data = read_toml(self.config_path)

@@ -109,11 +109,8 @@ def run(config: GanTrainConfig, emit: Emit, control: JobControl) -> GanTrainRepo
         metrics = trainer.last_metrics if trainer else {}
         emit(Finished("gan_train", str(run_.path), metrics, stopped=True))
         return _report(run_.path, "stopped", trainer, begun)
-    except UserError as err:
-        run_.update_info(status="failed", error=str(err))
-        raise
-    except Exception as err:
-        run_.update_info(status="failed", error=f"{type(err).__name__}: {err}")
+    except Exception as err:  # the job raises; whoever drives it reports the error once
+        run_.record_failure(err)
         raise
     run_.update_info(status="finished", step=trainer.step, metrics=trainer.last_metrics)
     emit(Finished("gan_train", str(run_.path), trainer.last_metrics))

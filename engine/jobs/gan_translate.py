@@ -202,11 +202,8 @@ def _train_and_write(
         save("stopped")
         emit(Finished("gan_translate", str(run_.path), trainer.last_metrics, stopped=True))
         return _report(config, run_.path, "stopped", trainer.step, 0, trainer.last_metrics, begun, classifier)
-    except UserError as err:
-        run_.update_info(status="failed", error=str(err))
-        raise
-    except Exception as err:
-        run_.update_info(status="failed", error=f"{type(err).__name__}: {err}")
+    except Exception as err:  # the job raises; whoever drives it reports the error once
+        run_.record_failure(err)
         raise
     # written beside OUT, renamed into place once complete: a killed write leaves no half folder
     # behind that would look finished, and a resume writes it again

@@ -254,11 +254,8 @@ def run_pretrain(
             metrics=trainer.last_metrics if trainer else {},
             seconds=time.monotonic() - begun,
         )
-    except UserError as err:  # the job raises; whoever drives it reports the error once
-        run.update_info(status="failed", error=str(err))
-        raise
-    except Exception as err:
-        run.update_info(status="failed", error=f"{type(err).__name__}: {err}")
+    except Exception as err:  # the job raises; whoever drives it reports the error once
+        run.record_failure(err)
         raise
     run.update_info(status=status, epoch=trainer.epoch, metrics=trainer.last_metrics)
     emit(Finished("pretrain", str(run.path), trainer.last_metrics))

@@ -151,3 +151,19 @@ def test_commands_for_trained_runs_explain_a_pretraining_run(tiny_demo: DemoPath
         load_run_model(report.run_dir)
     with pytest.raises(UserError, match="pretraining run"):
         run_train(resume=report.run_dir)
+
+
+def test_pretraining_encoder_trains_with_the_heads_dropout_off() -> None:
+    """small_cnn's flatten head has dropout; in pretraining the two views of an image must not get
+    independent dropout masks: in train mode the same batch gives the same features twice."""
+    from engine.models.backbones import get_backbone_spec
+    from engine.ssl.heads import Encoder
+
+    spec = get_backbone_spec("small_cnn")
+    full, extract = spec.build()
+    bb = extract(full)
+    encoder = Encoder(bb.module, bb.dim, spec.mean, spec.std, hidden=32, out=16).train()
+    assert encoder.training and any(isinstance(m, torch.nn.Dropout) for m in encoder.modules())
+    assert not any(m.training for m in encoder.modules() if isinstance(m, torch.nn.Dropout))
+    x = torch.rand(8, 3, 32, 32)
+    assert torch.equal(encoder.features(x), encoder.features(x))
