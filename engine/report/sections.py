@@ -81,8 +81,9 @@ def _export(run: Run, checkpoint: str, report: ReportCardReport, sub: Emit, cont
     result = export.JOB.run(
         export.ExportConfig(run_dir=run.path, out=out, checkpoint=checkpoint, int8=True), sub, control
     )
-    if before:  # the export job points the run at its file; keep the user's own export as the run's model
-        run.update_info(exported=before)
+    # the export job points the run at its file; the report's copy is not the run's model, so keep
+    # the user's own export (or none) as it was
+    run.update_info(exported=before)
     int8 = Path(result.int8_path) if result.int8_path else None
     report.export = ExportSummary(
         report=result,

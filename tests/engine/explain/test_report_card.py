@@ -37,6 +37,8 @@ def test_every_section_is_present(card) -> None:
     assert report["sections"] == [key for key, _ in SECTIONS]
     assert "pgd" in page and report["robustness"][0]["attack"] == "pgd"  # --robustness ran a sweep
     assert report["export"]["report"]["passed"] and report["export"]["report"]["int8"] is not None
+    run_info = json.loads((card[2] / "run.json").read_text())
+    assert not run_info.get("exported")  # the report's own ONNX copy does not become the run's model
     assert len(report["explanations"]) == 2 * min(4, len(report["target_eval"]["misclassified"]))
     assert "was more faithful on this model" in report["more_faithful"]
     assert report["model_card"].startswith("Intended use") and "Limitations" in report["model_card"]
