@@ -13,7 +13,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 from PySide6.QtWidgets import QHBoxLayout, QProgressBar, QPushButton, QWidget
 
 from desktop_app.jobs import JobRunner
-from engine.core.events import Progress
+from engine.core.events import Progress, Stage
 
 
 class JobStatus(QWidget):
@@ -63,9 +63,12 @@ class JobStatus(QWidget):
                 runner.events.connect(lambda batch, r=runner: self._on_events(r, batch))
 
     def _on_events(self, runner: JobRunner, batch: list) -> None:
-        last = next((e for e in reversed(batch) if isinstance(e, Progress)), None)
-        if last is not None:
+        last = next((e for e in reversed(batch) if isinstance(e, (Progress, Stage))), None)
+        if isinstance(last, Progress):
             self._progress[id(runner)] = (int(last.step), int(last.total_steps))
+        elif isinstance(last, Stage):  # checking, scanning, decoding: counted in images, not steps
+            self._progress[id(runner)] = (int(last.done), int(last.total))
+        if last is not None:
             self.update_now()
 
     def update_now(self) -> None:

@@ -26,6 +26,7 @@ from engine.data.images import open_rgb_with_info
 __all__ = ["SMALL_CLASS", "FoldersReport", "HealthReport", "Issue", "check_domain", "check_folders", "compare_domains"]
 
 Progress = Callable[[int, int], None]
+CHECK_DRAFT = 16  # decode JPEGs at down to 1/8 scale, the shorter side staying >= this
 
 
 class HealthReport(BaseModel):
@@ -122,7 +123,7 @@ def _issue_lines(issues: list[Issue], header: bool = True) -> list[str]:
 
 
 def _inspect(path: str, max_pixels: int | None) -> dict[str, Any]:
-    """Read, hash and decode one file; never raises for a bad image."""
+    """Read, hash and decode one file (JPEGs in draft mode); never raises for a bad image."""
     try:
         with open(path, "rb") as fh:
             data = fh.read()
@@ -132,7 +133,10 @@ def _inspect(path: str, max_pixels: int | None) -> dict[str, Any]:
         return {"path": path, "hash": None, "error": exc.strerror or str(exc)}
     digest = hashlib.blake2b(data, digest_size=16).hexdigest() if data else None
     try:
-        _, info = open_rgb_with_info(path, max_pixels, data=data)
+        # JPEG draft mode: libjpeg still reads every coefficient (a truncated or corrupt file fails
+        # as in a full decode) but skips most of the inverse DCT, ~3x faster on photos; only the
+        # header's size and mode are kept.
+        _, info = open_rgb_with_info(path, max_pixels, data=data, draft=CHECK_DRAFT)
     except UnreadableImage as exc:
         return {"path": path, "hash": digest, "error": exc.reason}
     return {"path": path, "hash": digest, "error": None, "info": info}

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from engine.core.config import StrictModel
 from engine.core.control import JobControl, Stopped
-from engine.core.events import Emit, Finished, Progress, Started
+from engine.core.events import Emit, Finished, Started
 from engine.data.health import FoldersReport
 from engine.jobs.job import Job
 
@@ -78,13 +78,19 @@ def run(config: CheckConfig, emit: Emit, control: JobControl) -> CheckReport:
     emit(Started("check", str(config.source), sum(len(d) for d in domains.values())))
 
     def check() -> FoldersReport:
-        return check_folders(
+        from engine.data.stage_progress import StageProgress
+
+        # a stage, like scanning and decoding: counts, a rate and an ETA (a 50k-image folder takes minutes)
+        stage = StageProgress(emit, "Checking images", total=sum(len(d) for d in domains.values()))
+        report = check_folders(
             domains["source"],
             domains.get("target"),
             domains.get("target_test"),
-            progress=lambda done, total: emit(Progress(0, done, total)),
+            progress=lambda done, total: stage.update(done, total),
             control=control,
         )
+        stage.finish()
+        return report
 
     try:
         if config.cache:

@@ -103,6 +103,18 @@ def test_modes_and_sizes_summary(tmp_path, noise, png):
     assert not report.labelled and report.class_counts == {}
 
 
+def test_photos_checked_in_draft_mode_keep_their_size_and_truncation_is_found(tmp_path, noise):
+    from PIL import Image
+
+    noise(tmp_path / "whole.jpg", seed=1, size=(400, 300))
+    Image.open(tmp_path / "whole.jpg").save(tmp_path / "again.jpg", quality=70)  # another file, same size
+    data = (tmp_path / "whole.jpg").read_bytes()
+    (tmp_path / "cut.jpg").write_bytes(data[: len(data) - 300])  # a download that stopped early
+    report = check_domain(scan_domain(tmp_path))
+    assert [(u["path"].split("/")[-1], u["reason"]) for u in report.unreadable] == [("cut.jpg", "truncated image data")]
+    assert report.sizes["min_width"] == 400 and report.sizes["max_height"] == 300  # the file's size, not the draft's
+
+
 def test_progress_and_stop(tmp_path, labelled):
     root = labelled(tmp_path / "src", {"a": 40, "b": 40})
     seen: list[tuple[int, int]] = []
