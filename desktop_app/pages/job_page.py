@@ -62,6 +62,7 @@ class JobPage(Page):
         self.progress = QProgressBar()
         self.progress.setRange(0, 1)
         self.progress.setMaximumWidth(240)
+        self._step_format: str | None = None  # the page's bar format, kept while a stage shows its own
         self.progress.setVisible(False)
         self.status = label()
         self.run_chooser = RunChooser(state, self)
@@ -158,12 +159,18 @@ class JobPage(Page):
         stages = [e for e in events if isinstance(e, Stage)]
         if stages:  # scanning / decoding before the first step: counts and an ETA, never a frozen bar
             last_stage = stages[-1]
+            if self._step_format is None:  # the page's own format counts steps; a stage counts its unit
+                self._step_format = self.progress.format()
+            self.progress.setFormat(f"%v / %m {last_stage.unit}" if last_stage.total > 0 else "")
             self.progress.setRange(0, max(0, last_stage.total))  # 0: a busy bar while the total is unknown
             self.progress.setValue(min(last_stage.done, max(0, last_stage.total)))
             self.status.setText(describe(last_stage))
         counted = [e for e in events if isinstance(e, (Started, Progress)) and e.total_steps]
         if counted:  # the last one is enough: a batch may hold hundreds of steps
             last = counted[-1]
+            if self._step_format is not None:
+                self.progress.setFormat(self._step_format)
+                self._step_format = None
             if self.progress.maximum() != max(1, last.total_steps):
                 self.progress.setRange(0, max(1, last.total_steps))
             self.progress.setValue(last.step if isinstance(last, Progress) else 0)

@@ -6,7 +6,7 @@ from PySide6.QtWidgets import QMessageBox
 
 from desktop_app.cache_action import ask_and_clear
 from desktop_app.pages.train import TrainPage
-from engine.core.events import Stage
+from engine.core.events import Progress, Stage
 
 
 def test_train_page_sends_threads_and_image_memory(qtbot, demo_state, engine_info):
@@ -27,9 +27,12 @@ def test_decoding_progress_shows_counts_and_eta(qtbot, demo_state, engine_info):
     page._on_events([Stage("Decoding source", 2500, 10000, 42.0)])
     assert page.progress.maximum() == 10000 and page.progress.value() == 2500
     assert page.status.text() == "Decoding source: 2,500/10,000 images, ETA 42 s"
+    assert page.progress.text() == "2500 / 10000 images"  # the bar counts images here, not steps
     page._on_events([Stage("Scanning source", 70000, 0, float("nan"), "images found")])
     assert page.progress.maximum() == 0  # an unknown total: a busy bar, never a frozen one
     assert "70,000 images found" in page.status.text()
+    page._on_events([Progress(1, 3, 780)])  # training starts: the bar counts steps again
+    assert page.progress.text() == "3 / 780 steps"
 
 
 def test_clear_cache_from_the_window(qtbot, tmp_path, monkeypatch, tiny_demo):
