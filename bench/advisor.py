@@ -102,6 +102,72 @@ def one_advice(shift: str, seed: int, args: argparse.Namespace, work: Path) -> d
     return out
 
 
+def add_candidates(row: dict[str, Any], stored: dict[str, Any], methods: list[str], work: Path, save: Any) -> None:
+    """Train the candidates of `methods` (their grid at the stored `grid_points`) for the rung-0
+    epochs of a stored advice, with the same demo (shift, seed, images per class), training
+    settings and scorers as the advice's own candidates, and append them as rung-0 candidates;
+    `save` is called after each one. A candidate already there is skipped (a stopped run resumes)."""
+    from engine.advisor.advice import AdviceState, Entry
+    from engine.advisor.candidates import SOURCE_ONLY, candidate_grid
+    from engine.advisor.driver import Advice
+    from engine.core.control import JobControl
+    from engine.data.demo import make_demo
+    from engine.jobs.advise import AdviseConfig
+
+    shift, seed = row["shift"], row["seed"]
+    epochs = next(c["epochs"] for c in row["candidates"] if c["rung"] == 0)
+    cands = [c for c in candidate_grid(methods, stored["grid_points"]) if c.method != SOURCE_ONLY]
+    have = {c["label"] for c in row["candidates"] if c["rung"] == 0}
+    todo = [c for c in cands if c.label not in have]
+    if not todo:
+        return
+    demo = make_demo(work / f"{shift}-{seed}", seed=seed, per_class=stored["per_class"], shift=shift)
+    flags = ("grid_points", "min_epochs", "max_epochs", "budget_minutes", "batch_size", "lr")
+    cfg = AdviseConfig(
+        **demo.folders(),
+        methods=list(stored["methods"]) + methods,
+        **{flag: stored[flag] for flag in flags},
+        seed=seed,
+        small_shift=0.0,
+        device="cpu",
+        runs_dir=work / f"runs-{shift}-{seed}",
+    )
+    state = AdviceState(config=cfg.model_dump(mode="json"), rungs=[(epochs, len(todo))])
+    advice_dir = work / f"runs-{shift}-{seed}" / "added"
+    advice_dir.mkdir(parents=True, exist_ok=True)
+    adv = Advice(cfg, state, advice_dir, lambda _event: None, JobControl())
+    adv.prepare()
+    adv.cands = todo
+    for i, cand in enumerate(todo):
+        e = Entry(candidate=i, rung=0, epochs=epochs, method=cand.method, options=cand.options, label=cand.label)
+        adv.train(e)
+        print(f"  {shift} seed {seed}: {e.label} {e.status} in {e.seconds:.0f} s {e.scores}", flush=True)
+        if e.status != "finished":
+            row.setdefault("dropped", []).append({"label": e.label, "reason": e.reason})
+            continue
+        row["candidates"].append(
+            {"label": e.label, "rung": 0, "epochs": epochs, **e.scores, "combined": None, "seconds": e.seconds}
+        )
+        rescore_rung0(row)
+        save()
+
+
+def rescore_rung0(row: dict[str, Any]) -> None:
+    """The row's rung-0 ρ and regret per score over its rung-0 candidates (source-only included,
+    as `one_advice` measures them), after candidates were added."""
+    from engine.advisor.ranking import combined_scores, rank_candidates
+
+    rung0 = [c for c in row["candidates"] if c["rung"] == 0]
+    truth = [c["target_acc"] for c in rung0]
+    rows = [{k: c[k] for k in SCORES} for c in rung0]
+    row["rho"] = {name: spearman([sign * r[name] for r in rows], truth) for name, sign in SCORES.items()}
+    row["rho"]["combined"] = spearman([v or 0.0 for v in combined_scores(rows)], truth)
+    row["regret0"] = {}
+    for by in ("combined", *SCORES):
+        order, _ = rank_candidates(rows, by, 0.1)
+        row["regret0"][by] = max(truth) - truth[order[0]]
+
+
 def dann_default(cfg: Any, epochs: int, work: Path) -> float:
     """DANN at its defaults (transfer_weight 1), trained like the advisor's candidates."""
     from engine.advisor.driver import train_config
@@ -125,16 +191,23 @@ RULES: dict[str, tuple[str, dict[str, float] | None]] = {
 }
 
 
-def offline(
-    row: dict[str, Any], rule: tuple[str, dict[str, float] | None], with_source_only: bool
-) -> tuple[float, ...]:
-    """Spearman ρ, regret and pick − DANN (transfer_weight 1) of a ranking rule among an advice's
-    rung-0 candidates (all trained for the same epochs), from their stored scores."""
+def _method(label: str) -> str:
+    return label.split(" ")[0]
+
+
+def offline_pick(
+    row: dict[str, Any],
+    rule: tuple[str, dict[str, float] | None],
+    with_source_only: bool,
+    exclude: tuple[str, ...] = (),
+) -> tuple[float, float, float, str]:
+    """Spearman ρ, regret, pick − DANN (transfer_weight 1) and the picked label of a ranking rule
+    among an advice's rung-0 candidates (all trained for the same epochs), from their stored
+    scores; candidates of the `exclude` methods are left out (as if they had not been tried)."""
     from engine.advisor.ranking import combined_scores, rank_candidates
 
-    rung0 = [c for c in row["candidates"] if c["rung"] == 0]
-    if not with_source_only:
-        rung0 = [c for c in rung0 if c["label"] != "finetune"]
+    pool = [c for c in row["candidates"] if c["rung"] == 0 and _method(c["label"]) not in exclude]
+    rung0 = pool if with_source_only else [c for c in pool if c["label"] != "finetune"]
     rows = [{k: c[k] for k in SCORES} for c in rung0]
     truth = [c["target_acc"] for c in rung0]
     by, weights = rule
@@ -144,9 +217,59 @@ def offline(
         values = [SCORES[by] * r[by] for r in rows]
     order, _ = rank_candidates(rows, by, 0.1, weights)
     pick = truth[order[0]]
-    dann = next(c["target_acc"] for c in row["candidates"] if c["rung"] == 0 and c["label"] == "dann transfer_weight=1")
-    best = max(c["target_acc"] for c in row["candidates"] if c["rung"] == 0)
-    return spearman(values, truth), best - pick, pick - dann
+    dann = next(c["target_acc"] for c in pool if c["label"] == "dann transfer_weight=1")
+    best = max(c["target_acc"] for c in pool)
+    return spearman(values, truth), best - pick, pick - dann, rung0[order[0]]["label"]
+
+
+def offline(
+    row: dict[str, Any],
+    rule: tuple[str, dict[str, float] | None],
+    with_source_only: bool,
+    exclude: tuple[str, ...] = (),
+) -> tuple[float, float, float]:
+    """offline_pick without the label."""
+    return offline_pick(row, rule, with_source_only, exclude)[:3]
+
+
+def rule_table(rows: list[dict[str, Any]], with_source_only: bool, exclude: tuple[str, ...] = ()) -> list[str]:
+    lines = ["| rule | mean ρ | mean regret (points) | pick − DANN (points) |", "|---|---|---|---|"]
+    for name, rule in RULES.items():
+        m = [offline(r, rule, with_source_only, exclude) for r in rows]
+        lines.append(
+            f"| {name} | {_mean([x[0] for x in m]):+.2f} | {100 * _mean([x[1] for x in m]):.1f} | "
+            f"{100 * _mean([x[2] for x in m]):+.1f} |"
+        )
+    return lines
+
+
+def picks_table(rows: list[dict[str, Any]], rules: list[str]) -> list[str]:
+    """Per advice, among the rung-0 adaptation candidates: the best one by true target accuracy,
+    and each rule's pick with its true accuracy (source-only the baseline row)."""
+    lines = [
+        "| shift | seed | best (true acc) | " + " | ".join(rules) + " |",
+        "|---|---|---|" + "---|" * len(rules),
+    ]
+    for r in rows:
+        rung0 = [c for c in r["candidates"] if c["rung"] == 0 and c["label"] != "finetune"]
+        best = max(rung0, key=lambda c: c["target_acc"])
+        cells = []
+        for name in rules:
+            label = offline_pick(r, RULES[name], False)[3]
+            acc = next(c["target_acc"] for c in rung0 if c["label"] == label)
+            cells.append(f"{_short(label)} {100 * acc:.1f}")
+        lines.append(
+            f"| {r['shift']} | {r['seed']} | {_short(best['label'])} {100 * best['target_acc']:.1f} | "
+            + " | ".join(cells)
+            + " |"
+        )
+    return lines
+
+
+def _short(label: str) -> str:
+    """'self_ensembling transfer_weight=3' -> 'self_ensembling 3'."""
+    head, _, tail = label.partition(" ")
+    return head + (" " + tail.split("=")[-1] if tail else "")
 
 
 def _mean(values: list[float]) -> float:
@@ -154,7 +277,8 @@ def _mean(values: list[float]) -> float:
     return statistics.fmean(finite) if finite else float("nan")
 
 
-def tables(rows: list[dict[str, Any]]) -> str:
+def tables(rows: list[dict[str, Any]], added: list[str] | None = None) -> str:
+    """The per-advice table, the score table and the offline rule tables (also without `added`)."""
     lines = [
         "| shift | seed | PAD | pick | pick acc | best acc | regret | DANN acc | "
         + " | ".join(f"ρ {k}" for k in ("combined", *SCORES))
@@ -174,19 +298,20 @@ def tables(rows: list[dict[str, Any]]) -> str:
         lines.append(
             f"| {k} | {_mean([r['rho'][k] for r in rows]):+.2f} | {100 * _mean([r['regret0'][k] for r in rows]):.1f} |"
         )
-    for with_source_only in (True, False):
-        lines.append("")
-        who = (
-            "every rung-0 candidate" if with_source_only else "rung-0 adaptation candidates (source-only the baseline)"
-        )
-        lines.append(f"Offline, {who}: | rule | mean ρ | mean regret (points) | pick − DANN (points) |")
-        lines.append("|---|---|---|---|")
-        for name, rule in RULES.items():
-            m = [offline(r, rule, with_source_only) for r in rows]
-            lines.append(
-                f"| {name} | {_mean([x[0] for x in m]):+.2f} | {100 * _mean([x[1] for x in m]):.1f} | "
-                f"{100 * _mean([x[2] for x in m]):+.1f} |"
+    for exclude in [(), *([tuple(added)] if added else [])]:
+        for with_source_only in (True, False):
+            lines.append("")
+            who = (
+                "every rung-0 candidate"
+                if with_source_only
+                else "rung-0 adaptation candidates (source-only the baseline)"
             )
+            without = f", without {', '.join(exclude)}" if exclude else ""
+            lines.append(f"Offline, {who}{without}:")
+            lines += rule_table(rows, with_source_only, exclude)
+    lines.append("")
+    lines.append("Picks among the rung-0 adaptation candidates (source-only the baseline), true target accuracy:")
+    lines += picks_table(rows, ["val_acc", "combined (4 scores)", "snd", "entropy", "val_acc+entropy"])
     lines.append("")
     regret = _mean([r["regret"] for r in rows])
     gain = _mean([r["pick_acc"] - r["dann_acc"] for r in rows])
@@ -196,6 +321,28 @@ def tables(rows: list[dict[str, Any]]) -> str:
         f"{100 * gain:+.1f} points (pick >= DANN in {wins}/{len(rows)}); mean time {_mean([r['seconds'] for r in rows]) / 60:.1f} min"
     )
     return "\n".join(lines)
+
+
+def add_to_stored(args: argparse.Namespace) -> int:
+    """`--add`: the stored advices of `--json` get the new methods' rung-0 candidates, saved after each."""
+    path = Path(args.json)
+    stored = json.loads(path.read_text())
+    added = stored["args"].setdefault("added_methods", [])
+    added += [m for m in args.add if m not in added]
+
+    def save() -> None:
+        from engine.core.fsutil import atomic_write_json
+
+        atomic_write_json(path, stored)
+
+    work = Path(tempfile.mkdtemp(prefix="ts-advisor-add-"))
+    for row in stored["rows"]:
+        if args.only and row["shift"] not in args.only:
+            continue
+        add_candidates(row, stored["args"], args.add, work, save)
+    save()
+    print(tables(stored["rows"], added))
+    return 0
 
 
 def main() -> int:
@@ -212,13 +359,25 @@ def main() -> int:
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--json", default=str(ROOT / "bench" / "results" / "advisor_zoo.json"))
     p.add_argument("--load", nargs="+")
+    p.add_argument(
+        "--add",
+        nargs="+",
+        metavar="METHOD",
+        help="train these methods' candidates into the stored advices of --json (rung 0, the stored settings), "
+        "keeping every earlier candidate's scores, then print the tables",
+    )
+    p.add_argument("--only", nargs="+", default=None, help="with --add: only these shifts")
     args = p.parse_args()
     if args.load:
-        print(tables([r for f in args.load for r in json.loads(Path(f).read_text())["rows"]]))
+        loaded = [json.loads(Path(f).read_text()) for f in args.load]
+        added = sorted({m for d in loaded for m in d["args"].get("added_methods", [])})
+        print(tables([r for d in loaded for r in d["rows"]], added))
         return 0
     import torch
 
     torch.set_num_threads(1)
+    if args.add:
+        return add_to_stored(args)
     rows: list[dict[str, Any]] = []
     work = Path(tempfile.mkdtemp(prefix="ts-advisor-"))
     for seed in range(args.seeds):
