@@ -102,10 +102,12 @@ def one_advice(shift: str, seed: int, args: argparse.Namespace, work: Path) -> d
     return out
 
 
-def add_candidates(row: dict[str, Any], stored: dict[str, Any], methods: list[str], work: Path, save: Any) -> None:
-    """Train the candidates of `methods` (their grid at the stored `grid_points`) for the rung-0
-    epochs of a stored advice, with the same demo (shift, seed, images per class), training
-    settings and scorers as the advice's own candidates, and append them as rung-0 candidates;
+def add_candidates(
+    row: dict[str, Any], stored: dict[str, Any], methods: list[str], work: Path, save: Any, rung: int = 0
+) -> None:
+    """Train the candidates of `methods` (their grid at the stored `grid_points`) for the epochs
+    of a stored advice's rung `rung` (an advice that did not reach it is left alone), with the same demo (shift, seed, images per class), training
+    settings and scorers as the advice's own candidates, and append them to that rung;
     `save` is called after each one. A candidate already there is skipped (a stopped run resumes)."""
     from engine.advisor.advice import AdviceState, Entry
     from engine.advisor.candidates import SOURCE_ONLY, candidate_grid
@@ -115,9 +117,11 @@ def add_candidates(row: dict[str, Any], stored: dict[str, Any], methods: list[st
     from engine.jobs.advise import AdviseConfig
 
     shift, seed = row["shift"], row["seed"]
-    epochs = next(c["epochs"] for c in row["candidates"] if c["rung"] == 0)
+    epochs = next((c["epochs"] for c in row["candidates"] if c["rung"] == rung), None)
+    if epochs is None:
+        return
     cands = [c for c in candidate_grid(methods, stored["grid_points"]) if c.method != SOURCE_ONLY]
-    have = {c["label"] for c in row["candidates"] if c["rung"] == 0}
+    have = {c["label"] for c in row["candidates"] if c["rung"] == rung}
     todo = [c for c in cands if c.label not in have]
     if not todo:
         return
@@ -139,14 +143,22 @@ def add_candidates(row: dict[str, Any], stored: dict[str, Any], methods: list[st
     adv.prepare()
     adv.cands = todo
     for i, cand in enumerate(todo):
-        e = Entry(candidate=i, rung=0, epochs=epochs, method=cand.method, options=cand.options, label=cand.label)
+        e = Entry(candidate=i, rung=rung, epochs=epochs, method=cand.method, options=cand.options, label=cand.label)
         adv.train(e)
         print(f"  {shift} seed {seed}: {e.label} {e.status} in {e.seconds:.0f} s {e.scores}", flush=True)
         if e.status != "finished":
             row.setdefault("dropped", []).append({"label": e.label, "reason": e.reason})
             continue
         row["candidates"].append(
-            {"label": e.label, "rung": 0, "epochs": epochs, **e.scores, "combined": None, "seconds": e.seconds}
+            {
+                "label": e.label,
+                "rung": rung,
+                "epochs": epochs,
+                **e.scores,
+                "combined": None,
+                "seconds": e.seconds,
+                "added": True,
+            }
         )
         rescore_rung0(row)
         save()
@@ -188,6 +200,8 @@ RULES: dict[str, tuple[str, dict[str, float] | None]] = {
     "entropy": ("entropy", None),
     "val_acc+entropy": ("combined", {"val_acc": 1.0, "entropy": 1.0}),
     "val_acc+snd+entropy": ("combined", {"val_acc": 1.0, "snd": 1.0, "entropy": 1.0}),
+    "val_acc+snd": ("combined", {"val_acc": 1.0, "snd": 1.0}),
+    "2 val_acc+dev+snd+entropy": ("combined", {"val_acc": 2.0, "dev": 1.0, "snd": 1.0, "entropy": 1.0}),
 }
 
 
@@ -339,7 +353,7 @@ def add_to_stored(args: argparse.Namespace) -> int:
     for row in stored["rows"]:
         if args.only and row["shift"] not in args.only:
             continue
-        add_candidates(row, stored["args"], args.add, work, save)
+        add_candidates(row, stored["args"], args.add, work, save, args.rung)
     save()
     print(tables(stored["rows"], added))
     return 0
@@ -367,6 +381,7 @@ def main() -> int:
         "keeping every earlier candidate's scores, then print the tables",
     )
     p.add_argument("--only", nargs="+", default=None, help="with --add: only these shifts")
+    p.add_argument("--rung", type=int, default=0, help="with --add: the rung to add to (its stored epochs)")
     args = p.parse_args()
     if args.load:
         loaded = [json.loads(Path(f).read_text()) for f in args.load]
