@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import statistics
 import sys
 import tempfile
 import time
@@ -40,15 +38,16 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 SHIFTS = ["texture", "blur", "rotation", "inversion", "noise", "scale"]
-SCORES = {"val_acc": 1.0, "dev": -1.0, "snd": 1.0, "entropy": -1.0}
 
-
-def spearman(a: list[float], b: list[float]) -> float:
-    from scipy.stats import spearmanr
-
-    if len(a) < 3 or len(set(a)) < 2 or len(set(b)) < 2:
-        return float("nan")
-    return float(spearmanr(a, b).statistic)
+from advisor_rules import (  # noqa: E402  (bench/ is the script's own folder, on sys.path)
+    SCORES,
+    fixed_table,
+    mean_finite,
+    picks_table,
+    rule_table,
+    rung1_table,
+    spearman,
+)
 
 
 def one_advice(shift: str, seed: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
@@ -191,106 +190,6 @@ def dann_default(cfg: Any, epochs: int, work: Path) -> float:
     return float(open_run(result.run_dir).info()["best_metrics"]["target/acc"])
 
 
-# Ranking rules measured offline on the stored rung-0 scores (no training): (by, score weights).
-RULES: dict[str, tuple[str, dict[str, float] | None]] = {
-    "combined (4 scores)": ("combined", None),
-    "val_acc": ("val_acc", None),
-    "dev": ("dev", None),
-    "snd": ("snd", None),
-    "entropy": ("entropy", None),
-    "val_acc+entropy": ("combined", {"val_acc": 1.0, "entropy": 1.0}),
-    "val_acc+snd+entropy": ("combined", {"val_acc": 1.0, "snd": 1.0, "entropy": 1.0}),
-    "val_acc+snd": ("combined", {"val_acc": 1.0, "snd": 1.0}),
-    "2 val_acc+dev+snd+entropy": ("combined", {"val_acc": 2.0, "dev": 1.0, "snd": 1.0, "entropy": 1.0}),
-}
-
-
-def _method(label: str) -> str:
-    return label.split(" ")[0]
-
-
-def offline_pick(
-    row: dict[str, Any],
-    rule: tuple[str, dict[str, float] | None],
-    with_source_only: bool,
-    exclude: tuple[str, ...] = (),
-) -> tuple[float, float, float, str]:
-    """Spearman ρ, regret, pick − DANN (transfer_weight 1) and the picked label of a ranking rule
-    among an advice's rung-0 candidates (all trained for the same epochs), from their stored
-    scores; candidates of the `exclude` methods are left out (as if they had not been tried)."""
-    from engine.advisor.ranking import combined_scores, rank_candidates
-
-    pool = [c for c in row["candidates"] if c["rung"] == 0 and _method(c["label"]) not in exclude]
-    rung0 = pool if with_source_only else [c for c in pool if c["label"] != "finetune"]
-    rows = [{k: c[k] for k in SCORES} for c in rung0]
-    truth = [c["target_acc"] for c in rung0]
-    by, weights = rule
-    if by == "combined":
-        values = [v or 0.0 for v in combined_scores(rows, weights)]
-    else:
-        values = [SCORES[by] * r[by] for r in rows]
-    order, _ = rank_candidates(rows, by, 0.1, weights)
-    pick = truth[order[0]]
-    dann = next(c["target_acc"] for c in pool if c["label"] == "dann transfer_weight=1")
-    best = max(c["target_acc"] for c in pool)
-    return spearman(values, truth), best - pick, pick - dann, rung0[order[0]]["label"]
-
-
-def offline(
-    row: dict[str, Any],
-    rule: tuple[str, dict[str, float] | None],
-    with_source_only: bool,
-    exclude: tuple[str, ...] = (),
-) -> tuple[float, float, float]:
-    """offline_pick without the label."""
-    return offline_pick(row, rule, with_source_only, exclude)[:3]
-
-
-def rule_table(rows: list[dict[str, Any]], with_source_only: bool, exclude: tuple[str, ...] = ()) -> list[str]:
-    lines = ["| rule | mean ρ | mean regret (points) | pick − DANN (points) |", "|---|---|---|---|"]
-    for name, rule in RULES.items():
-        m = [offline(r, rule, with_source_only, exclude) for r in rows]
-        lines.append(
-            f"| {name} | {_mean([x[0] for x in m]):+.2f} | {100 * _mean([x[1] for x in m]):.1f} | "
-            f"{100 * _mean([x[2] for x in m]):+.1f} |"
-        )
-    return lines
-
-
-def picks_table(rows: list[dict[str, Any]], rules: list[str]) -> list[str]:
-    """Per advice, among the rung-0 adaptation candidates: the best one by true target accuracy,
-    and each rule's pick with its true accuracy (source-only the baseline row)."""
-    lines = [
-        "| shift | seed | best (true acc) | " + " | ".join(rules) + " |",
-        "|---|---|---|" + "---|" * len(rules),
-    ]
-    for r in rows:
-        rung0 = [c for c in r["candidates"] if c["rung"] == 0 and c["label"] != "finetune"]
-        best = max(rung0, key=lambda c: c["target_acc"])
-        cells = []
-        for name in rules:
-            label = offline_pick(r, RULES[name], False)[3]
-            acc = next(c["target_acc"] for c in rung0 if c["label"] == label)
-            cells.append(f"{_short(label)} {100 * acc:.1f}")
-        lines.append(
-            f"| {r['shift']} | {r['seed']} | {_short(best['label'])} {100 * best['target_acc']:.1f} | "
-            + " | ".join(cells)
-            + " |"
-        )
-    return lines
-
-
-def _short(label: str) -> str:
-    """'self_ensembling transfer_weight=3' -> 'self_ensembling 3'."""
-    head, _, tail = label.partition(" ")
-    return head + (" " + tail.split("=")[-1] if tail else "")
-
-
-def _mean(values: list[float]) -> float:
-    finite = [v for v in values if math.isfinite(v)]
-    return statistics.fmean(finite) if finite else float("nan")
-
-
 def tables(rows: list[dict[str, Any]], added: list[str] | None = None) -> str:
     """The per-advice table, the score table and the offline rule tables (also without `added`)."""
     lines = [
@@ -310,7 +209,7 @@ def tables(rows: list[dict[str, Any]], added: list[str] | None = None) -> str:
     lines.append("|---|---|---|")
     for k in ("combined", *SCORES):
         lines.append(
-            f"| {k} | {_mean([r['rho'][k] for r in rows]):+.2f} | {100 * _mean([r['regret0'][k] for r in rows]):.1f} |"
+            f"| {k} | {mean_finite([r['rho'][k] for r in rows]):+.2f} | {100 * mean_finite([r['regret0'][k] for r in rows]):.1f} |"
         )
     for exclude in [(), *([tuple(added)] if added else [])]:
         for with_source_only in (True, False):
@@ -325,14 +224,21 @@ def tables(rows: list[dict[str, Any]], added: list[str] | None = None) -> str:
             lines += rule_table(rows, with_source_only, exclude)
     lines.append("")
     lines.append("Picks among the rung-0 adaptation candidates (source-only the baseline), true target accuracy:")
-    lines += picks_table(rows, ["val_acc", "combined (4 scores)", "snd", "entropy", "val_acc+entropy"])
+    shown = ["val_acc", "combined (4 scores)", "snd", "entropy", "val_acc+snd", "2 val_acc+dev+snd+entropy"]
+    lines += picks_table(rows, shown)
+    for exclude in [(), *([tuple(added)] if added else [])]:
+        without = f", without {', '.join(exclude)}" if exclude else ""
+        lines += ["", f"Always one candidate (no scores), rung 0{without}:"]
+        lines += fixed_table(rows, exclude)
+        lines += ["", f"Rung 1 (longer runs), where the advices reached it{without}:"]
+        lines += rung1_table(rows, shown, exclude)
     lines.append("")
-    regret = _mean([r["regret"] for r in rows])
-    gain = _mean([r["pick_acc"] - r["dann_acc"] for r in rows])
+    regret = mean_finite([r["regret"] for r in rows])
+    gain = mean_finite([r["pick_acc"] - r["dann_acc"] for r in rows])
     wins = sum(r["pick_acc"] >= r["dann_acc"] for r in rows)
     lines.append(
         f"advisor over {len(rows)} advices: mean regret {100 * regret:.1f} points; pick - DANN default "
-        f"{100 * gain:+.1f} points (pick >= DANN in {wins}/{len(rows)}); mean time {_mean([r['seconds'] for r in rows]) / 60:.1f} min"
+        f"{100 * gain:+.1f} points (pick >= DANN in {wins}/{len(rows)}); mean time {mean_finite([r['seconds'] for r in rows]) / 60:.1f} min"
     )
     return "\n".join(lines)
 
