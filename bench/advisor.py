@@ -42,6 +42,7 @@ SHIFTS = ["texture", "blur", "rotation", "inversion", "noise", "scale"]
 from advisor_rules import (  # noqa: E402  (bench/ is the script's own folder, on sys.path)
     SCORES,
     fixed_table,
+    leave_one_shift_out,
     mean_finite,
     picks_table,
     rule_table,
@@ -232,6 +233,11 @@ def tables(rows: list[dict[str, Any]], added: list[str] | None = None) -> str:
         lines += fixed_table(rows, exclude)
         lines += ["", f"Rung 1 (longer runs), where the advices reached it{without}:"]
         lines += rung1_table(rows, shown, exclude)
+        held, chosen = leave_one_shift_out(rows, exclude)
+        lines += [
+            "",
+            f"Rule chosen on five shifts, regret on the sixth{without}: {100 * held:.1f} points ({'; '.join(chosen)})",
+        ]
     lines.append("")
     regret = mean_finite([r["regret"] for r in rows])
     gain = mean_finite([r["pick_acc"] - r["dann_acc"] for r in rows])

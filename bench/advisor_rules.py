@@ -164,4 +164,25 @@ def rung1_table(rows: list[dict[str, Any]], rules: list[str], exclude: tuple[str
             + " | ".join(cells)
             + " |"
         )
+    reached = [r for r in rows if any(c["rung"] == 1 for c in r["candidates"])]
+    if reached:
+        means = [mean_finite([offline_pick(r, RULES[n], False, exclude, rung=1)[1] for r in reached]) for n in rules]
+        lines.append("| mean regret | | | " + " | ".join(f"{100 * m:.1f}" for m in means) + " |")
     return lines
+
+
+def leave_one_shift_out(rows: list[dict[str, Any]], exclude: tuple[str, ...] = ()) -> tuple[float, list[str]]:
+    """The rung-0 regret of choosing the rule on the other shifts: for each shift, the rule of
+    RULES with the lowest mean regret on the other five shifts' advices (source-only the
+    baseline), measured on that shift's advices. Returns the mean held-out regret and the rule
+    chosen for each shift: a rule that only fits the zoo as a whole does not survive this."""
+    regret = {name: [offline(r, rule, False, exclude)[1] for r in rows] for name, rule in RULES.items()}
+    shifts = [r["shift"] for r in rows]
+    held: list[float] = []
+    chosen = []
+    for shift in sorted(set(shifts)):
+        train = [i for i, s in enumerate(shifts) if s != shift]
+        name = min(regret, key=lambda n: (mean_finite([regret[n][i] for i in train]), n != "val_acc"))
+        chosen.append(f"{shift}: {name}")
+        held += [regret[name][i] for i, s in enumerate(shifts) if s == shift]
+    return mean_finite(held), chosen
