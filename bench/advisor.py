@@ -16,11 +16,16 @@ Measured:
   epochs as the recommendation (taken from the advice's runs when it is there, else trained).
 
 Every advice's rows go to `--json` as they finish, so a stopped bench keeps what it measured;
-`--load FILE` prints the tables of a saved file.
+`--load FILE` prints the tables of a saved file (bench/advisor_rules.py: the ranking rules
+measured offline on the stored scores). `--add METHOD...` trains a new method's candidates into
+the stored advices of `--json` without re-running the others: the same demo (shift, seed, images
+per class), training settings, epochs (those of rung `--rung`, default 0) and scorers, saved after
+each candidate (a stopped run resumes); the tables then show every rule with and without them.
 
     .venv/bin/python bench/advisor.py                                  # 6 shifts x 2 seeds
     .venv/bin/python bench/advisor.py --shifts texture noise --seeds 1
     .venv/bin/python bench/advisor.py --load bench/results/advisor_zoo.json
+    .venv/bin/python bench/advisor.py --add self_ensembling --json bench/results/advisor_zoo.json
 """
 
 from __future__ import annotations
