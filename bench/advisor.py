@@ -111,9 +111,10 @@ def add_candidates(
     row: dict[str, Any], stored: dict[str, Any], methods: list[str], work: Path, save: Any, rung: int = 0
 ) -> None:
     """Train the candidates of `methods` (their grid at the stored `grid_points`) for the epochs
-    of a stored advice's rung `rung` (an advice that did not reach it is left alone), with the same demo (shift, seed, images per class), training
-    settings and scorers as the advice's own candidates, and append them to that rung;
-    `save` is called after each one. A candidate already there is skipped (a stopped run resumes)."""
+    of a stored advice's rung `rung` (an advice that did not reach it is left alone), with the
+    same demo (shift, seed, images per class), training settings and scorers as the advice's own
+    candidates, and append them to that rung; `save` is called after each one. A candidate
+    already there is skipped (a stopped run resumes)."""
     from engine.advisor.advice import AdviceState, Entry
     from engine.advisor.candidates import SOURCE_ONLY, candidate_grid
     from engine.advisor.driver import Advice
@@ -134,7 +135,7 @@ def add_candidates(
     flags = ("grid_points", "min_epochs", "max_epochs", "budget_minutes", "batch_size", "lr")
     cfg = AdviseConfig(
         **demo.folders(),
-        methods=list(stored["methods"]) + methods,
+        methods=list(dict.fromkeys([*stored["methods"], *methods])),
         **{flag: stored[flag] for flag in flags},
         seed=seed,
         small_shift=0.0,
