@@ -16,19 +16,22 @@ Measured:
   epochs as the recommendation (taken from the advice's runs when it is there, else trained).
 
 Every advice's rows go to `--json` as they finish, so a stopped bench keeps what it measured;
-`--load FILE` prints the tables of a saved file.
+`--load FILE` prints the tables of a saved file (bench/advisor_rules.py: the ranking rules
+measured offline on the stored scores). `--add METHOD...` trains a new method's candidates into
+the stored advices of `--json` without re-running the others: the same demo (shift, seed, images
+per class), training settings, epochs (those of rung `--rung`, default 0) and scorers, saved after
+each candidate (a stopped run resumes); the tables then show every rule with and without them.
 
     .venv/bin/python bench/advisor.py                                  # 6 shifts x 2 seeds
     .venv/bin/python bench/advisor.py --shifts texture noise --seeds 1
     .venv/bin/python bench/advisor.py --load bench/results/advisor_zoo.json
+    .venv/bin/python bench/advisor.py --add self_ensembling --json bench/results/advisor_zoo.json
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import math
-import statistics
 import sys
 import tempfile
 import time
@@ -40,15 +43,17 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 SHIFTS = ["texture", "blur", "rotation", "inversion", "noise", "scale"]
-SCORES = {"val_acc": 1.0, "dev": -1.0, "snd": 1.0, "entropy": -1.0}
 
-
-def spearman(a: list[float], b: list[float]) -> float:
-    from scipy.stats import spearmanr
-
-    if len(a) < 3 or len(set(a)) < 2 or len(set(b)) < 2:
-        return float("nan")
-    return float(spearmanr(a, b).statistic)
+from advisor_rules import (  # noqa: E402  (bench/ is the script's own folder, on sys.path)
+    SCORES,
+    fixed_table,
+    leave_one_shift_out,
+    mean_finite,
+    picks_table,
+    rule_table,
+    rung1_table,
+    spearman,
+)
 
 
 def one_advice(shift: str, seed: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
@@ -102,6 +107,85 @@ def one_advice(shift: str, seed: int, args: argparse.Namespace, work: Path) -> d
     return out
 
 
+def add_candidates(
+    row: dict[str, Any], stored: dict[str, Any], methods: list[str], work: Path, save: Any, rung: int = 0
+) -> None:
+    """Train the candidates of `methods` (their grid at the stored `grid_points`) for the epochs
+    of a stored advice's rung `rung` (an advice that did not reach it is left alone), with the
+    same demo (shift, seed, images per class), training settings and scorers as the advice's own
+    candidates, and append them to that rung; `save` is called after each one. A candidate
+    already there is skipped (a stopped run resumes)."""
+    from engine.advisor.advice import AdviceState, Entry
+    from engine.advisor.candidates import SOURCE_ONLY, candidate_grid
+    from engine.advisor.driver import Advice
+    from engine.core.control import JobControl
+    from engine.data.demo import make_demo
+    from engine.jobs.advise import AdviseConfig
+
+    shift, seed = row["shift"], row["seed"]
+    epochs = next((c["epochs"] for c in row["candidates"] if c["rung"] == rung), None)
+    if epochs is None:
+        return
+    cands = [c for c in candidate_grid(methods, stored["grid_points"]) if c.method != SOURCE_ONLY]
+    have = {c["label"] for c in row["candidates"] if c["rung"] == rung}
+    todo = [c for c in cands if c.label not in have]
+    if not todo:
+        return
+    demo = make_demo(work / f"{shift}-{seed}", seed=seed, per_class=stored["per_class"], shift=shift)
+    flags = ("grid_points", "min_epochs", "max_epochs", "budget_minutes", "batch_size", "lr")
+    cfg = AdviseConfig(
+        **demo.folders(),
+        methods=list(dict.fromkeys([*stored["methods"], *methods])),
+        **{flag: stored[flag] for flag in flags},
+        seed=seed,
+        small_shift=0.0,
+        device="cpu",
+        runs_dir=work / f"runs-{shift}-{seed}",
+    )
+    state = AdviceState(config=cfg.model_dump(mode="json"), rungs=[(epochs, len(todo))])
+    advice_dir = work / f"runs-{shift}-{seed}" / "added"
+    advice_dir.mkdir(parents=True, exist_ok=True)
+    adv = Advice(cfg, state, advice_dir, lambda _event: None, JobControl())
+    adv.prepare()
+    adv.cands = todo
+    for i, cand in enumerate(todo):
+        e = Entry(candidate=i, rung=rung, epochs=epochs, method=cand.method, options=cand.options, label=cand.label)
+        adv.train(e)
+        print(f"  {shift} seed {seed}: {e.label} {e.status} in {e.seconds:.0f} s {e.scores}", flush=True)
+        if e.status != "finished":
+            row.setdefault("dropped", []).append({"label": e.label, "reason": e.reason})
+            continue
+        row["candidates"].append(
+            {
+                "label": e.label,
+                "rung": rung,
+                "epochs": epochs,
+                **e.scores,
+                "combined": None,
+                "seconds": e.seconds,
+                "added": True,
+            }
+        )
+        rescore_rung0(row)
+        save()
+
+
+def rescore_rung0(row: dict[str, Any]) -> None:
+    """The row's rung-0 ρ and regret per score over its rung-0 candidates (source-only included,
+    as `one_advice` measures them), after candidates were added."""
+    from engine.advisor.ranking import combined_scores, rank_candidates
+
+    rung0 = [c for c in row["candidates"] if c["rung"] == 0]
+    truth = [c["target_acc"] for c in rung0]
+    rows = [{k: c[k] for k in SCORES} for c in rung0]
+    row["rho"] = {name: spearman([sign * r[name] for r in rows], truth) for name, sign in SCORES.items()}
+    row["rho"]["combined"] = spearman([v or 0.0 for v in combined_scores(rows)], truth)
+    row["regret0"] = {}
+    for by in ("combined", *SCORES):
+        order, _ = rank_candidates(rows, by, 0.1)
+        row["regret0"][by] = max(truth) - truth[order[0]]
+
+
 def dann_default(cfg: Any, epochs: int, work: Path) -> float:
     """DANN at its defaults (transfer_weight 1), trained like the advisor's candidates."""
     from engine.advisor.driver import train_config
@@ -113,48 +197,8 @@ def dann_default(cfg: Any, epochs: int, work: Path) -> float:
     return float(open_run(result.run_dir).info()["best_metrics"]["target/acc"])
 
 
-# Ranking rules measured offline on the stored rung-0 scores (no training): (by, score weights).
-RULES: dict[str, tuple[str, dict[str, float] | None]] = {
-    "combined (4 scores)": ("combined", None),
-    "val_acc": ("val_acc", None),
-    "dev": ("dev", None),
-    "snd": ("snd", None),
-    "entropy": ("entropy", None),
-    "val_acc+entropy": ("combined", {"val_acc": 1.0, "entropy": 1.0}),
-    "val_acc+snd+entropy": ("combined", {"val_acc": 1.0, "snd": 1.0, "entropy": 1.0}),
-}
-
-
-def offline(
-    row: dict[str, Any], rule: tuple[str, dict[str, float] | None], with_source_only: bool
-) -> tuple[float, ...]:
-    """Spearman ρ, regret and pick − DANN (transfer_weight 1) of a ranking rule among an advice's
-    rung-0 candidates (all trained for the same epochs), from their stored scores."""
-    from engine.advisor.ranking import combined_scores, rank_candidates
-
-    rung0 = [c for c in row["candidates"] if c["rung"] == 0]
-    if not with_source_only:
-        rung0 = [c for c in rung0 if c["label"] != "finetune"]
-    rows = [{k: c[k] for k in SCORES} for c in rung0]
-    truth = [c["target_acc"] for c in rung0]
-    by, weights = rule
-    if by == "combined":
-        values = [v or 0.0 for v in combined_scores(rows, weights)]
-    else:
-        values = [SCORES[by] * r[by] for r in rows]
-    order, _ = rank_candidates(rows, by, 0.1, weights)
-    pick = truth[order[0]]
-    dann = next(c["target_acc"] for c in row["candidates"] if c["rung"] == 0 and c["label"] == "dann transfer_weight=1")
-    best = max(c["target_acc"] for c in row["candidates"] if c["rung"] == 0)
-    return spearman(values, truth), best - pick, pick - dann
-
-
-def _mean(values: list[float]) -> float:
-    finite = [v for v in values if math.isfinite(v)]
-    return statistics.fmean(finite) if finite else float("nan")
-
-
-def tables(rows: list[dict[str, Any]]) -> str:
+def tables(rows: list[dict[str, Any]], added: list[str] | None = None) -> str:
+    """The per-advice table, the score table and the offline rule tables (also without `added`)."""
     lines = [
         "| shift | seed | PAD | pick | pick acc | best acc | regret | DANN acc | "
         + " | ".join(f"ρ {k}" for k in ("combined", *SCORES))
@@ -172,30 +216,65 @@ def tables(rows: list[dict[str, Any]]) -> str:
     lines.append("|---|---|---|")
     for k in ("combined", *SCORES):
         lines.append(
-            f"| {k} | {_mean([r['rho'][k] for r in rows]):+.2f} | {100 * _mean([r['regret0'][k] for r in rows]):.1f} |"
+            f"| {k} | {mean_finite([r['rho'][k] for r in rows]):+.2f} | {100 * mean_finite([r['regret0'][k] for r in rows]):.1f} |"
         )
-    for with_source_only in (True, False):
-        lines.append("")
-        who = (
-            "every rung-0 candidate" if with_source_only else "rung-0 adaptation candidates (source-only the baseline)"
-        )
-        lines.append(f"Offline, {who}: | rule | mean ρ | mean regret (points) | pick − DANN (points) |")
-        lines.append("|---|---|---|---|")
-        for name, rule in RULES.items():
-            m = [offline(r, rule, with_source_only) for r in rows]
-            lines.append(
-                f"| {name} | {_mean([x[0] for x in m]):+.2f} | {100 * _mean([x[1] for x in m]):.1f} | "
-                f"{100 * _mean([x[2] for x in m]):+.1f} |"
+    for exclude in [(), *([tuple(added)] if added else [])]:
+        for with_source_only in (True, False):
+            lines.append("")
+            who = (
+                "every rung-0 candidate"
+                if with_source_only
+                else "rung-0 adaptation candidates (source-only the baseline)"
             )
+            without = f", without {', '.join(exclude)}" if exclude else ""
+            lines.append(f"Offline, {who}{without}:")
+            lines += rule_table(rows, with_source_only, exclude)
     lines.append("")
-    regret = _mean([r["regret"] for r in rows])
-    gain = _mean([r["pick_acc"] - r["dann_acc"] for r in rows])
+    lines.append("Picks among the rung-0 adaptation candidates (source-only the baseline), true target accuracy:")
+    shown = ["val_acc", "combined (4 scores)", "snd", "entropy", "val_acc+snd", "2 val_acc+dev+snd+entropy"]
+    lines += picks_table(rows, shown)
+    for exclude in [(), *([tuple(added)] if added else [])]:
+        without = f", without {', '.join(exclude)}" if exclude else ""
+        lines += ["", f"Always one candidate (no scores), rung 0{without}:"]
+        lines += fixed_table(rows, exclude)
+        lines += ["", f"Rung 1 (longer runs), where the advices reached it{without}:"]
+        lines += rung1_table(rows, shown, exclude)
+        held, chosen = leave_one_shift_out(rows, exclude)
+        lines += [
+            "",
+            f"Rule chosen on five shifts, regret on the sixth{without}: {100 * held:.1f} points ({'; '.join(chosen)})",
+        ]
+    lines.append("")
+    regret = mean_finite([r["regret"] for r in rows])
+    gain = mean_finite([r["pick_acc"] - r["dann_acc"] for r in rows])
     wins = sum(r["pick_acc"] >= r["dann_acc"] for r in rows)
     lines.append(
         f"advisor over {len(rows)} advices: mean regret {100 * regret:.1f} points; pick - DANN default "
-        f"{100 * gain:+.1f} points (pick >= DANN in {wins}/{len(rows)}); mean time {_mean([r['seconds'] for r in rows]) / 60:.1f} min"
+        f"{100 * gain:+.1f} points (pick >= DANN in {wins}/{len(rows)}); mean time {mean_finite([r['seconds'] for r in rows]) / 60:.1f} min"
     )
     return "\n".join(lines)
+
+
+def add_to_stored(args: argparse.Namespace) -> int:
+    """`--add`: the stored advices of `--json` get the new methods' rung-0 candidates, saved after each."""
+    path = Path(args.json)
+    stored = json.loads(path.read_text())
+    added = stored["args"].setdefault("added_methods", [])
+    added += [m for m in args.add if m not in added]
+
+    def save() -> None:
+        from engine.core.fsutil import atomic_write_json
+
+        atomic_write_json(path, stored)
+
+    work = Path(tempfile.mkdtemp(prefix="ts-advisor-add-"))
+    for row in stored["rows"]:
+        if args.only and row["shift"] not in args.only:
+            continue
+        add_candidates(row, stored["args"], args.add, work, save, args.rung)
+    save()
+    print(tables(stored["rows"], added))
+    return 0
 
 
 def main() -> int:
@@ -212,13 +291,26 @@ def main() -> int:
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--json", default=str(ROOT / "bench" / "results" / "advisor_zoo.json"))
     p.add_argument("--load", nargs="+")
+    p.add_argument(
+        "--add",
+        nargs="+",
+        metavar="METHOD",
+        help="train these methods' candidates into the stored advices of --json (rung 0, the stored settings), "
+        "keeping every earlier candidate's scores, then print the tables",
+    )
+    p.add_argument("--only", nargs="+", default=None, help="with --add: only these shifts")
+    p.add_argument("--rung", type=int, default=0, help="with --add: the rung to add to (its stored epochs)")
     args = p.parse_args()
     if args.load:
-        print(tables([r for f in args.load for r in json.loads(Path(f).read_text())["rows"]]))
+        loaded = [json.loads(Path(f).read_text()) for f in args.load]
+        added = sorted({m for d in loaded for m in d["args"].get("added_methods", [])})
+        print(tables([r for d in loaded for r in d["rows"]], added))
         return 0
     import torch
 
     torch.set_num_threads(1)
+    if args.add:
+        return add_to_stored(args)
     rows: list[dict[str, Any]] = []
     work = Path(tempfile.mkdtemp(prefix="ts-advisor-"))
     for seed in range(args.seeds):

@@ -28,8 +28,9 @@ SENSITIVE: dict[str, tuple[str, tuple[float, ...]]] = {
     "mcc": ("transfer_weight", (1.0, 0.3, 3.0)),
     "self_training": ("threshold", (0.9, 0.8, 0.95)),
     "importance_weighting": ("clip", (10.0, 3.0, 30.0)),
+    "self_ensembling": ("transfer_weight", (3.0, 1.0, 10.0)),
 }
-DEFAULT_METHODS = ["finetune", "adabn", "dann", "coral", "mcc", "importance_weighting"]
+DEFAULT_METHODS = ["finetune", "adabn", "dann", "coral", "mcc", "importance_weighting", "self_ensembling"]
 SOURCE_ONLY = "finetune"
 
 

@@ -1,0 +1,81 @@
+"""Self-ensembling as an advisor candidate: in the default grid, costed as the slower method it is
+in the budget plan, and trained and scored like any other candidate."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+
+from engine.advisor.advice import AdviceState
+from engine.advisor.candidates import DEFAULT_METHODS, Candidate, candidate_grid, check_methods
+from engine.advisor.driver import ADAPTATION_COST, Advice, cost_factor
+from engine.core.control import JobControl
+from engine.core.events import Collector
+from engine.core.runs import open_run
+from engine.jobs.advise import JOB, AdviseConfig
+
+
+def test_self_ensembling_is_a_default_candidate_with_a_transfer_weight_grid() -> None:
+    assert "self_ensembling" in DEFAULT_METHODS and "self_ensembling" in AdviseConfig().methods
+    check_methods(DEFAULT_METHODS)
+    two = [c for c in candidate_grid(DEFAULT_METHODS, 2) if c.method == "self_ensembling"]
+    assert two == [
+        Candidate("self_ensembling", {"transfer_weight": 3.0}),  # the method's own default first
+        Candidate("self_ensembling", {"transfer_weight": 1.0}),
+    ]
+    three = [c.options["transfer_weight"] for c in candidate_grid(["self_ensembling"], 3)[1:]]
+    assert three == [3.0, 1.0, 10.0]
+    assert two[0].label == "self_ensembling transfer_weight=3" and two[0].slug == "self_ensembling-weight3"
+
+
+def test_cost_factor_counts_self_ensembling_above_the_other_adaptation_methods() -> None:
+    assert cost_factor("finetune") == 1.0
+    assert cost_factor("dann") == cost_factor("coral") == ADAPTATION_COST
+    assert cost_factor("self_ensembling") > ADAPTATION_COST
+
+
+def _planned(cfg: AdviseConfig, monkeypatch: pytest.MonkeyPatch) -> AdviceState:
+    """The plan of an advice whose source-only epoch is timed at exactly 10 s."""
+    from engine.advisor import driver
+
+    monkeypatch.setattr(driver, "probe_epoch_seconds", lambda *args, **kwargs: 10.0)
+    state = AdviceState(config=cfg.model_dump(mode="json"))
+    work = Advice(cfg, state, Path(), Collector(), JobControl())
+    work.prepare()
+    work.plan()
+    return state
+
+
+def test_the_plan_leaves_out_a_self_ensembling_candidate_the_budget_cannot_fit(
+    advise_config: AdviseConfig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # 35 s: source-only (10 s) + DANN (22 s) fit one epoch each; source-only + self-ensembling (31 s) do not
+    base = advise_config.model_copy(
+        update={"grid_points": 1, "min_epochs": 1, "max_epochs": 1, "budget_minutes": 35 / 60}
+    )
+    with_dann = _planned(base.model_copy(update={"methods": ["finetune", "dann"]}), monkeypatch)
+    assert with_dann.candidates == 2 and not any("not tried" in w for w in with_dann.warnings)
+    with_se = _planned(base.model_copy(update={"methods": ["finetune", "self_ensembling"]}), monkeypatch)
+    assert with_se.candidates == 1
+    assert any("not tried: self_ensembling transfer_weight=3" in w for w in with_se.warnings)
+
+
+def test_a_self_ensembling_candidate_trains_scores_and_is_recommended(advise_config: AdviseConfig) -> None:
+    cfg = advise_config.model_copy(
+        update={"methods": ["finetune", "self_ensembling"], "grid_points": 1, "min_epochs": 6, "max_epochs": 6}
+    )
+    report = JOB.run(cfg)
+    assert report.status == "finished"
+    (se,) = [e for e in report.candidates if e.method == "self_ensembling"]
+    assert se.status == "finished" and se.options == {"transfer_weight": 3.0}
+    assert all(math.isfinite(se.scores[k]) for k in ("val_acc", "dev", "snd", "entropy"))
+    # it learnt the source (10 classes, 20 validation images: chance is 0.1; 0.3 measured after 6
+    # epochs of 3 steps, wide augmentation slows it) and its run is a normal run with its setting
+    assert se.scores["val_acc"] >= 0.2
+    run_cfg = open_run(Path(se.run_dir)).config()
+    assert run_cfg.method == "self_ensembling" and run_cfg.method_options["transfer_weight"] == 3.0
+    # the only adaptation candidate: source-only is the baseline row, so it is the recommendation
+    assert report.recommended is not None and report.recommended.method == "self_ensembling"
+    assert report.recommended_config is not None and report.recommended_config["method"] == "self_ensembling"
