@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -84,8 +85,13 @@ class DiskImages:
         raise TypeError(f"DiskImages cannot be indexed with {type(key).__name__}")
 
     def rows(self, key: Any) -> DiskImages:
-        """A DiskImages of the chosen images, nothing read (a split of the domain into train/val)."""
-        return DiskImages(self.path, self._select(key), self.size)
+        """A DiskImages of the chosen images, nothing read (a split of the domain into train/val).
+
+        Of the same class as `self`, so a subclass (a test's spy on reads) follows its views."""
+        view = type(self).__new__(type(self))
+        view.__dict__.update(self.__dict__)
+        view._rows, view._fd, view._pid = self._select(key), None, -1
+        return view
 
     def __getitem__(self, key: Any) -> torch.Tensor:
         if isinstance(key, (int, np.integer)) or (isinstance(key, torch.Tensor) and key.ndim == 0):
@@ -125,3 +131,45 @@ def take(images: Any, index: torch.Tensor) -> Any:
 def as_tensor(images: Any) -> torch.Tensor:
     """A real tensor of the images (reads DiskImages whole: only for small sets)."""
     return images.materialize() if isinstance(images, DiskImages) else images
+
+
+def batch_bounds(n: int, batch_size: int, *, equal: bool = False) -> list[tuple[int, int]]:
+    """(start, stop) of consecutive batches over `n` images: of `batch_size` with a shorter last
+    one, or, with `equal`, as `torch.tensor_split` cuts them (as few batches, sizes differing by
+    at most one: a plain average over batches is then the average over images)."""
+    if n <= 0 or batch_size <= 0:
+        return []
+    if not equal:
+        return [(a, min(a + batch_size, n)) for a in range(0, n, batch_size)]
+    k = -(-n // batch_size)
+    small, extra = divmod(n, k)
+    bounds, a = [], 0
+    for i in range(k):
+        b = a + small + (1 if i < extra else 0)
+        bounds.append((a, b))
+        a = b
+    return bounds
+
+
+def iter_batches(
+    images: Any, batch_size: int = 256, *, limit: int | None = None, equal: bool = False
+) -> Iterator[torch.Tensor]:
+    """uint8 batches `images[a:b]` of the first `limit` images (all when None): slices (views) of
+    a tensor, or one batch read at a time from DiskImages, so at most one batch is ever held."""
+    n = len(images) if limit is None else min(len(images), limit)
+    for a, b in batch_bounds(n, batch_size, equal=equal):
+        yield images[a:b]
+
+
+def concat_batches(parts: Sequence[Any], batch_size: int = 256) -> Iterator[torch.Tensor]:
+    """Batches of `batch_size` over the parts laid end to end, as `torch.cat(parts)` sliced by
+    `batch_size` would give them, but reading only one batch's images at a time."""
+    sizes = [len(p) for p in parts]
+    starts = np.cumsum([0, *sizes])
+    for a, b in batch_bounds(int(starts[-1]), batch_size):
+        pieces = []
+        for p, lo, size in zip(parts, starts[:-1], sizes, strict=True):
+            x, y = max(a - int(lo), 0), min(b - int(lo), size)
+            if x < y:
+                pieces.append(p[x:y])
+        yield pieces[0] if len(pieces) == 1 else torch.cat(pieces)
