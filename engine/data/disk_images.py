@@ -121,16 +121,92 @@ class DiskImages:
         return f"DiskImages({len(self)} images of {self.size}px in {self.path})"
 
 
+class ConcatImages:
+    """uint8 image sets laid end to end (tensors, DiskImages), indexed like their `torch.cat`.
+
+    Synthetic training images appended to a split that stays on disk: concatenating would read
+    the whole split into memory; this reads only the images a batch asks for, from each part.
+    """
+
+    dtype = torch.uint8
+    ndim = 4
+
+    def __init__(self, parts: Sequence[Any]) -> None:
+        self.parts: list[Any] = []
+        for p in parts:  # flatten nested concatenations
+            self.parts.extend(p.parts if isinstance(p, ConcatImages) else [p])
+        sides = {tuple(p.shape[1:]) for p in self.parts}
+        if len(sides) != 1:
+            raise ValueError(f"image sets of different shapes cannot be concatenated: {sorted(sides)}")
+        self._starts = np.cumsum([0, *(len(p) for p in self.parts)])
+
+    @property
+    def shape(self) -> torch.Size:
+        return torch.Size((int(self._starts[-1]), *self.parts[0].shape[1:]))
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape))
+
+    def __len__(self) -> int:
+        return int(self._starts[-1])
+
+    def __getitem__(self, key: Any) -> torch.Tensor:
+        if isinstance(key, (int, np.integer)) or (isinstance(key, torch.Tensor) and key.ndim == 0):
+            i = int(key) + (len(self) if int(key) < 0 else 0)
+            if not 0 <= i < len(self):
+                raise IndexError(f"image {int(key)} of {len(self)}")
+            k = int(np.searchsorted(self._starts, i, side="right")) - 1
+            return self.parts[k][i - int(self._starts[k])]
+        if isinstance(key, torch.Tensor):
+            key = key.cpu().numpy()
+        if not isinstance(key, (slice, list, tuple, np.ndarray)):
+            raise TypeError(f"ConcatImages cannot be indexed with {type(key).__name__}")
+        idx = np.arange(len(self))[key]
+        out = torch.empty((len(idx), *self.shape[1:]), dtype=torch.uint8)
+        part_of = np.searchsorted(self._starts, idx, side="right") - 1
+        for k in np.unique(part_of).tolist():
+            where = np.flatnonzero(part_of == k)
+            out[torch.from_numpy(where)] = self.parts[k][torch.from_numpy(idx[where] - self._starts[k])]
+        return out
+
+    def rows(self, key: Any) -> Any:
+        """The chosen images as a set of the same kind, nothing read from disk."""
+        idx = np.arange(len(self))[key.cpu().numpy() if isinstance(key, torch.Tensor) else key]
+        part_of = np.searchsorted(self._starts, idx, side="right") - 1
+        if len(idx) == 0:
+            return take(self.parts[0], torch.from_numpy(idx))
+        cuts = np.flatnonzero(np.diff(part_of)) + 1  # runs of images from one part, in the order asked
+        runs = [
+            take(self.parts[int(part_of[a])], torch.from_numpy(idx[a:b] - self._starts[part_of[a]]))
+            for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(idx)], strict=True)
+        ]
+        return runs[0] if len(runs) == 1 else ConcatImages(runs)
+
+    def materialize(self) -> torch.Tensor:
+        return torch.cat([as_tensor(p) for p in self.parts])
+
+    def __repr__(self) -> str:
+        return f"ConcatImages({', '.join(repr(p) if not isinstance(p, torch.Tensor) else f'tensor[{len(p)}]' for p in self.parts)})"
+
+
+def concat(parts: Sequence[Any]) -> Any:
+    """Image sets end to end: a tensor when all are tensors in memory, else a ConcatImages."""
+    if all(isinstance(p, torch.Tensor) for p in parts):
+        return torch.cat(list(parts))
+    return ConcatImages(parts)
+
+
 def take(images: Any, index: torch.Tensor) -> Any:
-    """images[index] for a tensor (copied), a DiskImages view for disk images (nothing read)."""
-    if isinstance(images, DiskImages):
+    """images[index] for a tensor (copied), a view for disk images (nothing read)."""
+    if isinstance(images, (DiskImages, ConcatImages)):
         return images.rows(index)
     return images[index]
 
 
 def as_tensor(images: Any) -> torch.Tensor:
     """A real tensor of the images (reads DiskImages whole: only for small sets)."""
-    return images.materialize() if isinstance(images, DiskImages) else images
+    return images if isinstance(images, torch.Tensor) else images.materialize()
 
 
 def batch_bounds(n: int, batch_size: int, *, equal: bool = False) -> list[tuple[int, int]]:

@@ -230,7 +230,9 @@ def prepare_data(
     if config.synthetic is not None:
         from engine.data.synthetic import add_synthetic
 
-        add_synthetic(data, config.synthetic, config.synthetic_ratio, config.seed, emit, cache, control, config.workers)
+        add_synthetic(
+            data, config.synthetic, config.synthetic_ratio, config.seed, emit, cache, control, config.workers, budget
+        )
 
     for role, path in (("target", config.target), ("target test", config.target_test)):
         if path is None:
