@@ -145,3 +145,27 @@ def test_translator_reads_a_batch_of_uint8_at_a_time(tmp_path: Path) -> None:
     assert max(spy_s.log + spy_t.log) <= 8
     grid = pairs_grid(on_disk, n=4)
     assert grid.shape == (8, 3, 16, 16) and torch.equal(grid[:4], to_model_range(xs[:4]))
+
+
+def test_multitask_splits_follow_the_memory_budget(cache_root: Path, tmp_path: Path) -> None:
+    from engine.multitask.data import prepare_multitask
+    from engine.multitask.demo import make_multitask_demo
+
+    demo = make_multitask_demo(tmp_path / "mt", per_class=4, scarce=2, test_per_class=1, seed=3)
+    cfg = TrainConfig.model_validate({"labels": demo.labels, "method": "multitask", "runs_dir": tmp_path / "runs"})
+    memory = prepare_multitask(
+        cfg.model_copy(update={"cache_memory_mb": 1000}), 32, lambda e: None, None, DecodeCache()
+    )
+    logs: list[str] = []
+    disk = prepare_multitask(
+        cfg.model_copy(update={"cache_memory_mb": 0}),
+        32,
+        lambda e: logs.append(e.message) if isinstance(e, Log) else None,
+        None,
+        DecodeCache(),
+    )
+    assert isinstance(memory.x_train, torch.Tensor) and not memory.on_disk
+    assert isinstance(disk.x_train, DiskImages) and isinstance(disk.x_val, DiskImages) and disk.on_disk
+    assert torch.equal(disk.x_train[torch.arange(len(disk.x_train))], memory.x_train)
+    assert torch.equal(disk.x_val[torch.arange(len(disk.x_val))], memory.x_val)
+    assert torch.equal(disk.y_train, memory.y_train) and any("batch by batch" in m for m in logs)
