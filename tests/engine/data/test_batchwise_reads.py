@@ -216,3 +216,16 @@ def test_cluster_features_read_a_batch_at_a_time(tmp_path: Path) -> None:
     mean_colour = _batched(lambda b: b.mean((2, 3)))
     assert np.array_equal(mean_colour(disk), mean_colour(x))
     assert max(disk.log) <= 256
+
+
+def test_shift_brightness_and_contrast_are_summed_a_batch_at_a_time(tmp_path: Path) -> None:
+    from engine.advisor.shift import _look
+
+    x = _images(2100, 13, low=30, high=200)
+    disk = _on_disk(tmp_path, x)
+    got = _look("source", disk)
+    whole = x[:2000].double() / 255.0  # what it used to convert at once (as float32)
+    assert got["source_brightness"] == pytest.approx(float(whole.mean()), abs=1e-9)
+    assert got["source_contrast"] == pytest.approx(float(whole.std()), abs=1e-9)
+    assert got == pytest.approx(_look("source", x), abs=1e-12)
+    assert max(disk.log) <= 256 and sum(disk.log) == 2000

@@ -169,3 +169,34 @@ def test_multitask_splits_follow_the_memory_budget(cache_root: Path, tmp_path: P
     assert torch.equal(disk.x_train[torch.arange(len(disk.x_train))], memory.x_train)
     assert torch.equal(disk.x_val[torch.arange(len(disk.x_val))], memory.x_val)
     assert torch.equal(disk.y_train, memory.y_train) and any("batch by batch" in m for m in logs)
+
+
+class _TinyGenerator(torch.nn.Module):
+    """z -> 3x8x8 images in [-1, 1] (eval mode, batch-independent), like a GAN generator."""
+
+    def __init__(self, z_dim: int) -> None:
+        super().__init__()
+        self.fc = torch.nn.Linear(z_dim + 1, 3 * 8 * 8)
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None) -> torch.Tensor:
+        cond = (y if y is not None else torch.zeros(len(z))).float().unsqueeze(1)
+        return torch.tanh(self.fc(torch.cat([z, cond], 1))).view(len(z), 3, 8, 8)
+
+
+def test_gan_scores_read_real_images_a_batch_at_a_time(tmp_path: Path) -> None:
+    from engine.gan.data import to_unit_range
+    from engine.gan.evaluate import BATCH, generate, score_generator, score_images
+
+    torch.manual_seed(0)
+    g = _TinyGenerator(6).eval()
+    real = _images(600, 21, size=16)  # at another size than g's: resized to 8 px a batch at a time
+    disk = _spy(tmp_path, real, "real.u8")
+    got = score_generator(g, 6, 3, disk, n_fake=520, seed=4)
+    assert max(disk.log) <= BATCH
+    # the same numbers as converting, resizing and extracting the whole sets at once
+    fake = to_unit_range(generate(g, 520, 6, 3, 4))
+    real01 = torch.nn.functional.interpolate(real.float() / 255.0, size=(8, 8), mode="bilinear", antialias=True)
+    want = score_images(real01, fake)
+    assert got.keys() == want.keys() and got["n_real"] == 600 and got["n_fake"] == 520
+    for k, v in want.items():
+        assert got[k] == (pytest.approx(v, rel=1e-9, abs=1e-12) if isinstance(v, float) else v), k
