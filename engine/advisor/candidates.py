@@ -145,7 +145,10 @@ def score_run(run_dir: Path, data: PreparedData, device: Any, seed: int = 0, max
     train_idx = torch.randperm(len(data.x_train), generator=g)[:max_images]
     if target_bn:
         recompute_bn_stats(model, data.x_train, device)
-    f_train = predict_logits(model, data.x_train[train_idx], device, features=True)
+    from engine.data.disk_images import take
+
+    # a view of the sample (on disk: nothing read yet); predict_logits reads it a batch at a time
+    f_train = predict_logits(model, take(data.x_train, train_idx), device, features=True)
     f_val = predict_logits(model, data.x_val, device, features=True)
     val_logits = _head(model, f_val, device)
     if target_bn and data.x_target is not None:

@@ -30,18 +30,22 @@ class FeatureSource:
     kind: str  # pixels | run | pretrain | weights
 
 
-def _pixels(images: object) -> np.ndarray:
-    import torch
+def _pixels(images: Any) -> np.ndarray:
+    """The pixels in [0, 1] as vectors, filled a batch at a time (the images may be DiskImages)."""
+    from engine.data.disk_images import batch_bounds
 
-    assert isinstance(images, torch.Tensor)
-    return images.reshape(len(images), -1).float().div(255).numpy()
+    n = len(images)
+    out = np.empty((n, int(np.prod(images.shape[1:]))), np.float32)
+    for a, b in batch_bounds(n, 256):
+        out[a:b] = images[a:b].reshape(b - a, -1).float().div(255).numpy()
+    return out
 
 
 def _batched(fn: Callable[[Any], Any]) -> Callable[[object], np.ndarray]:
-    def run(images: object) -> np.ndarray:
+    def run(images: Any) -> np.ndarray:
+        """Features a batch at a time: uint8 tensors or DiskImages (one batch read at a time)."""
         import torch
 
-        assert isinstance(images, torch.Tensor)
         outs = []
         with torch.inference_mode():
             for i in range(0, len(images), 256):

@@ -167,6 +167,7 @@ def _order_clusters(x: np.ndarray, labels: np.ndarray, paths: list[str]) -> tupl
 def run_cluster(config: ClusterConfig, emit: Emit = ignore, control: JobControl | None = None) -> ClusterReport:
     """Decode the folder, extract features, cluster, measure when labelled; write folders if asked."""
     from engine.analysis.cluster_features import PIXEL_SIZE, feature_source
+    from engine.data.disk_images import budget_bytes
     from engine.data.folders import scan_domain
     from engine.data.images import open_rgb_with_info
     from engine.data.loading import decode_domain
@@ -199,7 +200,10 @@ def run_cluster(config: ClusterConfig, emit: Emit = ignore, control: JobControl 
             )
     except UserError:
         pass
-    dec = decode_domain(domain, size, control=control, progress=lambda d, n: emit(Progress(0, d, n)))
+    # within the memory budget in memory, over it DiskImages read a batch at a time by the extractor
+    dec = decode_domain(
+        domain, size, control=control, budget=budget_bytes(None), progress=lambda d, n: emit(Progress(0, d, n))
+    )
     n = len(dec)
     if dec.skipped:
         note(f"{len(dec.skipped)} unreadable file(s) left out, e.g. {dec.skipped[0][0]} ({dec.skipped[0][1]}).")

@@ -236,8 +236,7 @@ def _load_domain(path: Path, size: int, classes: list[str], limit: int, seed: in
     """Up to `limit` images of a folder (a seeded sample), decoded for the model, and labels (−1 if none)."""
     from dataclasses import replace
 
-    import torch
-
+    from engine.data.disk_images import budget_bytes
     from engine.data.folders import scan_domain
     from engine.data.loading import decode_domain
 
@@ -248,12 +247,14 @@ def _load_domain(path: Path, size: int, classes: list[str], limit: int, seed: in
     rng = np.random.default_rng(seed)
     order = rng.permutation(len(domain.samples))[:limit]
     sample = replace(domain, samples=[domain.samples[i] for i in sorted(order.tolist())])
-    dec = decode_domain(sample, size)  # the shared decoder, through the disk cache of decoded images
+    # the shared decoder, through the disk cache of decoded images; a sample over the memory
+    # budget stays there as DiskImages, read a batch at a time by classifier_inputs
+    dec = decode_domain(sample, size, budget=budget_bytes(None))
     if len(dec) == 0:  # unreadable files are reported by training; the picture just has fewer dots
         raise UserError(f"{role} folder {path}: no readable images to embed.")
     index = {c: i for i, c in enumerate(classes)}
     labels = [index.get(domain.classes[int(lab)], -1) if lab >= 0 and domain.labelled else -1 for lab in dec.labels]
-    return torch.as_tensor(dec.images), np.asarray(labels, np.int64)
+    return dec.images, np.asarray(labels, np.int64)
 
 
 def embed_run(

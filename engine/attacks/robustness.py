@@ -24,6 +24,7 @@ from engine.attacks.robustness_report import Tally, Totals, save_report
 from engine.core.control import JobControl, Stopped
 from engine.core.errors import UserError
 from engine.core.events import Emit, Finished, Log, Progress, Started, ignore
+from engine.data.disk_images import budget_bytes
 from engine.jobs.attack import DEFAULT_GRID, AttackJobConfig, EpsResult, RobustnessReport
 
 JOB = "robustness"
@@ -162,7 +163,8 @@ def run_attack(config: AttackJobConfig, emit: Emit = ignore, control: JobControl
     if config.limit is not None and config.limit < len(domain.samples):
         keep = sorted(rng.choice(len(domain.samples), config.limit, replace=False).tolist())
         domain = replace(domain, samples=[domain.samples[i] for i in keep])
-    dec = decode_domain(domain, size, control=control)
+    # within the memory budget in memory, over it DiskImages: the loop below reads a batch at a time
+    dec = decode_domain(domain, size, control=control, budget=budget_bytes(None))
     n = len(dec)
     if n == 0:
         raise UserError(f"{config.data}: no readable images to attack.")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -84,8 +85,13 @@ class DiskImages:
         raise TypeError(f"DiskImages cannot be indexed with {type(key).__name__}")
 
     def rows(self, key: Any) -> DiskImages:
-        """A DiskImages of the chosen images, nothing read (a split of the domain into train/val)."""
-        return DiskImages(self.path, self._select(key), self.size)
+        """A DiskImages of the chosen images, nothing read (a split of the domain into train/val).
+
+        Of the same class as `self`, so a subclass (a test's spy on reads) follows its views."""
+        view = type(self).__new__(type(self))
+        view.__dict__.update(self.__dict__)
+        view._rows, view._fd, view._pid = self._select(key), None, -1
+        return view
 
     def __getitem__(self, key: Any) -> torch.Tensor:
         if isinstance(key, (int, np.integer)) or (isinstance(key, torch.Tensor) and key.ndim == 0):
@@ -115,13 +121,131 @@ class DiskImages:
         return f"DiskImages({len(self)} images of {self.size}px in {self.path})"
 
 
+class ConcatImages:
+    """uint8 image sets laid end to end (tensors, DiskImages), indexed like their `torch.cat`.
+
+    Synthetic training images appended to a split that stays on disk: concatenating would read
+    the whole split into memory; this reads only the images a batch asks for, from each part.
+    """
+
+    dtype = torch.uint8
+    ndim = 4
+
+    def __init__(self, parts: Sequence[Any]) -> None:
+        self.parts: list[Any] = []
+        for p in parts:  # flatten nested concatenations
+            self.parts.extend(p.parts if isinstance(p, ConcatImages) else [p])
+        sides = {tuple(p.shape[1:]) for p in self.parts}
+        if len(sides) != 1:
+            raise ValueError(f"image sets of different shapes cannot be concatenated: {sorted(sides)}")
+        self._starts = np.cumsum([0, *(len(p) for p in self.parts)])
+
+    @property
+    def shape(self) -> torch.Size:
+        return torch.Size((int(self._starts[-1]), *self.parts[0].shape[1:]))
+
+    @property
+    def nbytes(self) -> int:
+        return int(np.prod(self.shape))
+
+    def __len__(self) -> int:
+        return int(self._starts[-1])
+
+    def __getitem__(self, key: Any) -> torch.Tensor:
+        if isinstance(key, (int, np.integer)) or (isinstance(key, torch.Tensor) and key.ndim == 0):
+            i = int(key) + (len(self) if int(key) < 0 else 0)
+            if not 0 <= i < len(self):
+                raise IndexError(f"image {int(key)} of {len(self)}")
+            k = int(np.searchsorted(self._starts, i, side="right")) - 1
+            return self.parts[k][i - int(self._starts[k])]
+        if isinstance(key, torch.Tensor):
+            key = key.cpu().numpy()
+        if not isinstance(key, (slice, list, tuple, np.ndarray)):
+            raise TypeError(f"ConcatImages cannot be indexed with {type(key).__name__}")
+        idx = np.arange(len(self))[key]
+        out = torch.empty((len(idx), *self.shape[1:]), dtype=torch.uint8)
+        part_of = np.searchsorted(self._starts, idx, side="right") - 1
+        for k in np.unique(part_of).tolist():
+            where = np.flatnonzero(part_of == k)
+            out[torch.from_numpy(where)] = self.parts[k][torch.from_numpy(idx[where] - self._starts[k])]
+        return out
+
+    def rows(self, key: Any) -> Any:
+        """The chosen images as a set of the same kind, nothing read from disk."""
+        idx = np.arange(len(self))[key.cpu().numpy() if isinstance(key, torch.Tensor) else key]
+        part_of = np.searchsorted(self._starts, idx, side="right") - 1
+        if len(idx) == 0:
+            return take(self.parts[0], torch.from_numpy(idx))
+        cuts = np.flatnonzero(np.diff(part_of)) + 1  # runs of images from one part, in the order asked
+        runs = [
+            take(self.parts[int(part_of[a])], torch.from_numpy(idx[a:b] - self._starts[part_of[a]]))
+            for a, b in zip(np.r_[0, cuts], np.r_[cuts, len(idx)], strict=True)
+        ]
+        return runs[0] if len(runs) == 1 else ConcatImages(runs)
+
+    def materialize(self) -> torch.Tensor:
+        return torch.cat([as_tensor(p) for p in self.parts])
+
+    def __repr__(self) -> str:
+        return f"ConcatImages({', '.join(repr(p) if not isinstance(p, torch.Tensor) else f'tensor[{len(p)}]' for p in self.parts)})"
+
+
+def concat(parts: Sequence[Any]) -> Any:
+    """Image sets end to end: a tensor when all are tensors in memory, else a ConcatImages."""
+    if all(isinstance(p, torch.Tensor) for p in parts):
+        return torch.cat(list(parts))
+    return ConcatImages(parts)
+
+
 def take(images: Any, index: torch.Tensor) -> Any:
-    """images[index] for a tensor (copied), a DiskImages view for disk images (nothing read)."""
-    if isinstance(images, DiskImages):
+    """images[index] for a tensor (copied), a view for disk images (nothing read)."""
+    if isinstance(images, (DiskImages, ConcatImages)):
         return images.rows(index)
     return images[index]
 
 
 def as_tensor(images: Any) -> torch.Tensor:
     """A real tensor of the images (reads DiskImages whole: only for small sets)."""
-    return images.materialize() if isinstance(images, DiskImages) else images
+    return images if isinstance(images, torch.Tensor) else images.materialize()
+
+
+def batch_bounds(n: int, batch_size: int, *, equal: bool = False) -> list[tuple[int, int]]:
+    """(start, stop) of consecutive batches over `n` images: of `batch_size` with a shorter last
+    one, or, with `equal`, as `torch.tensor_split` cuts them (as few batches, sizes differing by
+    at most one: a plain average over batches is then the average over images)."""
+    if n <= 0 or batch_size <= 0:
+        return []
+    if not equal:
+        return [(a, min(a + batch_size, n)) for a in range(0, n, batch_size)]
+    k = -(-n // batch_size)
+    small, extra = divmod(n, k)
+    bounds, a = [], 0
+    for i in range(k):
+        b = a + small + (1 if i < extra else 0)
+        bounds.append((a, b))
+        a = b
+    return bounds
+
+
+def iter_batches(
+    images: Any, batch_size: int = 256, *, limit: int | None = None, equal: bool = False
+) -> Iterator[torch.Tensor]:
+    """uint8 batches `images[a:b]` of the first `limit` images (all when None): slices (views) of
+    a tensor, or one batch read at a time from DiskImages, so at most one batch is ever held."""
+    n = len(images) if limit is None else min(len(images), limit)
+    for a, b in batch_bounds(n, batch_size, equal=equal):
+        yield images[a:b]
+
+
+def concat_batches(parts: Sequence[Any], batch_size: int = 256) -> Iterator[torch.Tensor]:
+    """Batches of `batch_size` over the parts laid end to end, as `torch.cat(parts)` sliced by
+    `batch_size` would give them, but reading only one batch's images at a time."""
+    sizes = [len(p) for p in parts]
+    starts = np.cumsum([0, *sizes])
+    for a, b in batch_bounds(int(starts[-1]), batch_size):
+        pieces = []
+        for p, lo, size in zip(parts, starts[:-1], sizes, strict=True):
+            x, y = max(a - int(lo), 0), min(b - int(lo), size)
+            if x < y:
+                pieces.append(p[x:y])
+        yield pieces[0] if len(pieces) == 1 else torch.cat(pieces)

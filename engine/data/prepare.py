@@ -137,7 +137,7 @@ def _scan(path: Path, role: str, emit: Emit | None = None, labelled: bool | None
     return domain
 
 
-class _Budget:
+class MemoryBudget:
     """Bytes of decoded images still allowed in memory; `take` keeps a split there or on disk."""
 
     def __init__(self, total: int) -> None:
@@ -211,7 +211,7 @@ def prepare_data(
 
     cache = cache or DEFAULT_CACHE
     threads = config.threads
-    budget = _Budget(budget_bytes(config.cache_memory_mb))
+    budget = MemoryBudget(budget_bytes(config.cache_memory_mb))
     source = scanned.domain("source", config.source) if scanned is not None else None
     if source is None:
         source = scan_source(config.source, emit)
@@ -230,7 +230,9 @@ def prepare_data(
     if config.synthetic is not None:
         from engine.data.synthetic import add_synthetic
 
-        add_synthetic(data, config.synthetic, config.synthetic_ratio, config.seed, emit, cache, control, config.workers)
+        add_synthetic(
+            data, config.synthetic, config.synthetic_ratio, config.seed, emit, cache, control, config.workers, budget
+        )
 
     for role, path in (("target", config.target), ("target test", config.target_test)):
         if path is None:

@@ -27,8 +27,12 @@ def add_synthetic(
     cache: Any,
     control: JobControl | None,
     workers: int = 0,
+    budget: Any = None,
 ) -> None:
-    """Append up to `ratio` x (real training images) images of `folder` to data.x_train / y_train."""
+    """Append up to `ratio` x (real training images) images of `folder` to data.x_train / y_train.
+
+    `budget` (prepare_data's): the generated images are kept in memory while they fit it, else
+    read from the disk cache per batch; a training split on disk is never read whole to append them."""
     from engine.data.folders import scan_domain
 
     if not folder.is_dir():
@@ -56,7 +60,9 @@ def add_synthetic(
                 "warning",
             )
         )
-    real = data.x_train if isinstance(data.x_train, torch.Tensor) else data.x_train.materialize()  # DiskImages
-    data.x_train = torch.cat([real, dec.images[order]])
+    from engine.data.disk_images import concat
+
+    extra = budget.take(dec.images, order) if budget is not None else dec.images[order]
+    data.x_train = concat([data.x_train, extra])  # a tensor when both are in memory, else read per batch
     data.y_train = torch.cat([data.y_train, dec.labels[order]])
     emit(Log(f"Synthetic: {len(order)} generated images added to {n_real} real training images ({folder})"))

@@ -13,6 +13,7 @@ from __future__ import annotations
 import os
 import statistics
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -77,37 +78,64 @@ def latency_ms(path: str | Path, repeats: int = 30, batches: tuple[int, ...] = (
 
 
 # ----------------------------------------------------------------------------- accuracy
-def onnx_accuracy(path: str | Path, x: np.ndarray, y: np.ndarray, classes: list[str]) -> float:
-    """Top-1 accuracy of an ONNX classifier on [0, 1] images `x`, labels `y` indexing `classes`;
-    its outputs are matched to `classes` by name (or taken in order when it names none)."""
+BATCH = 256  # images converted to float and run at once: memory holds one batch, whatever the set
+
+
+def float_batches(x: Any, batch_size: int = BATCH) -> Iterator[np.ndarray]:
+    """float32 [0, 1] batches of images `x`: uint8 images (a tensor, or DiskImages read one batch
+    at a time) are converted batch by batch, float [0, 1] arrays sliced as they are."""
+    from engine.data.disk_images import batch_bounds
+
+    for a, b in batch_bounds(len(x), batch_size):
+        part = np.asarray(x[a:b])
+        yield part.astype(np.float32) / np.float32(255.0) if part.dtype == np.uint8 else part.astype(np.float32)
+
+
+def onnx_top1(path: str | Path, x: Any) -> tuple[np.ndarray, list[str]]:
+    """The ONNX classifier's top-1 output index per image and the names of its outputs, run a
+    batch at a time on float [0, 1] or uint8 images (a tensor or DiskImages); only the indices are kept."""
     from engine.deploy.predict import OnnxClassifier
 
+    clf = OnnxClassifier(path)
+    tops = [clf.logits(batch).argmax(1) for batch in float_batches(x)]
+    names = list(clf.classes) if "classes" in clf.info.metadata else []
+    return (np.concatenate(tops) if tops else np.zeros(0, np.int64)), names
+
+
+def _accuracy(top: np.ndarray, names: list[str], y: np.ndarray, classes: list[str]) -> float:
+    """Top-1 accuracy with outputs matched to `classes` by name (or in order when the model names none)."""
+    if len(top) == 0:
+        return float("nan")
+    names = names or classes
+    index = {c: i for i, c in enumerate(classes)}
+    mapped = np.array([index.get(names[p], -1) for p in top])
+    return float(np.mean(mapped == np.asarray(y)))
+
+
+def onnx_accuracy(path: str | Path, x: Any, y: np.ndarray, classes: list[str]) -> float:
+    """Top-1 accuracy of an ONNX classifier on images `x` (float [0, 1] arrays, or uint8 tensors or
+    DiskImages, read batch by batch), labels `y` indexing `classes`; its outputs are matched to
+    `classes` by name (or taken in order when it names none)."""
     if len(x) == 0:
         return float("nan")
-    clf = OnnxClassifier(path)
-    pred = clf.logits(x).argmax(1)
-    names = clf.classes if "classes" in clf.info.metadata else classes
-    index = {c: i for i, c in enumerate(classes)}
-    mapped = np.array([index.get(names[p], -1) for p in pred])
-    return float(np.mean(mapped == y))
+    return _accuracy(*onnx_top1(path, x), y, classes)
 
 
 def int8_check(
-    fp32: str | Path, int8: str | Path, x: np.ndarray, y: np.ndarray, classes: list[str], repeats: int = 30
+    fp32: str | Path, int8: str | Path, x: Any, y: np.ndarray, classes: list[str], repeats: int = 30
 ) -> dict[str, Any]:
     """INT8 against fp32 on held-out images: accuracies, top-1 agreement, latencies, and a warning
-    when INT8 is slower at batch 1 or 32 on one thread."""
-    from engine.deploy.predict import OnnxClassifier
-
-    a = OnnxClassifier(fp32).logits(x).argmax(1) if len(x) else np.zeros(0)
-    b = OnnxClassifier(int8).logits(x).argmax(1) if len(x) else np.zeros(0)
+    when INT8 is slower at batch 1 or 32 on one thread. Each model reads the images once, a batch
+    at a time."""
+    top_a, names_a = onnx_top1(fp32, x) if len(x) else (np.zeros(0, np.int64), [])
+    top_b, names_b = onnx_top1(int8, x) if len(x) else (np.zeros(0, np.int64), [])
     lat_fp, lat_q = latency_ms(fp32, repeats), latency_ms(int8, repeats)
     speed = {k: lat_fp[k] / lat_q[k] for k in LATENCY_KEYS}
     report: dict[str, Any] = {
         "n": len(x),
-        "acc_fp32": onnx_accuracy(fp32, x, y, classes),
-        "acc_int8": onnx_accuracy(int8, x, y, classes),
-        "agreement": float(np.mean(a == b)) if len(x) else float("nan"),
+        "acc_fp32": _accuracy(top_a, names_a, y, classes),
+        "acc_int8": _accuracy(top_b, names_b, y, classes),
+        "agreement": float(np.mean(top_a == top_b)) if len(x) else float("nan"),
         "latency_ms_fp32": lat_fp,
         "latency_ms_int8": lat_q,
         "speedup": speed,
@@ -124,19 +152,20 @@ def int8_check(
 
 def heldout_images(run_dir: Path, size: int, data: Path | None = None) -> dict[str, Any]:
     """The run's source validation images and a labelled target folder (`data`, else the run's
-    target-test folder), decoded at `size`, as float [0, 1] arrays with labels in the run's classes."""
+    target-test folder), decoded at `size`, as uint8 images with labels in the run's classes.
+
+    The images are those `prepare_data` gives a training run: in memory within the run's memory
+    budget, DiskImages over it; `onnx_accuracy` and `int8_check` convert them a batch at a time."""
     from engine.core.runs import open_run
     from engine.data.prepare import prepare_data
 
     cfg = open_run(run_dir).config()
     test = data if data is not None else cfg.target_test
     cfg = cfg.model_copy(update={"target": None, "target_test": test, "method": "finetune", "method_options": {}})
-    from engine.data.disk_images import as_tensor  # the images may be on disk (DiskImages)
-
     d = prepare_data(cfg, size, ignore)
-    out: dict[str, Any] = {"classes": d.classes, "val": (as_tensor(d.x_val).float().div(255).numpy(), d.y_val.numpy())}
+    out: dict[str, Any] = {"classes": d.classes, "val": (d.x_val, d.y_val.numpy())}
     if d.x_test is not None and d.y_test is not None:
-        out["target"] = (as_tensor(d.x_test).float().div(255).numpy(), d.y_test.numpy())
+        out["target"] = (d.x_test, d.y_test.numpy())
         out["target_folder"] = str(test)
     return out
 

@@ -16,6 +16,7 @@ from PIL import Image
 from engine.core.control import JobControl
 from engine.core.errors import UserError
 from engine.core.events import Emit, Log
+from engine.data.disk_images import budget_bytes
 from engine.data.folders import scan_domain
 from engine.data.loading import decode_domain
 
@@ -72,7 +73,8 @@ def load_gan_images(
             f"{folder}: images of {len(sizes)} different sizes: {shown}. A GAN learns the resize and crop too; "
             f"make them one size, or accept a resize to {image_size} px and centre crop (--resize-mixed)."
         )
-    decoded = decode_domain(domain, image_size, workers=workers, control=control)
+    # within the memory budget in memory, over it DiskImages: the trainer reads a batch at a time
+    decoded = decode_domain(domain, image_size, workers=workers, control=control, budget=budget_bytes(None))
     if decoded.skipped:
         emit(
             Log(

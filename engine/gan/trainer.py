@@ -84,7 +84,7 @@ class GanTrainer:
         self.opt_d = torch.optim.Adam(d_params, lr=config.lr_d, betas=betas)
         self.ema = GeneratorEma(self.g, config.ema)
         self.policy = parse_policy(config.diffaugment)
-        self.real = to_model_range(data.images)
+        self.real = data.images  # uint8 (DiskImages over the memory budget), made float a batch at a time
         self.labels = data.labels.clamp(min=0)
         self.z_fixed, self.y_fixed = fixed_noise(arch.z_dim, arch.num_classes, config.seed)
         self.step = 0
@@ -135,7 +135,7 @@ class GanTrainer:
         gen = torch.Generator().manual_seed(self.config.seed * 1_000_003 + self.step)
         idx = torch.randperm(len(self.real), generator=gen)[: self.config.batch_size]
         y = self.labels[idx].to(self.device) if self.arch.num_classes else None
-        return self.real[idx].to(self.device), y
+        return to_model_range(self.real[idx]).to(self.device), y
 
     def _aug(self, x: torch.Tensor) -> torch.Tensor:
         return diff_augment(x, self.policy) if self.policy else x
@@ -193,7 +193,7 @@ class GanTrainer:
     def measure_kid(self) -> float:
         if self._extract is None:
             self._extract, _ = make_extractor(None)
-            self._real_feats = self._extract(to_unit_range(self.real[:2000]))
+            self._real_feats = self._extract(to_unit_range(to_model_range(self.real[:2000])))
         assert self._real_feats is not None
         fake = self._extract(to_unit_range(self.generate(self.config.kid_samples, seed=1)))
         mean, _ = kid(self._real_feats, fake, subsets=10, subset_size=min(len(self._real_feats), len(fake), 1000))

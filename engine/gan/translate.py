@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import torch
 from torch.nn import functional as F
@@ -31,6 +31,9 @@ from engine.gan.patchnce import PatchProjector, nce_loss
 from engine.gan.translate_nets import PatchD, TranslatorG
 from engine.training.checkpoints import rng_state, set_rng_state
 
+if TYPE_CHECKING:  # pragma: no cover
+    from engine.data.disk_images import DiskImages
+
 Classifier = Callable[[torch.Tensor], torch.Tensor]  # images in [0, 1] -> logits
 
 
@@ -42,9 +45,9 @@ class TranslatorTrainer:
 
     def __init__(
         self,
-        x_source: torch.Tensor,
+        x_source: torch.Tensor | DiskImages,
         y_source: torch.Tensor,
-        x_target: torch.Tensor,
+        x_target: torch.Tensor | DiskImages,
         *,
         classifier: Classifier | None = None,
         width: int = 16,
@@ -61,7 +64,9 @@ class TranslatorTrainer:
     ) -> None:
         self.device = device or torch.device("cpu")
         torch.manual_seed(seed)
-        self.xs, self.ys, self.xt = to_model_range(x_source), y_source.long(), to_model_range(x_target)
+        # uint8 (tensors, or DiskImages over the memory budget), made float a batch at a time:
+        # a float copy of both domains would take four times the decoded images
+        self.xs, self.ys, self.xt = x_source, y_source.long(), x_target
         self.classifier = classifier
         self.batch_size = min(batch_size, len(self.xs), len(self.xt))
         self.loss = loss
@@ -93,7 +98,8 @@ class TranslatorTrainer:
         gen = torch.Generator().manual_seed(self.seed * 1_000_003 + self.step)
         i = torch.randperm(len(self.xs), generator=gen)[: self.batch_size]
         j = torch.randperm(len(self.xt), generator=gen)[: self.batch_size]
-        return self.xs[i].to(self.device), self.ys[i].to(self.device), self.xt[j].to(self.device)
+        xs, xt = to_model_range(self.xs[i]), to_model_range(self.xt[j])
+        return xs.to(self.device), self.ys[i].to(self.device), xt.to(self.device)
 
     def _d_loss(
         self, xs: torch.Tensor, xt: torch.Tensor, fake_t: torch.Tensor, fake_s: torch.Tensor | None
@@ -216,7 +222,7 @@ def translate_with(g: torch.nn.Module, images_u8: torch.Tensor, device: torch.de
 
 def pairs_grid(trainer: TranslatorTrainer, n: int = 8) -> torch.Tensor:
     """The first `n` source images above their translations, [2n, 3, S, S] in [-1, 1]."""
-    xs = trainer.xs[:n]
+    xs = to_model_range(trainer.xs[:n])
     with torch.no_grad():
         was = trainer.g_st.training
         trainer.g_st.eval()

@@ -42,6 +42,7 @@ class GanScoreReport(BaseModel):
 
 
 def run(config: GanScoreConfig, emit: Emit, control: JobControl) -> GanScoreReport:
+    from engine.data.disk_images import budget_bytes
     from engine.data.folders import scan_domain
     from engine.data.loading import decode_domain
     from engine.gan.evaluate import score_generator
@@ -51,7 +52,8 @@ def run(config: GanScoreConfig, emit: Emit, control: JobControl) -> GanScoreRepo
     if not config.real.is_dir():
         raise UserError(f"{config.real}: folder not found. Pick a folder of real images to compare with.")
     emit(Started("gan_score", str(config.run_dir), 0))
-    decoded = decode_domain(scan_domain(config.real), arch.image_size, control=control)
+    # within the memory budget in memory, over it DiskImages read a batch at a time by the scorer
+    decoded = decode_domain(scan_domain(config.real), arch.image_size, control=control, budget=budget_bytes(None))
     if len(decoded) < 2:
         raise UserError(f"{config.real}: {len(decoded)} readable image(s); scores need at least 2.")
     if len(decoded) < 50:

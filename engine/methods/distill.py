@@ -121,19 +121,19 @@ class Distill(Method, name="distill", label="Knowledge distillation"):
             emit(Log("Augmentation is on: teacher outputs are computed on every augmented source batch."))
         images = [p for p in parts if p is not None and len(p)]
         if images:
-            from engine.data.disk_images import as_tensor
+            from engine.data.disk_images import concat_batches
 
-            x = torch.cat([as_tensor(p) for p in images])  # DiskImages over the memory budget
+            # batches of 256 over the splits end to end, read one at a time (DiskImages over the
+            # memory budget): only the fingerprints and logits are kept, never the images
             device = next(self.model.parameters()).device
             keys: list[int] = []
             outs: list[torch.Tensor] = []
-            for i in range(0, len(x), 256):
-                chunk = x[i : i + 256]
+            for chunk in concat_batches(images, 256):
                 keys += fingerprint(chunk)
                 outs.append(self.teacher.logits(chunk.to(device).float().div(255)).cpu())
             self._cache = {k: i for i, k in enumerate(keys)}
             self._cached = torch.cat(outs)
-            emit(Log(f"Teacher outputs computed once for {len(x)} images."))
+            emit(Log(f"Teacher outputs computed once for {len(keys)} images."))
 
     # ----------------------------------------------------------------- teacher outputs
     def teacher_logits(self, x: torch.Tensor) -> torch.Tensor:

@@ -96,7 +96,9 @@ class PixelDA(Method[PixelDAConfig], name="pixel_da", label="Pixel-level DA (CyC
             g = trainer.g_st
         x_train = translate_with(g, data.x_train, device)
         if self.config.keep_source:
-            data.x_train, data.y_train = torch.cat([data.x_train, x_train]), torch.cat([data.y_train, data.y_train])
+            from engine.data.disk_images import concat  # the source split may stay on disk (DiskImages)
+
+            data.x_train, data.y_train = concat([data.x_train, x_train]), torch.cat([data.y_train, data.y_train])
         else:
             data.x_train = x_train
         data.x_val = translate_with(g, data.x_val, device)

@@ -20,6 +20,7 @@ from collections.abc import Iterable
 import torch
 from torch import nn
 
+from engine.data.disk_images import DiskImages, iter_batches
 from engine.training.devices import to_device_float
 
 _BN = nn.modules.batchnorm._BatchNorm
@@ -34,7 +35,7 @@ def batchnorm_layers(model: nn.Module, skip: Iterable[nn.Module] = ()) -> list[_
 @torch.no_grad()
 def recompute_bn_stats(
     model: nn.Module,
-    x_uint8: torch.Tensor,
+    x_uint8: torch.Tensor | DiskImages,  # DiskImages: images over the memory budget, read batch by batch
     device: torch.device,
     *,
     skip: Iterable[nn.Module] = (),
@@ -50,8 +51,8 @@ def recompute_bn_stats(
     Returns the number of layers updated (0 when the model has no BatchNorm).
     """
     layers = batchnorm_layers(model, skip)
-    x_uint8 = x_uint8[:max_images]
-    if not layers or len(x_uint8) < 2:
+    n = min(len(x_uint8), max_images)
+    if not layers or n < 2:
         return 0
     modes = [(m, m.training) for m in model.modules()]
     momenta = [bn.momentum for bn in layers]
@@ -62,8 +63,9 @@ def recompute_bn_stats(
         bn.train()
     try:
         # batches of (nearly) equal size, so the plain average over batches is the average
-        # over images, and no batch is a lone image without variance
-        for chunk in torch.tensor_split(x_uint8, -(-len(x_uint8) // batch_size)):
+        # over images, and no batch is a lone image without variance; read (DiskImages) and
+        # normalised one batch at a time, so memory holds one batch whatever `max_images` is
+        for chunk in iter_batches(x_uint8, batch_size, limit=n, equal=True):
             model(to_device_float(chunk, device))
     finally:
         for bn, momentum in zip(layers, momenta, strict=False):

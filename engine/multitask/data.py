@@ -18,8 +18,9 @@ from engine.core.config import TrainConfig
 from engine.core.control import JobControl
 from engine.core.errors import UserError
 from engine.core.events import Emit, Log
+from engine.data.disk_images import budget_bytes
 from engine.data.folders import Domain, Sample
-from engine.data.prepare import DEFAULT_CACHE, DecodeCache, PreparedData
+from engine.data.prepare import DEFAULT_CACHE, DecodeCache, MemoryBudget, PreparedData
 from engine.multitask.table import MISSING, TaskTable, read_tasks
 
 SMALL_CLASS = 10  # fewer labelled images than this in a class: a warning
@@ -107,13 +108,24 @@ def prepare_multitask(
     ti, vi = torch.tensor(train_idx, dtype=torch.long), torch.tensor(val_idx, dtype=torch.long)
     first = table.tasks[0]
     emit(Log(f"Multitask: {len(images)} images, tasks {', '.join(table.tasks)} ({Path(table.root)})"))
-    return MultitaskData(
+    # the splits in memory while they fit the memory budget, else read from the disk cache per batch
+    budget = MemoryBudget(budget_bytes(config.cache_memory_mb))
+    data = MultitaskData(
         list(table.classes[first]),
         size,
-        images[ti],
+        budget.take(images, ti),
         labels[ti],
-        images[vi],
+        budget.take(images, vi),
         labels[vi],
         tasks=list(table.tasks),
         task_classes={t: list(table.classes[t]) for t in table.tasks},
     )
+    data.on_disk = budget.spilled
+    if budget.spilled:
+        emit(
+            Log(
+                f"Decoded images over the memory budget ({budget.total >> 20} MB): reading them from the disk "
+                "cache batch by batch. Raise cache_memory_mb to keep more in memory."
+            )
+        )
+    return data

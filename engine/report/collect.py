@@ -73,11 +73,12 @@ def _logits(model: Any, folder: Path, classes: list[str], size: int) -> tuple[np
     import torch
 
     from engine.analysis.evaluate import predict_logits
+    from engine.data.disk_images import budget_bytes
     from engine.data.folders import scan_domain
     from engine.data.loading import decode_domain
 
     domain = scan_domain(folder, name="calibration")
-    dec = decode_domain(domain, size)
+    dec = decode_domain(domain, size, budget=budget_bytes(None))  # over the budget DiskImages, read per batch
     index = {c: i for i, c in enumerate(classes)}
     labels = np.array([index[domain.classes[int(v)]] for v in dec.labels], dtype=np.int64)
     logits = predict_logits(model, dec.images, torch.device("cpu"))

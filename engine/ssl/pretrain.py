@@ -21,6 +21,7 @@ from engine.core.control import JobControl, Stopped
 from engine.core.errors import UserError
 from engine.core.events import Emit, EpochEnd, Finished, Log, Progress, Started, ignore
 from engine.core.runs import Run
+from engine.data.disk_images import budget_bytes, concat
 from engine.data.folders import scan_domain
 from engine.data.loading import decode_domain
 from engine.models.backbones import get_backbone_spec
@@ -35,13 +36,16 @@ from engine.training.checkpoints import load_checkpoint, rng_state, save_checkpo
 from engine.training.devices import describe_device, pick_device
 
 
-def _decode(folder: Path, size: int, labelled: bool, config: PretrainConfig, emit: Emit, control: JobControl) -> Any:
+def _decode(
+    folder: Path, size: int, labelled: bool, config: PretrainConfig, emit: Emit, control: JobControl, budget: int
+) -> Any:
     try:
         domain = scan_domain(folder, labelled=labelled)
     except UserError as err:
         role = "kNN folder" if labelled else "pretraining folder"
         raise UserError(f"{role}: {err}") from None
-    decoded = decode_domain(domain, size, workers=config.workers, control=control)
+    # within `budget` bytes in memory, over it DiskImages read a batch at a time by the loops
+    decoded = decode_domain(domain, size, workers=config.workers, control=control, budget=budget)
     if decoded.skipped:
         emit(
             Log(
@@ -59,12 +63,15 @@ class Pretrainer:
         spec = get_backbone_spec(config.backbone)
         self.size = config.image_size or spec.input_size
         self.device = pick_device(config.device)
-        parts = [_decode(p, self.size, False, config, emit, control).images for p in config.data]
-        self.images = torch.cat(parts)
+        share = budget_bytes(None) // (len(config.data) + (1 if config.knn_data else 0))  # the budget split evenly
+        parts = [_decode(p, self.size, False, config, emit, control, share).images for p in config.data]
+        self.images = concat(parts)  # one tensor in memory, else the folders read per batch
         n = len(self.images)
         if n < 2:
             raise UserError(f"{', '.join(map(str, config.data))}: {n} readable image(s); pretraining needs at least 2.")
-        self.knn: Any = _decode(config.knn_data, self.size, True, config, emit, control) if config.knn_data else None
+        self.knn: Any = (
+            _decode(config.knn_data, self.size, True, config, emit, control, share) if config.knn_data else None
+        )
         self.batch_size = min(config.batch_size, n)
         self.steps_per_epoch = max(1, n // self.batch_size)
         self.total_steps = self.steps_per_epoch * config.epochs
