@@ -13,31 +13,16 @@ from typing import Any, ClassVar
 import numpy as np
 import pytest
 import torch
+from read_spy import SpyImages, spy_file
 from torch import nn
 
-from engine.data.disk_images import DiskImages, batch_bounds, concat_batches, iter_batches
+from engine.data.disk_images import batch_bounds, concat_batches, iter_batches
 from engine.models.bn_stats import batchnorm_layers, recompute_bn_stats
 from engine.models.classifier import build_model
 from engine.training.devices import to_device_float
 
 CPU = torch.device("cpu")
 SIZE = 16
-
-
-class SpyImages(DiskImages):
-    """DiskImages that logs how many images each read returns; views (`rows`) share the log."""
-
-    def __init__(self, path: str | Path, rows: np.ndarray, size: int, log: list[int]) -> None:
-        super().__init__(path, rows, size)
-        self.log = log
-
-    def __getitem__(self, key: Any) -> torch.Tensor:
-        out = super().__getitem__(key)
-        self.log.append(len(out) if out.ndim == 4 else 1)
-        return out
-
-    def materialize(self) -> torch.Tensor:
-        raise AssertionError("the whole set was materialised")
 
 
 def _images(n: int, seed: int, low: int = 0, high: int = 256) -> torch.Tensor:
@@ -47,12 +32,7 @@ def _images(n: int, seed: int, low: int = 0, high: int = 256) -> torch.Tensor:
 
 def _on_disk(tmp_path: Path, x: torch.Tensor, name: str = "images.u8") -> SpyImages:
     """The images in a raw cache-format file, addressed in a shuffled row order (as a split is)."""
-    order = np.random.default_rng(len(x)).permutation(len(x))
-    raw = np.empty_like(x.numpy())
-    raw[order] = x.numpy()  # row order[i] of the file holds image i
-    path = tmp_path / name
-    raw.tofile(path)
-    return SpyImages(path, order, SIZE, [])
+    return spy_file(tmp_path / name, x, np.random.default_rng(len(x)).permutation(len(x)))
 
 
 def test_batch_bounds_cut_as_tensor_split_and_concat_batches_as_cat_then_slice(tmp_path: Path) -> None:

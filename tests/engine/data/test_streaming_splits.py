@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from read_spy import SpyImages, spy_file
 
 from engine.core.config import TrainConfig
 from engine.core.events import Collector, Log
@@ -19,26 +20,8 @@ from engine.data.disk_images import ConcatImages, DiskImages, concat, take
 from engine.data.prepare import DecodeCache, prepare_data
 
 
-class _Spy(DiskImages):
-    """Logs the number of images of every read and refuses to be read whole."""
-
-    def __init__(self, path: str | Path, rows: np.ndarray, size: int, log: list[int]) -> None:
-        super().__init__(path, rows, size)
-        self.log = log
-
-    def __getitem__(self, key: Any) -> torch.Tensor:
-        out = super().__getitem__(key)
-        self.log.append(len(out) if out.ndim == 4 else 1)
-        return out
-
-    def materialize(self) -> torch.Tensor:
-        raise AssertionError("the whole set was materialised")
-
-
-def _spy(tmp_path: Path, x: torch.Tensor, name: str) -> _Spy:
-    path = tmp_path / name
-    x.numpy().tofile(path)
-    return _Spy(path, np.arange(len(x)), x.shape[-1], [])
+def _spy(tmp_path: Path, x: torch.Tensor, name: str) -> SpyImages:
+    return spy_file(tmp_path / name, x)
 
 
 def _images(n: int, seed: int, size: int = 8) -> torch.Tensor:
