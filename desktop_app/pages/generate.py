@@ -6,9 +6,9 @@ JobPage base): G and D losses per step, D(real)/D(fake), KID at each check, and 
 samples from fixed noise that the job rewrites in the run folder every `sample_every` steps
 (read once per batch that carries a check, never per step). Collapse warnings from the job
 appear in the warning line. Sampling and export run in a second worker, so they never block.
-"Translate source" runs gan_translate in the page's own runner (`mode`): Stop, the progress bar
-and the plots serve it as they serve training, "Resume translation" continues a stopped one,
-and the grid shows sources above their translations at each check.
+"Translate source" runs gan_translate in the page's own runner (`mode`): Pause, Stop, the
+progress bar and the plots serve it as they serve training, "Resume translation" continues a
+stopped one, and the grid shows sources above their translations at each check.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from desktop_app.pages.job_page import JobPage
 from desktop_app.state import AppState
 from desktop_app.widgets.form_utils import button, folder_edit, form, hbox, label, line_edit, pane, spin, tipped
 from desktop_app.widgets.live_plot import LivePlots
+from desktop_app.widgets.pause_button import PauseButton
 from engine.core.events import EpochEnd, Event, Finished, Log, Progress, Started
 from engine.gan.config import GanTrainConfig, GanTrainReport
 from engine.gan.policy import PARTS
@@ -123,6 +124,7 @@ class GeneratePage(JobPage):
             "Resume translation", "Continue the stopped translation from its checkpoint.", self.resume_translation,
             enabled=False,
         )  # fmt: skip
+        self.pause_button = PauseButton(self.runner, self.status)
         self.mode = "train"  # what the runner runs: "train" (gan_train) or "translate" (gan_translate)
         self.translate_run = ""
         self.translate_grids = 0  # live grids shown while translating
@@ -159,7 +161,9 @@ class GeneratePage(JobPage):
         scroll.setFrameShape(QFrame.Shape.NoFrame)
         scroll.setWidget(column)
         layout = QVBoxLayout(self)
-        layout.addLayout(self.action_row())
+        row = self.action_row()
+        row.insertWidget(1, self.pause_button)  # Run, Pause, Stop as on the Train page
+        layout.addLayout(row)
         layout.addLayout(hbox((scroll, 2), (self.plots, 3)), 1)
 
     # ------------------------------------------------------------------ settings
@@ -197,18 +201,13 @@ class GeneratePage(JobPage):
         if not data:
             errors.show_error(self, "Choose a folder of training images first.")
             return None
+        source = self.source.currentData()
         return GanTrainConfig(
-            data=Path(data),
-            from_run=Path(self.source.currentData()) if self.source.currentData() else None,
-            freeze_d=self.freeze_d.value() if self.source.currentData() else 0,
-            diffaugment=self.policy(),
-            conditional=self.conditional.isChecked(),
-            image_size=int(self.image_size.currentText()),
-            steps=self.steps.value(),
-            batch_size=self.batch.value(),
-            sample_every=self.sample_every.value(),
-            runs_dir=self.state.runs_dir,
-        )
+            data=Path(data), from_run=Path(source) if source else None, freeze_d=self.freeze_d.value() if source else 0,
+            diffaugment=self.policy(), conditional=self.conditional.isChecked(),
+            image_size=int(self.image_size.currentText()), steps=self.steps.value(), batch_size=self.batch.value(),
+            sample_every=self.sample_every.value(), runs_dir=self.state.runs_dir,
+        )  # fmt: skip
 
     def set_inputs_enabled(self, enabled: bool) -> None:
         widgets: list[QWidget] = [self.data_edit, self.data_browse, self.source, self.conditional, self.image_size]
@@ -375,7 +374,8 @@ class GeneratePage(JobPage):
             grid = grid or isinstance(event, (Started, EpochEnd, Finished))
         progress = [e for e in events if isinstance(e, Progress)]
         if progress:
-            self.tools_status.setText(f"Translating: step {progress[-1].step} of {progress[-1].total_steps}")
+            doing = "Paused at" if self.runner.paused else "Translating:"
+            self.tools_status.setText(f"{doing} step {progress[-1].step} of {progress[-1].total_steps}")
         self.plots.refresh()
         if grid and self.translate_run and self.show_grid(self.translate_run):
             self.translate_grids += 1

@@ -1,6 +1,6 @@
 """Generate page, driven like a user: train a conditional GAN and watch the live grid and plots,
-transfer it with FreezeD + DiffAugment, save samples per class, export, stop, and bad input;
-translate the source (live pairs, Stop, Resume translation, CUT loss)."""
+transfer it with FreezeD + DiffAugment, save samples per class, export, pause, stop, and bad input;
+translate the source (live pairs, Pause, Stop, Resume translation, CUT loss)."""
 
 from __future__ import annotations
 
@@ -78,9 +78,12 @@ def test_stop_and_bad_input(qtbot, page, tiny_demo, error_calls):
         qtbot.mouseClick(page.run_button, LEFT)
     qtbot.waitUntil(lambda: page.progress.value() > 0, timeout=TIMEOUT_MS)
     assert not page.batch.isEnabled()
+    qtbot.mouseClick(page.pause_button, LEFT)  # GAN training pauses too, and a paused run can be stopped
+    assert page.runner.paused and page.pause_button.text() == "Resume"
     with qtbot.waitSignal(page.trained, timeout=TIMEOUT_MS) as blocker:
         qtbot.mouseClick(page.stop_button, LEFT)
     assert blocker.args[0].status == "stopped" and page.batch.isEnabled()
+    assert page.pause_button.text() == "Pause" and not page.pause_button.isEnabled()
     assert error_calls == []
 
     page.data_edit.setText(str(tiny_demo.target_test))  # 20 images
@@ -94,7 +97,8 @@ def test_stop_and_bad_input(qtbot, page, tiny_demo, error_calls):
 
 
 def test_translate_stop_resume_and_live_pairs(qtbot, page, demo_state, error_calls, tmp_path):
-    """Translating: the live grid keeps changing, Stop keeps a checkpoint, Resume continues that run."""
+    """Translating: the live grid keeps changing, Pause holds the steps until clicked again, Stop
+    keeps a checkpoint, Resume translation continues that run."""
     page.translate_out.setText(str(tmp_path / "never"))
     page.translate_steps.setValue(100_000)
     page.sample_every.setValue(1)  # a grid of pairs at every step
@@ -112,11 +116,22 @@ def test_translate_stop_resume_and_live_pairs(qtbot, page, demo_state, error_cal
 
     qtbot.waitUntil(grids_changed, timeout=TIMEOUT_MS)
     assert page.plots.curve_length("loss/PatchNCE") > 0 and "Translating: step" in page.tools_status.text()
+    assert page.pause_button.isEnabled() and page.pause_button.text() == "Pause"
+    qtbot.mouseClick(page.pause_button, LEFT)
+    assert page.runner.paused and page.pause_button.text() == "Resume" and page.status.text().startswith("Paused")
+    qtbot.wait(500)  # the steps queued before the pause are drawn
+    held = page.progress.value()
+    qtbot.wait(1500)
+    assert page.progress.value() == held and page.runner.running  # no step while paused
+    qtbot.mouseClick(page.pause_button, LEFT)
+    assert not page.runner.paused and page.pause_button.text() == "Pause"
+    qtbot.waitUntil(lambda: page.progress.value() > held, timeout=TIMEOUT_MS)
     with qtbot.waitSignal(page.translated, timeout=TIMEOUT_MS) as blocker:
         qtbot.mouseClick(page.stop_button, LEFT)
     first = blocker.args[0]
     assert first.status == "stopped" and first.steps_done >= 3 and first.loss == "cut"
     assert "Resume translation continues" in page.tools_status.text() and page.resume_translate_button.isEnabled()
+    assert not page.pause_button.isEnabled()
     assert page.translate_button.isEnabled() and not (tmp_path / "never").exists()
 
     qtbot.mouseClick(page.resume_translate_button, LEFT)

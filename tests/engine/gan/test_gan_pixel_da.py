@@ -39,9 +39,12 @@ def test_pixel_da_trains_on_translated_source(tmp_path, tiny_demo):
     assert any("source training images translated" in m for m in logs)
 
     inline = Collector()
-    opts = {"translate_steps": 2, "keep_source": True, "translate_loss": "cut"}
+    opts = {"translate_steps": 2, "source_share": 0.25, "translate_loss": "cut", "feature_method": "mcc"}
     assert run_train(base.model_copy(update={"method_options": opts}), inline).status == "finished"
-    assert any("training a translator for 2 steps" in e.message for e in inline.of(Log))
+    inline_logs = [e.message for e in inline.of(Log)]
+    assert any("training a translator for 2 steps" in m for m in inline_logs)
+    assert any("originals kept beside them" in m for m in inline_logs)
+    assert any("mcc aligns the features on top" in m for m in inline_logs)
 
     with pytest.raises(UserError, match="translates 32 px images, but this run uses 64 px"):
         run_train(base.model_copy(update={"image_size": 64, "method_options": {"translator": str(tr.run_dir)}}))
