@@ -183,3 +183,17 @@ def test_gan_scores_read_real_images_a_batch_at_a_time(tmp_path: Path) -> None:
     assert got.keys() == want.keys() and got["n_real"] == 600 and got["n_fake"] == 520
     for k, v in want.items():
         assert got[k] == (pytest.approx(v, rel=1e-9, abs=1e-12) if isinstance(v, float) else v), k
+
+
+def test_pixel_da_keeps_originals_on_disk_beside_the_translations(tmp_path: Path) -> None:
+    from engine.methods.pixel_da import mix_with_source
+
+    original, translated = _images(40, 5), _images(40, 6)
+    labels = torch.arange(40) % 4
+    on_disk = _spy(tmp_path, original, "source.u8")
+    gen = torch.Generator().manual_seed(0)
+    mixed, mixed_labels, n = mix_with_source(translated, on_disk, labels, 0.2, gen)
+    assert n == 10 and isinstance(mixed, ConcatImages) and on_disk.log == []  # nothing read yet
+    in_memory, same_labels, _ = mix_with_source(translated, original, labels, 0.2, torch.Generator().manual_seed(0))
+    assert torch.equal(mixed[torch.arange(50)], in_memory) and torch.equal(mixed_labels, same_labels)
+    assert max(on_disk.log) <= 10  # then only the originals asked for
