@@ -22,6 +22,9 @@ from engine.report.collect import source_val_folder
 @pytest.fixture(scope="module")
 def card(explain_run: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, Path]:
     run = Path(shutil.copytree(explain_run, tmp_path_factory.mktemp("card") / "run"))
+    info = json.loads((run / "run.json").read_text())
+    info.pop("exported", None)  # other tests export the shared run; this one starts with no export
+    (run / "run.json").write_text(json.dumps(info))
     out = run.parent / "card.html"
     report_json = run.parent / "card.json"
     code = main(["report", str(run), "--out", str(out), "--robustness", "--json", str(report_json)])
