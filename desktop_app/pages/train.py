@@ -24,8 +24,9 @@ from PySide6.QtWidgets import (
 from desktop_app import errors
 from desktop_app.pages.job_page import JobPage
 from desktop_app.state import AppState
-from desktop_app.widgets.form_utils import button, error_label, hbox, log_view, pane, splitter
+from desktop_app.widgets.form_utils import error_label, hbox, log_view, pane, splitter
 from desktop_app.widgets.live_plot import LivePlots
+from desktop_app.widgets.pause_button import PauseButton
 from desktop_app.widgets.train_settings import TrainSettings
 from engine.core.errors import UserError
 from engine.core.events import EpochEnd, Event, Finished, Log, Progress, Started
@@ -71,9 +72,8 @@ class TrainPage(JobPage):
     # ------------------------------------------------------------------ layout
     def _build(self) -> None:
         self.start_button = self.run_button
-        self.pause_button = button(
-            "Pause", "Pause between two steps; Resume continues exactly where it stopped.", self._on_pause_clicked
-        )
+        self.pause_button = PauseButton(self.runner)  # the ETA line says "Paused.", the log says more
+        self.pause_button.paused_changed.connect(self._on_paused_changed)
         self.start_reason = error_label()
         buttons = hbox(self.start_button, self.pause_button, self.stop_button)
         left = pane((self.settings_panel, 1), buttons, self.start_reason)
@@ -153,19 +153,6 @@ class TrainPage(JobPage):
         self.start_config(TrainRequest(resume=run.path))
         return True
 
-    def pause(self) -> None:
-        if self.runner.running and not self.runner.paused:
-            self.runner.pause()
-            self.pause_button.setText("Resume")
-            self.eta_label.setText("Paused.")
-            self._log("Paused (the run waits between two steps).")
-
-    def unpause(self) -> None:
-        if self.runner.running and self.runner.paused:
-            self.runner.resume()
-            self.pause_button.setText("Pause")
-            self._log("Resumed.")
-
     def stop(self) -> None:
         if self.runner.running:
             super().stop()
@@ -210,16 +197,13 @@ class TrainPage(JobPage):
         self.stop_button.setEnabled(running and not (self.runner.control and self.runner.control.stop_requested))
 
     # ------------------------------------------------------------------ slots
-    def _on_pause_clicked(self) -> None:
-        if self.runner.paused:
-            self.unpause()
-        else:
-            self.pause()
+    def _on_paused_changed(self, paused: bool, message: str) -> None:
+        if paused:
+            self.eta_label.setText("Paused.")
+        self._log(message)
 
     def _on_running_changed(self, running: bool) -> None:
         super()._on_running_changed(running)
-        if not running:
-            self.pause_button.setText("Pause")
         self.settings_panel.set_editable(not running)
         self._update_start()
 

@@ -7,13 +7,17 @@ enabled while a job runs, back to "Pause" when it ends (a paused job that is sto
 
 from __future__ import annotations
 
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import QLabel, QPushButton, QWidget
 
 from desktop_app.jobs import JobRunner
 
 
 class PauseButton(QPushButton):
-    """Pauses the runner's job between two steps; clicked again ("Resume"), continues it."""
+    """Pauses the runner's job between two steps; clicked again ("Resume"), continues it.
+    `paused_changed(paused, message)` lets a page also write the message to its log."""
+
+    paused_changed = Signal(bool, str)
 
     def __init__(self, runner: JobRunner, status: QLabel | None = None, parent: QWidget | None = None) -> None:
         super().__init__("Pause", parent)
@@ -29,15 +33,16 @@ class PauseButton(QPushButton):
         if self.runner.paused:
             self.runner.resume()
             self.setText("Pause")
-            self._say("Resumed.")
+            self._say(False, "Resumed.")
         else:
             self.runner.pause()
             self.setText("Resume")
-            self._say("Paused (the job waits between two steps).")
+            self._say(True, "Paused (the job waits between two steps).")
 
-    def _say(self, text: str) -> None:
+    def _say(self, paused: bool, text: str) -> None:
         if self.status is not None:
             self.status.setText(text)
+        self.paused_changed.emit(paused, text)
 
     def _on_running_changed(self, running: bool) -> None:
         self.setEnabled(running)

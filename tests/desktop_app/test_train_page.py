@@ -63,6 +63,7 @@ def test_start_plots_pause_resume_stop_without_stalling_the_window(
     frozen = page.progress.value()
     qtbot.wait(800)
     assert page.progress.value() == frozen and page.busy()
+    assert page.eta_label.text() == "Paused." and "Paused (the job waits" in page.log.toPlainText()
     qtbot.mouseClick(page.pause_button, Qt.MouseButton.LeftButton)
     qtbot.waitUntil(lambda: page.progress.value() > frozen, timeout=30_000)
 
