@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 from desktop_app import errors
 from desktop_app.pages.job_page import JobPage
 from desktop_app.state import AppState
-from desktop_app.widgets.form_utils import error_label, hbox, log_view, pane, splitter
+from desktop_app.widgets.form_utils import button, error_label, hbox, log_view, pane, splitter
 from desktop_app.widgets.live_plot import LivePlots
 from desktop_app.widgets.pause_button import PauseButton
 from desktop_app.widgets.train_settings import TrainSettings
@@ -55,6 +55,7 @@ class TrainPage(JobPage):
     def __init__(self, state: AppState, parent: QWidget | None = None) -> None:
         super().__init__(state, parent)
         self.run_dir = ""
+        self.stopped_run = ""  # the run this page stopped last, which "Continue" resumes
         self._fresh_plots = False
         self.total_steps = 0
         self.last_progress: Progress | None = None
@@ -75,7 +76,13 @@ class TrainPage(JobPage):
         self.pause_button = PauseButton(self.runner)  # the ETA line says "Paused.", the log says more
         self.pause_button.paused_changed.connect(self._on_paused_changed)
         self.start_reason = error_label()
-        buttons = hbox(self.start_button, self.pause_button, self.stop_button)
+        self.continue_button = button(
+            "Continue",
+            "Resume the run stopped here from its last checkpoint (Start begins a new run).",
+            lambda: self.resume(self.stopped_run),
+        )
+        self.continue_button.setVisible(False)
+        buttons = hbox(self.start_button, self.continue_button, self.pause_button, self.stop_button)
         left = pane((self.settings_panel, 1), buttons, self.start_reason)
 
         self.progress.setFormat("%v / %m steps")
@@ -126,6 +133,7 @@ class TrainPage(JobPage):
             errors.show_error(self, str(err))
             return None
         self.settings_panel.save()
+        self.stopped_run = ""
         self._begin(f"Starting {config.method} on {config.backbone}…")
         return TrainRequest(config=config)
 
@@ -146,6 +154,7 @@ class TrainPage(JobPage):
             errors.show_error(self, str(err))
             return False
         self.settings_panel.show_config(config)
+        self.stopped_run = ""
         self._begin(f"Resuming {run.path.name}…")
         self._fresh_plots = False
         self.plots.clear()  # the four plots stay in place (shown since the engine loaded): no re-layout now
@@ -194,6 +203,8 @@ class TrainPage(JobPage):
         self.start_button.setEnabled(ok)
         self.start_reason.setText("" if ok or running else reason)
         self.pause_button.setEnabled(running)
+        self.continue_button.setVisible(bool(self.stopped_run) and not running)
+        self.continue_button.setEnabled(not running and self.settings_panel.ready)
         self.stop_button.setEnabled(running and not (self.runner.control and self.runner.control.stop_requested))
 
     # ------------------------------------------------------------------ slots
@@ -229,7 +240,7 @@ class TrainPage(JobPage):
             elif isinstance(event, Log):
                 self._log(event.message, event.level)
             elif isinstance(event, Finished):
-                self._log("Run stopped; resume it to continue." if event.stopped else "Run finished.")
+                self._log("Run stopped; Continue resumes it." if event.stopped else "Run finished.")
         for key, (xs, ys) in steps.items():
             self.plots.extend(key, xs, ys)
         self.plots.refresh()
@@ -268,6 +279,8 @@ class TrainPage(JobPage):
         accs = ", ".join(f"{k} {v:.3f}" for k, v in result.best_metrics.items() if k.endswith("acc"))
         self.eta_label.setText(f"{result.status.capitalize()}." + (f" Best: {accs}" if accs else ""))
         self.eta_label.setToolTip(result.run_dir)
+        self.stopped_run = result.run_dir if result.status == "stopped" else ""
+        self._update_start()
         self.state.set_run(result.run_dir)
         self.state.runs_updated.emit()
 

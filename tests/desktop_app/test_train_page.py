@@ -91,11 +91,14 @@ def test_a_stopped_run_resumes_and_becomes_the_current_run(qtbot, demo_state, en
     assert Path(stopped).parent == demo_state.runs_dir
     assert run_info(stopped)["status"] == "stopped"
 
+    assert page.continue_button.isVisible() and page.continue_button.isEnabled()  # Start would begin a new run
+
     updates: list[int] = []
     demo_state.runs_updated.connect(lambda: updates.append(1))
-    with qtbot.waitSignal(demo_state.run_changed, timeout=60_000) as changed:  # the Runs page calls `resume`
-        assert page.resume(stopped)
+    with qtbot.waitSignal(demo_state.run_changed, timeout=60_000) as changed:  # Continue (and the Runs page) resume
+        qtbot.mouseClick(page.continue_button, Qt.MouseButton.LeftButton)
     assert changed.args[0] == stopped == demo_state.run_dir and updates
+    assert not page.continue_button.isVisible()  # the run finished: nothing left to continue
     assert run_info(stopped)["status"] == "finished" and run_info(stopped)["epoch"] == 2
     assert "Resuming" in page.log.toPlainText()
     qtbot.waitUntil(lambda: page.plots.curve_length("val/acc", epoch=True) == 2, timeout=5_000)  # epoch 1 reloaded
