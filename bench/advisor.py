@@ -108,13 +108,20 @@ def one_advice(shift: str, seed: int, args: argparse.Namespace, work: Path) -> d
 
 
 def add_candidates(
-    row: dict[str, Any], stored: dict[str, Any], methods: list[str], work: Path, save: Any, rung: int = 0
+    row: dict[str, Any],
+    stored: dict[str, Any],
+    methods: list[str],
+    work: Path,
+    save: Any,
+    rung: int = 0,
+    epochs: int | None = None,
 ) -> None:
     """Train the candidates of `methods` (their grid at the stored `grid_points`) for the epochs
     of a stored advice's rung `rung` (an advice that did not reach it is left alone), with the
     same demo (shift, seed, images per class), training settings and scorers as the advice's own
     candidates, and append them to that rung; `save` is called after each one. A candidate
-    already there is skipped (a stopped run resumes)."""
+    already there is skipped (a stopped run resumes). `epochs` trains them longer (or shorter)
+    than the rung's own candidates: a per-method first rung for methods that start slowly."""
     from engine.advisor.advice import AdviceState, Entry
     from engine.advisor.candidates import SOURCE_ONLY, candidate_grid
     from engine.advisor.driver import Advice
@@ -123,9 +130,10 @@ def add_candidates(
     from engine.jobs.advise import AdviseConfig
 
     shift, seed = row["shift"], row["seed"]
-    epochs = next((c["epochs"] for c in row["candidates"] if c["rung"] == rung), None)
-    if epochs is None:
+    stored_epochs = next((c["epochs"] for c in row["candidates"] if c["rung"] == rung), None)
+    if stored_epochs is None:
         return
+    epochs = epochs or stored_epochs
     cands = [c for c in candidate_grid(methods, stored["grid_points"]) if c.method != SOURCE_ONLY]
     have = {c["label"] for c in row["candidates"] if c["rung"] == rung}
     todo = [c for c in cands if c.label not in have]
@@ -271,7 +279,7 @@ def add_to_stored(args: argparse.Namespace) -> int:
     for row in stored["rows"]:
         if args.only and row["shift"] not in args.only:
             continue
-        add_candidates(row, stored["args"], args.add, work, save, args.rung)
+        add_candidates(row, stored["args"], args.add, work, save, args.rung, args.epochs)
     save()
     print(tables(stored["rows"], added))
     return 0
@@ -300,6 +308,9 @@ def main() -> int:
     )
     p.add_argument("--only", nargs="+", default=None, help="with --add: only these shifts")
     p.add_argument("--rung", type=int, default=0, help="with --add: the rung to add to (its stored epochs)")
+    p.add_argument(
+        "--epochs", type=int, default=None, help="with --add: train them this long instead of the rung's epochs"
+    )
     args = p.parse_args()
     if args.load:
         loaded = [json.loads(Path(f).read_text()) for f in args.load]
