@@ -289,6 +289,7 @@ def main() -> int:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--shifts", nargs="+", default=SHIFTS)
     p.add_argument("--seeds", type=int, default=2)
+    p.add_argument("--first-seed", type=int, default=0, help="seeds run from this one")
     p.add_argument("--methods", nargs="+", default=["finetune", "dann", "coral", "mcc", "importance_weighting"])
     p.add_argument("--grid-points", type=int, default=2)
     p.add_argument("--min-epochs", type=int, default=2)
@@ -324,7 +325,7 @@ def main() -> int:
         return add_to_stored(args)
     rows: list[dict[str, Any]] = []
     work = Path(tempfile.mkdtemp(prefix="ts-advisor-"))
-    for seed in range(args.seeds):
+    for seed in range(args.first_seed, args.first_seed + args.seeds):
         for shift in args.shifts:
             row = one_advice(shift, seed, args, work)
             rows.append(row)

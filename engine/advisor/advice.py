@@ -39,7 +39,6 @@ class Entry(BaseModel):
     scores: dict[str, float] = Field(default_factory=dict)  # val_acc, dev, snd, entropy (+ target_acc: a check)
     combined: float | None = None  # the value it was ranked by within its rung
     rank: int | None = None  # 1 = best of its rung
-    carried: bool = False  # the same run as in the rung before (it had already trained this long)
 
     @property
     def done(self) -> bool:

@@ -7,8 +7,6 @@ its length), not a continuation.
 `plan_halving` gives the rungs; `fit_budget` shrinks a plan that does not fit the budget (fewer
 rungs first, then fewer candidates) and refuses a budget too small for even one candidate;
 `trim_rungs` re-fits the remaining rungs to the budget left, with the measured cost of an epoch.
-A candidate may train longer than the others in rung 0 (`first`: its multiple of the rung's
-epochs), for methods that start slowly and would be judged before they work.
 """
 
 from __future__ import annotations
@@ -46,39 +44,24 @@ def plan_halving(n: int, min_epochs: int, max_epochs: int, eta: int = 2) -> list
     return rungs
 
 
-def _first(epoch_costs: Sequence[float], first: Sequence[float] | None) -> list[float]:
-    """Each candidate's rung-0 epoch multiple (1 unless `first` says more)."""
-    return list(first) if first is not None else [1.0] * len(epoch_costs)
-
-
-def plan_cost(rungs: Sequence[Rung], epoch_costs: Sequence[float], first: Sequence[float] | None = None) -> float:
-    """Seconds: rung 0 trains each candidate (its own cost per epoch, times its rung-0 multiple
-    `first`); later rungs, whose survivors are not known yet, at the dearest survivor's cost."""
+def plan_cost(rungs: Sequence[Rung], epoch_costs: Sequence[float]) -> float:
+    """Seconds: rung 0 trains each candidate (its own cost per epoch); later rungs, whose
+    survivors are not known yet, at the dearest survivor's cost."""
     if not rungs:
         return 0.0
-    mult = _first(epoch_costs, first)
-    first_s = sum(c * f * rungs[0].epochs for c, f in zip(epoch_costs[: rungs[0].keep], mult, strict=False))
+    first = sum(c * rungs[0].epochs for c in epoch_costs[: rungs[0].keep])
     dearest = max(epoch_costs[: rungs[0].keep], default=0.0)
-    return first_s + sum(r.keep * r.epochs * dearest for r in rungs[1:])
+    return first + sum(r.keep * r.epochs * dearest for r in rungs[1:])
 
 
-def fit_budget(
-    epoch_costs: Sequence[float],
-    min_epochs: int,
-    max_epochs: int,
-    budget_s: float,
-    eta: int = 2,
-    first: Sequence[float] | None = None,
-) -> Plan:
+def fit_budget(epoch_costs: Sequence[float], min_epochs: int, max_epochs: int, budget_s: float, eta: int = 2) -> Plan:
     """The largest plan that fits `budget_s`: all rungs if they fit, else fewer rungs, else the
-    first k candidates (the caller orders them by priority) at min_epochs (times each one's
-    rung-0 multiple `first`). A budget too small for the cheapest candidate is the user's mistake."""
+    first k candidates (the caller orders them by priority) at min_epochs. A budget too small for
+    the cheapest candidate at min_epochs is the user's mistake."""
     n = len(epoch_costs)
     if n == 0:
         raise UserError("no candidates to train: choose at least one method.")
-    mult = _first(epoch_costs, first)
-    rung0 = [c * f for c, f in zip(epoch_costs, mult, strict=True)]  # one rung-0 epoch of each, in seconds
-    one = min(rung0) * min_epochs
+    one = min(epoch_costs) * min_epochs
     if one > budget_s:
         need = math.ceil(one / 60 * 10) / 10
         raise UserError(
@@ -87,12 +70,12 @@ def fit_budget(
             f"(--budget-minutes {need}), or fewer epochs per candidate."
         )
     rungs = plan_halving(n, min_epochs, max_epochs, eta)
-    while len(rungs) > 1 and plan_cost(rungs, epoch_costs, mult) > budget_s:
+    while len(rungs) > 1 and plan_cost(rungs, epoch_costs) > budget_s:
         rungs.pop()
-    if plan_cost(rungs, epoch_costs, mult) <= budget_s:
-        return Plan(n, tuple(rungs), plan_cost(rungs, epoch_costs, mult))
+    if plan_cost(rungs, epoch_costs) <= budget_s:
+        return Plan(n, tuple(rungs), plan_cost(rungs, epoch_costs))
     k, spent = 0, 0.0
-    for c in rung0:
+    for c in epoch_costs:
         if spent + c * min_epochs > budget_s:
             break
         spent += c * min_epochs

@@ -1,6 +1,6 @@
 """Self-ensembling as an advisor candidate: in the default grid, costed as the slower method it is
-in the budget plan, given a longer first rung as the slow starter it is (its run carried into the
-next rung, not trained twice), and trained and scored like any other candidate."""
+in the budget plan, given twice the epochs of every rung as the slow starter it is, and trained
+and scored like any other candidate."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pytest
 
 from engine.advisor.advice import AdviceState
 from engine.advisor.candidates import DEFAULT_METHODS, Candidate, candidate_grid, check_methods
-from engine.advisor.driver import ADAPTATION_COST, Advice, cost_factor, first_rung_epochs
+from engine.advisor.driver import ADAPTATION_COST, Advice, cost_factor, method_epochs
 from engine.core.control import JobControl
 from engine.core.events import Collector
 from engine.core.runs import open_run
@@ -86,48 +86,27 @@ def test_a_self_ensembling_candidate_trains_scores_and_is_recommended(advise_con
     assert report.recommended_config is not None and report.recommended_config["method"] == "self_ensembling"
 
 
-def test_a_slow_starter_trains_longer_in_the_first_rung_up_to_max_epochs() -> None:
-    assert first_rung_epochs("self_ensembling", 3, 6) == 6
-    assert first_rung_epochs("self_ensembling", 3, 4) == 4  # never past the longest run asked for
-    assert first_rung_epochs("self_ensembling", 3, 3) == 3
-    assert first_rung_epochs("dann", 3, 6) == first_rung_epochs("finetune", 3, 6) == 3
+def test_a_slow_starter_trains_twice_the_epochs_of_every_rung() -> None:
+    assert method_epochs("self_ensembling", 3) == 6 and method_epochs("self_ensembling", 6) == 12
+    assert method_epochs("dann", 3) == method_epochs("finetune", 3) == 3
 
 
-def test_the_plan_gives_self_ensembling_a_longer_first_rung_and_counts_it(
-    advise_config: AdviseConfig, monkeypatch: pytest.MonkeyPatch
+def test_the_plan_gives_self_ensembling_twice_the_epochs_and_counts_them(
+    advise_config: AdviseConfig, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     cfg = advise_config.model_copy(
         update={"methods": ["finetune", "dann", "self_ensembling"], "min_epochs": 2, "max_epochs": 4}
     )
     state = _planned(cfg, monkeypatch)
-    epochs = {e.method: e.epochs for e in state.entries}
-    assert epochs == {"finetune": 2, "dann": 2, "self_ensembling": 4}
-    # 10 s a source-only epoch: rung 0 = 10x2 + 22x2 + 31x4 = 188 s; rung 1 = 2 kept x 4 x 31 = 248 s
-    fits_one_rung = _planned(cfg.model_copy(update={"budget_minutes": 300 / 60}), monkeypatch)
-    assert fits_one_rung.rungs == [(2, 3)] and fits_one_rung.candidates == 3
-    assert _planned(cfg.model_copy(update={"budget_minutes": 440 / 60}), monkeypatch).rungs == [(2, 3), (4, 2)]
-
-
-def test_a_promoted_slow_starter_is_carried_over_not_trained_again(advise_config: AdviseConfig, tmp_path: Path) -> None:
-    cfg = advise_config.model_copy(
-        update={"methods": ["finetune", "dann", "self_ensembling"], "min_epochs": 2, "max_epochs": 4}
-    )
-    state = AdviceState(config=cfg.model_dump(mode="json"), rungs=[(2, 3), (4, 2)])
-    work = Advice(cfg, state, tmp_path, Collector(), JobControl())
-    scores = {"val_acc": 0.9, "dev": 0.1, "snd": 3.0, "entropy": 1.0}
-    for i, secs in enumerate((10.0, 40.0, 120.0)):
-        e = work.entry(i, 0)
-        e.status, e.seconds, e.run_dir, e.scores = "finished", secs, f"run-{i}", dict(scores)
-        state.entries.append(e)
-    se = state.entries[2]
-    assert se.method == "self_ensembling" and se.epochs == 4 and state.entries[1].epochs == 2
-    state.entries[1].rank, se.rank, state.entries[0].rank = 2, 1, None  # source-only: the baseline
+    assert {e.method: e.epochs for e in state.entries} == {"finetune": 2, "dann": 2, "self_ensembling": 4}
+    # 10 s a source-only epoch, 22 s DANN's, 31 s x 2 self-ensembling's: rung 0 = 2 x (10 + 22 + 62)
+    # = 188 s; rung 1 = 2 kept x 4 epochs x the dearest 62 s = 496 s
+    assert _planned(cfg.model_copy(update={"budget_minutes": 300 / 60}), monkeypatch).rungs == [(2, 3)]
+    full = _planned(cfg.model_copy(update={"budget_minutes": 690 / 60}), monkeypatch)
+    assert full.rungs == [(2, 3), (4, 2)]
+    # promoted, it trains twice the next rung's epochs too
+    work = Advice(cfg, full, tmp_path, Collector(), JobControl())
+    for rank, e in enumerate(full.entries):
+        e.status, e.seconds, e.rank = "finished", 10.0 * e.epochs, rank or None  # source-only: the baseline
     work.promote(0)
-    rung1 = state.rung_entries(1)
-    assert [(e.method, e.epochs) for e in rung1] == [("self_ensembling", 4), ("dann", 4)]
-    carried, dann = rung1
-    assert carried.carried and carried.status == "finished" and carried.run_dir == "run-2"
-    assert carried.scores == se.scores and carried.seconds == 0.0 and "carried over" in carried.reason
-    assert dann.status == "pending" and not dann.carried and dann.run_dir == ""
-    # the measured cost of an epoch counts runs that trained: (40/2 + 120/4) / 2, not the carried one
-    assert work.epoch_cost() == pytest.approx(25.0)
+    assert [(e.method, e.epochs) for e in full.rung_entries(1)] == [("dann", 4), ("self_ensembling", 8)]

@@ -61,17 +61,6 @@ def test_plan_cost_uses_each_candidates_cost_in_rung_0() -> None:
     assert plan_cost([Rung(2, 4), Rung(4, 2)], [1.0, 2.0, 1.0, 2.0]) == pytest.approx(28.0)
 
 
-def test_plan_cost_and_fit_budget_count_a_longer_first_rung() -> None:
-    # the second candidate trains twice the first rung's epochs: rung 0 = (1 + 2x2 + 1 + 2) x 2 = 16
-    first = [1.0, 2.0, 1.0, 1.0]
-    assert plan_cost([Rung(2, 4), Rung(4, 2)], [1.0, 2.0, 1.0, 2.0], first) == pytest.approx(32.0)
-    costs = [1.0] * 4  # rung 0: (1 + 2 + 1 + 1) x 2 = 10 s; rung 1: 2 x 4 = 8 s
-    assert fit_budget(costs, 2, 4, 18.0, first=first).rungs == (Rung(2, 4), Rung(4, 2))
-    assert fit_budget(costs, 2, 4, 17.0, first=first).rungs == (Rung(2, 4),)
-    small = fit_budget(costs, 2, 4, 7.0, first=first)  # 2 s, then 4 s: the third would pass 7
-    assert small.candidates == 2 and small.estimated_s == pytest.approx(6.0)
-
-
 def test_fit_budget_drops_rungs_then_candidates() -> None:
     costs = [1.0] * 8  # full plan: 8x2 + 4x4 + 2x8 = 48 s
     assert fit_budget(costs, 2, 8, 48.0).rungs == (Rung(2, 8), Rung(4, 4), Rung(8, 2))
