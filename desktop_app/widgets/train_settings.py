@@ -92,9 +92,15 @@ class TrainSettings(QScrollArea):
         self.method_layout.addWidget(self.method_combo)
         self.method_layout.addWidget(self.method_summary)
         self.method_layout.addWidget(self.target_hint)
+        self.backbone_hint = label()
+        self.backbone_hint.setStyleSheet("color: #a05a00;")
+        self.backbone_hint.setVisible(False)
+        self.backbone_hint.linkActivated.connect(self._use_advised_backbone)
+        self.method_layout.addWidget(self.backbone_hint)
 
         self.backbone = BackbonePicker()
         self.backbone.changed.connect(self.changed)
+        self.backbone.changed.connect(self._show_backbone_hint)
         model_box = QGroupBox("Model")
         QVBoxLayout(model_box).addWidget(self.backbone)
 
@@ -262,6 +268,21 @@ class TrainSettings(QScrollArea):
         unused = cls is not None and not cls.uses_target and not cls.target_optional
         self.target_hint.setVisible(bool(self.state.target) and unused and not self.task_picker.active)
 
+    def _advised_backbone(self) -> tuple[str, str] | None:
+        """(better backbone, why) when the method advises against the chosen backbone."""
+        cls = self.methods.get(self.method())
+        return cls.backbone_advice.get(self.backbone.backbone()) if cls is not None else None
+
+    def _show_backbone_hint(self) -> None:
+        advice = self._advised_backbone()
+        if advice is not None:
+            better, why = advice
+            self.backbone_hint.setText(f"{why} <a href='{better}'>Use {better}</a>")
+        self.backbone_hint.setVisible(advice is not None)
+
+    def _use_advised_backbone(self, name: str) -> None:
+        self.backbone.set_choice(name, "auto")
+
     def _on_tasks_changed(self) -> None:
         """Training several tasks is the multitask method's job: choose it when the box is ticked."""
         if self.task_picker.active and self.method() != "multitask" and self.methods:
@@ -275,6 +296,7 @@ class TrainSettings(QScrollArea):
         self.method_summary.setText(f"<i>{cls.kind}</i>: {cls.summary}")
         self.method_summary.setToolTip(cls.summary)
         self._show_target_hint()
+        self._show_backbone_hint()
         if self.method_form is not None:
             discard(self.method_form, self.method_layout)
         self.method_form = ConfigForm(cls.Config, labels=LABELS)

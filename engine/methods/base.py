@@ -94,6 +94,8 @@ class Method(nn.Module, Generic[C]):
     target_optional: ClassVar[bool] = False  # uses target batches when a target is given, runs without
     kind: ClassVar[str] = "fine-tuning"  # fine-tuning | domain adaptation | robustness
     default_ema: ClassVar[float] = 0.0  # weight-averaging decay when the run's ema_decay is empty
+    # backbone -> (a better one for this method, why): the Train page suggests the switch
+    backbone_advice: ClassVar[dict[str, tuple[str, str]]] = {}
     # True when some trainable parameter may get no gradient in a step (DistributedDataParallel
     # must then look for them every step); every built-in method uses all of them.
     ddp_unused_parameters: ClassVar[bool] = False

@@ -17,6 +17,7 @@ the teacher's confident target predictions to the rest of the target.
 from __future__ import annotations
 
 import copy
+from typing import ClassVar
 
 import torch
 from pydantic import Field
@@ -62,6 +63,17 @@ class SelfEnsembling(
     AdaptationMethod[SelfEnsemblingConfig], name="self_ensembling", label="Self-ensembling (mean teacher)"
 ):
     """Mean-teacher consistency on widely augmented target images (French et al. 2018): learns the source under random geometry, negatives, contrast and noise, then follows its own averaged predictions on the target."""
+
+    # Its augmentation shrinks and moves the images; a head that pools over the whole map takes
+    # that in its stride, where small_cnn's flatten head has to learn every position (README, zoo).
+    backbone_advice: ClassVar[dict[str, tuple[str, str]]] = {
+        "small_cnn": (
+            "small_cnn_gap",
+            "Self-ensembling did better with small_cnn_gap on the shift zoo (3 seeds): 65.7 % mean target "
+            "accuracy against 58.1 with small_cnn, 56.9 against 21.9 on small digits; its global pooling "
+            "takes in the shrunk and moved images the augmentation makes.",
+        )
+    }
 
     def __init__(self, model: ImageClassifier, config: SelfEnsemblingConfig, ctx: MethodContext) -> None:
         super().__init__(model, config, ctx)

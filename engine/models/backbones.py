@@ -192,7 +192,7 @@ _TV = "https://download.pytorch.org/models/"
 # Demo-scale networks, trained from scratch on 32 px images centred at 0.5.
 for _name, _build, _summary in (
     ("small_cnn", _small_cnn(), "Small CNN for 32x32 images (3 conv blocks, flatten -> 256 -> dropout head); trains in seconds on a CPU."),
-    ("small_cnn_gap", _small_cnn(convs=2, head="gap"), "The former small_cnn: two convs per block and global average pooling (128 features)."),
+    ("small_cnn_gap", _small_cnn(convs=2, head="gap"), "The former small_cnn: two convs per block and global average pooling (128 features); position-free, for self-ensembling and objects small or anywhere in the frame."),
 ):  # fmt: skip
     register(BackboneSpec(_name, _summary, _build, 32, (0.5, 0.5, 0.5), (0.25, 0.25, 0.25)))
 # torchvision's ImageNet networks at 224 px: (builder, feature width, weights file, summary).

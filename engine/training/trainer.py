@@ -117,6 +117,8 @@ class Trainer:
             self.method.to(memory_format=torch.channels_last)
         if config.sync_bn and dist_info is None:
             self.emit(Log("sync_bn has an effect under torchrun only; one process normalises its whole batch."))
+        if advice := method_cls.backbone_advice.get(config.backbone):
+            self.emit(Log(f"{advice[1]} (--backbone {advice[0]})"))
         self.step_module = wrap_for_ranks(self.method, self.device, config.sync_bn, dist_info)
         groups = self.method.param_groups(config.lr)
         for g in groups:

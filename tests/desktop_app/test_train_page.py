@@ -206,3 +206,19 @@ def test_a_target_the_method_ignores_is_pointed_out(qtbot, demo_state, engine_in
     assert panel.target_hint.isVisibleTo(page)
     demo_state.set_folders(demo_state.source, "", "")
     assert not panel.target_hint.isVisibleTo(page)
+
+
+def test_a_method_points_to_a_better_backbone_and_one_click_switches(qtbot, demo_state, engine_info):
+    """Self-ensembling on small_cnn says small_cnn_gap did better with it, and the link switches
+    the backbone; on small_cnn_gap, or with another method, there is no hint."""
+    page = make_page(qtbot, demo_state, engine_info)
+    panel = page.settings_panel
+    panel.backbone.set_choice("small_cnn", "auto")
+    page.set_method("dann")
+    assert not panel.backbone_hint.isVisibleTo(page)
+    page.set_method("self_ensembling")
+    assert panel.backbone_hint.isVisibleTo(page) and "small_cnn_gap" in panel.backbone_hint.text()
+    panel.backbone_hint.linkActivated.emit("small_cnn_gap")  # the user clicks "Use small_cnn_gap"
+    assert panel.backbone.backbone() == "small_cnn_gap"
+    assert not panel.backbone_hint.isVisibleTo(page)
+    assert panel.build_config().backbone == "small_cnn_gap" and panel.build_config().method == "self_ensembling"

@@ -7,6 +7,7 @@ import math
 import pytest
 import torch
 
+from engine.core.config import TrainConfig
 from engine.data.batch_augment import OPS, BatchAugmentConfig, choose_ops, random_geometry, wide_augment
 from engine.methods import Batch, MethodContext, get_method
 from engine.methods.base import method_config
@@ -147,3 +148,20 @@ def test_teacher_is_a_moving_average_with_warm_up_and_gets_no_gradient() -> None
     res.loss.backward()
     assert all(p.grad is None for p in method.teacher.parameters())
     assert {"loss/consistency", "loss/class_balance", "confident_rate", "teacher_confidence"} <= set(res.metrics)
+
+
+def test_training_on_small_cnn_names_the_backbone_self_ensembling_does_better_on(
+    train_config: TrainConfig, one_thread: None
+) -> None:
+    from engine.core.events import Log
+    from engine.training.trainer import run_train
+
+    logs: list[str] = []
+    config = train_config.model_copy(update={"method": "self_ensembling", "epochs": 1, "device": "cpu"})
+    result = run_train(config, lambda e: logs.append(e.message) if isinstance(e, Log) else None)
+    assert result.status == "finished"
+    assert any("small_cnn_gap" in m and "--backbone small_cnn_gap" in m for m in logs)
+    logs.clear()
+    gap = config.model_copy(update={"backbone": "small_cnn_gap", "name": "gap"})
+    assert run_train(gap, lambda e: logs.append(e.message) if isinstance(e, Log) else None).status == "finished"
+    assert not any("small_cnn_gap" in m for m in logs)  # nothing to advise on the advised backbone
