@@ -65,8 +65,8 @@ def test_the_plan_leaves_out_a_self_ensembling_candidate_the_budget_cannot_fit(
 
 def test_a_self_ensembling_candidate_trains_scores_and_is_recommended(advise_config: AdviseConfig) -> None:
     cfg = advise_config.model_copy(
-        update={"methods": ["finetune", "self_ensembling"], "grid_points": 1, "min_epochs": 6, "max_epochs": 6}
-    )
+        update={"methods": ["finetune", "self_ensembling"], "grid_points": 1, "min_epochs": 3, "max_epochs": 3}
+    )  # self-ensembling, a slow starter, trains twice the rung's 3 epochs
     report = JOB.run(cfg)
     assert report.status == "finished"
     (se,) = [e for e in report.candidates if e.method == "self_ensembling"]
