@@ -102,6 +102,12 @@ class Method(nn.Module, Generic[C]):
 
     config: C
 
+    @classmethod
+    def backbone_note(cls, backbone: str) -> str | None:
+        """The method's advice against `backbone`, as a log line (None when it has none)."""
+        advice = cls.backbone_advice.get(backbone)
+        return f"{advice[1]} (--backbone {advice[0]})" if advice else None
+
     def __init_subclass__(cls, name: str = "", label: str = "", **kwargs: Any) -> None:
         """Fill `Config` from the generic argument and register a class that gives a `name`:
         the name, label and config class are then said once, in the class line."""

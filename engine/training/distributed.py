@@ -119,6 +119,13 @@ def teardown(info: DistInfo | None) -> None:
         dist.destroy_process_group()
 
 
+def sync_bn_note(sync_bn: bool, dist_info: DistInfo | None) -> str | None:
+    """What to tell a user who asked for sync_bn outside torchrun (None when it applies)."""
+    if sync_bn and dist_info is None:
+        return "sync_bn has an effect under torchrun only; one process normalises its whole batch."
+    return None
+
+
 def wrap_for_ranks(method: Method[Any], device: torch.device, sync_bn: bool, dist_info: DistInfo | None) -> nn.Module:
     """The module the loops call: the method itself, or DistributedDataParallel around it (the
     discriminator and every other module a method adds are inside, so they are synchronised)."""

@@ -120,3 +120,13 @@ class OptimiserStep:
         else:
             acc = float((out.logits_source.detach().argmax(1) == y).float().mean())
         return StepOutcome(value, acc, {"loss": value, "lr": lr, **out.metrics})
+
+
+def make_optimizer(groups: list[dict[str, Any]], kind: str, weight_decay: float) -> torch.optim.Optimizer:
+    """SGD (Nesterov momentum 0.9) or AdamW over the method's parameter groups; each group keeps
+    its starting learning rate as `base_lr`, which the schedule scales."""
+    for g in groups:
+        g["base_lr"] = g["lr"]
+    if kind == "sgd":
+        return torch.optim.SGD(groups, momentum=0.9, nesterov=True, weight_decay=weight_decay)
+    return torch.optim.AdamW(groups, weight_decay=weight_decay)

@@ -39,6 +39,7 @@ from engine.training.distributed import (
     broadcast_text,
     device_for,
     setup,
+    sync_bn_note,
     sync_buffers,
     teardown,
     wrap_for_ranks,
@@ -47,7 +48,7 @@ from engine.training.handlers import BestCheckpoint, EarlyStopping, WeightAverag
 from engine.training.loops import EpochLoop, FeatureCacheLoop, LoopContext, StepLoop
 from engine.training.preflight import preflight
 from engine.training.state import Resumable, Stateful, restore_state, training_state
-from engine.training.step import NonFiniteLoss, OptimiserStep, Position, lr_factor
+from engine.training.step import NonFiniteLoss, OptimiserStep, Position, lr_factor, make_optimizer
 
 __all__ = ["NonFiniteLoss", "TrainResult", "Trainer", "lr_factor", "run_train", "selection_score"]
 
@@ -115,20 +116,11 @@ class Trainer:
         self.method.prepare(self.data, self.emit, config.augment)  # a method's checks against the data
         if self.device.type == "cuda":
             self.method.to(memory_format=torch.channels_last)
-        if config.sync_bn and dist_info is None:
-            self.emit(Log("sync_bn has an effect under torchrun only; one process normalises its whole batch."))
-        if advice := method_cls.backbone_advice.get(config.backbone):
-            self.emit(Log(f"{advice[1]} (--backbone {advice[0]})"))
+        for note in filter(None, (sync_bn_note(config.sync_bn, dist_info), method_cls.backbone_note(config.backbone))):
+            self.emit(Log(note))
         self.step_module = wrap_for_ranks(self.method, self.device, config.sync_bn, dist_info)
         groups = self.method.param_groups(config.lr)
-        for g in groups:
-            g["base_lr"] = g["lr"]
-        if config.optimizer == "sgd":
-            self.optimizer: torch.optim.Optimizer = torch.optim.SGD(
-                groups, momentum=0.9, nesterov=True, weight_decay=config.weight_decay
-            )
-        else:
-            self.optimizer = torch.optim.AdamW(groups, weight_decay=config.weight_decay)
+        self.optimizer = make_optimizer(groups, config.optimizer, config.weight_decay)
         fp16 = self.device.type == "cuda" and config.amp and not torch.cuda.is_bf16_supported()
         self.scaler = torch.amp.GradScaler("cuda", enabled=fp16)
         decay = method_cls.default_ema if config.ema_decay is None else config.ema_decay
