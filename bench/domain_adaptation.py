@@ -82,6 +82,7 @@ def run_one(
     result = run_train(config, cache=cache)
     return {
         "method": spec,
+        "backbone": config.backbone,
         "shift": shift,
         "seed": seed,
         "selected": result.best_metrics.get("target/acc", float("nan")),
@@ -109,6 +110,25 @@ def _worker(job: tuple[str, str, int, str, str, dict[str, Any]]) -> dict[str, An
 
 
 # ----------------------------------------------------------------------------- tables
+def label_rows(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows named by method, and by backbone where it is not the method's own default (rows from
+    before the backbone was recorded were all on small_cnn unless their file says otherwise)."""
+    from engine.methods import default_backbone
+
+    out = []
+    for r in rows:
+        backbone = r.get("backbone", "small_cnn")
+        base = r["method"].split("+")[0].removesuffix("_rot30")
+        own = backbone == default_backbone(base)
+        out.append({**r, "method": r["method"] if own else f"{r['method']} on {backbone}"})
+    return out
+
+
+def is_default(method: str) -> bool:
+    """A row of a method as the app runs it (not a variant, not on another backbone)."""
+    return " on " not in method and not method.endswith("_rot30")
+
+
 def _acc(rows: list[dict[str, Any]], method: str, shift: str) -> list[float]:
     return [r["selected"] * 100 for r in rows if r["method"] == method and r["shift"] == shift]
 
@@ -166,13 +186,23 @@ def goals(rows: list[dict[str, Any]]) -> list[str]:
     """The issue's goals, checked on these rows."""
     s = summary(rows)
     lines = []
-    ranked = sorted((m for m in s["methods"] if m != BASELINE), key=lambda m: s["rank"][m])
+    defaults = [m for m in s["methods"] if m != BASELINE and is_default(m)]
+    ranked = sorted(defaults, key=lambda m: s["rank"][m])
     if ranked and s["min_gain"]:
         top = ranked[0]
         ok = s["min_gain"][top] >= 10
         lines.append(
-            f"best method by mean rank: {top}; its worst gain over source-only is {s['min_gain'][top]:+.1f} points "
+            f"best default by mean rank: {top}; its worst gain over source-only is {s['min_gain'][top]:+.1f} points "
             f"({'meets' if ok else 'misses'} the >= 10 on every shift goal)"
+        )
+    if BASELINE in s["methods"] and defaults and s["shifts"]:
+        best = {sh: max(defaults, key=lambda m: s["mean"][m][sh]) for sh in s["shifts"]}
+        gain = {sh: s["mean"][best[sh]][sh] - s["mean"][BASELINE][sh] for sh in s["shifts"]}
+        ok = min(gain.values()) >= 10
+        lines.append(
+            "best default per shift: "
+            + ", ".join(f"{sh} {best[sh]} {gain[sh]:+.1f}" for sh in s["shifts"])
+            + f" ({'meets' if ok else 'misses'} the >= 10 on every shift goal)"
         )
     for plain in ("dann", "cdan"):
         combo = f"{plain}+mcc"
@@ -190,7 +220,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seeds", type=int, default=3)
     ap.add_argument("--first-seed", type=int, default=0, help="Seeds run from this one (to add seeds to a past run).")
     ap.add_argument("--per-class", type=int, default=150, help="Source images per class (the demo's 150).")
-    ap.add_argument("--backbone", default="small_cnn")
+    ap.add_argument("--backbone", help="Default: each method's own (small_cnn; small_cnn_gap for self-ensembling).")
     ap.add_argument("--epochs", type=int, help="Default: the app's.")
     ap.add_argument("--batch-size", type=int, help="Default: the app's.")
     ap.add_argument("--lr", type=float, help="Default: the app's.")
@@ -208,8 +238,11 @@ def main(argv: list[str] | None = None) -> int:
     args = ap.parse_args(argv)
 
     if args.load:
-        loaded = [r for p in args.load for r in json.loads(p.read_text(encoding="utf-8"))]
-        print(table(loaded), *goals(loaded), sep="\n")
+        loaded = label_rows([r for p in args.load for r in json.loads(p.read_text(encoding="utf-8"))])
+        defaults = [r for r in loaded if is_default(r["method"])]
+        print("The app's defaults:", table(defaults), *goals(defaults), sep="\n")
+        if len(defaults) < len(loaded):
+            print("\nEvery row (variants and other backbones beside the defaults):", table(loaded), sep="\n")
         return 0
     for spec in args.methods:
         method_options(spec, args)  # fail on a bad +extra before any training
@@ -253,13 +286,14 @@ def main(argv: list[str] | None = None) -> int:
     d = TrainConfig.model_fields
     pick = lambda k: getattr(args, k) if getattr(args, k) is not None else d[k].default  # noqa: E731
     ema = "the method's default" if args.ema is None else (args.ema or "off")
+    backbone = args.backbone or "each method's own backbone"
     print(
-        f"\nShift zoo, {args.backbone} 32x32 from random weights, {pick('epochs')} epochs, batch {pick('batch_size')} "
+        f"\nShift zoo, {backbone} 32x32 from random weights, {pick('epochs')} epochs, batch {pick('batch_size')} "
         f"per domain, {pick('optimizer')} lr {pick('lr')}, {args.seeds} seed(s), checkpoint selected by {args.select} "
         f"(no target labels), EMA {ema}, +mcc weight {args.mcc_weight}, options {args.options or 'default'}.\n"
         "Target test accuracy (%), mean ± std over seeds; gains in points over source-only.\n"
     )
-    print(table(rows), *goals(rows), sep="\n")
+    print(table(label_rows(rows)), *goals(label_rows(rows)), sep="\n")
     print(f"\nTotal wall time: {total / 60:.1f} min ({args.jobs} run(s) at once, {args.threads} torch thread(s) each).")
     return 0
 

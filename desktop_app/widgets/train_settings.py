@@ -72,6 +72,7 @@ class TrainSettings(QScrollArea):
         self.method_form: ConfigForm | None = None
         self.attribute_editor: AttributeTableEditor | None = None  # for methods with an attribute table
         self.methods: dict[str, Any] = {}
+        self.shown_method = ""  # the method whose default backbone the picker may be showing
         self.folders_label = label(tip="The folders chosen on the Data page.")
         self.folders_label.setTextFormat(Qt.TextFormat.RichText)
         data_box = QGroupBox("Data")
@@ -142,7 +143,8 @@ class TrainSettings(QScrollArea):
         self.reload_methods()
         self.backbone.populate()
         s = self.state.settings
-        self.backbone.set_choice(str(s.value("train/backbone", "small_cnn")), str(s.value("train/weights", "auto")))
+        default = self.methods[self.method()].default_backbone if self.method() in self.methods else "small_cnn"
+        self.backbone.set_choice(str(s.value("train/backbone", default)), str(s.value("train/weights", "auto")))
         old = str(s.value("train/settings_version", "1")) != str(SETTINGS_VERSION)
         for form, key in ((self.basic_form, "train/basic"), (self.advanced_form, "train/advanced")):
             saved = json_setting(s.value(key, ""))
@@ -280,6 +282,14 @@ class TrainSettings(QScrollArea):
             self.backbone_hint.setText(f"{why} <a href='{better}'>Use {better}</a>")
         self.backbone_hint.setVisible(advice is not None)
 
+    def _follow_default_backbone(self, cls: Any) -> None:
+        """Show the new method's default backbone where the picker showed the previous method's
+        (self-ensembling's is small_cnn_gap, the others' small_cnn); a backbone chosen by hand stays."""
+        previous = self.methods.get(self.shown_method)
+        self.shown_method = cls.name
+        if previous is not None and self.backbone.backbone() == previous.default_backbone != cls.default_backbone:
+            self.backbone.set_choice(cls.default_backbone, self.backbone.weights())
+
     def _use_advised_backbone(self, name: str) -> None:
         self.backbone.set_choice(name, "auto")
 
@@ -296,6 +306,7 @@ class TrainSettings(QScrollArea):
         self.method_summary.setText(f"<i>{cls.kind}</i>: {cls.summary}")
         self.method_summary.setToolTip(cls.summary)
         self._show_target_hint()
+        self._follow_default_backbone(cls)
         self._show_backbone_hint()
         if self.method_form is not None:
             discard(self.method_form, self.method_layout)

@@ -62,6 +62,13 @@ def train_config(cfg: AdviseConfig, cand: Candidate | None, epochs: int, name: s
     )
 
 
+def candidate_backbone(cfg: AdviseConfig, method: str) -> str:
+    """A candidate's backbone: the one chosen for all, else its method's own default."""
+    from engine.methods import default_backbone
+
+    return cfg.backbone or default_backbone(method)
+
+
 def cost_factor(method: str) -> float:
     """A candidate's epoch in source-only epochs, for the plan: METHOD_COST, else ADAPTATION_COST
     for a method that trains on the target, else 1."""
@@ -77,14 +84,16 @@ def method_epochs(method: str, epochs: int) -> int:
     return epochs * SLOW_STARTERS.get(method, 1)
 
 
-def probe_epoch_seconds(cfg: AdviseConfig, num_classes: int, size: int, n_train: int, device: Any) -> float:
-    """Seconds of one source-only epoch, from timing two optimiser steps of the backbone (plus the
+def probe_epoch_seconds(
+    cfg: AdviseConfig, backbone: str, num_classes: int, size: int, n_train: int, device: Any
+) -> float:
+    """Seconds of one source-only epoch on `backbone`, from timing two optimiser steps (plus the
     epoch-end evaluation, about a third of an epoch's forward passes)."""
     import torch
 
     from engine.models.classifier import build_model
 
-    model = build_model(cfg.backbone, num_classes, weights="random").to(device)
+    model = build_model(backbone, num_classes, weights="random").to(device)
     opt = torch.optim.SGD(model.parameters(), lr=1e-3)
     batch = min(cfg.batch_size, max(n_train, 2))
     x = torch.rand(batch, 3, size, size, device=device)
@@ -132,7 +141,7 @@ class Advice:
         from engine.data.prepare import prepare_data
         from engine.models.backbones import get_backbone_spec
 
-        size = self.cfg.image_size or get_backbone_spec(self.cfg.backbone).input_size
+        size = self.cfg.image_size or get_backbone_spec(candidate_backbone(self.cfg, SOURCE_ONLY)).input_size
         probe_cfg = train_config(self.cfg, None, 1, "probe")
         self.data = prepare_data(probe_cfg, size, self.emit, self.control, self.cache)
         self.size = size
@@ -147,8 +156,13 @@ class Advice:
         """The successive-halving plan that fits the budget (made once; a resumed advice keeps it)."""
         if self.state.rungs:
             return
-        base = probe_epoch_seconds(self.cfg, len(self.data.classes), self.size, len(self.data.x_train), self.device)
-        costs = [base * cost_factor(c.method) * method_epochs(c.method, 1) for c in self.cands]
+        backbones = [candidate_backbone(self.cfg, c.method) for c in self.cands]
+        n_classes, n_train = len(self.data.classes), len(self.data.x_train)
+        base = {b: probe_epoch_seconds(self.cfg, b, n_classes, self.size, n_train, self.device) for b in set(backbones)}
+        costs = [
+            base[b] * cost_factor(c.method) * method_epochs(c.method, 1)
+            for c, b in zip(self.cands, backbones, strict=True)
+        ]
         plan = fit_budget(costs, self.cfg.min_epochs, self.cfg.max_epochs, self.cfg.budget_minutes * 60, self.cfg.eta)
         self.state.candidates = plan.candidates
         self.state.rungs = [(r.epochs, r.keep) for r in plan.rungs]
@@ -240,15 +254,18 @@ class Advice:
             rung += 1
 
     def fits(self, e: Entry) -> bool:
-        per_epoch = self.epoch_cost()
+        per_epoch = self.epoch_cost(e.method)
         cost = e.epochs * (per_epoch if per_epoch else 0.0)
         if e.rung == 0 and e.candidate == 0:
             return True  # the source-only run always trains: the plan said one fits
         return self.elapsed() + cost <= self.cfg.budget_minutes * 60 * 1.1
 
-    def epoch_cost(self) -> float:
-        done = [e.seconds / e.epochs for e in self.state.entries if e.status == "finished" and e.method != SOURCE_ONLY]
-        return sum(done) / len(done) if done else 0.0
+    def epoch_cost(self, method: str | None = None) -> float:
+        """Measured seconds per epoch of `method`'s finished candidates (methods differ up to 7×:
+        self-ensembling on its own backbone), else of all adaptation candidates; 0 before any."""
+        done = [e for e in self.state.entries if e.status == "finished" and e.method != SOURCE_ONLY]
+        own = [e for e in done if e.method == method] or done
+        return sum(e.seconds / e.epochs for e in own) / len(own) if own else 0.0
 
     def measure_shift(self, e: Entry) -> None:
         from engine.advisor.shift import measure_shift
@@ -292,13 +309,16 @@ class Advice:
             return
         left = self.cfg.budget_minutes * 60 - self.elapsed()
         later = [Rung(ep, keep) for ep, keep in self.state.rungs[rung + 1 :]]
-        fitting = trim_rungs(later, self.epoch_cost() or 0.0, left)
+        ranked = sorted((e for e in self.state.rung_entries(rung) if e.rank), key=lambda e: e.rank or 0)
+        # a rung's epoch costs a slow starter `method_epochs` of its own epochs
+        costs = [self.epoch_cost(e.method) * method_epochs(e.method, 1) for e in ranked[: later[0].keep]]
+        dearest = max(costs, default=self.epoch_cost())
+        fitting = trim_rungs(later, dearest, left)
         if len(fitting) < len(later):
             self.emit(Log(f"The budget left ({left / 60:.1f} min) fits {len(fitting)} more rung(s) of {len(later)}."))
             self.state.rungs = self.state.rungs[: rung + 1 + len(fitting)]
         if not fitting:
             return
-        ranked = sorted((e for e in self.state.rung_entries(rung) if e.rank), key=lambda e: e.rank or 0)
         for e in ranked[: fitting[0].keep]:
             self.state.entries.append(self.entry(e.candidate, rung + 1))
 

@@ -183,7 +183,11 @@ class TrainConfig(StrictModel):
     target_test: UserPath | None = Field(None, description="Labelled target folder used only to measure accuracy.")
     method: str = Field("finetune", description="Transfer method from the method registry.")
     method_options: dict[str, Any] = Field(default_factory=dict, description="Settings of the method.")
-    backbone: str = Field("small_cnn", description="Network architecture from the backbone registry.")
+    backbone: str = Field(
+        "small_cnn",
+        description="Network architecture from the backbone registry (empty: the method's own default, "
+        "small_cnn, or small_cnn_gap for self-ensembling).",
+    )
     weights: str = Field(
         "auto", description="'auto' (pretrained if the backbone has them), 'pretrained', 'random' or a weights file."
     )
@@ -272,6 +276,17 @@ class TrainConfig(StrictModel):
             tasks = data.get("tasks")
             if isinstance(tasks, dict) and tasks:
                 return {**data, "source": next(iter(tasks.values()))}
+        return data
+
+    @model_validator(mode="before")
+    @classmethod
+    def _method_backbone(cls, data: Any) -> Any:
+        """No backbone chosen: the method's own default (`Method.default_backbone`, measured on the
+        shift zoo). The registry needs torch, so it is read only when a method is named."""
+        if isinstance(data, dict) and not data.get("backbone") and data.get("method"):
+            from engine.methods import default_backbone
+
+            return {**data, "backbone": default_backbone(str(data["method"]))}
         return data
 
     @field_validator("tasks", mode="after")

@@ -75,7 +75,9 @@ class AdviseConfig(StrictModel):
         le=2,
         description="Below this proxy A-distance the shift is small: source-only is recommended, adaptation not tried (0: always try).",
     )
-    backbone: str = Field("small_cnn", description="Network architecture of every candidate.")
+    backbone: str | None = Field(
+        None, description="Network architecture of every candidate (empty: each method's own default backbone)."
+    )
     weights: str = Field("auto", description="'auto', 'pretrained', 'random' or a weights file.")
     image_size: int | None = Field(None, ge=8, le=1024, description="Input side; empty: the backbone's default.")
     batch_size: int = Field(64, ge=2, le=4096, description="Images per step (per domain).")

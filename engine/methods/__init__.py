@@ -12,6 +12,7 @@ from engine.methods.base import (  # noqa: F401
     MethodConfig,
     MethodContext,
     StepResult,
+    default_backbone,
     get_method,
     list_methods,
     register,

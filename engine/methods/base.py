@@ -94,6 +94,8 @@ class Method(nn.Module, Generic[C]):
     target_optional: ClassVar[bool] = False  # uses target batches when a target is given, runs without
     kind: ClassVar[str] = "fine-tuning"  # fine-tuning | domain adaptation | robustness
     default_ema: ClassVar[float] = 0.0  # weight-averaging decay when the run's ema_decay is empty
+    # the backbone a run of this method gets when none is chosen (TrainConfig fills it in)
+    default_backbone: ClassVar[str] = "small_cnn"
     # backbone -> (a better one for this method, why): the Train page suggests the switch
     backbone_advice: ClassVar[dict[str, tuple[str, str]]] = {}
     # True when some trainable parameter may get no gradient in a step (DistributedDataParallel
@@ -240,6 +242,12 @@ def register(cls: M) -> M:
 
 def get_method(name: str) -> type[AnyMethod]:
     return METHODS.get(name)
+
+
+def default_backbone(method: str) -> str:
+    """The backbone a run of `method` gets when none is chosen (small_cnn for an unknown name,
+    whose own error comes from the method check)."""
+    return METHODS.get(method).default_backbone if method in METHODS else Method.default_backbone
 
 
 def list_methods() -> list[type[AnyMethod]]:

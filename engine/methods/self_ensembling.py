@@ -65,7 +65,9 @@ class SelfEnsembling(
     """Mean-teacher consistency on widely augmented target images (French et al. 2018): learns the source under random geometry, negatives, contrast and noise, then follows its own averaged predictions on the target."""
 
     # Its augmentation shrinks and moves the images; a head that pools over the whole map takes
-    # that in its stride, where small_cnn's flatten head has to learn every position (README, zoo).
+    # that in its stride, where small_cnn's flatten head has to learn every position (README, zoo):
+    # small_cnn_gap is its default, and a run on small_cnn is told why to switch.
+    default_backbone: ClassVar[str] = "small_cnn_gap"
     backbone_advice: ClassVar[dict[str, tuple[str, str]]] = {
         "small_cnn": (
             "small_cnn_gap",

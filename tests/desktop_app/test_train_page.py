@@ -208,15 +208,33 @@ def test_a_target_the_method_ignores_is_pointed_out(qtbot, demo_state, engine_in
     assert not panel.target_hint.isVisibleTo(page)
 
 
-def test_a_method_points_to_a_better_backbone_and_one_click_switches(qtbot, demo_state, engine_info):
-    """Self-ensembling on small_cnn says small_cnn_gap did better with it, and the link switches
-    the backbone; on small_cnn_gap, or with another method, there is no hint."""
+def test_choosing_a_method_shows_its_own_backbone_and_a_hand_chosen_one_stays(qtbot, demo_state, engine_info):
+    """Self-ensembling's default backbone is small_cnn_gap, the others' small_cnn: the picker
+    follows the method while it shows the previous method's default, and a run starts on it."""
     page = make_page(qtbot, demo_state, engine_info)
     panel = page.settings_panel
-    panel.backbone.set_choice("small_cnn", "auto")
     page.set_method("dann")
+    panel.backbone.set_choice("small_cnn", "auto")
+    page.set_method("self_ensembling")
+    assert panel.backbone.backbone() == "small_cnn_gap" and not panel.backbone_hint.isVisibleTo(page)
+    assert panel.build_config().backbone == "small_cnn_gap"
+    page.set_method("mcc")
+    assert panel.backbone.backbone() == "small_cnn"
+    panel.backbone.set_choice("tiny_cnn", "auto")  # chosen by hand: no method changes it
+    page.set_method("self_ensembling")
+    assert panel.backbone.backbone() == "tiny_cnn" and panel.build_config().backbone == "tiny_cnn"
+
+
+def test_a_method_points_to_a_better_backbone_and_one_click_switches(qtbot, demo_state, engine_info):
+    """Self-ensembling on small_cnn chosen by hand says small_cnn_gap did better with it, and the
+    link switches the backbone; on small_cnn_gap, or with another method, there is no hint."""
+    page = make_page(qtbot, demo_state, engine_info)
+    panel = page.settings_panel
+    page.set_method("dann")
+    panel.backbone.set_choice("small_cnn", "auto")
     assert not panel.backbone_hint.isVisibleTo(page)
     page.set_method("self_ensembling")
+    panel.backbone.set_choice("small_cnn", "auto")
     assert panel.backbone_hint.isVisibleTo(page) and "small_cnn_gap" in panel.backbone_hint.text()
     panel.backbone_hint.linkActivated.emit("small_cnn_gap")  # the user clicks "Use small_cnn_gap"
     assert panel.backbone.backbone() == "small_cnn_gap"
