@@ -15,7 +15,7 @@ from typing import Any
 
 from engine.advisor.advice import AdviceState, Entry, load_state, new_advice_dir, save_state
 from engine.advisor.candidates import SOURCE_ONLY, Candidate, candidate_grid, check_methods, score_run
-from engine.advisor.halving import Rung, fit_budget, trim_rungs
+from engine.advisor.halving import affordable, fit_budget
 from engine.advisor.ranking import rank_candidates
 from engine.advisor.recommend import build_report
 from engine.core.config import TrainConfig
@@ -304,22 +304,24 @@ class Advice:
             entries[i].rank, entries[i].combined = pos + 1, values[i]
 
     def promote(self, rung: int) -> None:
-        """The next rung's entries: the best `keep` of this rung, if the budget left fits them."""
+        """The next rung's entries: the best `keep` of this rung if the budget left fits them, else
+        the most of the best that it fits, at their measured costs; none when not even one fits."""
         if rung + 1 >= len(self.state.rungs) or self.state.rung_entries(rung + 1):
             return
         left = self.cfg.budget_minutes * 60 - self.elapsed()
-        later = [Rung(ep, keep) for ep, keep in self.state.rungs[rung + 1 :]]
+        epochs, keep = self.state.rungs[rung + 1]
         ranked = sorted((e for e in self.state.rung_entries(rung) if e.rank), key=lambda e: e.rank or 0)
         # a rung's epoch costs a slow starter `method_epochs` of its own epochs
-        costs = [self.epoch_cost(e.method) * method_epochs(e.method, 1) for e in ranked[: later[0].keep]]
-        dearest = max(costs, default=self.epoch_cost())
-        fitting = trim_rungs(later, dearest, left)
-        if len(fitting) < len(later):
-            self.emit(Log(f"The budget left ({left / 60:.1f} min) fits {len(fitting)} more rung(s) of {len(later)}."))
-            self.state.rungs = self.state.rungs[: rung + 1 + len(fitting)]
-        if not fitting:
+        costs = [self.epoch_cost(e.method) * method_epochs(e.method, 1) for e in ranked]
+        n = affordable(epochs, costs, keep, left)
+        if n == 0:
+            self.emit(Log(f"The budget left ({left / 60:.1f} min) fits no longer run: the advice ends here."))
+            self.state.rungs = self.state.rungs[: rung + 1]
             return
-        for e in ranked[: fitting[0].keep]:
+        if n < min(keep, len(ranked)):
+            self.emit(Log(f"The budget left ({left / 60:.1f} min) fits the best {n} of {keep} for {epochs} epochs."))
+        self.state.rungs[rung + 1] = (epochs, n)
+        for e in ranked[:n]:
             self.state.entries.append(self.entry(e.candidate, rung + 1))
 
 

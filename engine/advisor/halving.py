@@ -6,7 +6,7 @@ its length), not a continuation.
 
 `plan_halving` gives the rungs; `fit_budget` shrinks a plan that does not fit the budget (fewer
 rungs first, then fewer candidates) and refuses a budget too small for even one candidate;
-`trim_rungs` re-fits the remaining rungs to the budget left, with the measured cost of an epoch.
+`affordable` re-fits the next rung to the budget left, with its survivors' measured costs.
 """
 
 from __future__ import annotations
@@ -84,14 +84,11 @@ def fit_budget(epoch_costs: Sequence[float], min_epochs: int, max_epochs: int, b
     return Plan(k, (Rung(min_epochs, k),), spent)
 
 
-def trim_rungs(rungs: Sequence[Rung], epoch_cost: float, budget_left_s: float) -> list[Rung]:
-    """The leading rungs of `rungs` that fit the budget left, at the measured cost of an epoch."""
-    kept: list[Rung] = []
-    spent = 0.0
-    for rung in rungs:
-        cost = rung.keep * rung.epochs * epoch_cost
-        if spent + cost > budget_left_s:
-            break
-        kept.append(rung)
-        spent += cost
-    return kept
+def affordable(epochs: int, epoch_costs: Sequence[float], keep: int, budget_left_s: float) -> int:
+    """How many of the best candidates (best first, each at its measured cost of a rung's epoch)
+    the next rung of `epochs` can train in the budget left: `keep` if they fit, else the most of
+    the best that do (longer runs of the best few beat stopping early), 0 when not even one does."""
+    n = min(keep, len(epoch_costs))
+    while n > 0 and epochs * sum(epoch_costs[:n]) > budget_left_s:
+        n -= 1
+    return n

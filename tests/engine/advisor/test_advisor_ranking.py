@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from engine.advisor.halving import Rung, fit_budget, plan_cost, plan_halving, trim_rungs
+from engine.advisor.halving import Rung, affordable, fit_budget, plan_cost, plan_halving
 from engine.advisor.ranking import combined_scores, normalised_ranks, rank_candidates
 from engine.core.errors import UserError
 
@@ -75,11 +75,13 @@ def test_fit_budget_refuses_a_budget_below_one_candidate() -> None:
         fit_budget([120.0, 60.0], 2, 8, 100.0)
 
 
-def test_trim_rungs_keeps_what_fits() -> None:
-    rungs = [Rung(4, 4), Rung(8, 2)]
-    assert trim_rungs(rungs, 1.0, 100.0) == rungs
-    assert trim_rungs(rungs, 1.0, 20.0) == [Rung(4, 4)]
-    assert trim_rungs(rungs, 1.0, 10.0) == []
+def test_the_next_rung_trains_the_most_of_the_best_that_the_budget_left_fits() -> None:
+    costs = [10.0, 30.0, 5.0, 5.0]  # seconds per epoch of the survivors, best first
+    assert affordable(4, costs, 3, 1000.0) == 3  # 4 x (10 + 30 + 5) = 180 s fit
+    assert affordable(4, costs, 3, 179.0) == 2  # 4 x 40 = 160 s fit, the third does not
+    assert affordable(4, costs, 3, 100.0) == 1  # the best alone, 40 s (the cheap ones rank below)
+    assert affordable(4, costs, 3, 39.0) == 0
+    assert affordable(4, costs[:1], 3, 1000.0) == 1  # no more than the ranked ones
 
 
 def test_combined_scores_with_weights_by_hand() -> None:
