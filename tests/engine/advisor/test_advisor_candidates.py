@@ -105,9 +105,9 @@ def test_the_plan_gives_self_ensembling_twice_the_epochs_and_counts_them(
     state = _planned(cfg, monkeypatch)
     assert {e.method: e.epochs for e in state.entries} == {"finetune": 2, "dann": 2, "self_ensembling": 4}
     # 10 s a source-only epoch, 22 s DANN's, 31 s x 2 self-ensembling's: rung 0 = 2 x (10 + 22 + 62)
-    # = 188 s; rung 1 = 2 kept x 4 epochs x the dearest 62 s = 496 s
-    assert _planned(cfg.model_copy(update={"budget_minutes": 300 / 60}), monkeypatch).rungs == [(2, 3)]
-    full = _planned(cfg.model_copy(update={"budget_minutes": 690 / 60}), monkeypatch)
+    # = 188 s; rung 1 = 4 epochs x the 2 dearest (62 + 22 s) = 336 s
+    assert _planned(cfg.model_copy(update={"budget_minutes": 520 / 60}), monkeypatch).rungs == [(2, 3)]
+    full = _planned(cfg.model_copy(update={"budget_minutes": 530 / 60}), monkeypatch)
     assert full.rungs == [(2, 3), (4, 2)]
     # promoted, it trains twice the next rung's epochs too
     work = Advice(cfg, full, tmp_path, Collector(), JobControl())
@@ -124,12 +124,12 @@ def test_each_candidate_is_costed_and_trained_on_its_own_backbone(
         update={"methods": ["finetune", "dann", "self_ensembling"], "min_epochs": 2, "max_epochs": 4}
     )
     probe = {"small_cnn": 10.0, "small_cnn_gap": 25.0}  # self-ensembling's own backbone is dearer
-    # rung 0 = 2 x (10 + 22 + 25 x 3.1 x 2 = 155) = 374 s; rung 1 = 2 kept x 4 epochs x 155 = 1240 s
-    assert _planned(cfg.model_copy(update={"budget_minutes": 1600 / 60}), monkeypatch, probe).rungs == [(2, 3)]
-    full = _planned(cfg.model_copy(update={"budget_minutes": 1620 / 60}), monkeypatch, probe)
+    # rung 0 = 2 x (10 + 22 + 25 x 3.1 x 2 = 155) = 374 s; rung 1 = 4 epochs x (155 + 22) = 708 s
+    assert _planned(cfg.model_copy(update={"budget_minutes": 1075 / 60}), monkeypatch, probe).rungs == [(2, 3)]
+    full = _planned(cfg.model_copy(update={"budget_minutes": 1090 / 60}), monkeypatch, probe)
     assert full.rungs == [(2, 3), (4, 2)]
-    # chosen for all, one backbone prices every candidate: 2 x (10 + 22 + 62) + 2 x 4 x 62 = 684 s
-    same = cfg.model_copy(update={"backbone": "small_cnn", "budget_minutes": 690 / 60})
+    # chosen for all, one backbone prices every candidate: 2 x (10 + 22 + 62) + 4 x (62 + 22) = 524 s
+    same = cfg.model_copy(update={"backbone": "small_cnn", "budget_minutes": 530 / 60})
     assert _planned(same, monkeypatch, probe).rungs == [(2, 3), (4, 2)]
     # promotion prices the next rung by its survivors' measured epochs: DANN (4 x 20 s) and
     # self-ensembling (4 x 150 s x 2) = 1280 s do not fit 15 minutes, the best of them alone does

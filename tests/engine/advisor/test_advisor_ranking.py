@@ -57,8 +57,10 @@ def test_plan_halving() -> None:
 
 
 def test_plan_cost_uses_each_candidates_cost_in_rung_0() -> None:
-    # rung 0: (1 + 2 + 1 + 2) x 2 epochs = 12; rung 1: 2 kept x 4 epochs x dearest 2 = 16
+    # rung 0: (1 + 2 + 1 + 2) x 2 epochs = 12; rung 1: 4 epochs x the 2 dearest (2 + 2) = 16
     assert plan_cost([Rung(2, 4), Rung(4, 2)], [1.0, 2.0, 1.0, 2.0]) == pytest.approx(28.0)
+    # one dear candidate is priced once, not for every survivor: 2 x 12 = 24, then 4 x (9 + 2) = 44
+    assert plan_cost([Rung(2, 3), Rung(4, 2)], [1.0, 9.0, 2.0]) == pytest.approx(68.0)
 
 
 def test_fit_budget_drops_rungs_then_candidates() -> None:
