@@ -315,7 +315,8 @@ class Advice:
         costs = [self.epoch_cost(e.method) * method_epochs(e.method, 1) for e in ranked]
         n = affordable(epochs, costs, keep, left)
         if n == 0:
-            self.emit(Log(f"The budget left ({left / 60:.1f} min) fits no longer run: the advice ends here."))
+            if ranked:
+                self.emit(Log(f"The budget left ({left / 60:.1f} min) fits no longer run: the advice ends here."))
             self.state.rungs = self.state.rungs[: rung + 1]
             return
         if n < min(keep, len(ranked)):
