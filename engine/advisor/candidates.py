@@ -97,9 +97,12 @@ class CandidateScores:
     snd: float
     entropy: float
     target_acc: float | None  # with a labelled target test only: shown as a check, never used to choose
+    val_loss: float = float("nan")  # diagnostics (scores.DIAGNOSTICS): recorded, never ranked by
+    class_tv: float = float("nan")
 
     def as_dict(self) -> dict[str, float]:
         out = {"val_acc": self.val_acc, "dev": self.dev, "snd": self.snd, "entropy": self.entropy}
+        out |= {"val_loss": self.val_loss, "class_tv": self.class_tv}
         if self.target_acc is not None:
             out["target_acc"] = self.target_acc
         return out
@@ -165,14 +168,18 @@ def score_run(run_dir: Path, data: PreparedData, device: Any, seed: int = 0, max
         nan = float("nan")
         return CandidateScores(nan, nan, nan, nan, target_acc)
     y_val = data.y_val.numpy()
+    losses = scores.per_image_loss(val_logits.numpy(), y_val)
     dev = float("nan")
     if len(f_val) >= 2 and len(f_target) >= 2:
         weights = scores.domain_classifier_ratio(f_train.numpy(), f_target.numpy(), f_val.numpy(), seed=seed)
-        dev = scores.dev_risk(scores.per_image_loss(val_logits.numpy(), y_val), weights)
+        dev = scores.dev_risk(losses, weights)
+    prior = torch.bincount(torch.cat([data.y_train, data.y_val]), minlength=len(data.classes))
     return CandidateScores(
         val_acc=scores.source_val_accuracy(val_logits.numpy(), y_val),
         dev=dev,
         snd=scores.snd(t_logits.numpy()),
         entropy=scores.prediction_entropy(t_logits.numpy()),
         target_acc=target_acc,
+        val_loss=float(losses.mean()) if len(losses) else float("nan"),
+        class_tv=scores.class_share_tv(t_logits.numpy(), prior.numpy()),
     )

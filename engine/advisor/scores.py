@@ -14,6 +14,11 @@ Each takes plain arrays (logits, features, labels of the SOURCE only) and return
 - `prediction_entropy`: the mean entropy of the target predictions (Morerio et al. 2018's
   "minimum entropy" criterion). Lower is better.
 
+Two diagnostics are recorded beside them and never ranked (`DIAGNOSTICS`): the mean source
+validation loss (`val_loss`: unlike accuracy it does not saturate near 100 %) and how far the
+predicted target class shares stray from the source's (`class_share_tv`: a candidate that puts
+most target images in a few classes).
+
 Each is checked against a value computed by hand in tests/engine/advisor/.
 """
 
@@ -28,6 +33,8 @@ Direction = Literal["max", "min"]
 # Which way is better, per score name: the ranking reads this.
 DIRECTIONS: dict[str, Direction] = {"val_acc": "max", "dev": "min", "snd": "max", "entropy": "min"}
 SND_TEMPERATURE = 0.05  # the paper's τ
+# recorded per candidate, shown as a check on the ranking, never ranked by
+DIAGNOSTICS: tuple[str, ...] = ("val_loss", "class_tv")
 
 
 def _t(x: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -116,3 +123,14 @@ def per_image_loss(logits: np.ndarray | torch.Tensor, labels: np.ndarray | torch
     """Cross-entropy of each image (nats), the ℓ that DEV weights."""
     lg, y = _t(logits), torch.as_tensor(np.asarray(labels)).long()
     return torch.nn.functional.cross_entropy(lg, y, reduction="none").numpy()
+
+
+def class_share_tv(logits: np.ndarray | torch.Tensor, prior: np.ndarray | torch.Tensor) -> float:
+    """Total variation (0 to 1) between the class shares of the predictions `logits` and the
+    class shares `prior` (counts or frequencies, one per class)."""
+    lg = _t(logits)
+    pr = _t(prior).flatten()
+    if len(lg) == 0 or float(pr.sum()) <= 0:
+        return float("nan")
+    shares = torch.bincount(lg.argmax(1), minlength=len(pr)).double() / len(lg)
+    return 0.5 * float((pr / pr.sum() - shares).abs().sum())

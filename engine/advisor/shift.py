@@ -105,6 +105,7 @@ def measure_shift(
     """The shift seen by the source-only run `run_dir` (its best checkpoint)."""
     import torch
 
+    from engine.advisor.scores import class_share_tv
     from engine.analysis.evaluate import predict_logits
     from engine.core.runs import load_run_model
 
@@ -121,16 +122,14 @@ def measure_shift(
     pad = cv_proxy_a_distance(f_source.numpy(), f_target.numpy(), seed)
     k = len(data.classes)
     counts = torch.bincount(torch.cat([data.y_train, data.y_val]), minlength=k).double()
-    prior = counts / counts.sum()
     with torch.inference_mode():
-        pred = model.head(f_target.to(device)).argmax(1).cpu()
-    shares = torch.bincount(pred, minlength=k).double() / max(len(pred), 1)
+        t_logits = model.head(f_target.to(device)).cpu()
     imbalance = float(counts.max() / counts.min()) if float(counts.min()) > 0 else float("inf")
     report = ShiftReport(
         proxy_a_distance=pad,
         size=verdict(pad, small),
         source_imbalance=imbalance,
-        predicted_target_tv=0.5 * float((prior - shares).abs().sum()),
+        predicted_target_tv=class_share_tv(t_logits, counts),
         **_look("source", data.x_train),
         **_look("target", data.x_target),
         message="",

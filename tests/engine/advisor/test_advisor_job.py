@@ -32,7 +32,8 @@ def test_advice_trains_ranks_and_recommends(advise_config: AdviseConfig) -> None
     assert {e.candidate for e in rung1} == best_two
     for e in report.candidates:
         assert e.status == "finished"
-        assert {"val_acc", "dev", "snd", "entropy", "target_acc"} <= set(e.scores)
+        assert {"val_acc", "dev", "snd", "entropy", "target_acc", "val_loss", "class_tv"} <= set(e.scores)
+        assert 0.0 <= e.scores["class_tv"] <= 1.0 and e.scores["val_loss"] > 0.0
         assert Path(e.run_dir, "config.toml").is_file()
     # every candidate is a normal run in the runs folder, and nothing else is
     runs = {r.path for r in list_runs(advise_config.runs_dir)}

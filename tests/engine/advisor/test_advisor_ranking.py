@@ -102,3 +102,10 @@ def test_a_tie_in_one_score_is_broken_by_the_combined_one() -> None:
     rows = [{**ROWS[0], "val_acc": 0.95}, ROWS[1]]  # A and B tie on source accuracy; B is better elsewhere
     assert rank_candidates(rows, "val_acc")[0] == [1, 0]
     assert rank_candidates(rows[::-1], "val_acc")[0] == [0, 1]
+
+
+def test_diagnostics_recorded_beside_the_scores_never_change_the_ranking() -> None:
+    """`val_loss` and `class_tv` are shown as a check; a ranking reads only its own scores."""
+    noisy = [{**row, "val_loss": 9.0 - i, "class_tv": 0.1 * i} for i, row in enumerate(ROWS)]
+    for by in ("combined", "val_acc", "dev", "snd", "entropy"):
+        assert rank_candidates(noisy, by) == rank_candidates(ROWS, by)

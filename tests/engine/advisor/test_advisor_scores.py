@@ -9,6 +9,7 @@ import pytest
 import torch
 
 from engine.advisor.scores import (
+    class_share_tv,
     dev_risk,
     domain_classifier_ratio,
     per_image_loss,
@@ -34,6 +35,15 @@ def test_dev_risk_by_hand() -> None:
     # L = w·ℓ = (0.5, 2, 7.5), mean 10/3; mean w = 4/3; Var(w) = 13/12; Cov(L, w) = 23/6
     # η = −(23/6)/(13/12) = −46/13; DEV = 10/3 + η·4/3 − η = 10/3 − 46/39 = 28/13
     assert dev_risk(np.array([1.0, 2.0, 3.0]), np.array([0.5, 1.0, 2.5])) == pytest.approx(28 / 13)
+
+
+def test_class_share_tv_by_hand() -> None:
+    # predictions 0, 0, 0, 1 -> shares (3/4, 1/4, 0); source counts 10, 10, 20 -> (1/4, 1/4, 1/2)
+    # TV = (|3/4 - 1/4| + 0 + |0 - 1/2|) / 2 = 1/2
+    logits = np.array([[1.0, 0.0, 0.0]] * 3 + [[0.0, 1.0, 0.0]])
+    assert class_share_tv(logits, np.array([10, 10, 20])) == pytest.approx(0.5)
+    assert class_share_tv(np.eye(3), np.ones(3)) == pytest.approx(0.0)
+    assert math.isnan(class_share_tv(np.zeros((0, 3)), np.ones(3)))
 
 
 def test_dev_risk_with_equal_weights_is_the_mean_loss() -> None:
