@@ -20,6 +20,7 @@ HEADERS = [
     "DEV (lower better)",
     "SND (higher better)",
     "Target entropy",
+    "Class skew",
     "Score",
     "Target acc (check)",
     "Status",
@@ -30,6 +31,8 @@ TIPS = {
     "DEV (lower better)": "Deep Embedded Validation (You et al. 2019): source validation loss weighted by how target-like each image is.",
     "SND (higher better)": "Soft Neighbourhood Density (Saito et al. 2021): how densely the target predictions cluster.",
     "Target entropy": "Mean entropy of the target predictions: lower is more confident.",
+    "Class skew": "How far the shares of target images the candidate puts in each class stray from the source's "
+    "class shares (total variation, 0 to 1). Near 1: most target images in a few classes. A check, not ranked by.",
     "Score": "The value the candidate was ranked by within its rung: source validation accuracy by default, "
     "or the combined score (its mean rank under the four scores).",
     "Target acc (check)": "True accuracy on the labelled target test folder: shown as a check only, never used to choose.",
@@ -81,6 +84,7 @@ class AdviceTable(QWidget):
                     _num(s.get("dev")),
                     _num(s.get("snd")),
                     _num(s.get("entropy")),
+                    _num(s.get("class_tv"), 2),
                     _num(e.combined, 2),
                     _pct(s.get("target_acc")),
                     SortItem(status),

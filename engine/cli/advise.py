@@ -27,14 +27,15 @@ def table(report: object) -> list[str]:
 
     assert isinstance(report, AdviseReport)
     check = any("target_acc" in e.scores for e in report.candidates)
-    head = f"{'rung':>4} {'rank':>4} {'candidate':<36} {'ep':>3} {'val%':>6} {'DEV':>7} {'SND':>7} {'entropy':>7} {'score':>6}"
+    head = f"{'rung':>4} {'rank':>4} {'candidate':<36} {'ep':>3} {'val%':>6} {'DEV':>7} {'SND':>7} {'entropy':>7} {'skew':>5} {'score':>6}"
     lines = [head + (f" {'target% (check)':>15}" if check else "") + "  status"]
     rows = sorted(report.candidates, key=lambda e: (-e.rung, e.rank or 99, e.candidate))
     for e in rows:
         s = e.scores
         line = (
             f"{e.rung + 1:>4} {e.rank or '–':>4} {e.label[:36]:<36} {e.epochs:>3} {_fmt(s.get('val_acc'), True):>6} "
-            f"{_fmt(s.get('dev')):>7} {_fmt(s.get('snd')):>7} {_fmt(s.get('entropy')):>7} {_fmt(e.combined):>6}"
+            f"{_fmt(s.get('dev')):>7} {_fmt(s.get('snd')):>7} {_fmt(s.get('entropy')):>7} "
+            f"{_fmt(s.get('class_tv')):>5} {_fmt(e.combined):>6}"
         )
         if check:
             line += f" {_fmt(s.get('target_acc'), True):>15}"

@@ -9,12 +9,14 @@ import pytest
 from PySide6.QtCore import Qt
 
 from desktop_app.pages.advisor import AdvisorPage
+from desktop_app.widgets.advice_table import CHECK_COLUMN, HEADERS
 from desktop_app.widgets.table_utils import column_texts
 from engine.core.runs import list_runs
 
 pytest_plugins = ["conftest_pages"]
 pytestmark = pytest.mark.usefixtures("pages_errors")
 TIMEOUT_MS = 600_000
+STATUS, SKEW = HEADERS.index("Status"), HEADERS.index("Class skew")
 
 
 @pytest.fixture
@@ -33,7 +35,7 @@ def test_advise_fills_the_table_live_then_trains_the_recommended(qtbot, page, pa
     assert page.edits["target"].text() == pages_state.target  # folders come from the state
     seen: list[int] = []  # finished rows at each refresh
     page.table_updated.connect(
-        lambda _: seen.append(sum(t.startswith("finished") for t in column_texts(page.table.table, 10)))
+        lambda _: seen.append(sum(t.startswith("finished") for t in column_texts(page.table.table, STATUS)))
     )
     with qtbot.waitSignal(page.finished, timeout=TIMEOUT_MS) as blocker:
         qtbot.mouseClick(page.run_button, Qt.MouseButton.LeftButton)
@@ -48,10 +50,12 @@ def test_advise_fills_the_table_live_then_trains_the_recommended(qtbot, page, pa
     assert labels[0] == report.recommended.label  # the last rung first, best first
     bars = page.table.bar_values()
     assert len(bars) == 3 and all(0 <= b <= 100 for b in bars)
-    assert not page.table.table.isColumnHidden(9)  # a target test was given: the check column shows
+    assert not page.table.table.isColumnHidden(CHECK_COLUMN)  # a target test was given: the check column shows
+    skews = [float(t) for t in column_texts(page.table.table, SKEW)]  # every candidate has one, 0 to 1
+    assert len(skews) == 3 and all(0.0 <= v <= 1.0 for v in skews)
     assert "proxy A-distance" in page.shift_label.text()
     assert report.recommended.label in page.answer.text()  # coral: source-only is the baseline row
-    assert "the baseline" in " ".join(column_texts(page.table.table, 10))
+    assert "the baseline" in " ".join(column_texts(page.table.table, STATUS))
     assert "Warning: The target has only" in page.answer.text()  # 40 target images: noisy scores
     runs = {r.path for r in list_runs(pages_state.runs_dir)}
     assert {Path(e.run_dir) for e in report.candidates} == runs  # every candidate is a normal run
