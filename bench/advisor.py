@@ -53,11 +53,11 @@ from advisor_rules import (  # noqa: E402  (bench/ is the script's own folder, o
     rule_table,
     rung1_table,
     spearman,
+    tie_table,
 )
 
 
 def one_advice(shift: str, seed: int, args: argparse.Namespace, work: Path) -> dict[str, Any]:
-    from engine.advisor.ranking import rank_candidates
     from engine.data.demo import make_demo
     from engine.jobs.advise import JOB, AdviseConfig
 
@@ -68,6 +68,8 @@ def one_advice(shift: str, seed: int, args: argparse.Namespace, work: Path) -> d
         **{flag: getattr(args, flag) for flag in flags},
         seed=seed,
         small_shift=0.0,  # measure every candidate, even on a small shift
+        **({"tie_z": args.tie_z} if args.tie_z is not None else {}),
+        **({"rank_by": args.rank_by} if args.rank_by else {}),
         device="cpu",
         runs_dir=work / f"runs-{shift}-{seed}",
     )
@@ -75,30 +77,21 @@ def one_advice(shift: str, seed: int, args: argparse.Namespace, work: Path) -> d
     report = JOB.run(cfg)
     seconds = time.perf_counter() - t0
     done = [e for e in report.candidates if e.status == "finished"]
-    rung0 = [e for e in done if e.rung == 0]
-    truth0 = [e.scores["target_acc"] for e in rung0]
     out: dict[str, Any] = {
         "shift": shift,
         "seed": seed,
         "seconds": seconds,
         "pad": report.shift.proxy_a_distance if report.shift else None,
     }
-    out["rho"] = {name: spearman([sign * e.scores[name] for e in rung0], truth0) for name, sign in SCORES.items()}
-    out["rho"]["combined"] = spearman([e.combined or 0.0 for e in rung0], truth0)
-    rows = [{k: v for k, v in e.scores.items() if k != "target_acc"} for e in rung0]
-    best0 = max(truth0)
-    out["regret0"] = {}
-    for by in ("combined", *SCORES):
-        order, _ = rank_candidates(rows, by, cfg.val_gate)
-        out["regret0"][by] = best0 - truth0[order[0]]
+    out["candidates"] = [
+        {"label": e.label, "rung": e.rung, "epochs": e.epochs, **e.scores, "combined": e.combined} for e in done
+    ]
+    rescore_rung0(out)  # ρ and regret of each score (and the combined one) over rung 0
     pick = report.recommended
     assert pick is not None
     best = max(e.scores["target_acc"] for e in done)
     out.update(pick=pick.label, pick_epochs=pick.epochs, pick_acc=pick.scores["target_acc"], best_acc=best)
     out["regret"] = best - pick.scores["target_acc"]
-    out["candidates"] = [
-        {"label": e.label, "rung": e.rung, "epochs": e.epochs, **e.scores, "combined": e.combined} for e in done
-    ]
     dann = next(
         (e for e in done if e.method == "dann" and e.options.get("transfer_weight") == 1.0 and e.epochs == pick.epochs),
         None,
@@ -205,7 +198,7 @@ def dann_default(cfg: Any, epochs: int, work: Path) -> float:
     return float(open_run(result.run_dir).info()["best_metrics"]["target/acc"])
 
 
-def tables(rows: list[dict[str, Any]], added: list[str] | None = None) -> str:
+def tables(rows: list[dict[str, Any]], added: list[str] | None = None, per_class: int = 50) -> str:
     """The per-advice table, the score table and the offline rule tables (also without `added`)."""
     lines = [
         "| shift | seed | PAD | pick | pick acc | best acc | regret | DANN acc | "
@@ -252,6 +245,15 @@ def tables(rows: list[dict[str, Any]], added: list[str] | None = None) -> str:
             "",
             f"Rule chosen on five shifts, regret on the sixth{without}: {100 * held:.1f} points ({'; '.join(chosen)})",
         ]
+    n_val = round(0.2 * 10 * per_class)  # the demo's 10 classes, the default val_fraction
+    ties = tie_table(rows, n_val)
+    if ties:
+        lines += [
+            "",
+            f"The last rung re-ranked offline by source accuracy, ties within tie_z standard errors ({n_val} "
+            "validation images) by class skew; regret against every run of the advice:",
+            *ties,
+        ]
     lines.append("")
     regret = mean_finite([r["regret"] for r in rows])
     gain = mean_finite([r["pick_acc"] - r["dann_acc"] for r in rows])
@@ -281,7 +283,7 @@ def add_to_stored(args: argparse.Namespace) -> int:
             continue
         add_candidates(row, stored["args"], args.add, work, save, args.rung, args.epochs)
     save()
-    print(tables(stored["rows"], added))
+    print(tables(stored["rows"], added, stored["args"].get("per_class", 50)))
     return 0
 
 
@@ -298,6 +300,13 @@ def main() -> int:
     p.add_argument("--per-class", type=int, default=50)
     p.add_argument("--batch-size", type=int, default=32)
     p.add_argument("--lr", type=float, default=2e-3)
+    p.add_argument("--rank-by", default=None, help="the advice's rank_by (default: AdviseConfig's)")
+    p.add_argument(
+        "--tie-z",
+        type=float,
+        default=None,
+        help="the advice's tie_z (default: AdviseConfig's); 0: plain source accuracy",
+    )
     p.add_argument("--json", default=str(ROOT / "bench" / "results" / "advisor_zoo.json"))
     p.add_argument("--load", nargs="+")
     p.add_argument(
@@ -316,7 +325,10 @@ def main() -> int:
     if args.load:
         loaded = [json.loads(Path(f).read_text()) for f in args.load]
         added = sorted({m for d in loaded for m in d["args"].get("added_methods", [])})
-        print(tables([r for d in loaded for r in d["rows"]], added))
+        rows = [r for d in loaded for r in d["rows"]]
+        for row in rows:  # files saved before the combined score's ρ was measured on rung 0 alone
+            rescore_rung0(row)
+        print(tables(rows, added, loaded[0]["args"].get("per_class", 50)))
         return 0
     import torch
 
@@ -338,7 +350,7 @@ def main() -> int:
             Path(args.json).write_text(
                 json.dumps({"args": {k: v for k, v in vars(args).items() if k != "load"}, "rows": rows}, indent=1)
             )
-    print(tables(rows))
+    print(tables(rows, per_class=args.per_class))
     return 0
 
 

@@ -186,3 +186,35 @@ def leave_one_shift_out(rows: list[dict[str, Any]], exclude: tuple[str, ...] = (
         chosen.append(f"{shift}: {name}")
         held += [regret[name][i] for i, s in enumerate(shifts) if s == shift]
     return mean_finite(held), chosen
+
+
+def tie_table(rows: list[dict[str, Any]], n_val: int, tie_zs: tuple[float, ...] = (0.0, 1.0, 2.0)) -> list[str]:
+    """The recommendation re-made offline on each advice's last rung (its adaptation candidates,
+    as promoted in the run) by source accuracy with ties within `tie_z` binomial standard errors
+    ordered by class skew (`tie_z` 0: plain source accuracy), against the best true accuracy of
+    every run the advice trained: the end-to-end regret, had that rule been the last rung's."""
+    from engine.advisor.ranking import rank_candidates
+
+    def last(r: dict[str, Any]) -> list[dict[str, Any]]:
+        cands = [c for c in r["candidates"] if c["label"] != "finetune"]
+        top = max(c["rung"] for c in cands)
+        return [c for c in cands if c["rung"] == top]
+
+    usable = [r for r in rows if all("class_tv" in c for c in last(r))]
+    if not usable:
+        return []
+    head = " | ".join(f"tie_z {z:g}" for z in tie_zs)
+    lines = [f"| shift | seed | best (true acc) | {head} |", "|---|---|---|" + "---|" * len(tie_zs)]
+    sums = [0.0] * len(tie_zs)
+    for r in usable:
+        cands = last(r)
+        best = max(c["target_acc"] for c in r["candidates"])
+        cells = []
+        for j, z in enumerate(tie_zs):
+            order, _ = rank_candidates(cands, "val_acc", 0.1, n_val=n_val, tie_z=z)
+            pick = cands[order[0]]
+            sums[j] += best - pick["target_acc"]
+            cells.append(f"{_short(pick['label'])} {100 * pick['target_acc']:.1f}")
+        lines.append(f"| {r['shift']} | {r['seed']} | {100 * best:.1f} | " + " | ".join(cells) + " |")
+    lines.append("| mean regret | | | " + " | ".join(f"{100 * s / len(usable):.1f}" for s in sums) + " |")
+    return lines

@@ -32,7 +32,8 @@ TIPS = {
     "SND (higher better)": "Soft Neighbourhood Density (Saito et al. 2021): how densely the target predictions cluster.",
     "Target entropy": "Mean entropy of the target predictions: lower is more confident.",
     "Class skew": "How far the shares of target images the candidate puts in each class stray from the source's "
-    "class shares (total variation, 0 to 1). Near 1: most target images in a few classes. A check, not ranked by.",
+    "class shares (total variation, 0 to 1). Near 1: most target images in a few classes. A check; with "
+    "--tie-z it orders candidates whose source accuracies tie.",
     "Score": "The value the candidate was ranked by within its rung: source validation accuracy by default, "
     "or the combined score (its mean rank under the four scores).",
     "Target acc (check)": "True accuracy on the labelled target test folder: shown as a check only, never used to choose.",

@@ -97,7 +97,7 @@ class CandidateScores:
     snd: float
     entropy: float
     target_acc: float | None  # with a labelled target test only: shown as a check, never used to choose
-    val_loss: float = float("nan")  # diagnostics (scores.DIAGNOSTICS): recorded, never ranked by
+    val_loss: float = float("nan")  # diagnostics (scores.DIAGNOSTICS): shown; class_tv can order ties (tie_z)
     class_tv: float = float("nan")
 
     def as_dict(self) -> dict[str, float]:

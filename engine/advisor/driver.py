@@ -295,7 +295,10 @@ class Advice:
         rows: list[dict[str, float | None]] = [dict(e.scores) for e in entries]
         for row in rows:
             row.pop("target_acc", None)  # never used to choose
-        order, values = rank_candidates(rows, self.cfg.rank_by, self.cfg.val_gate, self.cfg.score_weights)
+        n_val = len(self.data.x_val)
+        order, values = rank_candidates(
+            rows, self.cfg.rank_by, self.cfg.val_gate, self.cfg.score_weights, n_val, self.cfg.tie_z
+        )
         for e in self.state.rung_entries(rung):
             e.rank, e.combined = None, None
             if baseline and e.method == SOURCE_ONLY and e.status == "finished":

@@ -14,10 +14,11 @@ Each takes plain arrays (logits, features, labels of the SOURCE only) and return
 - `prediction_entropy`: the mean entropy of the target predictions (Morerio et al. 2018's
   "minimum entropy" criterion). Lower is better.
 
-Two diagnostics are recorded beside them and never ranked (`DIAGNOSTICS`): the mean source
-validation loss (`val_loss`: unlike accuracy it does not saturate near 100 %) and how far the
-predicted target class shares stray from the source's (`class_share_tv`: a candidate that puts
-most target images in a few classes).
+Two diagnostics are recorded beside them (`DIAGNOSTICS`), never a score of their own: the mean
+source validation loss (`val_loss`: unlike accuracy it does not saturate near 100 %) and how far
+the predicted target class shares stray from the source's (`class_share_tv`: a candidate that
+puts most target images in a few classes), which can order source-accuracy ties (`tie_z`, off
+by default: ranking.py).
 
 Each is checked against a value computed by hand in tests/engine/advisor/.
 """
@@ -31,9 +32,15 @@ import torch
 
 Direction = Literal["max", "min"]
 # Which way is better, per score name: the ranking reads this.
-DIRECTIONS: dict[str, Direction] = {"val_acc": "max", "dev": "min", "snd": "max", "entropy": "min"}
+DIRECTIONS: dict[str, Direction] = {
+    "val_acc": "max",
+    "dev": "min",
+    "snd": "max",
+    "entropy": "min",
+    "class_tv": "min",  # a ranking of its own (rank_by), not one of the combined score's
+}
 SND_TEMPERATURE = 0.05  # the paper's τ
-# recorded per candidate, shown as a check on the ranking, never ranked by
+# recorded per candidate and shown; class_tv can order source-accuracy ties (rank_candidates' tie_z)
 DIAGNOSTICS: tuple[str, ...] = ("val_loss", "class_tv")
 
 

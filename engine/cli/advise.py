@@ -11,7 +11,7 @@ from engine.core.events import Event, Finished, Log
 
 ADVISE_FLAGS = (
     "source", "target", "target_test", "budget_minutes", "runs_dir", "min_epochs", "max_epochs", "grid_points",
-    "rank_by", "backbone", "batch_size", "lr", "seed", "device", "resume",
+    "rank_by", "tie_z", "backbone", "batch_size", "lr", "seed", "device", "resume",
 )  # fmt: skip
 
 
@@ -85,14 +85,26 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sp.add_argument("--target", help="target folder (unlabelled images are enough)")
     sp.add_argument("--target-test", help="labelled target folder: true accuracy as a check, never to choose")
     sp.add_argument(
-        "--methods", help="comma-separated methods (default: finetune,adabn,dann,coral,mcc,importance_weighting)"
+        "--methods",
+        help="comma-separated methods (default: finetune,adabn,dann,coral,mcc,importance_weighting,self_ensembling)",
     )
     sp.add_argument("--budget-minutes", type=float, help="time for the whole advice (default 30)")
     sp.add_argument("--runs-dir", help="where the candidates' runs and the advice folder go")
     sp.add_argument("--min-epochs", type=int, help="epochs of the shortest candidate runs (default 2)")
     sp.add_argument("--max-epochs", type=int, help="epochs of the longest (default 8)")
     sp.add_argument("--grid-points", type=int, help="values of each method's sensitive setting (1-3, default 2)")
-    sp.add_argument("--rank-by", choices=["combined", "val_acc", "dev", "snd", "entropy"])
+    sp.add_argument(
+        "--rank-by",
+        choices=["combined", "val_acc", "dev", "snd", "entropy", "class_tv"],
+        help="the label-free ranking (default val_acc; class_tv: lowest class skew first, which assumes "
+        "the target has about the source's class mix)",
+    )
+    sp.add_argument(
+        "--tie-z",
+        type=float,
+        help="source accuracies within this many standard errors tie and are ordered by class skew "
+        "(default 0: off; it assumes the target has about the source's class mix)",
+    )
     sp.add_argument("--backbone")
     sp.add_argument("--batch-size", type=int)
     sp.add_argument("--lr", type=float)

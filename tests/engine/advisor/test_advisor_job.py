@@ -130,9 +130,10 @@ def test_cli_advise_writes_json(
     argv = ["advise", "--source", str(advise_config.source), "--target", str(advise_config.target)]
     argv += ["--methods", "finetune,coral", "--grid-points", "1", "--min-epochs", "1", "--max-epochs", "1"]
     argv += ["--runs-dir", str(advise_config.runs_dir), "--batch-size", "32", "--device", "cpu", "--json", str(out)]
-    assert main(argv) == 0
+    assert main([*argv, "--tie-z", "1.5"]) == 0
     data = json.loads(out.read_text())
     assert data["status"] == "finished" and data["recommended"]["method"] in ("finetune", "coral")
+    assert json.loads((Path(data["advice_dir"]) / "advice.json").read_text())["config"]["tie_z"] == 1.5
     text = capsys.readouterr().out
     assert "shift: proxy A-distance" in text and "candidate" in text
     assert (

@@ -7,7 +7,7 @@ import math
 import pytest
 
 from engine.advisor.halving import Rung, affordable, fit_budget, plan_cost, plan_halving
-from engine.advisor.ranking import combined_scores, normalised_ranks, rank_candidates
+from engine.advisor.ranking import accuracy_tie_band, combined_scores, normalised_ranks, rank_candidates
 from engine.core.errors import UserError
 
 ROWS = [
@@ -105,7 +105,51 @@ def test_a_tie_in_one_score_is_broken_by_the_combined_one() -> None:
 
 
 def test_diagnostics_recorded_beside_the_scores_never_change_the_ranking() -> None:
-    """`val_loss` and `class_tv` are shown as a check; a ranking reads only its own scores."""
+    """`val_loss` and `class_tv` are shown as a check; a ranking reads only its own scores (unless
+    accuracy ties are asked for: `tie_z`)."""
     noisy = [{**row, "val_loss": 9.0 - i, "class_tv": 0.1 * i} for i, row in enumerate(ROWS)]
     for by in ("combined", "val_acc", "dev", "snd", "entropy"):
         assert rank_candidates(noisy, by) == rank_candidates(ROWS, by)
+
+
+def test_accuracy_tie_band_by_hand() -> None:
+    # 118 of 120 right: p = 119/122, one standard error sqrt(p(1-p)/120) = 0.014138
+    assert accuracy_tie_band(118 / 120, 120, 1.0) == pytest.approx(math.sqrt(119 / 122 * 3 / 122 / 120))
+    assert accuracy_tie_band(118 / 120, 120, 1.0) == pytest.approx(0.014138, abs=1e-6)
+    assert accuracy_tie_band(1.0, 120, 2.0) == pytest.approx(2 * math.sqrt(121 / 122 / 122 / 120))  # still a band
+    assert accuracy_tie_band(0.9, 120, 0.0) == 0.0  # off
+    assert accuracy_tie_band(0.9, 0, 1.0) == 0.0  # no validation images: no band
+
+
+def test_source_accuracy_ties_are_broken_by_the_class_share_skew() -> None:
+    """On 120 images, 0.983 and 0.975 (one image apart) tie at one standard error and the one whose
+    target predictions keep the source's class shares comes first; 0.958 (three images) does not."""
+    rows = [
+        {"val_acc": 118 / 120, "dev": 0.2, "snd": 1.0, "entropy": 0.5, "class_tv": 0.20},
+        {"val_acc": 117 / 120, "dev": 0.3, "snd": 1.0, "entropy": 0.5, "class_tv": 0.15},
+        {"val_acc": 115 / 120, "dev": 0.1, "snd": 2.0, "entropy": 0.1, "class_tv": 0.01},
+        {"val_acc": 118 / 120, "dev": 0.2, "snd": 1.0, "entropy": 0.5},  # no skew: last of the tie
+    ]
+    assert rank_candidates(rows, "val_acc")[0][:2] == [0, 3]  # off: accuracy, ties by the combined score
+    order, values = rank_candidates(rows, "val_acc", n_val=120, tie_z=1.0)
+    assert order == [1, 0, 3, 2]
+    assert values == [r["val_acc"] for r in rows]  # still ranked by (and showing) source accuracy
+    # a wider band (three standard errors: 4.3 points) takes in the third, the least skewed
+    assert rank_candidates(rows, "val_acc", n_val=120, tie_z=3.0)[0] == [2, 1, 0, 3]
+    # the band never reaches past the source-accuracy gate, and other rankings ignore it
+    assert rank_candidates(rows, "val_acc", 0.01, n_val=120, tie_z=3.0)[0][:2] == [1, 0]
+    assert rank_candidates(rows, "combined", n_val=120, tie_z=1.0) == rank_candidates(rows, "combined")
+
+
+def test_rank_by_class_skew_keeps_the_source_accuracy_gate() -> None:
+    """class_tv ranks lowest skew first, but a candidate that forgot the source task (more than
+    `val_gate` below the best source accuracy) still comes last, however balanced its predictions."""
+    rows = [
+        {"val_acc": 0.95, "class_tv": 0.30},
+        {"val_acc": 0.93, "class_tv": 0.10},
+        {"val_acc": 0.50, "class_tv": 0.01},  # near chance on the source: gated
+        {"val_acc": 0.94},  # no skew measured: left out
+    ]
+    order, values = rank_candidates(rows, "class_tv")
+    assert order == [1, 0, 2]
+    assert values[:3] == [0.30, 0.10, 0.01] and values[3] is None
