@@ -35,7 +35,7 @@ TIPS = {
     "class shares (total variation, 0 to 1). Near 1: most target images in a few classes. A check; with "
     "--tie-z it orders candidates whose source accuracies tie.",
     "Score": "The value the candidate was ranked by within its rung: source validation accuracy by default, "
-    "or the combined score (its mean rank under the four scores).",
+    "the combined score (its mean rank under the four scores), or the score chosen with --rank-by.",
     "Target acc (check)": "True accuracy on the labelled target test folder: shown as a check only, never used to choose.",
 }
 

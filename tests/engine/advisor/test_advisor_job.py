@@ -6,10 +6,12 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from engine.advisor.advice import load_state
+from engine.advisor.ranking import rank_candidates
 from engine.cli import main
 from engine.core.control import JobControl
 from engine.core.errors import UserError
@@ -124,8 +126,17 @@ def test_unknown_method_and_bad_grid_are_refused(advise_config: AdviseConfig) ->
 
 
 def test_cli_advise_writes_json(
-    advise_config: AdviseConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+    advise_config: AdviseConfig, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from engine.advisor import driver
+
+    ranked: list[tuple[int, float]] = []  # (validation images, tie_z) of every ranking the advice made
+
+    def spy(*args: Any) -> Any:
+        ranked.append((args[4], args[5]))
+        return rank_candidates(*args)
+
+    monkeypatch.setattr(driver, "rank_candidates", spy)
     out = tmp_path / "advice.json"
     argv = ["advise", "--source", str(advise_config.source), "--target", str(advise_config.target)]
     argv += ["--methods", "finetune,coral", "--grid-points", "1", "--min-epochs", "1", "--max-epochs", "1"]
@@ -134,6 +145,9 @@ def test_cli_advise_writes_json(
     data = json.loads(out.read_text())
     assert data["status"] == "finished" and data["recommended"]["method"] in ("finetune", "coral")
     assert json.loads((Path(data["advice_dir"]) / "advice.json").read_text())["config"]["tie_z"] == 1.5
+    # the flag reaches the ranking, with the source validation split's size for the standard error
+    n_source = sum(1 for f in Path(advise_config.source).rglob("*") if f.is_file())
+    assert ranked and all(z == 1.5 and 0 < n < n_source for n, z in ranked)
     text = capsys.readouterr().out
     assert "shift: proxy A-distance" in text and "candidate" in text
     assert (

@@ -134,7 +134,7 @@ def test_source_accuracy_ties_are_broken_by_the_class_share_skew() -> None:
     order, values = rank_candidates(rows, "val_acc", n_val=120, tie_z=1.0)
     assert order == [1, 0, 3, 2]
     assert values == [r["val_acc"] for r in rows]  # still ranked by (and showing) source accuracy
-    # a wider band (three standard errors: 4.3 points) takes in the third, the least skewed
+    # a wider band (three standard errors: 4.2 points) takes in the third, the least skewed
     assert rank_candidates(rows, "val_acc", n_val=120, tie_z=3.0)[0] == [2, 1, 0, 3]
     # the band never reaches past the source-accuracy gate, and other rankings ignore it
     assert rank_candidates(rows, "val_acc", 0.01, n_val=120, tie_z=3.0)[0][:2] == [1, 0]
