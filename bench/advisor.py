@@ -46,6 +46,7 @@ SHIFTS = ["texture", "blur", "rotation", "inversion", "noise", "scale"]
 
 from advisor_rules import (  # noqa: E402  (bench/ is the script's own folder, on sys.path)
     SCORES,
+    agreement_table,
     fixed_table,
     leave_one_shift_out,
     mean_finite,
@@ -87,6 +88,7 @@ def one_advice(shift: str, seed: int, args: argparse.Namespace, work: Path) -> d
         {"label": e.label, "rung": e.rung, "epochs": e.epochs, **e.scores, "combined": e.combined} for e in done
     ]
     rescore_rung0(out)  # ρ and regret of each score (and the combined one) over rung 0
+    save_advice_probs(report, done, Path(args.json), shift, seed)
     pick = report.recommended
     assert pick is not None
     best = max(e.scores["target_acc"] for e in done)
@@ -98,6 +100,24 @@ def one_advice(shift: str, seed: int, args: argparse.Namespace, work: Path) -> d
     )
     out["dann_acc"] = dann.scores["target_acc"] if dann else dann_default(cfg, pick.epochs, work)
     return out
+
+
+def probs_path(json_path: Path, shift: str, seed: int) -> Path:
+    """Where an advice's target softmaxes are kept: `<json stem>-probs/<shift>-<seed>.npz`."""
+    return json_path.with_name(f"{json_path.stem}-probs") / f"{shift}-{seed}.npz"
+
+
+def save_advice_probs(report: Any, done: list[Any], json_path: Path, shift: str, seed: int) -> None:
+    """Every finished candidate's target softmax, keyed `r<rung> <label>` (for offline rules on
+    the ensemble's agreement, bench/advisor_rules.py)."""
+    import numpy as np
+
+    from engine.advisor.advice import load_probs
+
+    arrays = {f"r{e.rung} {e.label}": p for e in done if (p := load_probs(report.advice_dir, e)) is not None}
+    path = probs_path(json_path, shift, seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    np.savez_compressed(path, **arrays)
 
 
 def add_candidates(
@@ -198,8 +218,27 @@ def dann_default(cfg: Any, epochs: int, work: Path) -> float:
     return float(open_run(result.run_dir).info()["best_metrics"]["target/acc"])
 
 
-def tables(rows: list[dict[str, Any]], added: list[str] | None = None, per_class: int = 50) -> str:
-    """The per-advice table, the score table and the offline rule tables (also without `added`)."""
+def load_probs_beside(json_path: Path, rows: list[dict[str, Any]]) -> dict[tuple[str, int], dict[str, Any]]:
+    """The stored target softmaxes of `rows` (save_advice_probs), where they were saved."""
+    import numpy as np
+
+    out: dict[tuple[str, int], dict[str, Any]] = {}
+    for r in rows:
+        path = probs_path(json_path, r["shift"], r["seed"])
+        if path.is_file():
+            with np.load(path, allow_pickle=False) as z:
+                out[(r["shift"], r["seed"])] = {k: z[k] for k in z.files}
+    return out
+
+
+def tables(
+    rows: list[dict[str, Any]],
+    added: list[str] | None = None,
+    per_class: int = 50,
+    probs: dict[tuple[str, int], dict[str, Any]] | None = None,
+) -> str:
+    """The per-advice table, the score table and the offline rule tables (also without `added`);
+    with the target softmaxes (`probs`), the agreement rules on rung 0 and on the last rung."""
     lines = [
         "| shift | seed | PAD | pick | pick acc | best acc | regret | DANN acc | "
         + " | ".join(f"ρ {k}" for k in ("combined", *SCORES))
@@ -254,6 +293,10 @@ def tables(rows: list[dict[str, Any]], added: list[str] | None = None, per_class
             "validation images) by class skew; regret against every run of the advice:",
             *ties,
         ]
+    for rung, where in ((0, "Rung 0 (its candidates' best true accuracy)"), (None, "The last rung")):
+        agree = agreement_table(rows, probs or {}, rung)
+        if agree:
+            lines += ["", f"{where} re-ranked offline by source accuracy and by ensemble agreement; regret:", *agree]
     lines.append("")
     regret = mean_finite([r["regret"] for r in rows])
     gain = mean_finite([r["pick_acc"] - r["dann_acc"] for r in rows])
@@ -326,9 +369,14 @@ def main() -> int:
         loaded = [json.loads(Path(f).read_text()) for f in args.load]
         added = sorted({m for d in loaded for m in d["args"].get("added_methods", [])})
         rows = [r for d in loaded for r in d["rows"]]
+        probs = {
+            k: v
+            for f, d in zip(args.load, loaded, strict=True)
+            for k, v in load_probs_beside(Path(f), d["rows"]).items()
+        }
         for row in rows:  # files saved before the combined score's ρ was measured on rung 0 alone
             rescore_rung0(row)
-        print(tables(rows, added, loaded[0]["args"].get("per_class", 50)))
+        print(tables(rows, added, loaded[0]["args"].get("per_class", 50), probs))
         return 0
     import torch
 
@@ -350,7 +398,7 @@ def main() -> int:
             Path(args.json).write_text(
                 json.dumps({"args": {k: v for k, v in vars(args).items() if k != "load"}, "rows": rows}, indent=1)
             )
-    print(tables(rows, per_class=args.per_class))
+    print(tables(rows, per_class=args.per_class, probs=load_probs_beside(Path(args.json), rows)))
     return 0
 
 

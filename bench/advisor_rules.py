@@ -218,3 +218,52 @@ def tie_table(rows: list[dict[str, Any]], n_val: int, tie_zs: tuple[float, ...] 
         lines.append(f"| {r['shift']} | {r['seed']} | {100 * best:.1f} | " + " | ".join(cells) + " |")
     lines.append("| mean regret | | | " + " | ".join(f"{100 * s / len(usable):.1f}" for s in sums) + " |")
     return lines
+
+
+AGREEMENT_RULES: dict[str, tuple[str, float | None]] = {
+    "val_acc": ("val_acc", None),
+    "agreement (skew band 0.1)": ("agreement", 0.1),
+    "agreement (skew band 0.2)": ("agreement", 0.2),
+    "agreement (every candidate votes)": ("agreement", None),
+}
+
+
+def agreement_table(
+    rows: list[dict[str, Any]], probs: dict[tuple[str, int], dict[str, Any]], rung: int | None = None
+) -> list[str]:
+    """The recommendation re-made offline on each advice's rung `rung` (None: its last rung; its
+    adaptation candidates, as promoted in the run) by source accuracy and by agreement with the
+    ensemble of the low-skew candidates (ranking.agreement_values), from the stored target
+    softmaxes (`probs[(shift, seed)]["r<rung> <label>"]`), against the best true accuracy of
+    every run the advice trained (rung 0: of rung 0's candidates)."""
+    from engine.advisor.ranking import rank_candidates
+
+    lines = [
+        "| shift | seed | best (true acc) | " + " | ".join(AGREEMENT_RULES) + " |",
+        "|---|---|---|" + "---|" * len(AGREEMENT_RULES),
+    ]
+    sums = [0.0] * len(AGREEMENT_RULES)
+    n = 0
+    for r in rows:
+        stored = probs.get((r["shift"], r["seed"]))
+        cands = [c for c in r["candidates"] if c["label"] != "finetune"]
+        top = max(c["rung"] for c in cands) if rung is None else rung
+        cands = [c for c in cands if c["rung"] == top]
+        if stored is None or not cands or not all(f"r{c['rung']} {c['label']}" in stored for c in cands):
+            continue
+        pool = r["candidates"] if rung is None else cands
+        best = max(c["target_acc"] for c in pool)
+        scored = [{k: c.get(k) for k in (*SCORES, "class_tv")} for c in cands]
+        soft = [stored[f"r{c['rung']} {c['label']}"] for c in cands]
+        cells = []
+        for j, (by, band) in enumerate(AGREEMENT_RULES.values()):
+            order, _ = rank_candidates(scored, by, 0.1, probs=soft, skew_band=band)
+            pick = cands[order[0]]
+            sums[j] += best - pick["target_acc"]
+            cells.append(f"{_short(pick['label'])} {100 * pick['target_acc']:.1f}")
+        n += 1
+        lines.append(f"| {r['shift']} | {r['seed']} | {100 * best:.1f} | " + " | ".join(cells) + " |")
+    if not n:
+        return []
+    lines.append("| mean regret | | | " + " | ".join(f"{100 * s / n:.1f}" for s in sums) + " |")
+    return lines

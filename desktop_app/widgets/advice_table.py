@@ -21,6 +21,7 @@ HEADERS = [
     "SND (higher better)",
     "Target entropy",
     "Class skew",
+    "Agreement",
     "Score",
     "Target acc (check)",
     "Status",
@@ -34,8 +35,11 @@ TIPS = {
     "Class skew": "How far the shares of target images the candidate puts in each class stray from the source's "
     "class shares (total variation, 0 to 1). Near 1: most target images in a few classes. A check; with "
     "--tie-z it orders candidates whose source accuracies tie.",
-    "Score": "The value the candidate was ranked by within its rung: source validation accuracy by default, "
-    "the combined score (its mean rank under the four scores), or the score chosen with --rank-by.",
+    "Agreement": "Share of target images on which the candidate predicts what the ensemble of its rung's "
+    "low-skew candidates predicts (EnsV, Hu et al. 2024): a model that goes its own way on the target is "
+    "suspect even when it fits the source well.",
+    "Score": "The value the candidate was ranked by within its rung: its agreement by default (candidates "
+    "too skewed to vote come after the voters), or the score chosen with --rank-by.",
     "Target acc (check)": "True accuracy on the labelled target test folder: shown as a check only, never used to choose.",
 }
 
@@ -86,6 +90,7 @@ class AdviceTable(QWidget):
                     _num(s.get("snd")),
                     _num(s.get("entropy")),
                     _num(s.get("class_tv"), 2),
+                    _pct(s.get("agreement")),
                     _num(e.combined, 2),
                     _pct(s.get("target_acc")),
                     SortItem(status),

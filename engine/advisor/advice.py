@@ -16,9 +16,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from engine.advisor.shift import ShiftReport
 from engine.core.errors import UserError
-from engine.core.fsutil import atomic_write_json
+from engine.core.fsutil import atomic_write_bytes, atomic_write_json
 
 STATE_FILE = "advice.json"
+PROBS_DIR = "target-probs"  # each finished candidate's target softmax (save_probs)
 ENTRY_STATUSES = ("pending", "running", "stopped", "finished", "dropped", "skipped")
 
 
@@ -37,6 +38,7 @@ class Entry(BaseModel):
     run_dir: str = ""
     seconds: float = 0.0
     scores: dict[str, float] = Field(default_factory=dict)  # val_acc, dev, snd, entropy (+ target_acc: a check)
+    probs: str = ""  # its target softmax, a .npy file in the advice folder (PROBS_DIR)
     combined: float | None = None  # the value it was ranked by within its rung
     rank: int | None = None  # 1 = best of its rung
 
@@ -79,6 +81,34 @@ def load_state(advice_dir: str | Path) -> AdviceState:
         return AdviceState.model_validate(json.loads(path.read_text(encoding="utf-8")))
     except (json.JSONDecodeError, ValidationError) as err:
         raise UserError(f"{path}: unreadable advice state ({type(err).__name__}); start a new advice.") from None
+
+
+def save_probs(advice_dir: str | Path, entry: Entry, probs: Any) -> None:
+    """Write `entry`'s target softmax (numpy [n_target, classes]) atomically and name it in the entry."""
+    import io
+
+    import numpy as np
+
+    buf = io.BytesIO()
+    np.save(buf, np.asarray(probs, dtype=np.float32), allow_pickle=False)
+    name = f"{PROBS_DIR}/c{entry.candidate:02d}-r{entry.rung}.npy"
+    path = Path(advice_dir) / name
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_bytes(path, buf.getvalue())
+    entry.probs = name
+
+
+def load_probs(advice_dir: str | Path, entry: Entry) -> Any:
+    """`entry`'s target softmax, or None when it has none (not finished, or an older advice)."""
+    import numpy as np
+
+    path = Path(advice_dir) / entry.probs
+    if not entry.probs or not path.is_file():
+        return None
+    try:
+        return np.load(path, allow_pickle=False)
+    except (OSError, ValueError):
+        return None
 
 
 def new_advice_dir(runs_dir: Path, name: str | None = None) -> Path:

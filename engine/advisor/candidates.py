@@ -10,7 +10,7 @@ smaller than the others'); importance weighting's is the clip of its weights. Fi
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -99,6 +99,9 @@ class CandidateScores:
     target_acc: float | None  # with a labelled target test only: shown as a check, never used to choose
     val_loss: float = float("nan")  # diagnostics (scores.DIAGNOSTICS): shown; class_tv can order ties (tie_z)
     class_tv: float = float("nan")
+    # softmax of every target image (float32 [n_target, classes]): the ensemble agreement needs
+    # all candidates' (ranking.agreement_scores); kept beside the advice, not in its state file
+    target_probs: Any = field(default=None, repr=False)
 
     def as_dict(self) -> dict[str, float]:
         out = {"val_acc": self.val_acc, "dev": self.dev, "snd": self.snd, "entropy": self.entropy}
@@ -182,4 +185,5 @@ def score_run(run_dir: Path, data: PreparedData, device: Any, seed: int = 0, max
         target_acc=target_acc,
         val_loss=float(losses.mean()) if len(losses) else float("nan"),
         class_tv=scores.class_share_tv(t_logits.numpy(), prior.numpy()),
+        target_probs=torch.softmax(t_logits.double(), 1).float().numpy(),
     )

@@ -13,10 +13,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from engine.advisor.advice import AdviceState, Entry, load_state, new_advice_dir, save_state
+from engine.advisor.advice import AdviceState, Entry, load_probs, load_state, new_advice_dir, save_probs, save_state
 from engine.advisor.candidates import SOURCE_ONLY, Candidate, candidate_grid, check_methods, score_run
 from engine.advisor.halving import affordable, fit_budget
-from engine.advisor.ranking import rank_candidates
+from engine.advisor.ranking import agreement_values, rank_candidates
 from engine.advisor.recommend import build_report
 from engine.core.config import TrainConfig
 from engine.core.control import JobControl, Stopped
@@ -225,6 +225,8 @@ class Advice:
         scores = score_run(result.run_dir, self.data, self.device, seed=self.cfg.seed)
         e.seconds += time.perf_counter() - t1
         e.scores = {k: v for k, v in scores.as_dict().items() if math.isfinite(v)}
+        if scores.target_probs is not None and scores.finite():
+            save_probs(self.dir, e, scores.target_probs)
         if not scores.finite():
             e.status, e.reason = "dropped", "diverged: its predictions are not finite (NaN)"
             self.warn(f"{e.label}: dropped, {e.reason}.")
@@ -294,10 +296,25 @@ class Advice:
         ]
         rows: list[dict[str, float | None]] = [dict(e.scores) for e in entries]
         for row in rows:
+            row.pop("agreement", None)
             row.pop("target_acc", None)  # never used to choose
         n_val = len(self.data.x_val)
+        for e in self.state.rung_entries(rung):
+            e.scores.pop("agreement", None)  # recomputed below for the candidates ranked now
+        probs = [load_probs(self.dir, e) for e in entries]
+        agree, _ = agreement_values(rows, probs, self.cfg.val_gate, self.cfg.skew_band)
+        for e, a in zip(entries, agree, strict=True):  # shown whatever the ranking (it depends on the rung)
+            if a is not None:
+                e.scores["agreement"] = a
         order, values = rank_candidates(
-            rows, self.cfg.rank_by, self.cfg.val_gate, self.cfg.score_weights, n_val, self.cfg.tie_z
+            rows,
+            self.cfg.rank_by,
+            self.cfg.val_gate,
+            self.cfg.score_weights,
+            n_val,
+            self.cfg.tie_z,
+            probs,
+            self.cfg.skew_band,
         )
         for e in self.state.rung_entries(rung):
             e.rank, e.combined = None, None

@@ -1,11 +1,20 @@
-"""One ranking from several label-free scores, and the recommendation it leads to.
+"""One ranking from the label-free scores, and the recommendation it leads to.
 
-No single label-free score is reliable across shifts (Saito et al. 2021 and You et al. 2019
-each show the others failing somewhere), so the default ranking averages the candidates'
-normalised ranks under each score (a Borda count): a candidate must look good by several
-independent criteria to come first, and no score's scale dominates. A sanity gate comes first:
-a candidate whose source validation accuracy is more than `val_gate` below the best one's has
-forgotten the task, and is ranked after every candidate that has not.
+The default (`by="agreement"`, EnsV: Hu, Luo, Liang & Foo 2024) ranks a rung's candidates by
+how often their target predictions match those of the rung's ensemble (the class of the mean
+softmax). The voters are the candidates that pass the source-accuracy gate and whose class skew
+(`class_tv`) is within `skew_band` of the lowest: a candidate that puts the target in a few
+classes does not vote, and ranks after every voter. An ensemble is at least as accurate as its
+average member, so a candidate that goes its own way on the target is suspect even when it fits
+the source best: on the shift zoo's noise shift self-ensembling fits the source to 0.98 and has
+the lowest skew, yet loses 17-28 points on the target, and it agrees with the other voters on
+0.63-0.67 of the target images against 0.87-0.91 for the best ones. Where only one method adapts
+(inversion: self-ensembling 88 %, the rest near chance), the rest are too skewed to vote.
+
+The other rankings: one score; or the combined score, the mean of the candidates' normalised
+ranks under each score (a Borda count). A sanity gate comes first: a candidate whose source
+validation accuracy is more than `val_gate` below the best one's has forgotten the task, and is
+ranked after every candidate that has not.
 
 Ranked by source accuracy with `tie_z` > 0 (off by default: on held-out seeds of the shift zoo
 it did not lower the regret), candidates within `tie_z` binomial standard errors of the best
@@ -18,11 +27,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
-from engine.advisor.scores import DIRECTIONS
+from engine.advisor.scores import DIRECTIONS, ensemble_agreement
 
 SCORE_NAMES: tuple[str, ...] = ("val_acc", "dev", "snd", "entropy")
-RANK_BY = ("combined", *SCORE_NAMES, "class_tv")
+RANK_BY = ("combined", *SCORE_NAMES, "class_tv", "agreement")
 
 
 def _finite(v: float | None) -> bool:
@@ -80,6 +90,49 @@ def accuracy_tie_band(best_acc: float, n_val: int, tie_z: float) -> float:
     return tie_z * math.sqrt(p * (1 - p) / n_val)
 
 
+def _get(row: Mapping[str, float | None], key: str) -> float:
+    """`row[key]` as a float, NaN when missing."""
+    v = row.get(key)
+    return float(v) if v is not None else math.nan
+
+
+def agreement_members(
+    rows: Sequence[Mapping[str, float | None]], has_probs: Sequence[bool], val_gate: float, skew_band: float | None
+) -> list[int]:
+    """The candidates whose ensemble the others are compared with: those with a target softmax
+    that pass the source-accuracy gate and, unless `skew_band` is None, whose class skew is
+    within `skew_band` of the lowest one's (a candidate that puts the target in a few classes
+    the source does not favour is not a plausible voter)."""
+    accs = [a for r in rows if math.isfinite(a := _get(r, "val_acc"))]
+    best = max(accs) if accs else math.nan
+    ok = [i for i, r in enumerate(rows) if has_probs[i] and not _get(r, "val_acc") < best - val_gate]
+    skews = [t for i in ok if math.isfinite(t := _get(rows[i], "class_tv"))]
+    if skew_band is None or not skews:
+        return ok
+    low = min(skews)
+    return [i for i in ok if not _get(rows[i], "class_tv") > low + skew_band + 1e-12]
+
+
+def agreement_values(
+    rows: Sequence[Mapping[str, float | None]],
+    probs: Sequence[Any | None],
+    val_gate: float = 0.1,
+    skew_band: float | None = None,
+) -> tuple[list[float | None], list[int]]:
+    """Each candidate's agreement with the ensemble of `agreement_members` (None without a
+    softmax), and those members."""
+    has = [p is not None for p in probs]
+    members = agreement_members(rows, has, val_gate, skew_band)
+    if not members:
+        return [None] * len(rows), []
+    idx = [i for i, h in enumerate(has) if h]
+    agree = ensemble_agreement([p for p in probs if p is not None], [idx.index(m) for m in members])
+    out: list[float | None] = [None] * len(rows)
+    for i, a in zip(idx, agree, strict=True):
+        out[i] = a
+    return out, members
+
+
 def rank_candidates(
     rows: Sequence[Mapping[str, float | None]],
     by: str = "combined",
@@ -87,6 +140,8 @@ def rank_candidates(
     weights: Mapping[str, float] | None = None,
     n_val: int = 0,
     tie_z: float = 0.0,
+    probs: Sequence[Any | None] | None = None,
+    skew_band: float | None = None,
 ) -> tuple[list[int], list[float | None]]:
     """Candidate indices best first, and the value each was ranked by (its combined score, or
     the single score `by`; `weights` weigh the combined one's scores). Candidates without that
@@ -95,9 +150,13 @@ def rank_candidates(
     accuracy (`accuracy_tie_band`) come first, lowest `class_tv` first."""
     if by not in RANK_BY:
         raise ValueError(f"rank by one of {RANK_BY}, not {by!r}")
+    members: set[int] | None = None
     if by == "combined":
         values = combined_scores(rows, weights)
         direction = "max"
+    elif by == "agreement":
+        agree, voters = agreement_values(rows, probs or [None] * len(rows), val_gate, skew_band)
+        values, direction, members = agree, "max", set(voters)
     else:
         values = [r.get(by) for r in rows]
         direction = DIRECTIONS[by]
@@ -114,7 +173,8 @@ def rank_candidates(
         if band > 0 and not failed and float(acc or 0.0) >= best_acc - band - 1e-12:
             skew = rows[i].get("class_tv")
             return (0, 0, float(skew or 0.0) if _finite(skew) else math.inf, -float(tie[i] or 0.0))
-        return (1 if failed else 0, 1, -sign * float(values[i] or 0.0), -float(tie[i] or 0.0))
+        outside = members is not None and i not in members  # not a voter: after every voter
+        return (1 if failed else 0, 2 if outside else 1, -sign * float(values[i] or 0.0), -float(tie[i] or 0.0))
 
     order = sorted((i for i, v in enumerate(values) if _finite(v)), key=key)
     return order, values

@@ -25,6 +25,7 @@ Each is checked against a value computed by hand in tests/engine/advisor/.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
@@ -141,3 +142,22 @@ def class_share_tv(logits: np.ndarray | torch.Tensor, prior: np.ndarray | torch.
         return float("nan")
     shares = torch.bincount(lg.argmax(1), minlength=len(pr)).double() / len(lg)
     return 0.5 * float((pr / pr.sum() - shares).abs().sum())
+
+
+def ensemble_agreement(probs: Sequence[np.ndarray | torch.Tensor], members: Sequence[int] | None = None) -> list[float]:
+    """Each candidate's agreement (0 to 1) with the ensemble of `members` (indices into `probs`;
+    default all): the share of target images whose predicted class is the ensemble's, the
+    ensemble predicting the class of its mean softmax (EnsV: Hu, Luo, Liang & Foo, "Towards
+    reliable model selection for unsupervised domain adaptation", 2024). `probs` are the
+    candidates' softmaxes [n_target, classes] over the same target images, in the same order."""
+    if not probs:
+        return []
+    ps = [_t(p) for p in probs]
+    n = {tuple(p.shape) for p in ps}
+    if len(n) != 1:
+        raise ValueError(f"ensemble_agreement: the candidates' target softmaxes differ in shape: {sorted(n)}")
+    chosen = list(range(len(ps))) if members is None else list(members)
+    if not chosen or len(ps[0]) == 0:
+        return [float("nan")] * len(ps)
+    ensemble = torch.stack([ps[i] for i in chosen]).mean(0).argmax(1)
+    return [float((p.argmax(1) == ensemble).double().mean()) for p in ps]

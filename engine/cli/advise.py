@@ -11,7 +11,7 @@ from engine.core.events import Event, Finished, Log
 
 ADVISE_FLAGS = (
     "source", "target", "target_test", "budget_minutes", "runs_dir", "min_epochs", "max_epochs", "grid_points",
-    "rank_by", "tie_z", "backbone", "batch_size", "lr", "seed", "device", "resume",
+    "rank_by", "tie_z", "skew_band", "backbone", "batch_size", "lr", "seed", "device", "resume",
 )  # fmt: skip
 
 
@@ -27,7 +27,7 @@ def table(report: object) -> list[str]:
 
     assert isinstance(report, AdviseReport)
     check = any("target_acc" in e.scores for e in report.candidates)
-    head = f"{'rung':>4} {'rank':>4} {'candidate':<36} {'ep':>3} {'val%':>6} {'DEV':>7} {'SND':>7} {'entropy':>7} {'skew':>5} {'score':>6}"
+    head = f"{'rung':>4} {'rank':>4} {'candidate':<36} {'ep':>3} {'val%':>6} {'DEV':>7} {'SND':>7} {'entropy':>7} {'skew':>5} {'agree%':>6} {'score':>6}"
     lines = [head + (f" {'target% (check)':>15}" if check else "") + "  status"]
     rows = sorted(report.candidates, key=lambda e: (-e.rung, e.rank or 99, e.candidate))
     for e in rows:
@@ -35,7 +35,7 @@ def table(report: object) -> list[str]:
         line = (
             f"{e.rung + 1:>4} {e.rank or '–':>4} {e.label[:36]:<36} {e.epochs:>3} {_fmt(s.get('val_acc'), True):>6} "
             f"{_fmt(s.get('dev')):>7} {_fmt(s.get('snd')):>7} {_fmt(s.get('entropy')):>7} "
-            f"{_fmt(s.get('class_tv')):>5} {_fmt(e.combined):>6}"
+            f"{_fmt(s.get('class_tv')):>5} {_fmt(s.get('agreement'), True):>6} {_fmt(e.combined):>6}"
         )
         if check:
             line += f" {_fmt(s.get('target_acc'), True):>15}"
@@ -95,9 +95,15 @@ def register(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     sp.add_argument("--grid-points", type=int, help="values of each method's sensitive setting (1-3, default 2)")
     sp.add_argument(
         "--rank-by",
-        choices=["combined", "val_acc", "dev", "snd", "entropy", "class_tv"],
-        help="the label-free ranking (default val_acc; class_tv: lowest class skew first, which assumes "
-        "the target has about the source's class mix)",
+        choices=["combined", "val_acc", "dev", "snd", "entropy", "class_tv", "agreement"],
+        help="the label-free ranking (default agreement: most target predictions shared with the ensemble "
+        "of the candidates of low class skew; val_acc: source validation accuracy; class_tv: lowest class "
+        "skew first, which assumes the target has about the source's class mix)",
+    )
+    sp.add_argument(
+        "--skew-band",
+        type=float,
+        help="with --rank-by agreement: the ensemble's voters have a class skew within this of the lowest (default 0.1)",
     )
     sp.add_argument(
         "--tie-z",

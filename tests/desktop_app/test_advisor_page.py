@@ -16,7 +16,7 @@ from engine.core.runs import list_runs
 pytest_plugins = ["conftest_pages"]
 pytestmark = pytest.mark.usefixtures("pages_errors")
 TIMEOUT_MS = 600_000
-STATUS, SKEW = HEADERS.index("Status"), HEADERS.index("Class skew")
+STATUS, SKEW, AGREE = HEADERS.index("Status"), HEADERS.index("Class skew"), HEADERS.index("Agreement")
 
 
 @pytest.fixture
@@ -53,6 +53,10 @@ def test_advise_fills_the_table_live_then_trains_the_recommended(qtbot, page, pa
     assert not page.table.table.isColumnHidden(CHECK_COLUMN)  # a target test was given: the check column shows
     skews = [float(t) for t in column_texts(page.table.table, SKEW)]  # every candidate has one, 0 to 1
     assert len(skews) == 3 and all(0.0 <= v <= 1.0 for v in skews)
+    # coral, ranked alone in each rung, agrees with its own ensemble on every target image; the
+    # source-only baseline is not ranked and has no agreement
+    agree = dict(zip(labels, column_texts(page.table.table, AGREE), strict=True))
+    assert agree["finetune"] == "–" and agree["coral transfer_weight=1"].startswith("100")
     assert "proxy A-distance" in page.shift_label.text()
     assert report.recommended.label in page.answer.text()  # coral: source-only is the baseline row
     assert "the baseline" in " ".join(column_texts(page.table.table, STATUS))

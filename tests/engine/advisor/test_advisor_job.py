@@ -8,9 +8,10 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
-from engine.advisor.advice import load_state
+from engine.advisor.advice import load_probs, load_state
 from engine.advisor.ranking import rank_candidates
 from engine.cli import main
 from engine.core.control import JobControl
@@ -37,6 +38,13 @@ def test_advice_trains_ranks_and_recommends(advise_config: AdviseConfig) -> None
         assert {"val_acc", "dev", "snd", "entropy", "target_acc", "val_loss", "class_tv"} <= set(e.scores)
         assert 0.0 <= e.scores["class_tv"] <= 1.0 and e.scores["val_loss"] > 0.0
         assert Path(e.run_dir, "config.toml").is_file()
+        # its target softmax is kept beside the advice: one row per target image, rows sum to 1
+        probs = load_probs(report.advice_dir, e)
+        n_target = sum(1 for f in Path(advise_config.target).rglob("*") if f.is_file())
+        assert probs is not None and probs.shape == (n_target, 10)  # the demo's ten classes
+        assert np.allclose(probs.sum(1), 1.0, atol=1e-4)
+    for e in rung0[1:] + rung1:  # the adaptation candidates (source-only is the baseline)
+        assert 0.0 <= e.scores["agreement"] <= 1.0
     # every candidate is a normal run in the runs folder, and nothing else is
     runs = {r.path for r in list_runs(advise_config.runs_dir)}
     assert runs == {Path(e.run_dir) for e in report.candidates}
@@ -130,10 +138,10 @@ def test_cli_advise_writes_json(
 ) -> None:
     from engine.advisor import driver
 
-    ranked: list[tuple[int, float]] = []  # (validation images, tie_z) of every ranking the advice made
+    ranked: list[tuple[int, float, float]] = []  # (validation images, tie_z, skew_band) of every ranking made
 
     def spy(*args: Any) -> Any:
-        ranked.append((args[4], args[5]))
+        ranked.append((args[4], args[5], args[7]))
         return rank_candidates(*args)
 
     monkeypatch.setattr(driver, "rank_candidates", spy)
@@ -141,15 +149,15 @@ def test_cli_advise_writes_json(
     argv = ["advise", "--source", str(advise_config.source), "--target", str(advise_config.target)]
     argv += ["--methods", "finetune,coral", "--grid-points", "1", "--min-epochs", "1", "--max-epochs", "1"]
     argv += ["--runs-dir", str(advise_config.runs_dir), "--batch-size", "32", "--device", "cpu", "--json", str(out)]
-    assert main([*argv, "--tie-z", "1.5"]) == 0
+    assert main([*argv, "--tie-z", "1.5", "--skew-band", "0.3"]) == 0
     data = json.loads(out.read_text())
     assert data["status"] == "finished" and data["recommended"]["method"] in ("finetune", "coral")
     assert json.loads((Path(data["advice_dir"]) / "advice.json").read_text())["config"]["tie_z"] == 1.5
-    # the flag reaches the ranking, with the source validation split's size for the standard error
+    # the flags reach the ranking, with the source validation split's size for the standard error
     n_source = sum(1 for f in Path(advise_config.source).rglob("*") if f.is_file())
-    assert ranked and all(z == 1.5 and 0 < n < n_source for n, z in ranked)
+    assert ranked and all(z == 1.5 and band == 0.3 and 0 < n < n_source for n, z, band in ranked)
     text = capsys.readouterr().out
-    assert "shift: proxy A-distance" in text and "candidate" in text
+    assert "shift: proxy A-distance" in text and "candidate" in text and "agree%" in text
     assert (
         main(
             [

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 
 from engine.advisor.halving import Rung, affordable, fit_budget, plan_cost, plan_halving
@@ -153,3 +154,36 @@ def test_rank_by_class_skew_keeps_the_source_accuracy_gate() -> None:
     order, values = rank_candidates(rows, "class_tv")
     assert order == [1, 0, 2]
     assert values[:3] == [0.30, 0.10, 0.01] and values[3] is None
+
+
+def test_rank_by_agreement_with_the_low_skew_ensemble() -> None:
+    """The ensemble votes with the candidates that pass the source gate and whose class skew is
+    within `skew_band` of the lowest; voters rank by agreement with it, then the rest."""
+    one = np.eye(3)
+    a = one[[0, 1, 2, 0]]  # predicts 0 1 2 0
+    b = one[[0, 1, 2, 1]]  # 0 1 2 1
+    c = one[[0, 1, 1, 1]]  # 0 1 1 1
+    d = one[[0, 1, 2, 2]]  # 0 1 2 2
+    rows = [
+        {"val_acc": 0.90, "class_tv": 0.10},
+        {"val_acc": 0.91, "class_tv": 0.12},
+        {"val_acc": 0.92, "class_tv": 0.15},
+        {"val_acc": 0.95, "class_tv": 0.60},  # the best source accuracy, but too skewed to vote
+    ]
+    # voters a, b, c (skews 0.10-0.15): mean votes 0 1 2 1 (the last image: b and c say 1)
+    order, values = rank_candidates(rows, "agreement", probs=[a, b, c, d], skew_band=0.1)
+    assert values == pytest.approx([0.75, 1.0, 0.75, 0.75])
+    # b first; a and c tie at 3/4 and the combined score (here source accuracy) orders them; d,
+    # with as much agreement and the best source accuracy, comes after every voter
+    assert order == [1, 2, 0, 3]
+    # every gate-passing candidate votes (skew_band None): the votes stay 0 1 2 1, d ranks among them
+    order, values = rank_candidates(rows, "agreement", probs=[a, b, c, d], skew_band=None)
+    assert values == pytest.approx([0.75, 1.0, 0.75, 0.75]) and order == [1, 3, 2, 0]
+    # without a softmax a candidate is left out
+    order, values = rank_candidates(rows, "agreement", probs=[a, b, None, d], skew_band=0.1)
+    assert 2 not in order and values[2] is None
+    # a candidate that forgot the source task neither votes nor ranks before the others
+    gated = [dict(r) for r in rows]
+    gated[1]["val_acc"] = 0.5
+    order, _ = rank_candidates(gated, "agreement", probs=[a, b, c, d], skew_band=0.1)
+    assert order[-1] == 1

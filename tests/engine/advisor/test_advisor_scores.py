@@ -12,6 +12,7 @@ from engine.advisor.scores import (
     class_share_tv,
     dev_risk,
     domain_classifier_ratio,
+    ensemble_agreement,
     per_image_loss,
     prediction_entropy,
     snd,
@@ -44,6 +45,19 @@ def test_class_share_tv_by_hand() -> None:
     assert class_share_tv(logits, np.array([10, 10, 20])) == pytest.approx(0.5)
     assert class_share_tv(np.eye(3), np.ones(3)) == pytest.approx(0.0)
     assert math.isnan(class_share_tv(np.zeros((0, 3)), np.ones(3)))
+
+
+def test_ensemble_agreement_by_hand() -> None:
+    # three candidates, three target images, two classes (softmax rows)
+    a = np.array([[0.9, 0.1], [0.9, 0.1], [0.2, 0.8]])  # predicts 0, 0, 1
+    b = np.array([[0.6, 0.4], [0.3, 0.7], [0.4, 0.6]])  # predicts 0, 1, 1
+    c = np.array([[0.2, 0.8], [0.45, 0.55], [0.3, 0.7]])  # predicts 1, 1, 1
+    # mean softmax: (0.567, 0.433), (0.55, 0.45), (0.3, 0.7) -> the ensemble predicts 0, 0, 1
+    assert ensemble_agreement([a, b, c]) == pytest.approx([1.0, 2 / 3, 1 / 3])
+    # the ensemble of b and c alone: (0.4, 0.6), (0.375, 0.625), (0.35, 0.65) -> 1, 1, 1
+    assert ensemble_agreement([a, b, c], members=[1, 2]) == pytest.approx([1 / 3, 2 / 3, 1.0])
+    with pytest.raises(ValueError, match="differ in shape"):
+        ensemble_agreement([a, b[:2]])
 
 
 def test_dev_risk_with_equal_weights_is_the_mean_loss() -> None:
