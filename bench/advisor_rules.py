@@ -243,6 +243,7 @@ def agreement_table(
         "|---|---|---|" + "---|" * len(AGREEMENT_RULES),
     ]
     sums = [0.0] * len(AGREEMENT_RULES)
+    rhos: list[list[float]] = [[] for _ in AGREEMENT_RULES]
     n = 0
     for r in rows:
         stored = probs.get((r["shift"], r["seed"]))
@@ -257,7 +258,10 @@ def agreement_table(
         soft = [stored[f"r{c['rung']} {c['label']}"] for c in cands]
         cells = []
         for j, (by, band) in enumerate(AGREEMENT_RULES.values()):
-            order, _ = rank_candidates(scored, by, 0.1, probs=soft, skew_band=band)
+            order, values = rank_candidates(scored, by, 0.1, probs=soft, skew_band=band)
+            rhos[j].append(
+                spearman([v if v is not None else math.nan for v in values], [c["target_acc"] for c in cands])
+            )
             pick = cands[order[0]]
             sums[j] += best - pick["target_acc"]
             cells.append(f"{_short(pick['label'])} {100 * pick['target_acc']:.1f}")
@@ -266,4 +270,5 @@ def agreement_table(
     if not n:
         return []
     lines.append("| mean regret | | | " + " | ".join(f"{100 * s / n:.1f}" for s in sums) + " |")
+    lines.append("| mean Spearman ρ | | | " + " | ".join(f"{mean_finite(x):+.2f}" for x in rhos) + " |")
     return lines

@@ -7,8 +7,8 @@ softmax). The voters are the candidates that pass the source-accuracy gate and w
 classes does not vote, and ranks after every voter. An ensemble is at least as accurate as its
 average member, so a candidate that goes its own way on the target is suspect even when it fits
 the source best: on the shift zoo's noise shift self-ensembling fits the source to 0.98 and has
-the lowest skew, yet loses 17-28 points on the target, and it agrees with the other voters on
-0.63-0.67 of the target images against 0.87-0.91 for the best ones. Where only one method adapts
+the lowest skew, yet loses 17-28 points on the target, and it agrees with the ensemble on
+0.66-0.74 of the target images against 0.83-0.93 for the best ones. Where only one method adapts
 (inversion: self-ensembling 88 %, the rest near chance), the rest are too skewed to vote.
 
 The other rankings: one score; or the combined score, the mean of the candidates' normalised
